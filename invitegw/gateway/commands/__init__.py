@@ -1,0 +1,1 @@
+"""The CLI's command groups. Each module has ``register(subparsers)``."""

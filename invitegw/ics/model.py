@@ -1,0 +1,236 @@
+""":rfc:`5545` and :rfc:`5546` values: calendar objects, events, people, methods.
+
+Frozen dataclasses and enums only; no I/O, no parsing. The parser (``ics.parse``) produces
+these from any client's bytes, the builder (``ics.build``) turns them into bytes, and the
+rest of the gateway reasons about them.
+
+Time values follow :rfc:`5545` section 3.3.5 exactly:
+
+- an aware ``datetime`` (``tzinfo`` a ``zoneinfo.ZoneInfo`` or UTC) for a time in a zone;
+- a naive ``datetime`` for a *floating* time (the same wall-clock time everywhere);
+- a ``date`` (not a ``datetime``) for an all-day value.
+
+Addresses are bare, lower-cased email addresses (``mailto:`` removed); an empty string stands
+for a producer that wrote no address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "Alarm",
+    "Attendee",
+    "CalendarObject",
+    "CuType",
+    "DateOrDateTime",
+    "Event",
+    "EventStatus",
+    "Method",
+    "MethodSource",
+    "Organizer",
+    "PartStat",
+    "Role",
+    "to_utc",
+]
+
+DateOrDateTime = dt.date | dt.datetime
+
+
+class Method(StrEnum):
+    """iTIP methods (:rfc:`5546` section 1.4)."""
+
+    PUBLISH = "PUBLISH"
+    REQUEST = "REQUEST"
+    REPLY = "REPLY"
+    ADD = "ADD"
+    CANCEL = "CANCEL"
+    REFRESH = "REFRESH"
+    COUNTER = "COUNTER"
+    DECLINECOUNTER = "DECLINECOUNTER"
+
+
+class MethodSource(StrEnum):
+    """Where a calendar object's method was read from."""
+
+    CALENDAR = "calendar"  # the VCALENDAR's METHOD property
+    MIME = "mime"  # the text/calendar Content-Type's method= parameter
+    DEFAULT = "default"  # neither: PUBLISH (RFC 5546 section 1.4)
+
+
+class PartStat(StrEnum):
+    """Participation status of an event attendee (:rfc:`5545` section 3.2.12).
+
+    Unknown values read as ``NEEDS-ACTION``, as the RFC asks.
+    """
+
+    NEEDS_ACTION = "NEEDS-ACTION"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    TENTATIVE = "TENTATIVE"
+    DELEGATED = "DELEGATED"
+
+
+class Role(StrEnum):
+    """Participation role (:rfc:`5545` section 3.2.16); unknown values read as REQ-PARTICIPANT."""
+
+    CHAIR = "CHAIR"
+    REQ_PARTICIPANT = "REQ-PARTICIPANT"
+    OPT_PARTICIPANT = "OPT-PARTICIPANT"
+    NON_PARTICIPANT = "NON-PARTICIPANT"
+
+
+class CuType(StrEnum):
+    """Calendar user type (:rfc:`5545` section 3.2.3); unknown values read as UNKNOWN."""
+
+    INDIVIDUAL = "INDIVIDUAL"
+    GROUP = "GROUP"
+    RESOURCE = "RESOURCE"
+    ROOM = "ROOM"
+    UNKNOWN = "UNKNOWN"
+
+
+class EventStatus(StrEnum):
+    """VEVENT STATUS (:rfc:`5545` section 3.8.1.11)."""
+
+    TENTATIVE = "TENTATIVE"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True, slots=True)
+class Organizer:
+    """ORGANIZER (:rfc:`5545` section 3.8.4.3)."""
+
+    email: str
+    cn: str | None = None
+    sent_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    """ATTENDEE (:rfc:`5545` section 3.8.4.1) with the parameters iTIP uses."""
+
+    email: str
+    cn: str | None = None
+    role: Role = Role.REQ_PARTICIPANT
+    partstat: PartStat = PartStat.NEEDS_ACTION
+    rsvp: bool = False
+    cutype: CuType = CuType.INDIVIDUAL
+    delegated_to: tuple[str, ...] = ()
+    delegated_from: tuple[str, ...] = ()
+    sent_by: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """A VALARM (:rfc:`5545` section 3.6.6).
+
+    ``trigger`` is relative to the event's start (negative: before it), unless ``trigger_at``
+    gives an absolute UTC time.
+    """
+
+    trigger: dt.timedelta = dt.timedelta(minutes=-15)
+    action: str = "DISPLAY"
+    description: str = "Reminder"
+    trigger_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One VEVENT: a whole series (master) or one occurrence (``recurrence_id`` set).
+
+    Its identity is (``uid``, ``recurrence_id``) (:rfc:`5545` section 3.8.4.4).
+    ``end`` is DTEND, or DTSTART + DURATION when the producer wrote a duration, or ``None``
+    when it wrote neither. ``tzid`` is the IANA zone the start resolved to (``None`` for UTC,
+    floating and all-day values); ``original_tzid`` is the TZID as the producer wrote it.
+    ``extra`` keeps properties the model does not name, as (NAME, content line) pairs, so
+    that nothing the producer sent is lost.
+    """
+
+    uid: str
+    start: DateOrDateTime
+    end: DateOrDateTime | None = None
+    summary: str = ""
+    description: str = ""
+    location: str = ""
+    organizer: Organizer | None = None
+    attendees: tuple[Attendee, ...] = ()
+    sequence: int = 0
+    dtstamp: dt.datetime | None = None
+    recurrence_id: DateOrDateTime | None = None
+    this_and_future: bool = False
+    rrule: str | None = None
+    rdates: tuple[DateOrDateTime, ...] = ()
+    exdates: tuple[DateOrDateTime, ...] = ()
+    status: EventStatus | None = None
+    transparent: bool = False
+    url: str | None = None
+    comment: str = ""
+    alarms: tuple[Alarm, ...] = ()
+    tzid: str | None = None
+    original_tzid: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def all_day(self) -> bool:
+        """True when the start is a DATE value."""
+        return not isinstance(self.start, dt.datetime)
+
+    @property
+    def floating(self) -> bool:
+        """True when the start is a DATE-TIME without a zone."""
+        return isinstance(self.start, dt.datetime) and self.start.tzinfo is None
+
+    @property
+    def start_utc(self) -> dt.datetime | None:
+        """The start in UTC; ``None`` for floating and all-day events."""
+        return to_utc(self.start)
+
+    @property
+    def end_utc(self) -> dt.datetime | None:
+        """The end in UTC; ``None`` for floating and all-day events, or without an end."""
+        return to_utc(self.end) if self.end is not None else None
+
+    @property
+    def recurrence_id_utc(self) -> dt.datetime | None:
+        """The RECURRENCE-ID in UTC, when it is an aware DATE-TIME."""
+        return to_utc(self.recurrence_id) if self.recurrence_id is not None else None
+
+    def attendee(self, email: str) -> Attendee | None:
+        """The attendee with this address (compared case-insensitively), if any."""
+        wanted = email.lower()
+        for attendee in self.attendees:
+            if attendee.email == wanted:
+                return attendee
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarObject:
+    """One VCALENDAR: an iTIP message when ``method`` is set (:rfc:`5546` section 1.4).
+
+    ``events`` hold every VEVENT in file order (a master and its exceptions, exceptions
+    alone, or unrelated events). ``other_components`` names the components kept out of the
+    model (``VTODO``, ``VFREEBUSY`` ...). ``warnings`` say what normalisation did (a Windows
+    zone name mapped, a METHOD taken from MIME), in words for a log or ``ics inspect``.
+    """
+
+    method: Method
+    events: tuple[Event, ...]
+    producer: str | None = None
+    version: str = "2.0"
+    method_source: MethodSource = MethodSource.CALENDAR
+    other_components: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+
+def to_utc(value: DateOrDateTime) -> dt.datetime | None:
+    """``value`` in UTC, or ``None`` when it is a date or a floating time."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        return None
+    return value.astimezone(dt.UTC)
