@@ -11,6 +11,15 @@ import pytest
 import invitegw
 
 
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff RUF022's order: CONSTANTS, then CamelCase classes, then everything else."""
+    if name.isupper() or (name.upper() == name and "_" in name):
+        return (0, name)
+    if name[:1].isupper():
+        return (1, name)
+    return (2, name)
+
+
 def _modules() -> list[str]:
     names = ["invitegw"]
     for info in pkgutil.walk_packages(invitegw.__path__, "invitegw."):
@@ -27,7 +36,8 @@ def test_all_is_sorted_and_resolves(name: str) -> None:
     if exported is None:
         assert not name.startswith("invitegw") or isinstance(module, types.ModuleType)
         return
-    assert list(exported) == sorted(exported), f"{name}.__all__ is not sorted"
+    expected = sorted(exported, key=_isort_key)
+    assert list(exported) == expected, f"{name}.__all__ is not sorted as ruff RUF022 sorts"
     assert len(set(exported)) == len(exported), f"{name}.__all__ has duplicates"
     for member in exported:
         assert hasattr(module, member), f"{name}.__all__ names missing {member!r}"
