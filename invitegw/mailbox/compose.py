@@ -1,0 +1,173 @@
+"""iMIP email composition (:rfc:`6047`): one invitation, update or cancellation per recipient.
+
+The default layout is the one Thunderbird and Google send, which Outlook, Gmail, Apple Mail
+and Thunderbird all turn into Accept/Decline buttons::
+
+    multipart/mixed
+    ├── multipart/alternative
+    │   ├── text/plain
+    │   ├── text/html
+    │   └── text/calendar; method=REQUEST; charset=UTF-8   (base64)
+    └── application/ics; name=invite.ics                    (the same object, base64)
+
+The METHOD parameter equals the VCALENDAR's METHOD (:rfc:`6047` section 2.4). The
+"Outlook compatibility" layout is a single ``text/calendar; method=...`` body with
+``Content-class: urn:content-classes:calendarmessage``, as Exchange itself sends.
+
+Headers are built with :class:`email.message.EmailMessage` and structured address objects,
+so a display name from the CRM cannot inject a header. The result serialises with
+``email.policy.SMTP`` (CRLF line ends), ready for ``smtplib``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from invitegw.errors import MimeError
+from invitegw.ics.model import Method
+from invitegw.mailbox.render import RenderedBody
+
+__all__ = ["ICS_FILENAME", "InvitationEmail", "Mailbox", "compose_invitation", "format_msgid"]
+
+ICS_FILENAME = "invite.ics"
+_METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
+_MSGID_BODY = re.compile(r"^[!-;=?-~]+@[!-;=?-~]+$")  # RFC 5322 msg-id without the brackets
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A display name and an address, as in a From or To header."""
+
+    address: str
+    name: str = ""
+
+    def header(self) -> Address:
+        """This mailbox as a structured header value.
+
+        Raises:
+            MimeError: the address has no ``@`` or contains characters a header forbids.
+        """
+        local, sep, domain = self.address.rpartition("@")
+        if not sep or not local or not domain:
+            raise MimeError(f"not an email address: {self.address!r}")
+        # Display names come from the CRM: fold any line break into a space.
+        name = " ".join(self.name.split())
+        try:
+            return Address(display_name=name, username=local, domain=domain)
+        except (ValueError, IndexError) as exc:
+            raise MimeError(f"cannot use {self.address!r} in a header: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationEmail:
+    """What one iMIP message consists of.
+
+    ``calendar`` is the serialised iCalendar object (``ics.build``): UTF-8, CRLF, its
+    METHOD equal to ``method``. ``message_id`` is the stable id the outbox row carries,
+    with or without angle brackets.
+    """
+
+    method: Method
+    calendar: bytes
+    body: RenderedBody
+    sender: Mailbox
+    recipient: Mailbox
+    message_id: str
+    date: dt.datetime
+    reply_to: Mailbox | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    outlook_compat: bool = False
+    attach_ics: bool = True
+
+
+def format_msgid(value: str) -> str:
+    """``value`` as an RFC 5322 msg-id, ``<left@right>``.
+
+    Raises:
+        MimeError: ``value`` is not of the form ``left@right`` in visible ASCII.
+    """
+    bare = value.strip().removeprefix("<").removesuffix(">")
+    if not _MSGID_BODY.match(bare):
+        raise MimeError(f"not a valid Message-ID: {value!r}")
+    return f"<{bare}>"
+
+
+def _calendar_text(spec: InvitationEmail) -> str:
+    found = _METHOD_LINE.findall(spec.calendar)
+    if len(found) != 1 or found[0].decode("ascii").upper() != spec.method.value:
+        raise MimeError(
+            f"the calendar's METHOD {[m.decode('ascii') for m in found]} does not match "
+            f"the message method {spec.method.value}"
+        )
+    try:
+        return spec.calendar.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MimeError("the calendar object is not valid UTF-8") from exc
+
+
+def _set_headers(msg: EmailMessage, spec: InvitationEmail) -> None:
+    if spec.date.tzinfo is None:
+        raise MimeError("the message date must be timezone-aware")
+    msg["From"] = spec.sender.header()
+    msg["To"] = spec.recipient.header()
+    if spec.reply_to is not None:
+        msg["Reply-To"] = spec.reply_to.header()
+    msg["Subject"] = " ".join(spec.body.subject.split())
+    msg["Date"] = format_datetime(spec.date)
+    msg["Message-ID"] = format_msgid(spec.message_id)
+    if spec.in_reply_to:
+        msg["In-Reply-To"] = format_msgid(spec.in_reply_to)
+    if spec.references:
+        msg["References"] = " ".join(format_msgid(ref) for ref in spec.references)
+    # RFC 3834: a machine sent this; Exchange: do not answer it with out-of-office notes.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
+
+
+def compose_invitation(spec: InvitationEmail) -> EmailMessage:
+    """Build the iMIP message described by ``spec``.
+
+    Parameters:
+        spec: the parts of the message.
+
+    Returns:
+        The message; serialise it with ``msg.as_bytes(policy=email.policy.SMTP)``.
+
+    Raises:
+        MimeError: an address or Message-ID is unusable, or the calendar's METHOD does not
+            match ``spec.method``.
+    """
+    ics_text = _calendar_text(spec)
+    params = {"method": spec.method.value}
+    msg = EmailMessage(policy=policy.SMTP)
+    _set_headers(msg, spec)
+    if spec.outlook_compat:
+        msg.set_content(ics_text, subtype="calendar", charset="utf-8", cte="base64", params=params)
+        msg["Content-class"] = "urn:content-classes:calendarmessage"
+        msg["Content-Language"] = spec.body.language
+        return msg
+    msg.set_content(spec.body.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(spec.body.html, subtype="html", charset="utf-8")
+    msg.add_alternative(ics_text, subtype="calendar", charset="utf-8", cte="base64", params=params)
+    if spec.attach_ics:
+        msg.add_attachment(
+            spec.calendar,
+            maintype="application",
+            subtype="ics",
+            filename=ICS_FILENAME,
+            params={"name": ICS_FILENAME},
+        )
+    # set_content() drops Content-* headers, so the language goes on last.
+    msg["Content-Language"] = spec.body.language
+    for part in msg.walk():
+        # EmailMessage gives every sub-part a MIME-Version; RFC 2045 wants it only on top.
+        if part is not msg:
+            del part["MIME-Version"]
+    return msg
