@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["tests.fixtures.icaljs"]
+
 settings.register_profile(
     "ci",
     max_examples=200,
