@@ -1,7 +1,9 @@
 """Shared fixtures: a clean environment for every test, and the third-party corpus.
 
 Servers (Dovecot, aiosmtpd, PostgreSQL) are started by fixtures in ``tests/fixtures/`` and
-made available here as they are added.
+made available here as they are added: ``dovecot``, ``dovecot_nomove`` and ``imap_user``
+(``tests/fixtures/dovecot.py``), ``smtp_sink`` and ``make_smtp_sink``
+(``tests/fixtures/smtp_sink.py``), ``tls_ca`` (``tests/fixtures/tls.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.fixtures.icaljs"]
+# Order matters: a plugin module must be registered before another one imports it.
+pytest_plugins = [
+    "tests.fixtures.icaljs",
+    "tests.fixtures.tls",
+    "tests.fixtures.dovecot",
+    "tests.fixtures.smtp_sink",
+]
 
 settings.register_profile(
     "ci",

@@ -2,4 +2,22 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.smtp_send import (
+    SendResult,
+    SmtpRelayConfig,
+    SmtpSender,
+    SmtpSession,
+    TlsMode,
+    envelope_of,
+)
+
+__all__ = [
+    "SendResult",
+    "SmtpRelayConfig",
+    "SmtpSender",
+    "SmtpSession",
+    "TlsMode",
+    "envelope_of",
+    "pick_free_port",
+]
