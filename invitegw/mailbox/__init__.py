@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.smtp_receive import (
+    ListenerConfig,
+    ListenerHandler,
+    ListenerServer,
+    RecipientFilter,
+    Spool,
+)
 from invitegw.mailbox.smtp_send import (
     SendResult,
     SmtpRelayConfig,
@@ -13,10 +20,15 @@ from invitegw.mailbox.smtp_send import (
 )
 
 __all__ = [
+    "ListenerConfig",
+    "ListenerHandler",
+    "ListenerServer",
+    "RecipientFilter",
     "SendResult",
     "SmtpRelayConfig",
     "SmtpSender",
     "SmtpSession",
+    "Spool",
     "TlsMode",
     "envelope_of",
     "pick_free_port",
