@@ -25,6 +25,8 @@ from invitegw.mailbox.imap_values import (
 )
 from invitegw.mailbox.imap_watch import ImapWatcher, UidValidityCallback
 from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.smtp_envelope import check_envelope_address, envelope_of, serialize
+from invitegw.mailbox.smtp_errors import all_refused, map_smtp_exception, reply_error
 from invitegw.mailbox.smtp_receive import (
     ListenerConfig,
     ListenerHandler,
@@ -38,7 +40,6 @@ from invitegw.mailbox.smtp_send import (
     SmtpSender,
     SmtpSession,
     TlsMode,
-    envelope_of,
 )
 
 __all__ = [
@@ -69,8 +70,13 @@ __all__ = [
     "WatchConfig",
     "WatchEvent",
     "WatcherEvents",
+    "all_refused",
+    "check_envelope_address",
     "envelope_of",
     "folder_refusal",
+    "map_smtp_exception",
     "mapped_errors",
     "pick_free_port",
+    "reply_error",
+    "serialize",
 ]

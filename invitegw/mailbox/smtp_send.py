@@ -18,8 +18,6 @@ Messages are serialised with ``email.policy.SMTP`` (CRLF line ends, RFC 5322 sec
 from __future__ import annotations
 
 import contextlib
-import copy
-import email.policy
 import logging
 import smtplib
 import ssl
@@ -28,10 +26,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import getaddresses
 from enum import StrEnum
 
 from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
+from invitegw.mailbox.smtp_envelope import check_envelope_address, envelope_of, serialize
+from invitegw.mailbox.smtp_errors import all_refused, map_smtp_exception, reply_error
 
 __all__ = [
     "SendResult",
@@ -39,13 +38,9 @@ __all__ = [
     "SmtpSender",
     "SmtpSession",
     "TlsMode",
-    "envelope_of",
 ]
 
 logger = logging.getLogger(__name__)
-
-# RFC 5321 section 4.5.3.1.3: a path is at most 256 octets including the angle brackets.
-_MAX_PATH = 254
 
 
 class TlsMode(StrEnum):
@@ -116,79 +111,6 @@ class SendResult:
 
 class _ConnectionLostError(Exception):
     """The relay closed the connection (or said 421): reconnecting may help."""
-
-
-def _check_address(address: str) -> str:
-    # Envelope paths go on the SMTP command line: refuse anything that could inject.
-    if (
-        not address
-        or len(address) > _MAX_PATH
-        or address.count("@") < 1
-        or address.startswith("@")
-        or address.endswith("@")
-        or any(ch.isspace() or ord(ch) < 32 or ch in "<>" for ch in address)
-    ):
-        raise AddressError(f"not a usable envelope address: {address[:80]!r}")
-    return address
-
-
-def envelope_of(message: EmailMessage) -> tuple[str, list[str]]:
-    """The envelope (MAIL FROM, RCPT TO) a message's headers imply.
-
-    The sender is ``Sender`` or else the first ``From`` address; the recipients are
-    ``To``, ``Cc`` and ``Bcc``, de-duplicated case-insensitively, in order.
-
-    Parameters:
-        message: the message.
-
-    Returns:
-        (sender, recipients).
-
-    Raises:
-        AddressError: no sender, no recipient, or an address unfit for an SMTP path.
-    """
-    senders = getaddresses([str(v) for v in message.get_all("Sender", [])]) or getaddresses(
-        [str(v) for v in message.get_all("From", [])]
-    )
-    sender = next((addr for _name, addr in senders if addr), "")
-    if not sender:
-        raise AddressError("the message has no From or Sender address")
-    recipients: list[str] = []
-    seen: set[str] = set()
-    for header in ("To", "Cc", "Bcc"):
-        for _name, addr in getaddresses([str(v) for v in message.get_all(header, [])]):
-            if addr and addr.lower() not in seen:
-                seen.add(addr.lower())
-                recipients.append(_check_address(addr))
-    if not recipients:
-        raise AddressError("the message has no To, Cc or Bcc address")
-    return _check_address(sender), recipients
-
-
-def _error(code: int, reply: bytes | str, recipient: str | None = None) -> DeliveryError:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    where = f" for {recipient}" if recipient else ""
-    cls = TransientDeliveryError if 400 <= code < 500 else DeliveryError
-    return cls(f"relay answered {code} {text}{where}".strip(), code=code, recipient=recipient)
-
-
-def _map_exception(exc: BaseException) -> DeliveryError:
-    """The error one foreign failure means for delivery (see the module docstring)."""
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        # The relay refused our credentials: a configuration problem, not the message's.
-        return TransientDeliveryError(
-            f"relay refused AUTH ({exc.smtp_code}); check the SMTP credentials",
-            code=exc.smtp_code,
-        )
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return _error(exc.smtp_code, exc.smtp_error)
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return TransientDeliveryError(f"relay lacks a required extension: {exc}")
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return TransientDeliveryError(f"TLS with the relay failed: {exc}")
-    if isinstance(exc, TimeoutError):
-        return TransientDeliveryError("the relay timed out")
-    return TransientDeliveryError(f"relay connection failed: {exc}")
 
 
 class _RateLimiter:
@@ -351,12 +273,7 @@ class SmtpSession:
             default_from, default_to = envelope_of(message)
             mail_from = default_from if mail_from is None else mail_from
             rcpt_to = default_to if rcpt_to is None else rcpt_to
-        international = not all(a.isascii() for a in [mail_from, *rcpt_to])
-        copy = message
-        if "Bcc" in message:
-            copy = _without_bcc(message)
-        policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
-        raw = copy.as_bytes(policy=policy)
+        raw = serialize(message, [mail_from, *rcpt_to])
         message_id = message.get("Message-ID")
         return self.send_bytes(
             raw,
@@ -390,10 +307,10 @@ class SmtpSession:
             TransientDeliveryError: temporary failure; retry later.
         """
         if mail_from:
-            _check_address(mail_from)
+            check_envelope_address(mail_from)
         if not rcpt_to:
             raise AddressError("no envelope recipient")
-        recipients = [_check_address(r) for r in rcpt_to]
+        recipients = [check_envelope_address(r) for r in rcpt_to]
         self._sender._limiter.wait()
         for attempt in (1, 2):
             try:
@@ -411,7 +328,7 @@ class SmtpSession:
                 raise
             except (smtplib.SMTPException, OSError) as exc:
                 self._discard()
-                mapped = _map_exception(exc)
+                mapped = map_smtp_exception(exc)
                 self._log_failure(message_id, recipients, mapped)
                 raise mapped from exc
             else:
@@ -460,18 +377,18 @@ class SmtpSession:
                 raise _ConnectionLostError(reply.decode("utf-8", "replace"))
             if code != 250:
                 self._reset(smtp)
-                raise _error(code, reply)
+                raise reply_error(code, reply)
             refused: dict[str, DeliveryError] = {}
             for recipient in recipients:
                 code, reply = smtp.rcpt(recipient)
                 if code == 421:
                     raise _ConnectionLostError(reply.decode("utf-8", "replace"))
                 if code not in (250, 251):
-                    refused[recipient] = _error(code, reply, recipient)
+                    refused[recipient] = reply_error(code, reply, recipient)
             accepted = tuple(r for r in recipients if r not in refused)
             if not accepted:
                 self._reset(smtp)
-                raise _all_refused(refused)
+                raise all_refused(refused)
             try:
                 code, reply = smtp.data(raw)
             except smtplib.SMTPDataError as exc:
@@ -479,11 +396,11 @@ class SmtpSession:
                 self._reset(smtp)
                 if exc.smtp_code == 421:
                     raise _ConnectionLostError(str(exc)) from exc
-                raise _error(exc.smtp_code, exc.smtp_error) from exc
+                raise reply_error(exc.smtp_code, exc.smtp_error) from exc
             if code == 421:
                 raise _ConnectionLostError(reply.decode("utf-8", "replace"))
             if code != 250:
-                raise _error(code, reply)
+                raise reply_error(code, reply)
         except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError) as exc:
             raise _ConnectionLostError(str(exc) or type(exc).__name__) from exc
         return SendResult(
@@ -518,24 +435,3 @@ class SmtpSession:
             isinstance(error, TransientDeliveryError),
             error,
         )
-
-
-def _all_refused(refused: dict[str, DeliveryError]) -> DeliveryError:
-    if len(refused) == 1:
-        return next(iter(refused.values()))
-    # A retry can only help when at least one refusal was temporary.
-    transient: list[DeliveryError] = [
-        e for e in refused.values() if isinstance(e, TransientDeliveryError)
-    ]
-    first = (transient or list(refused.values()))[0]
-    cls = TransientDeliveryError if transient else DeliveryError
-    summary = "; ".join(str(e) for e in refused.values())
-    return cls(f"every recipient refused: {summary}", code=first.code)
-
-
-def _without_bcc(message: EmailMessage) -> EmailMessage:
-    # copy.copy shares the header list, but ``del`` rebinds it, so the original keeps Bcc
-    # (the way smtplib.send_message strips it).
-    clone = copy.copy(message)
-    del clone["Bcc"]
-    return clone

@@ -10,7 +10,8 @@ import pytest
 
 from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
 from invitegw.mailbox.netutil import pick_free_port
-from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender, TlsMode, envelope_of
+from invitegw.mailbox.smtp_envelope import envelope_of
+from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender, TlsMode
 from tests.fixtures.smtp_sink import SmtpSink
 
 
@@ -263,3 +264,19 @@ def test_config_refuses_clear_text_auth_and_missing_password() -> None:
         SmtpRelayConfig("relay.example.com", 0)
     with pytest.raises(ConfigError):
         SmtpRelayConfig("relay.example.com", rate_limit=0)
+
+
+def test_non_ascii_address_goes_out_with_smtputf8(smtp_sink: SmtpSink) -> None:
+    result = _plain(smtp_sink).send(_message(1, to="Jörg <jörg@example.org>"))
+    (received,) = smtp_sink.wait_for(1)
+    assert received.rcpt_tos == ("jörg@example.org",)
+    assert "jörg@example.org".encode() in received.raw
+    assert result.accepted == ("jörg@example.org",)
+
+
+def test_message_over_the_relay_size_limit_is_permanent(make_smtp_sink) -> None:
+    sink = make_smtp_sink(data_size_limit=100)
+    with pytest.raises(DeliveryError) as caught:
+        _plain(sink).send(_message(1))
+    assert type(caught.value) is DeliveryError
+    assert caught.value.code == 552
