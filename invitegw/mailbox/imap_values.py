@@ -201,10 +201,11 @@ class WatchConfig:
             self.max_message_size,
             self.header_limit,
             self.poll_interval,
+            self.retry_delay,
             self.backoff_initial,
             self.wakeup_interval,
         )
-        if min(positive) <= 0 or self.retry_delay < 0 or self.backoff_max < self.backoff_initial:
+        if min(positive) <= 0 or self.backoff_max < self.backoff_initial:
             raise ConfigError(f"mailbox {self.name}: sizes and intervals must be positive")
 
 

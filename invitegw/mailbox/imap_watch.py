@@ -275,6 +275,8 @@ class ImapWatcher:
         timeout = self.config.poll_interval
         if self._pending:
             timeout = min(timeout, max(0.0, min(self._pending.values()) - self._clock()))
+            if timeout <= 0:
+                return  # a retry is due: drain again at once
         if not (self.config.use_idle and connection.has("IDLE")):
             self._stop.wait(timeout)
             return

@@ -62,7 +62,7 @@ def test_outcomes() -> None:
         {"quarantine_folder": "Processed"},
         {"idle_timeout": 29 * 60},
         {"batch_size": 0},
-        {"retry_delay": -1},
+        {"retry_delay": 0},
         {"backoff_max": 0.1, "backoff_initial": 1.0},
         {"name": ""},
     ],
