@@ -10,12 +10,13 @@ exactly as given.
 from __future__ import annotations
 
 import copy
+import email.errors
 import email.policy
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from invitegw.errors import AddressError
+from invitegw.errors import AddressError, MimeError
 
 __all__ = ["check_envelope_address", "envelope_of", "serialize"]
 
@@ -93,6 +94,9 @@ def serialize(message: EmailMessage, addresses: Sequence[str]) -> bytes:
 
     Returns:
         The serialised message.
+
+    Raises:
+        MimeError: the message cannot be written with that policy.
     """
     if "Bcc" in message:
         # copy.copy shares the header list, but ``del`` rebinds it: the original keeps Bcc.
@@ -100,4 +104,8 @@ def serialize(message: EmailMessage, addresses: Sequence[str]) -> bytes:
         del message["Bcc"]
     international = not all(a.isascii() for a in addresses)
     policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
-    return message.as_bytes(policy=policy)
+    try:
+        return message.as_bytes(policy=policy)
+    except (email.errors.MessageError, UnicodeError, ValueError) as exc:
+        # e.g. a non-ASCII address in a header while the envelope is plain ASCII
+        raise MimeError(f"the message cannot be serialised for SMTP: {exc}") from exc
