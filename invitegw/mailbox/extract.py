@@ -304,11 +304,7 @@ class _Walk:
         origin: PartOrigin,
     ) -> None:
         raw = decoded_payload(part, self.defects, where)
-        if len(raw) > self.limits.max_calendar_bytes:
-            self.defects.append(
-                f"part {where}: calendar object of {len(raw)} bytes skipped "
-                f"(over max_calendar_bytes={self.limits.max_calendar_bytes})"
-            )
+        if self.too_big(len(raw), "max_calendar_bytes", where, "calendar object"):
             return
         charset = _param_text(params.get("charset"))
         self.add(
@@ -334,11 +330,7 @@ class _Walk:
         if depth + 1 > self.limits.max_depth:
             raise MimeLimitError(f"TNEF at part {where} is deeper than max_depth")
         raw = decoded_payload(part, self.defects, where)
-        if len(raw) > self.limits.max_tnef_bytes:
-            self.defects.append(
-                f"part {where}: TNEF stream of {len(raw)} bytes skipped "
-                f"(over max_tnef_bytes={self.limits.max_tnef_bytes})"
-            )
+        if self.too_big(len(raw), "max_tnef_bytes", where, "TNEF stream"):
             return
         contents = read_tnef(raw, self.defects, where)
         label = _SAFE_LABEL_RE.sub("_", filename or "winmail.dat")
@@ -348,11 +340,9 @@ class _Walk:
             name = attachment.filename.lower()
             if not (name.endswith(_CALENDAR_SUFFIXES) or looks_like_calendar(attachment.data)):
                 continue
-            if len(attachment.data) > self.limits.max_calendar_bytes:
-                self.defects.append(
-                    f"part {location}: calendar object of {len(attachment.data)} bytes "
-                    f"skipped (over max_calendar_bytes={self.limits.max_calendar_bytes})"
-                )
+            if self.too_big(
+                len(attachment.data), "max_calendar_bytes", location, "calendar object"
+            ):
                 continue
             self.add(
                 CalendarPart(
@@ -369,6 +359,14 @@ class _Walk:
                 f"part {where}: TNEF holds an Outlook meeting item "
                 f"({contents.message_class}) as MAPI properties, not iCalendar: not converted"
             )
+
+    def too_big(self, size: int, cap: str, where: str, what: str) -> bool:
+        """Note and report a single part over a per-part cap (it is skipped, not fatal)."""
+        limit: int = getattr(self.limits, cap)
+        if size <= limit:
+            return False
+        self.defects.append(f"part {where}: {what} of {size} bytes skipped (over {cap}={limit})")
+        return True
 
     def add(self, candidate: CalendarPart) -> None:
         if not candidate.data.strip():
