@@ -317,5 +317,12 @@ def header_is_ambiguous(value: str, parsed: list[Mailbox]) -> bool:
     The stdlib parser of Python < 3.12.6 reads ``alice@a.example)<bob@b.example>`` and
     similar crafted values differently from MTAs (CVE-2023-27043). A From header where the
     counts disagree must not be trusted as identifying one sender.
+
+    Parameters:
+        value: the raw header value.
+        parsed: what :func:`parse_address_header` made of it.
+
+    Returns:
+        True when ``@`` signs outside quotes and comments outnumber the parsed addresses.
     """
     return _count_bare_ats(unfold(value)[:_MAX_HEADER_CHARS]) > len(parsed)

@@ -123,7 +123,15 @@ class Bounce:
 
 
 def is_delivery_report(part: Message) -> bool:
-    """Tell whether a part is ``multipart/report; report-type=delivery-status`` (RFC 6522)."""
+    """Tell whether a part is a delivery status report (:rfc:`6522`, :rfc:`6533`).
+
+    Parameters:
+        part: a parsed MIME part.
+
+    Returns:
+        True for ``multipart/report`` with ``report-type`` ``delivery-status`` or
+        ``global-delivery-status``.
+    """
     if part.get_content_type() != "multipart/report":
         return False
     report_type = part.get_param("report-type")
@@ -195,7 +203,15 @@ def _blocks(part: Message) -> list[dict[str, list[str]]]:
 
 
 def status_field(block: dict[str, list[str]], name: str) -> str | None:
-    """A DSN field (lower-case name) of one status block, whitespace collapsed, or None."""
+    """One field of a DSN status block, with its folding whitespace collapsed.
+
+    Parameters:
+        block: the block's :func:`~invitegw.mailbox.headers.header_index`.
+        name: the field name, lower case (``reporting-mta``).
+
+    Returns:
+        The value, or None when the block has no such field.
+    """
     value = first_value(block, name)
     return " ".join(value.split()) if value is not None else None
 
@@ -218,7 +234,14 @@ def delivery_status_fields(part: Message) -> tuple[dict[str, list[str]], list[Fa
 
 
 def recipients_from_status(blocks: list[dict[str, list[str]]]) -> list[FailedRecipient]:
-    """One :class:`FailedRecipient` per RFC 3464 per-recipient block that names one."""
+    """Read the per-recipient blocks of a delivery status (:rfc:`3464` section 2.3).
+
+    Parameters:
+        blocks: the blocks after the per-message one, as header indexes.
+
+    Returns:
+        One :class:`FailedRecipient` per block that names a recipient (at most 1000).
+    """
     found: list[FailedRecipient] = []
     for block in blocks[:_MAX_RECIPIENTS]:
         original = _address(status_field(block, "original-recipient"))
@@ -240,7 +263,14 @@ def recipients_from_status(blocks: list[dict[str, list[str]]]) -> list[FailedRec
 
 
 def recipients_from_x_failed(values: list[str]) -> list[FailedRecipient]:
-    """Recipients named by Exim's ``X-Failed-Recipients`` header(s)."""
+    """Read Exim's ``X-Failed-Recipients`` header(s).
+
+    Parameters:
+        values: the raw header values.
+
+    Returns:
+        One failed :class:`FailedRecipient` per address named.
+    """
     found: list[Mailbox] = []
     for value in values:
         found.extend(parse_address_header(value))
@@ -248,6 +278,13 @@ def recipients_from_x_failed(values: list[str]) -> list[FailedRecipient]:
 
 
 def headers_message_id(text: str) -> str | None:
-    """The Message-ID in a ``text/rfc822-headers`` block (RFC 6522 section 4)."""
+    """Read the Message-ID of a returned header block (``text/rfc822-headers``, RFC 6522).
+
+    Parameters:
+        text: the decoded part.
+
+    Returns:
+        The msg-id without brackets, or None.
+    """
     value = _HEADER_PARSER.parsestr(text).get("message-id")
     return normalize_message_id(str(value)) if value is not None else None

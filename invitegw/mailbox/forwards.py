@@ -144,7 +144,15 @@ def has_reply_prefix(subject: str) -> bool:
 
 
 def html_to_text(markup: str) -> str:
-    """Readable text of an HTML body, good enough for finding a quoted header block."""
+    """Turn an HTML body into text good enough for finding a quoted header block.
+
+    Parameters:
+        markup: the HTML.
+
+    Returns:
+        The text: scripts, styles and tags removed, line-breaking tags as newlines,
+        entities decoded.
+    """
     text = _DROP_RE.sub(" ", markup)
     text = _TAG_BREAK_RE.sub("\n", text)
     return html.unescape(_TAG_RE.sub("", text)).replace("\xa0", " ")

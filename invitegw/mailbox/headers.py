@@ -98,9 +98,13 @@ class MessageHeaders:
 
 
 def header_index(msg: Message) -> dict[str, list[str]]:
-    """Every header of ``msg`` as text, keyed by lower-cased name, in message order.
+    """Index every header of a message once (a ``msg.get()`` scans all headers each time).
 
-    One pass over ``raw_items()`` replaces a linear ``msg.get()`` scan per header.
+    Parameters:
+        msg: a ``compat32`` message.
+
+    Returns:
+        Lower-cased name -> raw values as text (8-bit bytes decoded), in message order.
     """
     index: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
@@ -109,7 +113,15 @@ def header_index(msg: Message) -> dict[str, list[str]]:
 
 
 def first_value(index: dict[str, list[str]], name: str) -> str | None:
-    """The first value of header ``name`` (lower case) in a :func:`header_index`, or None."""
+    """Look up the first value of a header in a :func:`header_index`.
+
+    Parameters:
+        index: the index.
+        name: the header name, lower case.
+
+    Returns:
+        The first raw value, or None when the header is absent.
+    """
     values = index.get(name)
     return values[0] if values else None
 

@@ -137,7 +137,14 @@ def raw_text(value: object) -> str:
 
 
 def unfold(value: str) -> str:
-    """Undo header folding (:rfc:`5322` section 2.2.3) and drop stray line breaks."""
+    """Undo header folding (:rfc:`5322` section 2.2.3) and drop stray line breaks.
+
+    Parameters:
+        value: a raw header value.
+
+    Returns:
+        The value on one line, stripped.
+    """
     if "\n" not in value and "\r" not in value:
         return value.strip()
     return _STRAY_EOL_RE.sub(" ", _FOLD_RE.sub("", value)).strip()
@@ -229,7 +236,14 @@ def normalize_message_id(value: str | None) -> str | None:
 
 
 def message_id_list(value: str | None) -> tuple[str, ...]:
-    """The msg-ids of an In-Reply-To or References header, in order, without brackets."""
+    """Read the msg-ids of an In-Reply-To or References header (:rfc:`5322` 3.6.4).
+
+    Parameters:
+        value: the raw header value, or None.
+
+    Returns:
+        The msg-ids in order, without brackets; ``()`` when there are none.
+    """
     if not value:
         return ()
     found = tuple(m for m in _MSGID_RE.findall(unfold(value)) if "@" in m)
@@ -240,9 +254,14 @@ def message_id_list(value: str | None) -> tuple[str, ...]:
 
 
 def parse_date(value: str | None) -> dt.datetime | None:
-    """An RFC 5322 date-time (section 3.3) as an aware datetime; None when unreadable.
+    """Read an RFC 5322 date-time (section 3.3).
 
-    ``-0000`` ("no zone information", section 3.3) and a missing zone read as UTC.
+    Parameters:
+        value: the raw Date value, or None.
+
+    Returns:
+        An aware datetime (``-0000``, "no zone information", and a missing zone read as
+        UTC), or None when the value cannot be read.
     """
     if not value:
         return None

@@ -32,7 +32,14 @@ _TRAILING_WS_RE = re.compile(rb"[ \t]+\n")
 
 
 def transfer_encoding(part: Message) -> str:
-    """The part's Content-Transfer-Encoding, lower-cased, comments and spaces removed."""
+    """Read a part's Content-Transfer-Encoding (:rfc:`2045` section 6.1).
+
+    Parameters:
+        part: a ``compat32`` part.
+
+    Returns:
+        The encoding lower-cased, comments and blanks removed; ``7bit`` when absent.
+    """
     value = part.get("content-transfer-encoding")
     if value is None:
         return "7bit"
@@ -40,11 +47,17 @@ def transfer_encoding(part: Message) -> str:
 
 
 def raw_payload(part: Message) -> object:
-    """The payload exactly as parsed: a ``str`` (8-bit bytes as surrogate escapes) or a list.
+    """Return the payload exactly as parsed.
 
     ``get_payload()`` cannot give this: for a body holding 8-bit bytes, ``compat32``
     re-decodes it with the part's charset parameter, and raises ``TypeError`` when that
     parameter is an RFC 2231 triple. The stdlib's own generator reads ``_payload`` too.
+
+    Parameters:
+        part: a ``compat32`` part.
+
+    Returns:
+        A ``str`` (8-bit bytes as surrogate escapes), a list of parts, or None.
     """
     return getattr(part, "_payload", None)
 
@@ -106,7 +119,14 @@ def decoded_payload(part: Message, notes: list[str], where: str) -> bytes:
 
 
 def payload_prefix(part: Message) -> bytes:
-    """The first couple of hundred decoded bytes of a part, cheaply (for sniffing)."""
+    """Decode the start of a part cheaply, for sniffing its content.
+
+    Parameters:
+        part: a non-multipart ``compat32`` part.
+
+    Returns:
+        About the first 256 decoded bytes (fewer when the part is shorter).
+    """
     cte = transfer_encoding(part)
     payload = raw_payload(part)
     if not isinstance(payload, str):
@@ -128,7 +148,15 @@ def payload_prefix(part: Message) -> bytes:
 
 
 def looks_like_calendar(prefix: bytes) -> bool:
-    """Tell whether decoded bytes start (after a BOM and blank space) with BEGIN:VCALENDAR."""
+    """Tell whether data is iCalendar by its first line.
+
+    Parameters:
+        prefix: the first decoded bytes of a part.
+
+    Returns:
+        True when they start, after a byte-order mark and blank space, with
+        ``BEGIN:VCALENDAR`` (any case).
+    """
     head = prefix[:_PREFIX_CHARS]
     if head.startswith(_UTF8_BOM):
         head = head[3:]
@@ -181,6 +209,12 @@ def calendar_key(data: bytes) -> bytes:
     Google and Horde attach the same object inline and as ``invite.ics``, in different
     transfer encodings and line endings; the key is equal for both copies. (Plain
     ``bytes.replace`` calls, gated by ``in`` tests: a regex pass costs ten times more.)
+
+    Parameters:
+        data: one calendar object's UTF-8 bytes.
+
+    Returns:
+        The key: unfolded, LF line endings, no trailing blanks, no empty lines.
     """
     text = data.replace(b"\r\n", b"\n")
     if b"\r" in text:
