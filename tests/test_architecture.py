@@ -23,6 +23,7 @@ PURE = [PACKAGE / "errors.py", *sorted((PACKAGE / "ics").glob("*.py"))] + [
         "forwards.py",
         "headers.py",
         "headertext.py",
+        "params.py",
         "payload.py",
         "tnef.py",
     )

@@ -37,7 +37,6 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 from email.message import Message
-from email.utils import collapse_rfc2231_value
 
 from invitegw.errors import ConfigError, MimeError, MimeLimitError
 from invitegw.mailbox.addresses import Mailbox, parse_address_header
@@ -61,7 +60,8 @@ from invitegw.mailbox.forwards import (
     html_to_text,
 )
 from invitegw.mailbox.headers import MessageHeaders, first_value, header_index, read_headers
-from invitegw.mailbox.headertext import decode_bytes, decode_words, normalize_message_id
+from invitegw.mailbox.headertext import decode_bytes, normalize_message_id
+from invitegw.mailbox.params import header_params, param_filename, param_method, param_text
 from invitegw.mailbox.payload import (
     calendar_key,
     decoded_payload,
@@ -95,12 +95,7 @@ _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
 _NEVER_SNIFFED = ("image/", "audio/", "video/", "font/", "model/", "multipart/", "message/")
-_METHOD_RE = re.compile(r"[A-Za-z][A-Za-z-]{0,31}")
 _SAFE_LABEL_RE = re.compile(r"[^\w.+-]+")
-# "; name=token" or '; name="quoted"' (RFC 2045 section 5.1), then an optional lone ";".
-_PARAM_RE = re.compile(
-    r';[ \t]*(?:([!#$%&\'+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*(?:"([^"]*)"|([^;\s"<]+))[ \t]*)?'
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +255,9 @@ class _Walk:
     def leaf(
         self, part: Message, ctype: str, where: str, depth: int, origin: PartOrigin | None
     ) -> None:
-        params = _params(part, "content-type")
-        disposition_params = _params(part, "content-disposition")
-        filename = _filename(disposition_params.get("filename") or params.get("name"))
+        params = header_params(part, "content-type")
+        disposition_params = header_params(part, "content-disposition")
+        filename = param_filename(disposition_params.get("filename") or params.get("name"))
         name = (filename or "").lower()
         if ctype in _TNEF_TYPES or name == "winmail.dat":
             self.tnef(part, where, filename, depth)
@@ -306,14 +301,14 @@ class _Walk:
         raw = decoded_payload(part, self.defects, where)
         if self.too_big(len(raw), "max_calendar_bytes", where, "calendar object"):
             return
-        charset = _param_text(params.get("charset"))
+        charset = param_text(params.get("charset"))
         self.add(
             CalendarPart(
                 data=to_utf8(raw, charset, self.defects, where),
                 location=where,
                 content_type=ctype,
                 filename=filename,
-                mime_method=_mime_method(params.get("method")),
+                mime_method=param_method(params.get("method")),
                 charset=charset,
                 encapsulated="/" in where,  # only message and TNEF steps add a "/"
                 origin=PartOrigin.RETURNED if self.bounce_mode else origin,
@@ -403,7 +398,7 @@ class _Walk:
             return ""
         limit = self.limits.max_body_scan_chars
         data = decoded_payload(part, [], "body")[: limit * 4]
-        text = decode_bytes(data, _param_text(_params(part, "content-type").get("charset")))
+        text = decode_bytes(data, param_text(header_params(part, "content-type").get("charset")))
         if part is not self.body_plain:
             text = html_to_text(text[: limit * 4])
         return text[:limit]
@@ -412,63 +407,6 @@ class _Walk:
 def _describe(defect: object) -> str:
     doc = (type(defect).__doc__ or type(defect).__name__).strip().splitlines()[0]
     return f"{type(defect).__name__}: {doc}"
-
-
-def _simple_params(value: str) -> dict[str, object] | None:
-    """Parameters of a plain header value (tokens and quoted strings), or None if not plain."""
-    start = value.find(";")
-    if start < 0:
-        return {} if '"' not in value else None
-    rest = value[start:]
-    if '"' in value[:start] or "*" in rest or "\\" in rest or "\n" in rest or "\r" in rest:
-        return None  # RFC 2231 parameters, escapes, folding: the stdlib's job
-    found: dict[str, object] = {}
-    pos = 0
-    for match in _PARAM_RE.finditer(rest):
-        if match.start() != pos:
-            return None
-        name, quoted, token = match.groups()
-        if name is not None:
-            found.setdefault(name.lower(), quoted if quoted is not None else token)
-        pos = match.end()
-    return found if pos == len(rest) else None
-
-
-def _params(part: Message, header: str) -> dict[str, object]:
-    """A header's parameters, parsed once: lower-cased names, RFC 2231 values as triples."""
-    value = part.get(header)
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        simple = _simple_params(value)
-        if simple is not None:
-            return simple
-    try:
-        found = part.get_params(header=header)
-    except (ValueError, LookupError, TypeError, UnicodeError, IndexError):
-        return {}
-    return {str(key).lower(): value for key, value in (found or [])[1:]}
-
-
-def _param_text(value: object) -> str | None:
-    if isinstance(value, tuple):  # RFC 2231 (charset, language, value)
-        value = collapse_rfc2231_value(value)
-    if not isinstance(value, str):
-        return None
-    return value.strip().strip("\"'").lower() or None
-
-
-def _filename(value: object) -> str | None:
-    if isinstance(value, tuple):
-        value = collapse_rfc2231_value(value)
-    if not value or not isinstance(value, str):
-        return None
-    return decode_words(value).strip().replace("\x00", "") or None
-
-
-def _mime_method(value: object) -> str | None:
-    text = _param_text(value)
-    return text.upper() if text and _METHOD_RE.fullmatch(text) else None
 
 
 def _inner_message(part: Message, defects: list[str], where: str) -> Message | None:

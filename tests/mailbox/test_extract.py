@@ -18,7 +18,7 @@ from invitegw.mailbox import (
     PartOrigin,
     extract,
 )
-from invitegw.mailbox.extract import _simple_params
+from invitegw.mailbox.params import simple_params
 from tests.mailbox.helpers import calendar, first_method, load, property_value, uids
 
 ORGANIZER = Mailbox("Olivia Organizer", "olivia@example.org")
@@ -346,7 +346,7 @@ _PARAM_PIECES = st.sampled_from(
 
 @given(st.lists(_PARAM_PIECES, max_size=10).map("".join))
 def test_fast_parameter_path_agrees_with_the_stdlib(value: str) -> None:
-    fast = _simple_params(value)
+    fast = simple_params(value)
     if fast is None:
         return
     message = email.message_from_string(f"Content-Type: {value}\n\nx")
