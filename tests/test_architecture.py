@@ -12,7 +12,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "invitegw"
 # The functional core: values and decisions, no sockets, no database.
 PURE = [PACKAGE / "errors.py", *sorted((PACKAGE / "ics").glob("*.py"))] + [
     PACKAGE / "mailbox" / name
-    for name in ("compose.py", "extract.py", "render.py", "addresses.py")
+    for name in (
+        "compose.py",
+        "extract.py",
+        "render.py",
+        "addresses.py",
+        # extract.py's helpers
+        "bounces.py",
+        "calendar_part.py",
+        "forwards.py",
+        "headers.py",
+        "headertext.py",
+        "params.py",
+        "payload.py",
+        "tnef.py",
+    )
     if (PACKAGE / "mailbox" / name).exists()
 ]
 

@@ -31,37 +31,37 @@ from email.utils import format_datetime
 
 from invitegw.errors import MimeError
 from invitegw.ics.model import Method
+from invitegw.mailbox.addresses import Mailbox
 from invitegw.mailbox.render import RenderedBody
 
-__all__ = ["ICS_FILENAME", "InvitationEmail", "Mailbox", "compose_invitation", "format_msgid"]
+__all__ = [
+    "ICS_FILENAME",
+    "InvitationEmail",
+    "compose_invitation",
+    "format_msgid",
+    "header_address",
+]
 
 ICS_FILENAME = "invite.ics"
 _METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 _MSGID_BODY = re.compile(r"^[!-;=?-~]+@[!-;=?-~]+$")  # RFC 5322 msg-id without the brackets
 
 
-@dataclass(frozen=True, slots=True)
-class Mailbox:
-    """A display name and an address, as in a From or To header."""
+def header_address(mailbox: Mailbox) -> Address:
+    """``mailbox`` as a structured header value.
 
-    address: str
-    name: str = ""
-
-    def header(self) -> Address:
-        """This mailbox as a structured header value.
-
-        Raises:
-            MimeError: the address has no ``@`` or contains characters a header forbids.
-        """
-        local, sep, domain = self.address.rpartition("@")
-        if not sep or not local or not domain:
-            raise MimeError(f"not an email address: {self.address!r}")
-        # Display names come from the CRM: fold any line break into a space.
-        name = " ".join(self.name.split())
-        try:
-            return Address(display_name=name, username=local, domain=domain)
-        except (ValueError, IndexError) as exc:
-            raise MimeError(f"cannot use {self.address!r} in a header: {exc}") from exc
+    Raises:
+        MimeError: the address has no ``@`` or contains characters a header forbids.
+    """
+    local, sep, domain = mailbox.address.rpartition("@")
+    if not sep or not local or not domain:
+        raise MimeError(f"not an email address: {mailbox.address!r}")
+    # Display names come from the CRM: fold any line break into a space.
+    name = " ".join(mailbox.name.split())
+    try:
+        return Address(display_name=name, username=local, domain=domain)
+    except (ValueError, IndexError) as exc:
+        raise MimeError(f"cannot use {mailbox.address!r} in a header: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +115,10 @@ def _calendar_text(spec: InvitationEmail) -> str:
 def _set_headers(msg: EmailMessage, spec: InvitationEmail) -> None:
     if spec.date.tzinfo is None:
         raise MimeError("the message date must be timezone-aware")
-    msg["From"] = spec.sender.header()
-    msg["To"] = spec.recipient.header()
+    msg["From"] = header_address(spec.sender)
+    msg["To"] = header_address(spec.recipient)
     if spec.reply_to is not None:
-        msg["Reply-To"] = spec.reply_to.header()
+        msg["Reply-To"] = header_address(spec.reply_to)
     msg["Subject"] = " ".join(spec.body.subject.split())
     msg["Date"] = format_datetime(spec.date)
     msg["Message-ID"] = format_msgid(spec.message_id)
