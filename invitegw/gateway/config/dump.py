@@ -1,0 +1,94 @@
+"""Show the effective settings as TOML, with every secret redacted (``check-config``).
+
+The output reads back as a configuration file (secrets aside: they stay in the
+environment), so it doubles as a way to freeze the settings a deployment runs with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from invitegw.gateway.config.fields import REDACTED, RawTable, Secret, format_duration
+from invitegw.gateway.config.loader import env_var_for
+
+__all__ = ["dump_settings"]
+
+
+def dump_settings(settings: Any) -> str:
+    """The settings as TOML text; secrets show as ``<redacted>``, unset ones as comments.
+
+    Parameters:
+        settings: a :class:`~invitegw.gateway.config.Settings` (or any section of it).
+
+    Returns:
+        TOML text ending with a newline.
+    """
+    lines: list[str] = []
+    _table(settings, "", lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _table(obj: Any, path: str, lines: list[str]) -> None:
+    nested: list[tuple[str, Any]] = []
+    for spec in dataclasses.fields(obj):
+        value = getattr(obj, spec.name)
+        key = f"{path}.{spec.name}" if path else spec.name
+        if spec.metadata.get("secret"):
+            shown = f'"{REDACTED}"' if value is not None else None
+            _scalar(lines, spec.name, shown, f"secret, from {env_var_for(key)}")
+        elif _is_table(value):
+            nested.append((key, value))
+        elif value is None:
+            _scalar(lines, spec.name, None, None)
+        else:
+            _scalar(lines, spec.name, _value(value), None)
+    for key, value in nested:
+        if isinstance(value, RawTable):
+            lines.extend(["", f"[{key}]"])
+            for name, item in value.redacted().items():
+                _scalar(lines, name, _value(item), None)
+        elif isinstance(value, tuple):
+            for index, entry in enumerate(value):
+                lines.extend(["", f"[[{key}]]"])
+                _table(entry, f"{key}[{getattr(entry, 'name', index)}]", lines)
+        else:
+            lines.extend(["", f"[{key}]"])
+            _table(value, key, lines)
+
+
+def _is_table(value: Any) -> bool:
+    if isinstance(value, RawTable) or dataclasses.is_dataclass(value):
+        return True
+    return isinstance(value, tuple) and bool(value) and dataclasses.is_dataclass(value[0])
+
+
+def _scalar(lines: list[str], name: str, shown: str | None, note: str | None) -> None:
+    if shown is None:
+        lines.append(f"# {name} = (not set){' - ' + note if note else ''}")
+    else:
+        lines.append(f"{name} = {shown}{'  # ' + note if note else ''}")
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.timedelta):
+        return json.dumps(format_duration(value))
+    if isinstance(value, Enum):
+        return json.dumps(str(value.value))
+    if isinstance(value, Secret):
+        return json.dumps(REDACTED)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)

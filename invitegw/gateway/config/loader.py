@@ -1,0 +1,474 @@
+"""Load ``invitegw.toml`` and the environment into :class:`Settings`, validating every key.
+
+Sources, first found wins: ``--config FILE``, ``$INVITEGW_CONFIG``, ``./invitegw.toml``,
+else the built-in defaults (the embedded setup). Then environment variables override:
+
+- ``INVITEGW_<SECTION>__<KEY>`` sets a key of a section (``INVITEGW_SMTP__PORT=2525``),
+  ``INVITEGW_<SECTION>__<SUB>__<KEY>`` a key of a sub-table (``INVITEGW_SMTP__RETRY__FACTOR``,
+  ``INVITEGW_CRM__VTIGER__URL``), ``INVITEGW_<KEY>`` a top-level key (``INVITEGW_DATA_DIR``).
+- The list sections ``calendars`` and ``mailboxes`` are addressed by entry *name*, upper
+  case with ``-`` written as ``_``: ``INVITEGW_MAILBOXES__SALES_EU__PASSWORD`` is the password
+  of the mailbox named ``sales-eu``. A name not in the file adds an entry with that name.
+- Lists of strings are comma separated; booleans read true/false/yes/no/on/off/1/0; an
+  empty value unsets an optional key.
+- Passwords and keys (``smtp.password``, ``mailboxes.*.password``, ``database.password``,
+  ``crm.vtiger.access_key``) are read from the environment only: in the file they are an
+  error naming the variable to use.
+
+Every error is a :class:`~invitegw.errors.ConfigError` naming the key
+(``smtp.port: expected an integer 1-65535, got 'abc'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from invitegw.errors import ConfigError
+from invitegw.gateway.config.fields import RawTable, Secret, parse_duration
+from invitegw.gateway.config.settings import Settings
+
+__all__ = ["ENV_PREFIX", "env_var_for", "load_settings", "resolve_config_path"]
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "INVITEGW_"
+# Variables with our prefix that are not settings.
+_NOT_SETTINGS = frozenset({"CONFIG"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _EnvValue:
+    """A value from an environment variable: always text, converted by the field's type."""
+
+    text: str
+    var: str
+
+
+def resolve_config_path(
+    path: Path | str | None, env: Mapping[str, str], cwd: Path | None = None
+) -> Path | None:
+    """The configuration file to read, or ``None`` for the built-in defaults.
+
+    Parameters:
+        path: the ``--config`` argument, if given.
+        env: the environment (``INVITEGW_CONFIG``).
+        cwd: the directory ``./invitegw.toml`` is looked up in (default: the current one).
+
+    Returns:
+        The file, or ``None`` when no file is named and ``./invitegw.toml`` does not exist.
+
+    Raises:
+        ConfigError: a file named explicitly does not exist.
+    """
+    base = cwd or Path.cwd()
+    named = path if path is not None else env.get(f"{ENV_PREFIX}CONFIG") or None
+    if named is not None:
+        candidate = base / Path(named)
+        if not candidate.is_file():
+            origin = "--config" if path is not None else f"{ENV_PREFIX}CONFIG"
+            raise ConfigError(f"{origin}: configuration file {str(named)!r} not found")
+        return candidate
+    default = base / "invitegw.toml"
+    return default if default.is_file() else None
+
+
+def load_settings(
+    path: Path | str | None, env: Mapping[str, str], *, cwd: Path | None = None
+) -> Settings:
+    """Read, override and validate the configuration once.
+
+    Parameters:
+        path: the ``--config`` file, or ``None`` to look for one (see the module docstring).
+        env: the environment to take overrides and secrets from (usually ``os.environ``).
+        cwd: the directory relative paths are resolved against (default: the current one).
+
+    Returns:
+        The validated settings; ``data_dir`` is absolute.
+
+    Raises:
+        ConfigError: the file is unreadable or invalid, or a value fails validation.
+    """
+    base = cwd or Path.cwd()
+    source = resolve_config_path(path, env, base)
+    data: dict[str, Any] = {}
+    if source is not None:
+        try:
+            with source.open("rb") as handle:
+                data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source.name}: invalid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+    _apply_env(data, env)
+    settings: Settings = _build(Settings, data, "")
+    if not settings.data_dir.is_absolute():
+        settings = dataclasses.replace(settings, data_dir=base / settings.data_dir)
+    logger.debug("configuration loaded from %s", source or "built-in defaults")
+    return settings
+
+
+def env_var_for(key: str) -> str:
+    """The environment variable that sets ``key`` (``mailboxes[sales].password``).
+
+    Parameters:
+        key: a dotted key, list entries written ``section[name]``.
+
+    Returns:
+        The variable name (``INVITEGW_MAILBOXES__SALES__PASSWORD``).
+    """
+    parts = key.replace("[", ".").replace("]", "").split(".")
+    return ENV_PREFIX + "__".join(p.upper().replace("-", "_") for p in parts if p)
+
+
+# -- environment overrides -------------------------------------------------------------------
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _list_item_type(tp: Any) -> type | None:
+    """The dataclass of a ``tuple[Dataclass, ...]`` field, else ``None``."""
+    if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        if args and dataclasses.is_dataclass(args[0]) and isinstance(args[0], type):
+            return args[0]
+    return None
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _env_key(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    top = _fields(Settings)
+    hints = _hints(Settings)
+    sections = sorted(n for n in top if not _is_scalar(hints[n]))
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or var[len(ENV_PREFIX) :] in _NOT_SETTINGS:
+            continue
+        rest = var[len(ENV_PREFIX) :]
+        parts = rest.split("__")
+        if len(parts) == 1:
+            name = rest.lower()
+            if name in top and _is_scalar(hints[name]):
+                data[name] = _EnvValue(env[var], var)
+            elif name in top:
+                raise ConfigError(f"{var}: {name} is a table; set one of its keys")
+            else:
+                for section in sections:
+                    if name.startswith(section + "_"):
+                        fixed = f"{ENV_PREFIX}{section.upper()}__{rest[len(section) + 1 :]}"
+                        raise ConfigError(f"{var}: not a setting; did you mean {fixed}?")
+            continue
+        _apply_one(data, parts, _EnvValue(env[var], var))
+
+
+def _is_scalar(tp: Any) -> bool:
+    inner, _ = _unwrap_optional(tp)
+    if inner is Secret:
+        return True
+    return not (
+        (isinstance(inner, type) and dataclasses.is_dataclass(inner))
+        or _list_item_type(inner) is not None
+        or inner is RawTable
+    )
+
+
+def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None:
+    cls: type = Settings
+    node: dict[str, Any] = data
+    path = ""
+    i = 0
+    while i < len(parts):
+        name = parts[i].lower()
+        fields = _fields(cls)
+        if name not in fields:
+            raise ConfigError(
+                f"{value.var}: {_join(path, name) if name else path or 'key'} is not a setting; "
+                f"valid keys{' of ' + path if path else ''}: {', '.join(sorted(fields))}"
+            )
+        tp, _ = _unwrap_optional(_hints(cls)[name])
+        key = _join(path, name)
+        last = i == len(parts) - 1
+        item_cls = _list_item_type(tp)
+        if item_cls is not None:
+            if i + 2 > len(parts) - 1:
+                form = f"{ENV_PREFIX}{name.upper()}__<NAME>__<KEY>"
+                raise ConfigError(f"{value.var}: {key} entries are set as {form}")
+            node, path = _list_entry(node, name, parts[i + 1]), f"{name}[{parts[i + 1].lower()}]"
+            cls, i = item_cls, i + 2
+            continue
+        if last:
+            if not _is_scalar(tp):
+                raise ConfigError(f"{value.var}: {key} is a table; set one of its keys")
+            node[name] = value
+            return
+        if tp is RawTable:
+            table = _child_table(node, name, key)
+            for part in parts[i + 1 : -1]:
+                table = _child_table(table, part.lower(), key)
+            table[parts[-1].lower()] = value
+            return
+        if not _is_scalar(tp):
+            node, path, cls, i = _child_table(node, name, key), key, tp, i + 1
+            continue
+        raise ConfigError(f"{value.var}: {key} is not a table")
+
+
+def _child_table(node: dict[str, Any], name: str, key: str) -> dict[str, Any]:
+    child = node.setdefault(name, {})
+    if not isinstance(child, dict):
+        raise ConfigError(f"{key}: expected a table, got {_show(child)}")
+    return child
+
+
+def _list_entry(node: dict[str, Any], section: str, env_name: str) -> dict[str, Any]:
+    if section not in node:
+        # Overriding a list the file does not set starts from the built-in entries.
+        node[section] = [_to_raw(entry) for entry in getattr(Settings(), section)]
+    entries = node[section]
+    if not isinstance(entries, list):
+        raise ConfigError(f"{section}: expected an array of tables ([[{section}]])")
+    for entry in entries:
+        if isinstance(entry, dict) and _env_key(str(entry.get("name", ""))) == env_name.upper():
+            return entry
+    created: dict[str, Any] = {"name": env_name.lower()}
+    entries.append(created)
+    return created
+
+
+def _to_raw(obj: Any) -> dict[str, Any]:
+    """A settings entry as the file would write it (only keys that differ from defaults)."""
+    out: dict[str, Any] = {}
+    for spec in dataclasses.fields(obj):
+        value = getattr(obj, spec.name)
+        if spec.default is not dataclasses.MISSING and value == spec.default:
+            continue
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, dt.timedelta):
+            value = value.total_seconds()
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[spec.name] = value
+    return out
+
+
+# -- conversion and validation ---------------------------------------------------------------
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], path: str) -> Any:
+    fields = _fields(cls)
+    hints = _hints(cls)
+    for name in data:
+        if name not in fields:
+            raise ConfigError(
+                f"{_join(path, name)}: unknown key; valid keys"
+                f"{' of ' + path if path else ''}: {', '.join(sorted(fields))}"
+            )
+    kwargs: dict[str, Any] = {}
+    for name, spec in fields.items():
+        key = _join(path, name)
+        if name not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: required")
+            continue
+        kwargs[name] = _convert(hints[name], data[name], key, spec.metadata)
+    obj = cls(**kwargs)
+    check = getattr(obj, "_check", None)
+    if check is not None:
+        check(path)
+    return obj
+
+
+def _label(key: str, raw: object) -> str:
+    return f"{key} (from {raw.var})" if isinstance(raw, _EnvValue) else key
+
+
+def _show(raw: object) -> str:
+    return repr(raw.text) if isinstance(raw, _EnvValue) else repr(raw)
+
+
+def _convert(tp: Any, raw: Any, key: str, md: Mapping[str, Any]) -> Any:
+    inner, optional = _unwrap_optional(tp)
+    if md.get("secret"):
+        if not isinstance(raw, _EnvValue):
+            raise ConfigError(
+                f"{key}: secrets are not read from the configuration file; "
+                f"set {env_var_for(key)} in the environment"
+            )
+        return Secret(raw.text) if raw.text else None
+    if optional and isinstance(raw, _EnvValue) and raw.text == "":
+        return None
+    if md.get("url") and isinstance(raw, str) and _url_password(raw):
+        raise ConfigError(
+            f"{key}: a password in the URL is not read from the configuration file; "
+            f"set {env_var_for(key.rsplit('.', 1)[0] + '.password')} in the environment"
+        )
+    value = _convert_type(inner, raw, key, md)
+    _check_bounds(value, raw, key, md)
+    check = md.get("check")
+    problem = check(value) if check is not None else None
+    if problem:
+        raise ConfigError(f"{_label(key, raw)}: {problem}")
+    return value
+
+
+def _url_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
+
+
+def _convert_type(tp: Any, raw: Any, key: str, md: Mapping[str, Any]) -> Any:
+    item_cls = _list_item_type(tp)
+    if item_cls is not None:
+        if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+            raise ConfigError(f"{key}: expected an array of tables ([[{key}]]), got {_show(raw)}")
+        out = []
+        for index, entry in enumerate(raw):
+            name = entry.get("name")
+            where = name if isinstance(name, str) and name else str(index)
+            out.append(_build(item_cls, entry, f"{key}[{where}]"))
+        return tuple(out)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: expected a table ([{key}]), got {_show(raw)}")
+        return _build(tp, raw, key)
+    if tp is RawTable:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: expected a table ([{key}]), got {_show(raw)}")
+        secret_keys: frozenset[str] = md.get("secret_keys", frozenset())
+        return RawTable(_raw_table(raw, key, secret_keys), secret_keys)
+    if typing.get_origin(tp) is tuple:
+        return _convert_str_list(raw, key)
+    text = raw.text if isinstance(raw, _EnvValue) else None
+    expected = _expected(tp, md)
+    try:
+        if tp is bool:
+            if text is not None and text.strip().lower() in _TRUE | _FALSE:
+                return text.strip().lower() in _TRUE
+            if isinstance(raw, bool):
+                return raw
+        elif tp is int:
+            if text is not None:
+                return int(text.strip())
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+        elif tp is float:
+            if text is not None:
+                return float(text.strip())
+            if isinstance(raw, int | float) and not isinstance(raw, bool):
+                return float(raw)
+        elif tp is str:
+            if text is not None or isinstance(raw, str):
+                return text if text is not None else raw
+        elif tp is Path:
+            if text is not None or isinstance(raw, str):
+                return Path(text if text is not None else raw)
+        elif tp is dt.timedelta:
+            if text is not None or isinstance(raw, str):
+                return parse_duration(text if text is not None else raw)
+            if isinstance(raw, int | float) and not isinstance(raw, bool):
+                return dt.timedelta(seconds=raw)
+        elif isinstance(tp, type) and issubclass(tp, Enum):
+            word = (text if text is not None else raw) if isinstance(raw, str | _EnvValue) else None
+            if isinstance(word, str):
+                return tp(word.strip().lower())
+    except ValueError:
+        pass
+    raise ConfigError(f"{_label(key, raw)}: expected {expected}, got {_show(raw)}")
+
+
+def _convert_str_list(raw: Any, key: str) -> tuple[str, ...]:
+    if isinstance(raw, _EnvValue):
+        return tuple(part.strip() for part in raw.text.split(",") if part.strip())
+    if isinstance(raw, list) and all(isinstance(e, str) for e in raw):
+        return tuple(raw)
+    raise ConfigError(f"{key}: expected an array of strings, got {_show(raw)}")
+
+
+def _raw_table(raw: Mapping[str, Any], key: str, secret_keys: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in secret_keys and not isinstance(value, _EnvValue):
+            raise ConfigError(
+                f"{key}.{name}: secrets are not read from the configuration file; "
+                f"set {env_var_for(f'{key}.{name}')} in the environment"
+            )
+        if isinstance(value, _EnvValue):
+            out[name] = value.text
+        elif isinstance(value, dict):
+            out[name] = _raw_table(value, f"{key}.{name}", frozenset())
+        else:
+            out[name] = value
+    return out
+
+
+def _expected(tp: Any, md: Mapping[str, Any]) -> str:
+    low, high = md.get("min"), md.get("max")
+    if tp is bool:
+        return "true or false"
+    if tp is dt.timedelta:
+        return "a duration (seconds, or like '90s', '5m', '6h', '2d')" + _range(low, high, "s")
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    noun = {int: "an integer", float: "a number", str: "a string", Path: "a path"}.get(tp, str(tp))
+    return noun + _range(low, high, "")
+
+
+def _range(low: float | None, high: float | None, unit: str) -> str:
+    def num(v: float) -> str:
+        return f"{v:g}{unit}"
+
+    if low is not None and high is not None:
+        return f" {num(low)}-{num(high)}"
+    if low is not None:
+        return f" >= {num(low)}"
+    if high is not None:
+        return f" <= {num(high)}"
+    return ""
+
+
+def _check_bounds(value: Any, raw: Any, key: str, md: Mapping[str, Any]) -> None:
+    low, high = md.get("min"), md.get("max")
+    if low is None and high is None:
+        return
+    number = value.total_seconds() if isinstance(value, dt.timedelta) else value
+    if not isinstance(number, int | float) or isinstance(number, bool):
+        return
+    if (low is not None and number < low) or (high is not None and number > high):
+        tp = type(value) if not isinstance(value, dt.timedelta) else dt.timedelta
+        raise ConfigError(f"{_label(key, raw)}: expected {_expected(tp, md)}, got {_show(raw)}")

@@ -1,0 +1,426 @@
+"""The typed settings: one frozen dataclass per section of ``invitegw.toml``.
+
+Every field here is a key of the file (``[smtp] port`` is ``SmtpSettings.port``) and can be
+overridden by an environment variable (``INVITEGW_SMTP__PORT``); ``invitegw.example.toml``
+documents each one, and a test keeps the two in step. Defaults run the embedded setup:
+SQLite under ``data_dir``, the built-in CRM, a local SMTP sink on 127.0.0.1:8025.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from invitegw.crm_adapter.port import EntityType
+from invitegw.errors import ConfigError
+from invitegw.gateway.config.fields import (
+    RawTable,
+    Secret,
+    check_address,
+    check_name,
+    check_time_zone,
+    meta,
+)
+
+__all__ = [
+    "CalendarSettings",
+    "CrmAdapterName",
+    "CrmSettings",
+    "DatabaseSettings",
+    "DuplicatePolicy",
+    "EmailFieldSettings",
+    "ExternalInvitationPolicy",
+    "ForwarderPolicy",
+    "InboundSettings",
+    "LimitsSettings",
+    "ListenerSettings",
+    "MailboxSettings",
+    "NonInviteeReplyPolicy",
+    "OrganizerMode",
+    "OutboundSettings",
+    "RetrySettings",
+    "Settings",
+    "SmtpSettings",
+    "TlsMode",
+    "WorkerSettings",
+]
+
+_SECONDS = dt.timedelta(seconds=1)
+_MIB = 1024 * 1024
+
+
+class TlsMode(StrEnum):
+    """How a connection is protected."""
+
+    NONE = "none"  # plain text: loopback and tests only
+    STARTTLS = "starttls"  # plain connect, then STARTTLS (RFC 3207 / RFC 2595)
+    TLS = "tls"  # TLS from the first byte (implicit TLS, RFC 8314)
+
+
+class OrganizerMode(StrEnum):
+    """What ORGANIZER says in the invitations a calendar sends."""
+
+    TOKEN = "token"  # noqa: S105 - a mode, not a password. The calendar mailbox plus a per-attendee token: sales+k3x9@company
+    USER = "user"  # the CRM user's own address (replies then bypass the gateway)
+
+
+class DuplicatePolicy(StrEnum):
+    """What a newer copy of an invitation already turned into a task does."""
+
+    SKIP = "skip"  # nothing: the first task stays as it was
+    UPDATE = "update"  # the task is rescheduled/renamed to the newer content
+    CREATE = "create"  # a further task is created
+
+
+class ForwarderPolicy(StrEnum):
+    """Who may create a task by forwarding an invitation to the gateway."""
+
+    STAFF = "staff"  # CRM users only
+    INTERNAL_DOMAINS = "internal-domains"  # CRM users and any address of inbound.internal_domains
+    ANYONE = "anyone"
+
+
+class ExternalInvitationPolicy(StrEnum):
+    """Whether invitations sent straight to the gateway from outside become tasks."""
+
+    KNOWN_PARTIES = "known-parties"  # only from contacts, accounts and leads in the CRM
+    ANYONE = "anyone"
+    NONE = "none"  # quarantined
+
+
+class NonInviteeReplyPolicy(StrEnum):
+    """What a REPLY from someone who was not invited does."""
+
+    RECORD = "record"  # recorded on the meeting, flagged as from a non-invitee
+    IGNORE = "ignore"  # logged and otherwise ignored
+
+
+class CrmAdapterName(StrEnum):
+    """The CRM the gateway talks to."""
+
+    SQL = "sql"  # the built-in CRM, in the gateway's own database
+    VTIGER = "vtiger"  # vtiger's REST webservice
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """``[database]``: where the gateway (and the built-in CRM) keep their state."""
+
+    url: str = field(default="", metadata=meta(url=True))
+    password: Secret | None = field(default=None, metadata=meta(secret=True))
+    pool_size: int = field(default=5, metadata=meta(min=1, max=100))
+    busy_timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=0, max=3600))
+
+    def _check(self, path: str) -> None:
+        if not self.url:
+            return
+        scheme = self.url.split("://", 1)[0] if "://" in self.url else ""
+        if scheme not in {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}:
+            raise ConfigError(
+                f"{path}.url: expected a sqlite:/// or postgresql+psycopg:// URL, "
+                f"got scheme {scheme or '(none)'!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """``[smtp.retry]``: the backoff schedule after a temporary delivery failure."""
+
+    first_delay: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=0))
+    factor: float = field(default=2.0, metadata=meta(min=1.0, max=10.0))
+    max_delay: dt.timedelta = field(default=6 * 3600 * _SECONDS, metadata=meta(min=0))
+    max_attempts: int = field(default=12, metadata=meta(min=1, max=1000))
+    give_up_after: dt.timedelta = field(default=3 * 86400 * _SECONDS, metadata=meta(min=0))
+    jitter: float = field(default=0.1, metadata=meta(min=0.0, max=1.0))
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """``[smtp]``: the relay outbound invitations are handed to."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=8025, metadata=meta(min=1, max=65535))
+    tls: TlsMode = TlsMode.NONE
+    username: str | None = None
+    password: Secret | None = field(default=None, metadata=meta(secret=True))
+    local_hostname: str | None = None
+    timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
+    rate_limit: float = field(default=0.0, metadata=meta(min=0.0))
+    batch_size: int = field(default=50, metadata=meta(min=1, max=10000))
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarSettings:
+    """``[[calendars]]``: a sender identity and the mailbox its replies come back to."""
+
+    name: str = field(metadata=meta(check=check_name))
+    address: str = field(metadata=meta(check=check_address))
+    display_name: str = ""
+    from_address: str | None = field(default=None, metadata=meta(check=check_address))
+    reply_to: str | None = field(default=None, metadata=meta(check=check_address))
+    organizer_mode: OrganizerMode = OrganizerMode.TOKEN
+    token_separator: str = "+"  # noqa: S105 - a separator, not a password
+    language: str = "en"
+    time_zone: str = field(default="UTC", metadata=meta(check=check_time_zone))
+    outlook_compat: bool = False
+    alarm_minutes: int | None = field(default=15, metadata=meta(min=0, max=40320))
+    reminder_email_lead: dt.timedelta | None = field(default=None, metadata=meta(min=60))
+
+    def _check(self, path: str) -> None:
+        if self.token_separator not in {"+", "-", "_", "."}:
+            raise ConfigError(
+                f"{path}.token_separator: expected one of '+', '-', '_', '.', "
+                f"got {self.token_separator!r}"
+            )
+        if self.token_separator in self.address.split("@", 1)[0]:
+            raise ConfigError(
+                f"{path}.address: the local part must not contain the token separator "
+                f"{self.token_separator!r} (replies are correlated by it)"
+            )
+
+    @property
+    def sender(self) -> str:
+        """The From address: ``from_address`` or the calendar's own address."""
+        return self.from_address or self.address
+
+    @property
+    def label(self) -> str:
+        """The display name, defaulting to the calendar's name."""
+        return self.display_name or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSettings:
+    """``[[mailboxes]]``: an IMAP mailbox the watcher reads invitations and replies from."""
+
+    name: str = field(metadata=meta(check=check_name))
+    host: str
+    username: str
+    owner: str
+    port: int | None = field(default=None, metadata=meta(min=1, max=65535))
+    tls: TlsMode = TlsMode.TLS
+    password: Secret | None = field(default=None, metadata=meta(secret=True))
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    quarantine_folder: str = "Quarantine"
+    idle: bool = True
+    idle_timeout: dt.timedelta = field(default=25 * 60 * _SECONDS, metadata=meta(min=10, max=1740))
+    poll_interval: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=1))
+    batch_size: int = field(default=100, metadata=meta(min=1, max=5000))
+    timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
+
+    @property
+    def effective_port(self) -> int:
+        """``port``, or 993 for implicit TLS and 143 otherwise (RFC 8314 section 7.3)."""
+        if self.port is not None:
+            return self.port
+        return 993 if self.tls is TlsMode.TLS else 143
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSettings:
+    """``[listener]``: the SMTP listener that accepts mail for the gateway's addresses."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = field(default=8026, metadata=meta(min=1, max=65535))
+    recipients: tuple[str, ...] = ()
+    max_message_size: int = field(default=25 * _MIB, metadata=meta(min=1024))
+    hostname: str | None = None
+
+    def _check(self, path: str) -> None:
+        for index, address in enumerate(self.recipients):
+            problem = check_address(address)
+            if problem:
+                raise ConfigError(f"{path}.recipients[{index}]: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailFieldSettings:
+    """``[crm.email_fields]``: how many of an entity's email fields invitations go to."""
+
+    user: int = field(default=1, metadata=meta(min=1, max=10))
+    contact: int = field(default=1, metadata=meta(min=1, max=10))
+    account: int = field(default=1, metadata=meta(min=1, max=10))
+    lead: int = field(default=1, metadata=meta(min=1, max=10))
+
+    def count(self, entity: EntityType) -> int:
+        """The number of fields used for ``entity``.
+
+        Parameters:
+            entity: the entity type.
+
+        Returns:
+            How many of its addresses, in field order, get invitations.
+        """
+        return int(getattr(self, entity.value))
+
+
+VTIGER_SECRET_KEYS = frozenset({"access_key", "password"})
+
+
+@dataclass(frozen=True, slots=True)
+class CrmSettings:
+    """``[crm]``: which CRM adapter runs, and its settings."""
+
+    adapter: CrmAdapterName = CrmAdapterName.SQL
+    email_fields: EmailFieldSettings = field(default_factory=EmailFieldSettings)
+    vtiger: RawTable = field(
+        default_factory=lambda: RawTable({}, VTIGER_SECRET_KEYS),
+        metadata=meta(secret_keys=VTIGER_SECRET_KEYS),
+    )
+
+    def _check(self, path: str) -> None:
+        if self.adapter is CrmAdapterName.VTIGER and not self.vtiger:
+            raise ConfigError(f"{path}.vtiger: required when {path}.adapter is 'vtiger'")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSettings:
+    """``[inbound]``: what received invitations may do."""
+
+    duplicate_policy: DuplicatePolicy = DuplicatePolicy.UPDATE
+    internal_domains: tuple[str, ...] = ()
+    forwarders: ForwarderPolicy = ForwarderPolicy.STAFF
+    external_invitations: ExternalInvitationPolicy = ExternalInvitationPolicy.KNOWN_PARTIES
+    non_invitee_replies: NonInviteeReplyPolicy = NonInviteeReplyPolicy.RECORD
+    forward_human_replies: bool = True
+    require_authentication_results: bool = False
+    trusted_authserv_ids: tuple[str, ...] = ()
+
+    def _check(self, path: str) -> None:
+        if self.require_authentication_results and not self.trusted_authserv_ids:
+            raise ConfigError(
+                f"{path}.trusted_authserv_ids: required when "
+                f"{path}.require_authentication_results is true"
+            )
+        if self.forwarders is ForwarderPolicy.INTERNAL_DOMAINS and not self.internal_domains:
+            raise ConfigError(
+                f"{path}.internal_domains: required when {path}.forwarders is 'internal-domains'"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSettings:
+    """``[outbound]``: the CRM change feed and the outbox dispatcher."""
+
+    poll_interval: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=1))
+    flush_interval: dt.timedelta = field(default=10 * _SECONDS, metadata=meta(min=1))
+    feed_batch_size: int = field(default=200, metadata=meta(min=1, max=10000))
+    grace_period: dt.timedelta = field(default=3600 * _SECONDS, metadata=meta(min=0))
+    sync_default: bool = True
+    claim_timeout: dt.timedelta = field(default=300 * _SECONDS, metadata=meta(min=10))
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    """``[limits]``: caps on everything received (sizes in bytes, counts per object)."""
+
+    message_bytes: int = field(default=25 * _MIB, metadata=meta(min=1024))
+    calendar_bytes: int = field(default=2 * _MIB, metadata=meta(min=1024))
+    mime_parts: int = field(default=200, metadata=meta(min=1))
+    mime_depth: int = field(default=10, metadata=meta(min=1, max=100))
+    components: int = field(default=1000, metadata=meta(min=1))
+    events: int = field(default=200, metadata=meta(min=1))
+    attendees: int = field(default=500, metadata=meta(min=1))
+    recurrence_instances: int = field(default=1000, metadata=meta(min=1))
+    quarantine_bytes: int = field(default=25 * _MIB, metadata=meta(min=0))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """``[worker]``: identity and leases of one gateway process among several."""
+
+    id: str = ""
+    lease_duration: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=5))
+    heartbeat: dt.timedelta = field(default=20 * _SECONDS, metadata=meta(min=1))
+
+    def _check(self, path: str) -> None:
+        if self.heartbeat >= self.lease_duration:
+            raise ConfigError(f"{path}.heartbeat: must be shorter than {path}.lease_duration")
+
+
+def _default_calendars() -> tuple[CalendarSettings, ...]:
+    return (CalendarSettings(name="default", address="calendar@example.com"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration, validated once at start and passed down explicitly."""
+
+    data_dir: Path = Path("data")
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    calendars: tuple[CalendarSettings, ...] = field(default_factory=_default_calendars)
+    mailboxes: tuple[MailboxSettings, ...] = ()
+    listener: ListenerSettings = field(default_factory=ListenerSettings)
+    crm: CrmSettings = field(default_factory=CrmSettings)
+    inbound: InboundSettings = field(default_factory=InboundSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+
+    def _check(self, path: str) -> None:
+        if not self.calendars:
+            raise ConfigError("calendars: at least one calendar is required")
+        _unique("calendars", [c.name for c in self.calendars])
+        _unique("mailboxes", [m.name for m in self.mailboxes])
+        names = {c.name for c in self.calendars}
+        for box in self.mailboxes:
+            if box.owner not in names and check_address(box.owner):
+                raise ConfigError(
+                    f"mailboxes[{box.name}].owner: expected a staff user's email address or "
+                    f"a calendar name ({', '.join(sorted(names))}), got {box.owner!r}"
+                )
+
+    @property
+    def embedded_database(self) -> bool:
+        """True when ``database.url`` is unset: the SQLite file under ``data_dir``."""
+        return not self.database.url
+
+    @property
+    def database_url(self) -> str:
+        """The effective database URL (without the password, which is kept apart)."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.data_dir / 'invitegw.sqlite3'}"
+
+    @property
+    def default_calendar(self) -> CalendarSettings:
+        """The first calendar: used for meetings that name none."""
+        return self.calendars[0]
+
+    def calendar(self, name: str | None) -> CalendarSettings:
+        """The calendar called ``name`` (the default calendar for ``None``).
+
+        Parameters:
+            name: a calendar name, as a CRM meeting carries it.
+
+        Returns:
+            Its settings.
+
+        Raises:
+            ConfigError: no calendar has that name.
+        """
+        if name is None:
+            return self.default_calendar
+        for calendar in self.calendars:
+            if calendar.name == name:
+                return calendar
+        raise ConfigError(
+            f"calendars: no calendar named {name!r} "
+            f"(configured: {', '.join(c.name for c in self.calendars)})"
+        )
+
+
+def _unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        # Environment variable names fold case and '-' to '_', so these must stay distinct.
+        key = name.upper().replace("-", "_")
+        if key in seen:
+            raise ConfigError(f"{section}[{name}]: duplicate name (names compare as {key})")
+        seen.add(key)

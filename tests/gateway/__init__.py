@@ -1,0 +1,1 @@
+"""Tests of the imperative shell: configuration, storage, CLI."""
