@@ -3,7 +3,9 @@
 Servers (Dovecot, aiosmtpd, PostgreSQL) are started by fixtures in ``tests/fixtures/`` and
 made available here as they are added: ``dovecot``, ``dovecot_nomove`` and ``imap_user``
 (``tests/fixtures/dovecot.py``), ``smtp_sink`` and ``make_smtp_sink``
-(``tests/fixtures/smtp_sink.py``), ``tls_ca`` (``tests/fixtures/tls.py``).
+(``tests/fixtures/smtp_sink.py``), ``tls_ca`` (``tests/fixtures/tls.py``), ``postgres_url``
+and friends (``tests/fixtures/postgres.py``), ``store``, ``empty_store`` and
+``database_url`` on SQLite and PostgreSQL (``tests/fixtures/database.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ pytest_plugins = [
     "tests.fixtures.tls",
     "tests.fixtures.dovecot",
     "tests.fixtures.smtp_sink",
+    "tests.fixtures.postgres",
+    "tests.fixtures.database",
 ]
 
 settings.register_profile(

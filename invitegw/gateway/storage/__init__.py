@@ -1,0 +1,122 @@
+"""The gateway's database: models, engine setup, the unit of work, schema migrations.
+
+Entry points: :func:`open_store` (an engine for SQLite or PostgreSQL) and
+:meth:`Store.session` (one transaction); :func:`ensure_schema` / :func:`upgrade` for the
+Alembic migrations; small typed operations on the outbox, leases, cursors, checkpoints, the
+spool, processed messages, the quarantine and the event log.
+"""
+
+from __future__ import annotations
+
+from invitegw.gateway.storage.engine import (
+    create_engine_for,
+    describe_db_error,
+    map_storage_errors,
+    normalize_url,
+)
+from invitegw.gateway.storage.inbox import (
+    claim_spooled,
+    find_processed,
+    finish_spooled,
+    quarantine_message,
+    record_processed,
+    spool_message,
+)
+from invitegw.gateway.storage.models import (
+    Cursor,
+    DeliveryState,
+    EventLogEntry,
+    GatewayBase,
+    ImapCheckpoint,
+    InboundEvent,
+    InboundEventSource,
+    InboundState,
+    Lease,
+    OutboundAttendee,
+    OutboundMeeting,
+    OutboxMessage,
+    OutboxState,
+    ProcessedMessage,
+    QuarantinedMessage,
+    SpooledMessage,
+    SpoolState,
+)
+from invitegw.gateway.storage.outbox import (
+    cancel_unsent,
+    claim_due,
+    enqueue,
+    mark_dead,
+    mark_retry,
+    mark_sent,
+)
+from invitegw.gateway.storage.schema import (
+    SchemaStatus,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    schema_status,
+    upgrade,
+)
+from invitegw.gateway.storage.state import (
+    acquire_lease,
+    get_checkpoint,
+    get_cursor,
+    log_event,
+    release_lease,
+    renew_lease,
+    set_checkpoint,
+    set_cursor,
+)
+from invitegw.gateway.storage.store import Store, open_store
+
+__all__ = [
+    "Cursor",
+    "DeliveryState",
+    "EventLogEntry",
+    "GatewayBase",
+    "ImapCheckpoint",
+    "InboundEvent",
+    "InboundEventSource",
+    "InboundState",
+    "Lease",
+    "OutboundAttendee",
+    "OutboundMeeting",
+    "OutboxMessage",
+    "OutboxState",
+    "ProcessedMessage",
+    "QuarantinedMessage",
+    "SchemaStatus",
+    "SpoolState",
+    "SpooledMessage",
+    "Store",
+    "acquire_lease",
+    "cancel_unsent",
+    "claim_due",
+    "claim_spooled",
+    "create_engine_for",
+    "current_revision",
+    "describe_db_error",
+    "enqueue",
+    "ensure_schema",
+    "find_processed",
+    "finish_spooled",
+    "get_checkpoint",
+    "get_cursor",
+    "head_revision",
+    "log_event",
+    "map_storage_errors",
+    "mark_dead",
+    "mark_retry",
+    "mark_sent",
+    "normalize_url",
+    "open_store",
+    "quarantine_message",
+    "record_processed",
+    "release_lease",
+    "renew_lease",
+    "schema_status",
+    "set_checkpoint",
+    "set_cursor",
+    "spool_message",
+    "upgrade",
+]

@@ -1,0 +1,159 @@
+"""Engine setup for the two supported databases, and the mapping of database errors.
+
+- **SQLite** (the embedded default, one process): WAL journal (readers never block the
+  writer), ``foreign_keys=ON``, a busy timeout, and every transaction opened with
+  ``BEGIN IMMEDIATE``. pysqlite's own transaction handling defers the BEGIN, which breaks
+  SAVEPOINTs and lets two writers deadlock on the upgrade from a read lock (SQLITE_BUSY with
+  no wait), so we take the write lock up front, as SQLAlchemy's documentation recommends.
+- **PostgreSQL** through psycopg 3 (``postgresql+psycopg://``; a bare ``postgresql://`` URL
+  is read as that), with a connection pool and pre-ping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from invitegw.errors import StorageError
+
+__all__ = ["create_engine_for", "describe_db_error", "map_storage_errors", "normalize_url"]
+
+logger = logging.getLogger(__name__)
+
+
+def normalize_url(url: str | URL, *, password: str | None = None) -> URL:
+    """The URL with our driver chosen and the password (from the environment) set.
+
+    Parameters:
+        url: ``sqlite:///path``, ``sqlite://`` (in memory) or a PostgreSQL URL.
+        password: a password to put in the URL, if any.
+
+    Returns:
+        The parsed URL.
+
+    Raises:
+        StorageError: the URL cannot be parsed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"invalid database URL: {exc}") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}:
+        raise StorageError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql+psycopg://"
+        )
+    if password:
+        parsed = parsed.set(password=password)
+    return parsed
+
+
+def create_engine_for(
+    url: str | URL,
+    *,
+    password: str | None = None,
+    pool_size: int = 5,
+    busy_timeout: float = 30.0,
+) -> Engine:
+    """An engine configured for the database ``url`` names.
+
+    Parameters:
+        url: the database URL (see :func:`normalize_url`).
+        password: the database password from the environment, if any.
+        pool_size: connections kept per process (PostgreSQL).
+        busy_timeout: seconds to wait for a lock before failing.
+
+    Returns:
+        The engine. For a SQLite file, its folder is created when missing.
+
+    Raises:
+        StorageError: the URL is invalid or its folder cannot be created.
+    """
+    parsed = normalize_url(url, password=password)
+    if parsed.drivername.startswith("sqlite"):
+        return _sqlite_engine(parsed, busy_timeout)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": max(1, int(busy_timeout))},
+    )
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    database = url.database or ""
+    memory = database in {"", ":memory:"}
+    if not memory:
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the database folder for {database}: {exc}") from exc
+    extra: dict[str, Any] = {}
+    if memory:
+        # One connection shared by every session, or each would see its own empty database.
+        extra = {"poolclass": StaticPool}
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout, "check_same_thread": False}, **extra
+    )
+    timeout_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: SQLAlchemy's "begin" hook below issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """One line saying what the database reported, without SQL text or parameters.
+
+    Parameters:
+        exc: a SQLAlchemy (or driver) exception.
+
+    Returns:
+        The driver's message, whitespace collapsed.
+    """
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    text = text.split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
+    return " ".join(text.split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def map_storage_errors(what: str = "database") -> Iterator[None]:
+    """Turn SQLAlchemy errors raised inside the block into :class:`StorageError`.
+
+    Parameters:
+        what: the operation, for the message.
+
+    Raises:
+        StorageError: a database error happened.
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StorageError(f"{what} failed: {describe_db_error(exc)}") from exc

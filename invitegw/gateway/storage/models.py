@@ -1,0 +1,356 @@
+"""The gateway's own tables (SQLAlchemy 2 typed ORM).
+
+- Outbound: :class:`OutboundMeeting` and :class:`OutboundAttendee` (the ledger of what was
+  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send).
+- Inbound: :class:`InboundEvent` and :class:`InboundEventSource` (the ledger of invitations
+  turned into tasks), :class:`ProcessedMessage`, :class:`QuarantinedMessage`,
+  :class:`SpooledMessage` (mail the SMTP listener accepted, stored before its 250 reply).
+- Bookkeeping: :class:`ImapCheckpoint`, :class:`Cursor` (e.g. the CRM change-feed cursor),
+  :class:`Lease` (multi-worker ownership), :class:`EventLogEntry` (the delivery/event log).
+
+Every timestamp is an aware UTC datetime (:class:`~invitegw.sqltypes.UtcDateTime`). The
+schema itself is created by the Alembic migrations in ``invitegw/gateway/migrations``; a test
+checks that these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from invitegw.crm_adapter.port import LogLevel
+from invitegw.sqltypes import BigId, UtcDateTime, enum_type, naming_metadata
+
+__all__ = [
+    "Cursor",
+    "DeliveryState",
+    "EventLogEntry",
+    "GatewayBase",
+    "ImapCheckpoint",
+    "InboundEvent",
+    "InboundEventSource",
+    "InboundState",
+    "Lease",
+    "OutboundAttendee",
+    "OutboundMeeting",
+    "OutboxMessage",
+    "OutboxState",
+    "ProcessedMessage",
+    "QuarantinedMessage",
+    "SpoolState",
+    "SpooledMessage",
+]
+
+# Column widths: RFC 5321 caps an address at 320 octets (64 + 1 + 255); RFC 5322 caps a
+# header line, hence a Message-ID, at 998.
+ADDRESS = 320
+MESSAGE_ID = 998
+JsonDict = dict[str, Any]
+
+
+class GatewayBase(DeclarativeBase):
+    """Declarative base of the gateway's tables."""
+
+    metadata = naming_metadata()
+    type_annotation_map = {dt.datetime: UtcDateTime(), JsonDict: JSON()}  # noqa: RUF012
+
+
+class OutboxState(StrEnum):
+    """Life of an outbox message."""
+
+    PENDING = "pending"  # waiting for next_attempt_at
+    SENDING = "sending"  # claimed by a worker until claimed_until
+    SENT = "sent"
+    DEAD = "dead"  # given up: permanent failure or retries exhausted
+    CANCELLED = "cancelled"  # superseded before it was sent
+
+
+class DeliveryState(StrEnum):
+    """Delivery of the latest message to an attendee."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class InboundState(StrEnum):
+    """State of an invitation (one organizer, UID and RECURRENCE-ID) seen inbound."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    # A CANCEL arrived before any REQUEST: kept so a later, older REQUEST is not resurrected.
+    CANCEL_SEEN = "cancel-seen"
+
+
+class SpoolState(StrEnum):
+    """A message the SMTP listener accepted, on its way through the inbound pipeline."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# -- outbound --------------------------------------------------------------------------------
+
+
+class OutboundMeeting(GatewayBase):
+    """What the gateway last sent for one CRM meeting (:rfc:`5546` UID and SEQUENCE)."""
+
+    __tablename__ = "outbound_meetings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    crm_meeting_id: Mapped[str] = mapped_column(String(64), unique=True)
+    calendar: Mapped[str] = mapped_column(String(64))
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    sequence: Mapped[int] = mapped_column(default=0)
+    snapshot: Mapped[JsonDict | None]
+    cancelled: Mapped[bool] = mapped_column(default=False)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    last_dtstamp: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    attendees: Mapped[list[OutboundAttendee]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", order_by="OutboundAttendee.id"
+    )
+
+
+class OutboundAttendee(GatewayBase):
+    """One attendee of a ledger meeting: address, reply token, what they got and answered."""
+
+    __tablename__ = "outbound_attendees"
+    __table_args__ = (UniqueConstraint("meeting_id", "address"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_meetings.id", ondelete="CASCADE"), index=True
+    )
+    address: Mapped[str] = mapped_column(String(ADDRESS))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    party_type: Mapped[str | None] = mapped_column(String(16))
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32), default="REQ-PARTICIPANT")
+    # Per organizer + attendee + UID; reused for every update so replies keep correlating.
+    token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    last_sequence_sent: Mapped[int | None]
+    last_sent_at: Mapped[dt.datetime | None]
+    partstat: Mapped[str] = mapped_column(String(32), default="NEEDS-ACTION")
+    # SEQUENCE and DTSTAMP of the reply that set partstat: older replies are stale.
+    partstat_sequence: Mapped[int | None]
+    partstat_dtstamp: Mapped[dt.datetime | None]
+    removed: Mapped[bool] = mapped_column(default=False)
+    delivery_state: Mapped[DeliveryState] = mapped_column(
+        enum_type(DeliveryState), default=DeliveryState.PENDING
+    )
+    delivery_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    meeting: Mapped[OutboundMeeting] = relationship(back_populates="attendees")
+
+
+class OutboxMessage(GatewayBase):
+    """One message to send, written in the same transaction as the ledger change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), default="invitation")
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_meetings.id"), index=True)
+    attendee_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_attendees.id"))
+    sender: Mapped[str] = mapped_column(String(ADDRESS))
+    recipient: Mapped[str] = mapped_column(String(ADDRESS))
+    method: Mapped[str | None] = mapped_column(String(16))
+    sequence: Mapped[int | None]
+    recurrence_id: Mapped[str | None] = mapped_column(String(64))
+    # The composed message, or what is needed to compose it at send time.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    payload: Mapped[JsonDict | None]
+    state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+
+
+# -- inbound ---------------------------------------------------------------------------------
+
+
+class InboundEvent(GatewayBase):
+    """An invitation occurrence seen inbound, keyed by organizer, UID and RECURRENCE-ID.
+
+    ``recurrence_id`` is ``""`` for the master (so the unique key also holds on engines
+    where NULLs never collide). An invitation without a UID is keyed by a fingerprint
+    written into ``uid`` by the pipeline.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("organizer", "uid", "recurrence_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organizer: Mapped[str] = mapped_column(String(ADDRESS))
+    uid: Mapped[str] = mapped_column(String(512))
+    recurrence_id: Mapped[str] = mapped_column(String(64), default="")
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    sequence: Mapped[int] = mapped_column(default=0)
+    dtstamp: Mapped[dt.datetime | None]
+    fingerprint: Mapped[str] = mapped_column(String(128), default="")
+    state: Mapped[InboundState] = mapped_column(
+        enum_type(InboundState), default=InboundState.ACTIVE
+    )
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    sources: Mapped[list[InboundEventSource]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="InboundEventSource.id"
+    )
+
+
+class InboundEventSource(GatewayBase):
+    """A message that carried an inbound event, and who forwarded it."""
+
+    __tablename__ = "inbound_event_sources"
+    __table_args__ = (UniqueConstraint("event_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("inbound_events.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    source: Mapped[str] = mapped_column(String(64))
+    forwarder: Mapped[str | None] = mapped_column(String(ADDRESS))
+    received_at: Mapped[dt.datetime]
+
+    event: Mapped[InboundEvent] = relationship(back_populates="sources")
+
+
+class ProcessedMessage(GatewayBase):
+    """A received message the inbound pipeline has finished with (any outcome).
+
+    ``source`` is a mailbox name, ``smtp`` or ``file``; ``uidvalidity``/``uid`` are set for
+    IMAP only (the unique key then makes reprocessing after a crash a no-op).
+    """
+
+    __tablename__ = "processed_messages"
+    __table_args__ = (UniqueConstraint("source", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    uid: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID), index=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[JsonDict | None]
+    processed_at: Mapped[dt.datetime]
+
+
+class QuarantinedMessage(GatewayBase):
+    """A message set aside with a reason a person can act on; nothing is deleted."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID), index=True)
+    # Where the original stays (e.g. "sales:Quarantine"), when it stays somewhere.
+    reference: Mapped[str | None] = mapped_column(String(512))
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(default=0)
+    truncated: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    released_at: Mapped[dt.datetime | None]
+
+
+class SpooledMessage(GatewayBase):
+    """A message the SMTP listener accepted: durably here before the 250 reply."""
+
+    __tablename__ = "inbound_spool"
+    __table_args__ = (Index("ix_inbound_spool_due", "state", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    mail_from: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    rcpt_to: Mapped[list[str]] = mapped_column(JSON)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int]
+    received_at: Mapped[dt.datetime]
+    state: Mapped[SpoolState] = mapped_column(enum_type(SpoolState), default=SpoolState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None]
+    processed_at: Mapped[dt.datetime | None]
+
+
+# -- bookkeeping -----------------------------------------------------------------------------
+
+
+class ImapCheckpoint(GatewayBase):
+    """How far a mailbox has been read: its UIDVALIDITY and the last UID handled."""
+
+    __tablename__ = "imap_checkpoints"
+
+    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime]
+
+
+class Cursor(GatewayBase):
+    """A named position in an external feed (``crm.changes``: the CRM change-feed cursor)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime]
+
+
+class Lease(GatewayBase):
+    """Exclusive ownership of a named resource (a mailbox, a job) by one worker, with expiry."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+
+
+class EventLogEntry(GatewayBase):
+    """The gateway's own event and delivery log (the CRM keeps its integration log too)."""
+
+    __tablename__ = "event_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+    level: Mapped[LogLevel] = mapped_column(enum_type(LogLevel, 16))
+    kind: Mapped[str] = mapped_column(String(64))
+    meeting_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
+    text: Mapped[str] = mapped_column(Text)
+    details: Mapped[JsonDict | None]

@@ -1,0 +1,223 @@
+"""Outbox operations: enqueue, claim due messages, and record how sending went.
+
+Several workers may share one PostgreSQL database: :func:`claim_due` locks the rows it
+takes with ``FOR UPDATE SKIP LOCKED`` (each row goes to exactly one worker) and marks them
+``sending`` until ``claimed_until``; a worker that dies leaves its claim to expire, and the
+message is claimed again (same Message-ID, so a duplicate delivery stays recognisable).
+On SQLite, where every transaction takes the write lock (``BEGIN IMMEDIATE``), the same
+statements are simply serialised.
+
+The state transitions after a claim (:func:`mark_sent`, :func:`mark_retry`,
+:func:`mark_dead`) only apply while the caller still holds the claim, and say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from invitegw.gateway.storage.models import OutboxMessage, OutboxState
+
+__all__ = ["cancel_unsent", "claim_due", "enqueue", "mark_dead", "mark_retry", "mark_sent"]
+
+
+def enqueue(
+    session: Session,
+    *,
+    message_id: str,
+    sender: str,
+    recipient: str,
+    now: dt.datetime,
+    kind: str = "invitation",
+    meeting_id: int | None = None,
+    attendee_id: int | None = None,
+    method: str | None = None,
+    sequence: int | None = None,
+    recurrence_id: str | None = None,
+    raw: bytes | None = None,
+    payload: dict[str, Any] | None = None,
+    not_before: dt.datetime | None = None,
+) -> OutboxMessage:
+    """Add a message to send, in the caller's transaction (with the ledger change).
+
+    Parameters:
+        message_id: the stable Message-ID (unique).
+        sender: the envelope sender.
+        recipient: the one recipient.
+        now: the current time.
+        kind: ``invitation``, ``reminder``, ``notice`` ...
+        meeting_id: the ledger meeting it belongs to.
+        attendee_id: the ledger attendee it goes to.
+        method: the iTIP method (``REQUEST``, ``CANCEL`` ...).
+        sequence: the SEQUENCE it carries.
+        recurrence_id: the RECURRENCE-ID it carries, for a single occurrence.
+        raw: the composed message, if composed now.
+        payload: what is needed to compose it at send time, otherwise.
+        not_before: the earliest send time (default: now).
+
+    Returns:
+        The new row (flushed: its id is set).
+    """
+    row = OutboxMessage(
+        message_id=message_id,
+        kind=kind,
+        meeting_id=meeting_id,
+        attendee_id=attendee_id,
+        sender=sender,
+        recipient=recipient,
+        method=method,
+        sequence=sequence,
+        recurrence_id=recurrence_id,
+        raw=raw,
+        payload=payload,
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim_due(
+    session: Session, *, worker: str, now: dt.datetime, limit: int, claim_for: dt.timedelta
+) -> list[OutboxMessage]:
+    """Claim up to ``limit`` messages due now (or whose claim expired), oldest due first.
+
+    Each claim counts as an attempt, so a message whose sender keeps crashing still runs
+    out of attempts. Commit the session to publish the claim before sending.
+
+    Parameters:
+        worker: this worker's id.
+        now: the current time.
+        limit: how many at most.
+        claim_for: how long the claim lasts.
+
+    Returns:
+        The claimed rows (state ``sending``).
+    """
+    due = or_(
+        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until < now),
+    )
+    query = (
+        select(OutboxMessage)
+        .where(due)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.state = OutboxState.SENDING
+        row.claimed_by = worker
+        row.claimed_until = now + claim_for
+        row.attempts += 1
+        row.updated_at = now
+    session.flush()
+    return rows
+
+
+def _finish(session: Session, row_id: int, worker: str, values: dict[str, Any]) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == row_id,
+            OutboxMessage.state == OutboxState.SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(claimed_by=None, claimed_until=None, **values)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def mark_sent(session: Session, row_id: int, *, worker: str, now: dt.datetime) -> bool:
+    """Record a delivery the relay accepted.
+
+    Parameters:
+        row_id: the outbox row.
+        worker: the worker holding the claim.
+        now: the current time.
+
+    Returns:
+        False when the claim was lost (expired and taken by another worker).
+    """
+    return _finish(
+        session,
+        row_id,
+        worker,
+        {"state": OutboxState.SENT, "sent_at": now, "updated_at": now, "last_error": None},
+    )
+
+
+def mark_retry(
+    session: Session,
+    row_id: int,
+    *,
+    worker: str,
+    now: dt.datetime,
+    error: str,
+    next_attempt_at: dt.datetime,
+) -> bool:
+    """Put a message back after a temporary failure, to be retried at ``next_attempt_at``.
+
+    Parameters:
+        row_id: the outbox row.
+        worker: the worker holding the claim.
+        now: the current time.
+        error: what went wrong (kept as ``last_error``).
+        next_attempt_at: when to try again.
+
+    Returns:
+        False when the claim was lost.
+    """
+    values = {
+        "state": OutboxState.PENDING,
+        "next_attempt_at": next_attempt_at,
+        "last_error": error,
+        "updated_at": now,
+    }
+    return _finish(session, row_id, worker, values)
+
+
+def mark_dead(session: Session, row_id: int, *, worker: str, now: dt.datetime, error: str) -> bool:
+    """Give a message up (permanent failure, or no attempts left).
+
+    Parameters:
+        row_id: the outbox row.
+        worker: the worker holding the claim.
+        now: the current time.
+        error: why (kept as ``last_error``).
+
+    Returns:
+        False when the claim was lost.
+    """
+    values = {"state": OutboxState.DEAD, "last_error": error, "updated_at": now}
+    return _finish(session, row_id, worker, values)
+
+
+def cancel_unsent(
+    session: Session, *, meeting_id: int, now: dt.datetime, recipient: str | None = None
+) -> int:
+    """Cancel a meeting's messages not yet sent (superseded by a newer plan).
+
+    Parameters:
+        meeting_id: the ledger meeting.
+        now: the current time.
+        recipient: only this recipient's messages, when given.
+
+    Returns:
+        How many were cancelled (messages being sent right now are left alone).
+    """
+    query = update(OutboxMessage).where(
+        OutboxMessage.meeting_id == meeting_id, OutboxMessage.state == OutboxState.PENDING
+    )
+    if recipient is not None:
+        query = query.where(OutboxMessage.recipient == recipient)
+    result = session.execute(query.values(state=OutboxState.CANCELLED, updated_at=now))
+    return int(getattr(result, "rowcount", 0))

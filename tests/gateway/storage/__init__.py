@@ -1,0 +1,1 @@
+"""Tests of the gateway's storage on SQLite and PostgreSQL."""

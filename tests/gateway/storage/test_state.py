@@ -1,0 +1,160 @@
+"""Cursors, IMAP checkpoints, leases, the event log, the spool, processed and quarantine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from invitegw.crm_adapter.port import LogLevel
+from invitegw.gateway.storage import (
+    EventLogEntry,
+    Lease,
+    SpoolState,
+    Store,
+    acquire_lease,
+    claim_spooled,
+    find_processed,
+    finish_spooled,
+    get_checkpoint,
+    get_cursor,
+    log_event,
+    quarantine_message,
+    record_processed,
+    release_lease,
+    renew_lease,
+    set_checkpoint,
+    set_cursor,
+    spool_message,
+)
+
+T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
+MINUTE = dt.timedelta(minutes=1)
+
+
+def test_cursor_round_trip(store: Store) -> None:
+    with store.session() as session:
+        assert get_cursor(session, "crm.changes") is None
+        set_cursor(session, "crm.changes", "10", now=T0)
+    with store.session() as session:
+        set_cursor(session, "crm.changes", "12", now=T0 + MINUTE)
+    with store.session() as session:
+        assert get_cursor(session, "crm.changes") == "12"
+
+
+def test_checkpoint_never_moves_back_within_a_uidvalidity(store: Store) -> None:
+    with store.session() as session:
+        assert get_checkpoint(session, "sales") is None
+        set_checkpoint(session, "sales", uidvalidity=5, last_uid=40, now=T0)
+        set_checkpoint(session, "sales", uidvalidity=5, last_uid=30, now=T0)
+    with store.session() as session:
+        point = get_checkpoint(session, "sales")
+        assert point is not None
+        assert (point.uidvalidity, point.last_uid) == (5, 40)
+        set_checkpoint(session, "sales", uidvalidity=9, last_uid=3, now=T0)
+    with store.session() as session:
+        point = get_checkpoint(session, "sales")
+        assert point is not None
+        assert (point.uidvalidity, point.last_uid) == (9, 3)
+
+
+def test_leases_are_exclusive_until_they_expire(store: Store) -> None:
+    ttl = MINUTE
+    with store.session() as session:
+        assert acquire_lease(session, "imap:sales", "w1", now=T0, duration=ttl)
+    with store.session() as session:
+        assert not acquire_lease(session, "imap:sales", "w2", now=T0 + ttl / 2, duration=ttl)
+        assert acquire_lease(session, "imap:sales", "w1", now=T0 + ttl / 2, duration=ttl)
+        assert renew_lease(session, "imap:sales", "w1", now=T0 + ttl, duration=ttl)
+    with store.session() as session:
+        lease = session.get(Lease, "imap:sales")
+        assert lease is not None
+        assert (lease.holder, lease.acquired_at, lease.expires_at) == ("w1", T0, T0 + 2 * ttl)
+    # w1 stops heartbeating: after expiry w2 takes over, and w1's renewal fails.
+    with store.session() as session:
+        assert acquire_lease(session, "imap:sales", "w2", now=T0 + 3 * ttl, duration=ttl)
+    with store.session() as session:
+        assert not renew_lease(session, "imap:sales", "w1", now=T0 + 3 * ttl, duration=ttl)
+        assert not release_lease(session, "imap:sales", "w1")
+        lease = session.get(Lease, "imap:sales")
+        assert lease is not None
+        assert (lease.holder, lease.acquired_at) == ("w2", T0 + 3 * ttl)
+        assert release_lease(session, "imap:sales", "w2")
+    with store.session() as session:
+        assert acquire_lease(session, "imap:sales", "w3", now=T0 + 3 * ttl, duration=ttl)
+
+
+def test_event_log(store: Store) -> None:
+    with store.session() as session:
+        log_event(
+            session,
+            now=T0,
+            level=LogLevel.WARNING,
+            kind="retry",
+            text="421 try later",
+            meeting_id="5",
+            message_id="<m@example.com>",
+            details={"attempt": 2},
+        )
+    with store.session() as session:
+        entry = session.query(EventLogEntry).one()
+        assert (entry.level, entry.kind, entry.meeting_id, entry.details) == (
+            LogLevel.WARNING,
+            "retry",
+            "5",
+            {"attempt": 2},
+        )
+
+
+def test_spool_claim_and_finish(store: Store) -> None:
+    with store.session() as session:
+        spooled = spool_message(
+            session,
+            mail_from="ann@example.org",
+            rcpt_to=["crm@example.com"],
+            raw=b"Subject: x\r\n\r\n",
+            now=T0,
+        )
+    with store.session() as session:
+        (claimed,) = claim_spooled(session, worker="w", now=T0, limit=5, claim_for=MINUTE)
+        assert (claimed.id, claimed.state, claimed.rcpt_to) == (
+            spooled.id,
+            SpoolState.PROCESSING,
+            ["crm@example.com"],
+        )
+        assert claim_spooled(session, worker="w", now=T0, limit=5, claim_for=MINUTE) == []
+        finish_spooled(session, claimed, now=T0)
+    with store.session() as session:
+        assert (
+            claim_spooled(session, worker="w", now=T0 + 9 * MINUTE, limit=5, claim_for=MINUTE) == []
+        )
+
+
+def test_processed_messages_are_found_by_position_or_message_id(store: Store) -> None:
+    with store.session() as session:
+        record_processed(
+            session,
+            source="sales",
+            uidvalidity=5,
+            uid=12,
+            message_id="<a@example.org>",
+            outcome="created",
+            now=T0,
+        )
+    with store.session() as session:
+        assert find_processed(session, source="sales", uidvalidity=5, uid=12) is not None
+        assert find_processed(session, message_id="<a@example.org>") is not None
+        assert find_processed(session, source="sales", uidvalidity=6, uid=12) is None
+        assert find_processed(session, message_id="<b@example.org>") is None
+        assert find_processed(session) is None
+
+
+def test_quarantine_keeps_at_most_the_cap(store: Store) -> None:
+    with store.session() as session:
+        big = quarantine_message(
+            session, source="smtp", reason="no calendar", now=T0, raw=b"x" * 100, max_bytes=10
+        )
+        small = quarantine_message(
+            session, source="file", reason="malformed", now=T0, raw=b"abc", max_bytes=10
+        )
+    with store.session() as session:
+        assert (big.size, big.truncated, len(big.raw or b"")) == (100, True, 10)
+        assert (small.size, small.truncated, small.raw) == (3, False, b"abc")
