@@ -1,4 +1,4 @@
-"""SQLAlchemy column types shared by the gateway's storage and the built-in CRM's tables.
+"""SQLAlchemy types and helpers shared by the gateway's storage and the built-in CRM.
 
 Both live in one database and one Alembic history, but the CRM adapter must not import the
 gateway, so what they share lives here, below both.
@@ -13,7 +13,14 @@ from typing import Any, Final
 from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["NAMING_CONVENTION", "BigId", "UtcDateTime", "enum_type", "naming_metadata"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "BigId",
+    "UtcDateTime",
+    "describe_db_error",
+    "enum_type",
+    "naming_metadata",
+]
 
 # Stable constraint names, so migrations can name what they alter (and SQLite batch mode
 # can rebuild tables) identically on every engine.
@@ -86,3 +93,18 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if stored.tzinfo is None:
             return stored.replace(tzinfo=dt.UTC)
         return stored.astimezone(dt.UTC)
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """One line saying what the database reported, without SQL text or parameters.
+
+    Parameters:
+        exc: a SQLAlchemy (or driver) exception.
+
+    Returns:
+        The driver's message, whitespace collapsed.
+    """
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    text = text.split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
+    return " ".join(text.split()) or type(exc).__name__

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from invitegw.errors import StorageError
+from invitegw.sqltypes import describe_db_error
 
 __all__ = ["create_engine_for", "describe_db_error", "map_storage_errors", "normalize_url"]
 
@@ -126,21 +127,6 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def describe_db_error(exc: BaseException) -> str:
-    """One line saying what the database reported, without SQL text or parameters.
-
-    Parameters:
-        exc: a SQLAlchemy (or driver) exception.
-
-    Returns:
-        The driver's message, whitespace collapsed.
-    """
-    orig = getattr(exc, "orig", None)
-    text = str(orig if orig is not None else exc)
-    text = text.split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
-    return " ".join(text.split()) or type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -1,0 +1,1 @@
+"""Tests of the CRM adapters: the port contract and adapter specifics."""
