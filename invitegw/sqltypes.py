@@ -14,7 +14,6 @@ from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
-    "NAMING_CONVENTION",
     "BigId",
     "UtcDateTime",
     "describe_db_error",

@@ -28,6 +28,7 @@ from invitegw.crm_adapter.sql_records import (
     PARTY_TABLES,
     map_crm_errors,
     parse_id,
+    parse_recurrence_key,
     recurrence_key,
     rows_with_email,
     task_value,
@@ -281,6 +282,7 @@ class SqlCrmAdmin:
                 new_start = start if start is not None else old_start
                 new_end = end if end is not None else new_start + (old_end - old_start)  # type: ignore[operator]
                 _set_meeting_span(row, new_start, new_end, row.time_zone)
+                _shift_occurrences(row, old_start, new_start)
             if rrule is not None:
                 row.rrule = _checked_rrule(rrule or None, row)
             self._touch(row, self._clock())
@@ -495,6 +497,37 @@ def _set_meeting_span(
         row.start_date, row.end_date = start, end
     if isinstance(row, CrmMeeting):
         row.all_day = not timed
+
+
+def _shift_occurrences(
+    row: CrmMeeting, old_start: dt.date | dt.datetime, new_start: dt.date | dt.datetime
+) -> None:
+    """Keep a moved series' exceptions on the same occurrences (moved by the same offset).
+
+    A RECURRENCE-ID names an occurrence by its original start (:rfc:`5545` section
+    3.8.4.4), so when the series starts at another time, its exceptions' ids move with it;
+    the offset is taken in wall-clock time, as the occurrences themselves are.
+    """
+    if not row.occurrences or type(old_start) is not type(new_start):
+        return
+    tz = zone(row.time_zone)
+    if isinstance(old_start, dt.datetime) and isinstance(new_start, dt.datetime):
+        offset = new_start.astimezone(tz).replace(tzinfo=None) - old_start.astimezone(tz).replace(
+            tzinfo=None
+        )
+    else:
+        offset = new_start - old_start
+    if not offset:
+        return
+    for occurrence in row.occurrences:
+        original = parse_recurrence_key(occurrence.recurrence_key, tz)
+        if isinstance(original, dt.datetime):
+            moved: dt.date | dt.datetime = (original.replace(tzinfo=None) + offset).replace(
+                tzinfo=tz
+            )
+        else:
+            moved = original + offset
+        occurrence.recurrence_key = recurrence_key(moved)
 
 
 def _series_start(row: CrmMeeting) -> dt.datetime:

@@ -25,7 +25,11 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 logger = logging.getLogger(__name__)
 
 # Command groups, in the order `invitegw --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "invitegw.gateway.commands.db",
+    "invitegw.gateway.commands.crm",
+    "invitegw.gateway.commands.config",
+)
 
 
 class _CommandModule(Protocol):

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 __all__ = [
-    "REDACTED",
     "Check",
     "RawTable",
     "Secret",

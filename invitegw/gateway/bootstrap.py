@@ -1,0 +1,186 @@
+"""The composition root: build the gateway's parts from the settings, once, at start.
+
+:func:`build_gateway` opens the database (checking its schema, or upgrading the embedded
+SQLite default), chooses the CRM adapter and the clock, and returns a :class:`Gateway`
+holding them. Commands and, later, the pipelines and the scheduler take what they need from
+it; tests pass their own ``crm``, ``clock`` or ``store``. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from invitegw.crm_adapter.port import CrmPort, EntityType
+from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions, utc_now
+from invitegw.errors import ConfigError
+from invitegw.gateway.config import CrmAdapterName, Settings
+from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
+
+__all__ = [
+    "Clock",
+    "CrmFactory",
+    "Gateway",
+    "build_gateway",
+    "open_settings_store",
+    "sql_crm_options",
+    "worker_id",
+]
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+# Builds the CRM port for one unit of work: the built-in CRM writes in that session, a
+# remote CRM ignores it.
+CrmFactory = Callable[[Session], CrmPort]
+
+
+@dataclass
+class Gateway:
+    """The assembled gateway: settings, database, CRM, clock.
+
+    Use :meth:`crm` inside a ``store.session()`` block to get the CRM for that transaction.
+    """
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    crm_factory: CrmFactory
+    worker: str
+    schema: SchemaStatus | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def crm(self, session: Session) -> CrmPort:
+        """The CRM port for the unit of work ``session``.
+
+        Parameters:
+            session: the open session of the current transaction.
+
+        Returns:
+            The adapter.
+        """
+        return self.crm_factory(session)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.dispose()
+
+
+def open_settings_store(settings: Settings) -> Store:
+    """Open the configured database (without checking its schema).
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The store.
+
+    Raises:
+        StorageError: the URL is invalid, or the data folder cannot be created.
+    """
+    password = settings.database.password.reveal() if settings.database.password else None
+    return open_store(
+        settings.database_url,
+        password=password,
+        pool_size=settings.database.pool_size,
+        busy_timeout=settings.database.busy_timeout.total_seconds(),
+    )
+
+
+def sql_crm_options(settings: Settings) -> SqlCrmOptions:
+    """The built-in CRM adapter's options from the settings.
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The options (email-field counts per entity type).
+    """
+    fields = settings.crm.email_fields
+    return SqlCrmOptions(email_fields={entity: fields.count(entity) for entity in EntityType})
+
+
+def worker_id(settings: Settings) -> str:
+    """This process's name among workers: ``worker.id``, else host name and pid.
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The worker id.
+    """
+    return settings.worker.id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    crm: CrmPort | None = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    check_schema: bool = True,
+) -> Gateway:
+    """Assemble the gateway from ``settings``.
+
+    Parameters:
+        settings: the validated configuration.
+        crm: a CRM port to use instead of the configured adapter (tests, dry runs).
+        clock: returns the current aware time (default: the system clock, UTC).
+        store: a database to use instead of the configured one.
+        check_schema: refuse an outdated schema (upgrading the embedded default instead).
+
+    Returns:
+        The gateway.
+
+    Raises:
+        SchemaOutdatedError: the database needs ``invitegw db upgrade``.
+        StorageError: the database cannot be opened or is newer than this code.
+        ConfigError: the configured CRM adapter cannot be built.
+    """
+    clock = clock or utc_now
+    store = store or open_settings_store(settings)
+    schema = None
+    if check_schema:
+        try:
+            schema = ensure_schema(store, auto_upgrade=settings.embedded_database)
+        except BaseException:
+            store.dispose()
+            raise
+    crm_factory: CrmFactory
+    if crm is not None:
+        crm_factory = _fixed_crm(crm)
+    elif settings.crm.adapter is CrmAdapterName.SQL:
+        crm_factory = _sql_crm(sql_crm_options(settings), clock)
+    else:
+        store.dispose()
+        raise ConfigError(
+            f"crm.adapter: {settings.crm.adapter.value!r} is not wired into build_gateway yet"
+        )
+    return Gateway(
+        settings=settings,
+        store=store,
+        clock=clock,
+        crm_factory=crm_factory,
+        worker=worker_id(settings),
+        schema=schema,
+    )
+
+
+def _fixed_crm(crm: CrmPort) -> CrmFactory:
+    def factory(_session: Session) -> CrmPort:
+        return crm
+
+    return factory
+
+
+def _sql_crm(options: SqlCrmOptions, clock: Clock) -> CrmFactory:
+    def factory(session: Session) -> CrmPort:
+        return SqlCrm(session, options, clock=clock)
+
+    return factory

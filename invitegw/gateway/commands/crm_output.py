@@ -1,0 +1,126 @@
+"""How ``invitegw crm task list`` and ``crm log list`` print: a readable table, or JSON.
+
+The JSON shapes are part of the interface (acceptance checks read them):
+
+- task: ``id, title, start_utc, end_utc, status, owner, party {type, email}, uid,
+  recurrence_id, sequence, location``; times are ISO 8601 in UTC with ``Z`` (dates for
+  all-day tasks), ``owner`` is the owner's address, ``party`` is ``null`` when unlinked.
+- log entry: ``id, created_at, level, target, target_id, message, details``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from invitegw.crm_adapter.port import LogEntry, Party, Task
+
+__all__ = ["iso_utc", "log_record", "print_logs", "print_tasks", "task_record"]
+
+
+def iso_utc(value: dt.date | dt.datetime | None) -> str | None:
+    """``2026-06-03T08:00:00Z`` for a time, ``2026-06-03`` for a date, None for None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
+def task_record(task: Task, owner: Party, party: Party | None) -> dict[str, Any]:
+    """The JSON object of one task (see the module docstring)."""
+    return {
+        "id": task.id,
+        "title": task.title,
+        "start_utc": iso_utc(task.start),
+        "end_utc": iso_utc(task.end),
+        "status": task.status.value,
+        "owner": owner.primary_email,
+        "party": {"type": party.type.value, "email": party.primary_email} if party else None,
+        "uid": task.source_uid,
+        "recurrence_id": task.recurrence_id,
+        "sequence": task.sequence,
+        "location": task.location,
+    }
+
+
+def log_record(ident: int, entry: LogEntry) -> dict[str, Any]:
+    """The JSON object of one log entry (see the module docstring)."""
+    return {
+        "id": ident,
+        "created_at": iso_utc(entry.created_at),
+        "level": entry.level.value,
+        "target": entry.target.value,
+        "target_id": entry.target_id,
+        "message": entry.message,
+        "details": dict(entry.details),
+    }
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    for line in [list(headers), *cells]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def print_tasks(rows: Sequence[tuple[Task, Party, Party | None]], *, as_json: bool) -> None:
+    """Print tasks as a table, or as a JSON array.
+
+    Parameters:
+        rows: (task, owner, linked party) triples.
+        as_json: print JSON.
+    """
+    records = [task_record(*row) for row in rows]
+    if as_json:
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    if not records:
+        print("no tasks")
+        return
+    _table(
+        ["ID", "STATUS", "START (UTC)", "TITLE", "OWNER", "PARTY", "SEQ"],
+        [
+            [
+                r["id"],
+                r["status"],
+                r["start_utc"],
+                r["title"],
+                r["owner"],
+                r["party"]["email"] if r["party"] else "",
+                r["sequence"],
+            ]
+            for r in records
+        ],
+    )
+
+
+def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
+    """Print log entries as a table, or as a JSON array.
+
+    Parameters:
+        rows: (id, entry) pairs.
+        as_json: print JSON.
+    """
+    records = [log_record(*row) for row in rows]
+    if as_json:
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    if not records:
+        print("no log entries")
+        return
+    _table(
+        ["ID", "TIME (UTC)", "LEVEL", "ABOUT", "MESSAGE"],
+        [
+            [
+                r["id"],
+                r["created_at"],
+                r["level"],
+                f"{r['target']} {r['target_id'] or ''}".strip(),
+                r["message"],
+            ]
+            for r in records
+        ],
+    )

@@ -1,0 +1,42 @@
+"""``invitegw db upgrade|current``: the database schema (Alembic migrations)."""
+
+from __future__ import annotations
+
+import argparse
+
+from invitegw.gateway.bootstrap import open_settings_store
+from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.storage import schema_status, upgrade
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``db upgrade`` and ``db current``."""
+    parser = subparsers.add_parser("db", help="database schema: upgrade, current revision")
+    commands = parser.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    up = commands.add_parser("upgrade", help="apply the migrations this version ships")
+    up.set_defaults(func=_upgrade)
+    current = commands.add_parser("current", help="show the database's schema revision")
+    current.set_defaults(func=_current)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    with open_settings_store(settings_for(args)) as store:
+        before = schema_status(store).current
+        after = upgrade(store)
+    if before == after.current:
+        print(f"database schema already at {after.current} (newest)")
+    else:
+        print(f"database schema upgraded from {before or '(empty)'} to {after.current}")
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    with open_settings_store(settings_for(args)) as store:
+        status = schema_status(store)
+    state = "up to date" if status.up_to_date else "outdated: run `invitegw db upgrade`"
+    print(f"current: {status.current or '(empty)'}")
+    print(f"newest:  {status.head}")
+    print(state)
+    return 0 if status.up_to_date else 1
