@@ -8,12 +8,17 @@ history (the CRM adapter does not import the gateway; this environment joins the
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
+import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from invitegw.crm_adapter.sql_schema import CrmBase
 from invitegw.gateway.storage.models import GatewayBase
+from invitegw.sqltypes import UtcDateTime
 
 # Any fixed number: PostgreSQL advisory lock taken while migrating, so two workers that
 # start `db upgrade` together run it one after the other.
@@ -21,6 +26,20 @@ _MIGRATION_LOCK = 7_316_021
 
 config = context.config
 target_metadata = config.attributes.get("target_metadata", [GatewayBase.metadata, CrmBase.metadata])
+
+
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write our column types as plain SQLAlchemy types in generated revisions.
+
+    A revision must not import the models (they change later; the revision must not), so
+    UTC datetimes become ``sa.DateTime(timezone=True)`` and enums stored by value become
+    ``sa.String(length)``.
+    """
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, sa.Enum) and not obj.native_enum:
+        return f"sa.String(length={obj.length})"
+    return False
 
 
 def _run(connection: Connection) -> None:
@@ -32,6 +51,7 @@ def _run(connection: Connection) -> None:
         # SQLite alters tables by rebuilding them ("batch" mode).
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
