@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dateutil.rrule import rrulestr
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -28,7 +27,6 @@ from invitegw.crm_adapter.sql_records import (
     PARTY_TABLES,
     map_crm_errors,
     parse_id,
-    parse_recurrence_key,
     recurrence_key,
     rows_with_email,
     task_value,
@@ -48,13 +46,18 @@ from invitegw.crm_adapter.sql_schema import (
     CrmParty,
     CrmTask,
 )
+from invitegw.crm_adapter.sql_times import (
+    checked_rrule,
+    find_occurrence,
+    meeting_span,
+    set_meeting_span,
+    shift_occurrences,
+)
 from invitegw.errors import AddressError, CrmConflictError, CrmError, CrmNotFoundError
 
 __all__ = ["MeetingDraft", "SqlCrmAdmin", "check_address"]
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-# How far a recurrence is expanded when looking for one occurrence.
-_MAX_OCCURRENCES = 10_000
 
 
 def check_address(address: str) -> str:
@@ -240,8 +243,8 @@ class SqlCrmAdmin:
                 sync=draft.sync,
                 created_at=now,
             )
-            _set_meeting_span(row, draft.start, draft.end, draft.time_zone)
-            row.rrule = _checked_rrule(draft.rrule, row)
+            set_meeting_span(row, draft.start, draft.end, draft.time_zone)
+            row.rrule = checked_rrule(draft.rrule, row)
             for ref in dict.fromkeys(attendees):
                 if ref != organizer:
                     self._attach(row, ref, now)
@@ -278,13 +281,13 @@ class SqlCrmAdmin:
             if sync is not None:
                 row.sync = sync
             if start is not None or end is not None:
-                old_start, old_end = _meeting_span(row)
+                old_start, old_end = meeting_span(row)
                 new_start = start if start is not None else old_start
                 new_end = end if end is not None else new_start + (old_end - old_start)  # type: ignore[operator]
-                _set_meeting_span(row, new_start, new_end, row.time_zone)
-                _shift_occurrences(row, old_start, new_start)
+                set_meeting_span(row, new_start, new_end, row.time_zone)
+                shift_occurrences(row, old_start, new_start)
             if rrule is not None:
-                row.rrule = _checked_rrule(rrule or None, row)
+                row.rrule = checked_rrule(rrule or None, row)
             self._touch(row, self._clock())
 
     def add_attendee(self, meeting_id: str, who: str | PartyRef) -> PartyRef:
@@ -371,7 +374,7 @@ class SqlCrmAdmin:
     ) -> dt.date | dt.datetime:
         row = self._meeting(meeting_id)
         with map_crm_errors(f"changing an occurrence of meeting {meeting_id}"):
-            recurrence_id = _find_occurrence(row, when)
+            recurrence_id = find_occurrence(row, when)
             key = recurrence_key(recurrence_id)
             occurrence = next((o for o in row.occurrences if o.recurrence_key == key), None)
             if occurrence is None:
@@ -379,7 +382,7 @@ class SqlCrmAdmin:
                 row.occurrences.append(occurrence)
             occurrence.cancelled = cancelled
             if start is not None and end is not None:
-                _set_meeting_span(occurrence, start, end, row.time_zone, all_day=row.all_day)
+                set_meeting_span(occurrence, start, end, row.time_zone, all_day=row.all_day)
             self._touch(row, self._clock())
         return recurrence_id
 
@@ -454,128 +457,3 @@ def _required_text(value: str, what: str) -> str:
     if not value.strip():
         raise CrmError(f"the {what} cannot be empty")
     return value
-
-
-def _meeting_span(row: CrmMeeting) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
-    if row.all_day:
-        assert row.start_date is not None
-        assert row.end_date is not None
-        return row.start_date, row.end_date
-    assert row.start_at is not None
-    assert row.end_at is not None
-    tz = zone(row.time_zone)
-    return row.start_at.astimezone(tz), row.end_at.astimezone(tz)
-
-
-def _set_meeting_span(
-    row: CrmMeeting | CrmMeetingOccurrence,
-    start: dt.date | dt.datetime,
-    end: dt.date | dt.datetime,
-    time_zone: str | None,
-    *,
-    all_day: bool | None = None,
-) -> None:
-    """Store start/end: aware times as UTC instants, dates for all-day (end exclusive)."""
-    zone(time_zone)
-    timed = isinstance(start, dt.datetime)
-    if isinstance(end, dt.datetime) != timed:
-        raise CrmError("start and end must both be dates (all-day) or both be times")
-    if all_day is not None and all_day == timed:
-        raise CrmError("an occurrence must have the same kind of start as its series")
-    if timed:
-        assert isinstance(start, dt.datetime)
-        assert isinstance(end, dt.datetime)
-        if start.tzinfo is None or end.tzinfo is None:
-            raise CrmError("meeting times must be timezone-aware")
-        if end < start:
-            raise CrmError("the meeting ends before it starts")
-        row.start_at, row.end_at, row.start_date, row.end_date = start, end, None, None
-    else:
-        if end <= start:
-            raise CrmError("an all-day meeting must end after the day it starts")
-        row.start_at, row.end_at = None, None
-        row.start_date, row.end_date = start, end
-    if isinstance(row, CrmMeeting):
-        row.all_day = not timed
-
-
-def _shift_occurrences(
-    row: CrmMeeting, old_start: dt.date | dt.datetime, new_start: dt.date | dt.datetime
-) -> None:
-    """Keep a moved series' exceptions on the same occurrences (moved by the same offset).
-
-    A RECURRENCE-ID names an occurrence by its original start (:rfc:`5545` section
-    3.8.4.4), so when the series starts at another time, its exceptions' ids move with it;
-    the offset is taken in wall-clock time, as the occurrences themselves are.
-    """
-    if not row.occurrences or type(old_start) is not type(new_start):
-        return
-    tz = zone(row.time_zone)
-    if isinstance(old_start, dt.datetime) and isinstance(new_start, dt.datetime):
-        offset = new_start.astimezone(tz).replace(tzinfo=None) - old_start.astimezone(tz).replace(
-            tzinfo=None
-        )
-    else:
-        offset = new_start - old_start
-    if not offset:
-        return
-    for occurrence in row.occurrences:
-        original = parse_recurrence_key(occurrence.recurrence_key, tz)
-        if isinstance(original, dt.datetime):
-            moved: dt.date | dt.datetime = (original.replace(tzinfo=None) + offset).replace(
-                tzinfo=tz
-            )
-        else:
-            moved = original + offset
-        occurrence.recurrence_key = recurrence_key(moved)
-
-
-def _series_start(row: CrmMeeting) -> dt.datetime:
-    start, _ = _meeting_span(row)
-    if isinstance(start, dt.datetime):
-        return start
-    return dt.datetime.combine(start, dt.time())  # floating midnight for an all-day series
-
-
-def _checked_rrule(rule: str | None, row: CrmMeeting) -> str | None:
-    if not rule:
-        return None
-    value = rule.strip()
-    if value.upper().startswith("RRULE:"):
-        value = value[len("RRULE:") :]
-    try:
-        rrulestr(value, dtstart=_series_start(row))
-    except (ValueError, TypeError) as exc:
-        raise CrmError(f"invalid recurrence rule {rule!r}: {exc}") from exc
-    return value
-
-
-def _find_occurrence(row: CrmMeeting, when: dt.date | dt.datetime) -> dt.date | dt.datetime:
-    if not row.rrule:
-        raise CrmError(f"meeting {row.id} is not recurring")
-    tz = zone(row.time_zone)
-    if isinstance(when, dt.datetime) and when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    rule = rrulestr(row.rrule, dtstart=_series_start(row))
-    for count, occurrence in enumerate(rule):
-        if count >= _MAX_OCCURRENCES:
-            break
-        if row.all_day:
-            day = occurrence.date()
-            target = when.date() if isinstance(when, dt.datetime) else when
-            if day == target:
-                return day
-            if day > target:
-                break
-            continue
-        local = occurrence.astimezone(tz)
-        if isinstance(when, dt.datetime):
-            if local == when:
-                return local
-            if local > when:
-                break
-        elif local.date() == when:
-            return local
-        elif local.date() > when:
-            break
-    raise CrmError(f"meeting {row.id} has no occurrence on {when.isoformat()}")
