@@ -30,6 +30,7 @@ from invitegw.crm_adapter.sql_schema import (
     CrmMeeting,
     CrmMeetingOccurrence,
     CrmParty,
+    CrmSpan,
     CrmTask,
     CrmUser,
 )
@@ -182,23 +183,18 @@ def load_parties(
 
 
 def _span(
-    all_day: bool,
-    start_at: dt.datetime | None,
-    end_at: dt.datetime | None,
-    start_date: dt.date | None,
-    end_date: dt.date | None,
-    tz: dt.tzinfo,
+    row: CrmSpan, all_day: bool, tz: dt.tzinfo
 ) -> tuple[dt.date | dt.datetime | None, dt.date | dt.datetime | None]:
     if all_day:
-        return start_date, end_date
+        return row.start_date, row.end_date
     return (
-        start_at.astimezone(tz) if start_at else None,
-        end_at.astimezone(tz) if end_at else None,
+        row.start_at.astimezone(tz) if row.start_at else None,
+        row.end_at.astimezone(tz) if row.end_at else None,
     )
 
 
 def _occurrence_value(row: CrmMeetingOccurrence, tz: ZoneInfo, all_day: bool) -> MeetingOccurrence:
-    start, end = _span(all_day, row.start_at, row.end_at, row.start_date, row.end_date, tz)
+    start, end = _span(row, all_day, tz)
     return MeetingOccurrence(
         recurrence_id=parse_recurrence_key(row.recurrence_key, tz),
         cancelled=row.cancelled,
@@ -224,7 +220,7 @@ def meeting_value(
         The snapshot; times in the meeting's zone.
     """
     tz = zone(row.time_zone)
-    start, end = _span(row.all_day, row.start_at, row.end_at, row.start_date, row.end_date, tz)
+    start, end = _span(row, row.all_day, tz)
     assert start is not None
     assert end is not None
     organizer = party_value(EntityType.USER, row.organizer, email_fields.get(EntityType.USER, 1))
@@ -258,7 +254,7 @@ def meeting_value(
 
 def task_value(row: CrmTask) -> Task:
     """The port's view of a task row (times in UTC)."""
-    start, end = _span(row.all_day, row.start_at, row.end_at, row.start_date, row.end_date, dt.UTC)
+    start, end = _span(row, row.all_day, dt.UTC)
     assert start is not None
     party = (
         PartyRef(row.party_type, str(row.party_id))

@@ -45,6 +45,7 @@ __all__ = [
     "CrmMeetingOccurrence",
     "CrmMeetingResponse",
     "CrmParty",
+    "CrmSpan",
     "CrmTask",
     "CrmUser",
 ]
@@ -96,6 +97,15 @@ class CrmParty:
         return tuple(e for e in (self.email1, self.email2, self.email3) if e)
 
 
+class CrmSpan:
+    """When something happens: UTC instants for a timed span, dates for an all-day one."""
+
+    start_at: Mapped[dt.datetime | None]
+    end_at: Mapped[dt.datetime | None]
+    start_date: Mapped[dt.date | None]
+    end_date: Mapped[dt.date | None]
+
+
 class CrmUser(CrmParty, CrmBase):
     """A staff member: meeting organizer, task owner, internal attendee."""
 
@@ -125,7 +135,7 @@ class CrmLead(CrmParty, CrmBase):
     company: Mapped[str] = mapped_column(String(255), default="")
 
 
-class CrmMeeting(CrmBase):
+class CrmMeeting(CrmSpan, CrmBase):
     """An appointment or service activity.
 
     Timed meetings keep ``start_at``/``end_at`` (UTC instants) and the ``time_zone`` they
@@ -141,10 +151,6 @@ class CrmMeeting(CrmBase):
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(Text, default="")
     all_day: Mapped[bool] = mapped_column(default=False)
-    start_at: Mapped[dt.datetime | None]
-    end_at: Mapped[dt.datetime | None]
-    start_date: Mapped[dt.date | None]
-    end_date: Mapped[dt.date | None]
     time_zone: Mapped[str | None] = mapped_column(String(64))
     rrule: Mapped[str | None] = mapped_column(String(512))
     calendar: Mapped[str | None] = mapped_column(String(64))
@@ -184,7 +190,7 @@ class CrmMeetingAttendee(CrmBase):
     meeting: Mapped[CrmMeeting] = relationship(back_populates="attendees")
 
 
-class CrmMeetingOccurrence(CrmBase):
+class CrmMeetingOccurrence(CrmSpan, CrmBase):
     """One occurrence of a recurring meeting that was moved or cancelled.
 
     ``recurrence_key`` is the original start in UTC (``2026-05-04T08:00:00Z``) or the
@@ -200,14 +206,10 @@ class CrmMeetingOccurrence(CrmBase):
     )
     recurrence_key: Mapped[str] = mapped_column(String(32))
     cancelled: Mapped[bool] = mapped_column(default=False)
-    start_at: Mapped[dt.datetime | None]
-    end_at: Mapped[dt.datetime | None]
-    start_date: Mapped[dt.date | None]
-    end_date: Mapped[dt.date | None]
     location: Mapped[str | None] = mapped_column(Text)
 
 
-class CrmTask(CrmBase):
+class CrmTask(CrmSpan, CrmBase):
     """A task, created by the gateway from an inbound invitation (once per key)."""
 
     __tablename__ = "crm_tasks"
@@ -218,10 +220,6 @@ class CrmTask(CrmBase):
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(Text, default="")
     all_day: Mapped[bool] = mapped_column(default=False)
-    start_at: Mapped[dt.datetime | None]
-    end_at: Mapped[dt.datetime | None]
-    start_date: Mapped[dt.date | None]
-    end_date: Mapped[dt.date | None]
     status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus, 16))
     owner_id: Mapped[int] = mapped_column(ForeignKey("crm_users.id"), index=True)
     party_type: Mapped[EntityType | None] = mapped_column(enum_type(EntityType, 16))

@@ -182,6 +182,19 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
     assert "created from an invitation" in seeded("crm", "log", "list")[1]
 
 
+def _create(
+    *extra: str, end: str | None = "2026-06-01T11:00", attendees: list[str] | None = None
+) -> list[str]:
+    """``meeting create`` arguments for a valid meeting, changed by ``extra``."""
+    argv = ["meeting", "create", "--title", "T", "--start", "2026-06-01T10:00"]
+    argv += ["--end", end] if end else []
+    argv += ["--organizer", "olga@example.com"]
+    for address in ["gina@example.org"] if attendees is None else attendees:
+        argv += ["--attendee", address]
+    # A later option wins in argparse, so ``extra`` can override the ones above.
+    return argv + list(extra)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -191,145 +204,35 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
         (["contact", "add", "new@example.org", "--email", "bad@"], "invalid email address"),
         (["contact", "add", "new@example.org", "--lang", "Polish"], "invalid language"),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T09:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-            ],
+            _create("--end", "2026-06-01T09:00"),
             "the meeting ends before it starts",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T11:00",
-                "--tz",
-                "Nowhere/City",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-            ],
+            _create("--tz", "Nowhere/City"),
             "unknown time zone 'Nowhere/City'",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T11:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-                "--attendee",
-                "stranger@example.org",
-            ],
+            _create(attendees=["gina@example.org", "stranger@example.org"]),
             "no CRM user, contact, account or lead has the address stranger@example.org",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T11:00",
-                "--organizer",
-                "gina@example.org",
-                "--attendee",
-                "carl@example.com",
-            ],
+            _create("--organizer", "gina@example.org", attendees=["carl@example.com"]),
             "no CRM user has the address gina@example.org",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "June 1st",
-                "--end",
-                "2026-06-01T11:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-            ],
+            _create("--start", "June 1st"),
             "--start: expected a time like 2026-06-03T10:00, got 'June 1st'",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-            ],
+            _create(end=None),
             "--end: required",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T11:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-                "--calendar",
-                "marketing",
-            ],
+            _create("--calendar", "marketing"),
             "no calendar named 'marketing'",
         ),
         (
-            [
-                "meeting",
-                "create",
-                "--title",
-                "T",
-                "--start",
-                "2026-06-01T10:00",
-                "--end",
-                "2026-06-01T11:00",
-                "--organizer",
-                "olga@example.com",
-                "--attendee",
-                "gina@example.org",
-                "--rrule",
-                "FREQ=FORTNIGHTLY",
-            ],
+            _create("--rrule", "FREQ=FORTNIGHTLY"),
             "invalid recurrence rule",
         ),
         (["meeting", "update", "7", "--title", "X"], "no CRM meeting with id '7'"),

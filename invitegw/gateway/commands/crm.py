@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TypeAlias
 
-from invitegw.crm_adapter.port import EntityType, MeetingKind
+from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind
 from invitegw.crm_adapter.sql import SqlCrm
 from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
 from invitegw.crm_adapter.sql_records import zone
@@ -177,6 +177,13 @@ def _crm(gateway: Gateway, admin: SqlCrmAdmin) -> SqlCrm:
     return SqlCrm(admin.session, sql_crm_options(gateway.settings), clock=gateway.clock)
 
 
+def _meeting(gateway: Gateway, admin: SqlCrmAdmin, meeting_id: str) -> Meeting:
+    meeting = _crm(gateway, admin).get_meeting(meeting_id)
+    if meeting is None:
+        raise CrmNotFoundError(f"no CRM meeting with id {meeting_id!r}")
+    return meeting
+
+
 # -- handlers ----------------------------------------------------------------------------------
 
 
@@ -240,9 +247,7 @@ def _meeting_create(args: argparse.Namespace) -> int:
 
 def _meeting_update(args: argparse.Namespace) -> int:
     with _crm_session(args) as (gateway, admin):
-        meeting = _crm(gateway, admin).get_meeting(args.id)
-        if meeting is None:
-            raise CrmNotFoundError(f"no CRM meeting with id {args.id!r}")
+        meeting = _meeting(gateway, admin, args.id)
         start = end = None
         if args.start is not None:
             start = parse_when(args.start, "--start", meeting.time_zone, all_day=meeting.all_day)
@@ -281,9 +286,7 @@ def _meeting_cancel(args: argparse.Namespace) -> int:
 
 def _cancel_occurrence(args: argparse.Namespace) -> int:
     with _crm_session(args) as (gateway, admin):
-        meeting = _crm(gateway, admin).get_meeting(args.id)
-        if meeting is None:
-            raise CrmNotFoundError(f"no CRM meeting with id {args.id!r}")
+        meeting = _meeting(gateway, admin, args.id)
         text = args.date.strip()
         when: dt.date | dt.datetime
         if len(text) == 10:

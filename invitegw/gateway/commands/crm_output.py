@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from invitegw.crm_adapter.port import LogEntry, Party, Task
@@ -59,9 +59,22 @@ def log_record(ident: int, entry: LogEntry) -> dict[str, Any]:
     }
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+def _print(
+    records: Sequence[dict[str, Any]],
+    *,
+    as_json: bool,
+    empty: str,
+    headers: Sequence[str],
+    row: Callable[[dict[str, Any]], Sequence[object]],
+) -> None:
+    if as_json:
+        print(json.dumps(list(records), indent=2, ensure_ascii=False))
+        return
+    if not records:
+        print(empty)
+        return
+    cells = [[("" if v is None else str(v)) for v in row(r)] for r in records]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
     for line in [list(headers), *cells]:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
@@ -73,26 +86,19 @@ def print_tasks(rows: Sequence[tuple[Task, Party, Party | None]], *, as_json: bo
         rows: (task, owner, linked party) triples.
         as_json: print JSON.
     """
-    records = [task_record(*row) for row in rows]
-    if as_json:
-        print(json.dumps(records, indent=2, ensure_ascii=False))
-        return
-    if not records:
-        print("no tasks")
-        return
-    _table(
-        ["ID", "STATUS", "START (UTC)", "TITLE", "OWNER", "PARTY", "SEQ"],
-        [
-            [
-                r["id"],
-                r["status"],
-                r["start_utc"],
-                r["title"],
-                r["owner"],
-                r["party"]["email"] if r["party"] else "",
-                r["sequence"],
-            ]
-            for r in records
+    _print(
+        [task_record(*row) for row in rows],
+        as_json=as_json,
+        empty="no tasks",
+        headers=["ID", "STATUS", "START (UTC)", "TITLE", "OWNER", "PARTY", "SEQ"],
+        row=lambda r: [
+            r["id"],
+            r["status"],
+            r["start_utc"],
+            r["title"],
+            r["owner"],
+            r["party"]["email"] if r["party"] else "",
+            r["sequence"],
         ],
     )
 
@@ -104,23 +110,16 @@ def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
         rows: (id, entry) pairs.
         as_json: print JSON.
     """
-    records = [log_record(*row) for row in rows]
-    if as_json:
-        print(json.dumps(records, indent=2, ensure_ascii=False))
-        return
-    if not records:
-        print("no log entries")
-        return
-    _table(
-        ["ID", "TIME (UTC)", "LEVEL", "ABOUT", "MESSAGE"],
-        [
-            [
-                r["id"],
-                r["created_at"],
-                r["level"],
-                f"{r['target']} {r['target_id'] or ''}".strip(),
-                r["message"],
-            ]
-            for r in records
+    _print(
+        [log_record(*row) for row in rows],
+        as_json=as_json,
+        empty="no log entries",
+        headers=["ID", "TIME (UTC)", "LEVEL", "ABOUT", "MESSAGE"],
+        row=lambda r: [
+            r["id"],
+            r["created_at"],
+            r["level"],
+            f"{r['target']} {r['target_id'] or ''}".strip(),
+            r["message"],
         ],
     )
