@@ -44,6 +44,7 @@ from invitegw.gateway.storage.models import (
 from invitegw.gateway.storage.outbox import (
     cancel_unsent,
     claim_due,
+    claim_rows,
     enqueue,
     mark_dead,
     mark_retry,
@@ -92,6 +93,7 @@ __all__ = [
     "acquire_lease",
     "cancel_unsent",
     "claim_due",
+    "claim_rows",
     "claim_spooled",
     "create_engine_for",
     "current_revision",

@@ -23,6 +23,7 @@ from invitegw.gateway.storage.models import (
     SpooledMessage,
     SpoolState,
 )
+from invitegw.gateway.storage.outbox import claim_rows
 
 __all__ = [
     "claim_spooled",
@@ -80,20 +81,15 @@ def claim_spooled(
         SpooledMessage.state == SpoolState.PENDING,
         and_(SpooledMessage.state == SpoolState.PROCESSING, SpooledMessage.claimed_until < now),
     )
-    rows = list(
-        session.scalars(
-            select(SpooledMessage)
-            .where(due)
-            .order_by(SpooledMessage.received_at, SpooledMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    query = (
+        select(SpooledMessage)
+        .where(due)
+        .order_by(SpooledMessage.received_at, SpooledMessage.id)
+        .limit(limit)
     )
+    rows = claim_rows(session, query, worker=worker, until=now + claim_for)
     for row in rows:
         row.state = SpoolState.PROCESSING
-        row.claimed_by = worker
-        row.claimed_until = now + claim_for
-        row.attempts += 1
     session.flush()
     return rows
 

@@ -14,14 +14,25 @@ The state transitions after a claim (:func:`mark_sent`, :func:`mark_retry`,
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from invitegw.gateway.storage.models import OutboxMessage, OutboxState
+from invitegw.gateway.storage.models import OutboxMessage, OutboxState, SpooledMessage
 
-__all__ = ["cancel_unsent", "claim_due", "enqueue", "mark_dead", "mark_retry", "mark_sent"]
+__all__ = [
+    "cancel_unsent",
+    "claim_due",
+    "claim_rows",
+    "enqueue",
+    "mark_dead",
+    "mark_retry",
+    "mark_sent",
+]
+
+# The rows that are claimed: both have state, claimed_by, claimed_until and attempts.
+ClaimedT = TypeVar("ClaimedT", OutboxMessage, SpooledMessage)
 
 
 def enqueue(
@@ -110,16 +121,37 @@ def claim_due(
         .where(due)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
     )
-    rows = list(session.scalars(query))
+    rows = claim_rows(session, query, worker=worker, until=now + claim_for)
     for row in rows:
         row.state = OutboxState.SENDING
-        row.claimed_by = worker
-        row.claimed_until = now + claim_for
-        row.attempts += 1
         row.updated_at = now
     session.flush()
+    return rows
+
+
+def claim_rows(
+    session: Session, query: Select[ClaimedT], *, worker: str, until: dt.datetime
+) -> list[ClaimedT]:
+    """Lock the rows ``query`` selects that no other worker holds, and claim them.
+
+    The shared step of :func:`claim_due` and the spool's ``claim_spooled``: ``FOR UPDATE
+    SKIP LOCKED`` on PostgreSQL, so concurrent workers take disjoint rows; each claim
+    counts as an attempt.
+
+    Parameters:
+        query: the due rows, ordered and limited.
+        worker: this worker's id.
+        until: when the claim expires.
+
+    Returns:
+        The rows, claimed (the caller sets their state).
+    """
+    rows = list(session.scalars(query.with_for_update(skip_locked=True)))
+    for row in rows:
+        row.claimed_by = worker
+        row.claimed_until = until
+        row.attempts += 1
     return rows
 
 
