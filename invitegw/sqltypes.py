@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "NAMING_CONVENTION",
     "BigId",
     "UtcDateTime",
     "describe_db_error",

@@ -5,6 +5,9 @@ write side used by ``invitegw crm ...`` and by the contract tests' seeding: user
 contacts, accounts, leads, meetings and their attendees and occurrences, plus listings of
 tasks and the log. Like the port it works inside the caller's session and never commits.
 
+Addresses are validated and stored in the project's canonical form
+(``invitegw.mailbox.addresses``: lower case, no ``mailto:``), as the gateway compares them.
+
 Every meeting write draws a new ``change_seq`` from the counter row (``sql_schema``), which
 is how the change feed sees it; the counter's row lock is held until the caller commits.
 """
@@ -16,7 +19,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -53,23 +55,12 @@ from invitegw.crm_adapter.sql_times import (
     set_meeting_span,
     shift_occurrences,
 )
-from invitegw.errors import AddressError, CrmConflictError, CrmError, CrmNotFoundError
+from invitegw.errors import CrmConflictError, CrmError, CrmNotFoundError
+from invitegw.mailbox.addresses import validate_address
 
-__all__ = ["MeetingDraft", "SqlCrmAdmin", "check_address"]
+__all__ = ["MeetingDraft", "SqlCrmAdmin"]
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
-
-
-def check_address(address: str) -> str:
-    """A syntactically valid address (no DNS lookup), as given but for the domain's case.
-
-    Raises:
-        AddressError: the address is not valid.
-    """
-    try:
-        return validate_email(address, check_deliverability=False, test_environment=True).normalized
-    except EmailNotValidError as exc:
-        raise AddressError(f"invalid email address {address!r}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +129,7 @@ class SqlCrmAdmin:
             CrmConflictError: a record of this type already has the first address.
             CrmError: too many addresses, an unknown zone or a malformed language.
         """
-        addresses = [check_address(e) for e in emails]
+        addresses = [validate_address(e) for e in emails]
         if len(addresses) > len(EMAIL_FIELDS):
             raise CrmError(f"a {entity.value} has at most {len(EMAIL_FIELDS)} email addresses")
         if len({a.lower() for a in addresses}) != len(addresses):
@@ -201,7 +192,7 @@ class SqlCrmAdmin:
         if isinstance(who, PartyRef):
             self._party_row(who)
             return who
-        address = check_address(who)
+        address = validate_address(who)
         for entity in (EntityType.USER,) if users_only else PARTY_ORDER:
             rows = rows_with_email(self.session, entity, address)
             if rows:

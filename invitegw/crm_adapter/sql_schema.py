@@ -34,6 +34,8 @@ from invitegw.crm_adapter.port import EntityType, LogLevel, LogTarget, MeetingKi
 from invitegw.sqltypes import BigId, UtcDateTime, enum_type, naming_metadata
 
 __all__ = [
+    "EMAIL_FIELDS",
+    "MEETING_CHANGES",
     "CrmAccount",
     "CrmBase",
     "CrmContact",

@@ -98,7 +98,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
         ('[[calendars]]\naddress = "a@example.com"', "calendars[0].name: required"),
         (
             '[[calendars]]\nname = "a"\naddress = "not-an-address"',
-            "calendars[a].address: not a valid email address",
+            "calendars[a].address: invalid email address 'not-an-address'",
         ),
         (
             '[[calendars]]\nname = "a"\naddress = "a@example.com"\ntime_zone = "Mars/Base"',

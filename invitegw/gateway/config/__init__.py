@@ -9,6 +9,7 @@ from __future__ import annotations
 from invitegw.gateway.config.dump import dump_settings
 from invitegw.gateway.config.fields import RawTable, Secret, format_duration, parse_duration
 from invitegw.gateway.config.loader import (
+    ENV_PREFIX,
     env_var_for,
     load_settings,
     resolve_config_path,
@@ -37,6 +38,7 @@ from invitegw.gateway.config.settings import (
 )
 
 __all__ = [
+    "ENV_PREFIX",
     "CalendarSettings",
     "CrmAdapterName",
     "CrmSettings",

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
+from invitegw.errors import AddressError
+from invitegw.mailbox.addresses import validate_address
 
 __all__ = [
+    "REDACTED",
     "Check",
     "RawTable",
     "Secret",
@@ -197,9 +199,9 @@ def check_address(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        validate_email(value, check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        return f"not a valid email address ({exc}), got {value!r}"
+        validate_address(value)
+    except AddressError as exc:
+        return str(exc)
     return None
 
 
