@@ -22,6 +22,7 @@ from invitegw.gateway.storage.inbox import (
     record_processed,
     spool_message,
 )
+from invitegw.gateway.storage.mail_state import StoreCheckpoint, StoreSpool
 from invitegw.gateway.storage.models import (
     Cursor,
     DeliveryState,
@@ -90,6 +91,8 @@ __all__ = [
     "SpoolState",
     "SpooledMessage",
     "Store",
+    "StoreCheckpoint",
+    "StoreSpool",
     "acquire_lease",
     "cancel_unsent",
     "claim_due",

@@ -10,6 +10,8 @@ from invitegw.gateway.storage import (
     Lease,
     SpoolState,
     Store,
+    StoreCheckpoint,
+    StoreSpool,
     acquire_lease,
     claim_spooled,
     find_processed,
@@ -25,6 +27,8 @@ from invitegw.gateway.storage import (
     set_cursor,
     spool_message,
 )
+from invitegw.mailbox.imap_values import Checkpoint
+from invitegw.mailbox.smtp_receive import Spool
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
@@ -158,3 +162,27 @@ def test_quarantine_keeps_at_most_the_cap(store: Store) -> None:
     with store.session() as session:
         assert (big.size, big.truncated, len(big.raw or b"")) == (100, True, 10)
         assert (small.size, small.truncated, small.raw) == (3, False, b"abc")
+
+
+def test_mail_io_hooks_persist_checkpoints_and_spool(store: Store) -> None:
+    def clock() -> dt.datetime:
+        return T0
+
+    checkpoint: Checkpoint = StoreCheckpoint(store, clock)
+    assert checkpoint.load("sales") is None
+    checkpoint.save("sales", 7, 41)
+    checkpoint.save("sales", 7, 40)  # never back within one UIDVALIDITY
+    assert checkpoint.load("sales") == (7, 41)
+    checkpoint.save("sales", 8, 0)  # a new UIDVALIDITY starts again
+    assert checkpoint.load("sales") == (8, 0)
+
+    spool: Spool = StoreSpool(store, clock)
+    spool(b"Subject: hi\r\n\r\nbody\r\n", "ann@example.org", ["crm@example.com"])
+    with store.session() as session:
+        (row,) = claim_spooled(session, worker="w", now=T0, limit=5, claim_for=MINUTE)
+        assert (row.raw, row.mail_from, row.rcpt_to, row.received_at) == (
+            b"Subject: hi\r\n\r\nbody\r\n",
+            "ann@example.org",
+            ["crm@example.com"],
+            T0,
+        )
