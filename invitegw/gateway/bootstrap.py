@@ -22,12 +22,14 @@ from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions, utc_now
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
+from invitegw.mailbox.extract import MimeLimits
 
 __all__ = [
     "Clock",
     "CrmFactory",
     "Gateway",
     "build_gateway",
+    "mime_limits",
     "open_settings_store",
     "sql_crm_options",
     "worker_id",
@@ -106,6 +108,26 @@ def sql_crm_options(settings: Settings) -> SqlCrmOptions:
     return SqlCrmOptions(email_fields={entity: fields.count(entity) for entity in EntityType})
 
 
+def mime_limits(settings: Settings) -> MimeLimits:
+    """The MIME extraction caps from ``[limits]``.
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The limits ``invitegw.mailbox.extract`` takes.
+    """
+    limits = settings.limits
+    return MimeLimits(
+        max_message_bytes=limits.message_bytes,
+        max_parts=limits.mime_parts,
+        max_depth=limits.mime_depth,
+        max_calendar_bytes=limits.calendar_bytes,
+        max_calendar_parts=limits.calendar_parts,
+        max_tnef_bytes=limits.tnef_bytes,
+    )
+
+
 def worker_id(settings: Settings) -> str:
     """This process's name among workers: ``worker.id``, else host name and pid.
 
@@ -144,24 +166,26 @@ def build_gateway(
         ConfigError: the configured CRM adapter cannot be built.
     """
     clock = clock or utc_now
-    store = store or open_settings_store(settings)
-    schema = None
-    if check_schema:
-        try:
-            schema = ensure_schema(store, auto_upgrade=settings.embedded_database)
-        except BaseException:
-            store.dispose()
-            raise
+    # Check the adapter first: nothing to undo if it cannot be built.
     crm_factory: CrmFactory
     if crm is not None:
         crm_factory = _fixed_crm(crm)
     elif settings.crm.adapter is CrmAdapterName.SQL:
         crm_factory = _sql_crm(sql_crm_options(settings), clock)
     else:
-        store.dispose()
         raise ConfigError(
             f"crm.adapter: {settings.crm.adapter.value!r} is not wired into build_gateway yet"
         )
+    owned = store is None
+    store = store or open_settings_store(settings)
+    schema = None
+    if check_schema:
+        try:
+            schema = ensure_schema(store, auto_upgrade=settings.embedded_database)
+        except BaseException:
+            if owned:
+                store.dispose()
+            raise
     return Gateway(
         settings=settings,
         store=store,

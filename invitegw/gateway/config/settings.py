@@ -321,8 +321,10 @@ class LimitsSettings:
 
     message_bytes: int = field(default=25 * _MIB, metadata=meta(min=1024))
     calendar_bytes: int = field(default=2 * _MIB, metadata=meta(min=1024))
-    mime_parts: int = field(default=200, metadata=meta(min=1))
-    mime_depth: int = field(default=10, metadata=meta(min=1, max=100))
+    mime_parts: int = field(default=500, metadata=meta(min=1))
+    mime_depth: int = field(default=16, metadata=meta(min=1, max=100))
+    calendar_parts: int = field(default=50, metadata=meta(min=1))
+    tnef_bytes: int = field(default=10 * _MIB, metadata=meta(min=1024))
     components: int = field(default=1000, metadata=meta(min=1))
     events: int = field(default=200, metadata=meta(min=1))
     attendees: int = field(default=500, metadata=meta(min=1))
