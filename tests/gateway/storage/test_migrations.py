@@ -112,11 +112,12 @@ def test_ensure_schema_refuses_or_upgrades(empty_store: Store) -> None:
     assert ensure_schema(empty_store).up_to_date
 
 
-def test_a_newer_database_is_refused(store: Store) -> None:
-    with store.engine.begin() as conn:
+def test_a_newer_database_is_refused(empty_store: Store) -> None:
+    upgrade(empty_store)
+    with empty_store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     with pytest.raises(StorageError, match="revision ffff, which this version of invitegw"):
-        ensure_schema(store, auto_upgrade=True)
+        ensure_schema(empty_store, auto_upgrade=True)
 
 
 def test_unknown_target_revision_is_a_storage_error(empty_store: Store) -> None:
