@@ -15,6 +15,9 @@ Contract (checked by ``tests/crm_adapter/contract.py`` for every adapter):
   one, so a crash between the CRM write and the gateway's own commit cannot duplicate it.
 - **Errors** are :class:`invitegw.errors.CrmError` subclasses: ``CrmNotFoundError`` for an
   unknown id, ``CrmUnavailableError`` when a retry may help, ``CrmError`` otherwise.
+- **Deletions.** A feed that cannot see deletions (vtiger without a working ``sync``)
+  says so by implementing :class:`ExistenceCheck`: the gateway then asks now and then
+  which of the meetings it still tracks exist, and treats the rest as deleted.
 - **Transactions.** An adapter that lives in the gateway's database (the built-in CRM)
   writes within the caller's session and never commits; the caller commits the CRM write
   together with its own ledger. A remote adapter (vtiger) writes at once.
@@ -32,6 +35,7 @@ __all__ = [
     "ChangeBatch",
     "CrmPort",
     "EntityType",
+    "ExistenceCheck",
     "LogEntry",
     "LogLevel",
     "LogTarget",
@@ -351,4 +355,17 @@ class CrmPort(Protocol):
 
     def log(self, entry: LogEntry) -> None:
         """Write an integration-log entry next to the record it concerns."""
+        ...
+
+
+@runtime_checkable
+class ExistenceCheck(Protocol):
+    """An optional capability of an adapter whose change feed may miss deletions.
+
+    The gateway calls it now and then with the ids of the meetings it still tracks (those
+    not yet over); every id missing from the answer is handled as a deleted meeting.
+    """
+
+    def confirm_existing(self, meeting_ids: Sequence[str]) -> set[str]:
+        """Of ``meeting_ids``, those that still exist in the CRM as meetings."""
         ...

@@ -1,0 +1,454 @@
+"""The vtiger webservice session: challenge/login, calls, and error mapping.
+
+One endpoint, ``<base>/webservice.php``: reads are ``GET`` with query parameters, writes
+``POST`` form-encoded. vtiger answers **HTTP 200 for every handled error**, with
+``{"success": false, "error": {"code", "message"}}``, so the HTTP status says little; the
+mapping into our error tree (facts sheet, "Error format"):
+
+============================================  ===========================================
+what happened                                 raised
+============================================  ===========================================
+connection refused, DNS, TLS, timeout         :class:`CrmUnavailableError` (retry later)
+HTTP 5xx (any body)                           :class:`CrmUnavailableError`
+``ACCESS_DENIED`` / ``INVALID_ID_ATTRIBUTE``  :class:`VtigerNotFoundError` (a
+on retrieve, revise, update, delete           :class:`CrmNotFoundError`): vtiger has no
+                                              "not found"; a deleted id reads as denied
+error code ``0`` (an integer)                 :class:`VtigerConflictError`: duplicates
+``INVALID_SESSIONID``                         log in again once and retry the call
+anything else, HTTP 4xx, a non-JSON answer    :class:`VtigerApiError` naming the operation
+============================================  ===========================================
+
+No ``httpx`` exception leaves this module. The access key, its digest and the session
+name are never logged; every call logs one INFO line (operation, module, outcome, time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from invitegw.crm_adapter.vtiger import vtql
+from invitegw.crm_adapter.vtiger.options import VtigerOptions
+from invitegw.errors import CrmConflictError, CrmError, CrmNotFoundError, CrmUnavailableError
+
+__all__ = [
+    "LoginInfo",
+    "VtigerApiError",
+    "VtigerClient",
+    "VtigerConflictError",
+    "VtigerNotFoundError",
+]
+
+logger = logging.getLogger(__name__)
+
+_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_RECORD_OPERATIONS = frozenset({"retrieve", "revise", "update", "delete"})
+_NOT_FOUND_CODES = frozenset({"ACCESS_DENIED", "INVALID_ID_ATTRIBUTE"})
+
+
+class VtigerApiError(CrmError):
+    """vtiger answered ``success: false``; ``code`` is its code (a string, or ``0``)."""
+
+    def __init__(self, operation: str, code: str | int | None, message: str) -> None:
+        self.operation = operation
+        self.code = code
+        self.vtiger_message = message
+        super().__init__(f"vtiger {operation} failed: {code}: {message}")
+
+
+class VtigerNotFoundError(VtigerApiError, CrmNotFoundError):
+    """The record does not exist, was deleted, or the API user may not see it."""
+
+
+class VtigerConflictError(VtigerApiError, CrmConflictError):
+    """vtiger's duplicate check refused the write (error code ``0``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginInfo:
+    """What ``login`` told us about the session and the API user."""
+
+    session: str = field(repr=False)
+    user_id: str
+    username: str
+    email: str
+    time_zone: str
+    vtiger_version: str
+    api_version: str
+
+
+class _SyncUnsupportedError(Exception):
+    """``sync`` answered HTTP 500 or a non-JSON body (stock vtiger 8 on PHP 8)."""
+
+
+class VtigerClient:
+    """A logged-in webservice session, reused across calls and renewed when it expires.
+
+    Parameters:
+        options: the validated ``[crm.vtiger]`` options.
+        http_client: an ``httpx.Client`` to use (tests inject one); closed by its owner.
+        transport: an ``httpx`` transport for the client built here (tests).
+    """
+
+    def __init__(
+        self,
+        options: VtigerOptions,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.options = options
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=httpx.Timeout(options.timeout, connect=options.connect_timeout),
+            transport=transport,
+            follow_redirects=False,
+        )
+        _install_redaction()
+        self._lock = threading.RLock()
+        self._login: LoginInfo | None = None
+        self.last_response_date: dt.datetime | None = None
+        self.last_call_seconds = 0.0
+
+    # -- session -------------------------------------------------------------------------
+
+    @property
+    def login_info(self) -> LoginInfo:
+        """The current session's login answer (logs in when there is none)."""
+        with self._lock:
+            if self._login is None:
+                self._login = self._do_login()
+            return self._login
+
+    def _do_login(self) -> LoginInfo:
+        user = self.options.username
+        challenge = self._exchange("getchallenge", {"operation": "getchallenge", "username": user})
+        token = str(_field(challenge, "token", "getchallenge"))
+        # md5(token + accessKey) in lower-case hex: the access key itself never travels.
+        digest = hashlib.md5((token + self.options.access_key).encode()).hexdigest()  # noqa: S324
+        try:
+            result = self._exchange(
+                "login",
+                {"operation": "login", "username": user, "accessKey": digest},
+                post=True,
+            )
+        except VtigerApiError as exc:
+            raise VtigerApiError(
+                "login",
+                exc.code,
+                f"{exc.vtiger_message} (user {user!r}: check crm.vtiger.username and the "
+                "access key in INVITEGW_CRM__VTIGER__ACCESS_KEY)",
+            ) from exc
+        return LoginInfo(
+            session=str(_field(result, "sessionName", "login")),
+            user_id=str(_field(result, "userId", "login")),
+            username=str(result.get("username", user)),
+            email=str(result.get("email", "")),
+            time_zone=str(result.get("time_zone", "")),
+            vtiger_version=str(result.get("vtigerVersion", "")),
+            api_version=str(result.get("version", "")),
+        )
+
+    def logout(self) -> None:
+        """End the session on the server (best effort) and forget it."""
+        with self._lock:
+            login, self._login = self._login, None
+        if login is not None:
+            try:
+                self._exchange(
+                    "logout", {"operation": "logout", "sessionName": login.session}, post=True
+                )
+            except CrmError as exc:
+                logger.info("vtiger logout failed (ignored): %s", exc)
+
+    def close(self) -> None:
+        """Log out and close the HTTP client if this object created it."""
+        self.logout()
+        if self._owns_http:
+            self._http.close()
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def call(
+        self,
+        operation: str,
+        params: Mapping[str, str],
+        *,
+        post: bool = False,
+        module: str | None = None,
+    ) -> Any:
+        """Run one webservice operation in the session; returns its ``result``.
+
+        An ``INVALID_SESSIONID`` answer (session expired or logged out) triggers one new
+        login and one retry.
+
+        Raises:
+            CrmUnavailableError: unreachable, timed out or HTTP 5xx.
+            VtigerNotFoundError: a record operation on a missing or deleted id.
+            VtigerConflictError: vtiger's duplicate check refused a write.
+            VtigerApiError: any other refusal.
+        """
+        for attempt in (1, 2):
+            session = self.login_info.session
+            payload = {"operation": operation, "sessionName": session, **params}
+            try:
+                return self._exchange(operation, payload, post=post, module=module)
+            except VtigerApiError as exc:
+                if exc.code != "INVALID_SESSIONID" or attempt == 2:
+                    raise
+                logger.info("vtiger session expired; logging in again")
+                with self._lock:
+                    if self._login is not None and self._login.session == session:
+                        self._login = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def query(self, text: str, *, module: str) -> list[dict[str, Any]]:
+        """Run one VTQL query (at most 100 rows come back)."""
+        result = self.call("query", {"query": text}, module=module)
+        return _records(result, "query")
+
+    def query_all(
+        self, module: str, prefix: str, fields: Sequence[str], where: str = ""
+    ) -> list[dict[str, Any]]:
+        """Every row of a query, paged by keyset on ``id`` past the 100-row cap.
+
+        Pages are ``... AND id > '<prefix>x<last>' ORDER BY id LIMIT 100`` (file 142) until
+        a page comes back short. On Events and Calendar, ``fields`` and ``where`` must not
+        use ``contact_id``: it joins the contact links, vtiger then folds the repeated rows
+        into one per id and a page can be short although more rows follow.
+
+        Raises:
+            VtigerApiError: more than ``max_query_pages`` pages (a runaway query).
+        """
+        columns = tuple(dict.fromkeys(("id", *fields)))
+        rows: list[dict[str, Any]] = []
+        last = 0
+        for _ in range(self.options.max_query_pages):
+            condition = vtql.and_(where, f"id > {vtql.ws_id(f'{prefix}x{last}')}")
+            text = vtql.select(module, columns, condition, order_by="id", limit=vtql.PAGE_SIZE)
+            page = self.query(text, module=module)
+            rows.extend(page)
+            if len(page) < vtql.PAGE_SIZE:
+                return rows
+            last = max(vtql.crmid(str(row.get("id"))) for row in page)
+        raise VtigerApiError(
+            "query", "TOO_MANY_PAGES", f"{module}: over {self.options.max_query_pages} pages"
+        )
+
+    def retrieve(self, ws_id: str, *, module: str) -> dict[str, Any]:
+        """One record by webservice id."""
+        return _record(self.call("retrieve", {"id": ws_id}, module=module), "retrieve")
+
+    def create(
+        self, module: str, element: Mapping[str, str], extra: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Create a record; ``extra`` holds form parameters outside ``element``."""
+        params = {"elementType": module, "element": json.dumps(dict(element)), **(extra or {})}
+        return _record(self.call("create", params, post=True, module=module), "create")
+
+    def revise(
+        self,
+        element: Mapping[str, str],
+        *,
+        module: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Merge ``element`` (which carries ``id``) into the stored record."""
+        params = {"element": json.dumps(dict(element)), **(extra or {})}
+        return _record(self.call("revise", params, post=True, module=module), "revise")
+
+    def describe(self, module: str) -> dict[str, Any]:
+        """The module's fields and id prefix."""
+        return _record(self.call("describe", {"elementType": module}, module=module), "describe")
+
+    def listtypes(self) -> dict[str, Any]:
+        """The modules this user may use."""
+        return _record(self.call("listtypes", {}), "listtypes")
+
+    def sync(self, module: str, modified_time: int, sync_type: str) -> dict[str, Any] | None:
+        """``sync`` since ``modified_time`` (epoch seconds), or ``None`` where unsupported.
+
+        Stock vtiger 8 on PHP 8 answers HTTP 500 with an empty body (facts sheet, file 48):
+        that, or any non-JSON answer, means "unsupported" rather than "unavailable".
+        """
+        params = {"modifiedTime": str(int(modified_time)), "elementType": module}
+        if sync_type:
+            params["syncType"] = sync_type
+        try:
+            result = self.call("sync", params, module=module)
+        except _SyncUnsupportedError:
+            return None
+        return _record(result, "sync")
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def _exchange(
+        self,
+        operation: str,
+        payload: Mapping[str, str],
+        *,
+        post: bool = False,
+        module: str | None = None,
+    ) -> Any:
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            status, body, date = self._send(operation, payload, post)
+            self.last_response_date = date
+            if operation == "sync" and (status >= 500 or not _looks_json(body)):
+                outcome = f"unsupported (HTTP {status})"
+                raise _SyncUnsupportedError
+            if status >= 500:
+                outcome = f"HTTP {status}"
+                raise CrmUnavailableError(f"vtiger {operation} failed: HTTP {status}")
+            if status >= 400:
+                outcome = f"HTTP {status}"
+                raise VtigerApiError(
+                    operation, f"HTTP {status}", "is crm.vtiger.url the vtiger base URL?"
+                )
+            answer = _decode(body, operation)
+            if answer.get("success") is True:
+                return answer.get("result")
+            code, message = _error_of(answer)
+            outcome = f"error {code}"
+            raise _api_error(operation, code, message)
+        except BaseException as exc:
+            if outcome == "ok":
+                outcome = str(exc) if isinstance(exc, CrmError) else type(exc).__name__
+            raise
+        finally:
+            elapsed = time.monotonic() - started
+            self.last_call_seconds = elapsed
+            logger.info(
+                "vtiger %s %s: %s in %.0f ms", operation, module or "-", outcome, elapsed * 1000
+            )
+
+    def _send(
+        self, operation: str, payload: Mapping[str, str], post: bool
+    ) -> tuple[int, bytes, dt.datetime | None]:
+        url = self.options.endpoint
+        try:
+            if post:
+                request = self._http.build_request("POST", url, data=dict(payload))
+            else:
+                request = self._http.build_request("GET", url, params=dict(payload))
+            response = self._http.send(request, stream=True)
+            try:
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_RESPONSE_BYTES:
+                        raise VtigerApiError(
+                            operation, "TOO_LARGE", f"answer over {_MAX_RESPONSE_BYTES} bytes"
+                        )
+            finally:
+                response.close()
+        except httpx.TimeoutException as exc:
+            raise CrmUnavailableError(
+                f"vtiger {operation} timed out after {self.options.timeout:g} s ({url})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise CrmUnavailableError(
+                f"vtiger {operation}: cannot reach {url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return response.status_code, bytes(body), _http_date(response.headers.get("date"))
+
+
+class _RedactSession(logging.Filter):
+    """Hide ``sessionName=...`` in httpx's own request log lines (GETs carry it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            "sessionName=" in str(arg) for arg in record.args
+        ):
+            record.args = tuple(
+                _SESSION_RE.sub("sessionName=<hidden>", str(arg)) for arg in record.args
+            )
+        return True
+
+
+_SESSION_RE = re.compile(r"sessionName=[^&\s\"]*")
+_REDACTION = _RedactSession()
+
+
+def _install_redaction() -> None:
+    for name in ("httpx", "httpcore"):
+        target = logging.getLogger(name)
+        if _REDACTION not in target.filters:
+            target.addFilter(_REDACTION)
+
+
+def _api_error(operation: str, code: str | int | None, message: str) -> VtigerApiError:
+    if code == 0 and not isinstance(code, bool):
+        return VtigerConflictError(operation, code, message)
+    if operation in _RECORD_OPERATIONS and code in _NOT_FOUND_CODES:
+        return VtigerNotFoundError(operation, code, message)
+    return VtigerApiError(operation, code, message)
+
+
+def _looks_json(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False
+
+
+def _decode(body: bytes, operation: str) -> dict[str, Any]:
+    try:
+        answer = json.loads(body)
+    except ValueError as exc:
+        raise VtigerApiError(
+            operation, "NOT_JSON", "the answer is not JSON: is crm.vtiger.url the vtiger URL?"
+        ) from exc
+    if not isinstance(answer, dict) or "success" not in answer:
+        raise VtigerApiError(operation, "NOT_JSON", "the answer is not a webservice reply")
+    return answer
+
+
+def _error_of(answer: Mapping[str, Any]) -> tuple[str | int | None, str]:
+    error = answer.get("error")
+    if not isinstance(error, Mapping):
+        return None, "no error details"
+    code = error.get("code")
+    if not isinstance(code, str | int):
+        code = None
+    return code, str(error.get("message", ""))[:500]
+
+
+def _field(result: Any, name: str, operation: str) -> Any:
+    if not isinstance(result, Mapping) or result.get(name) in (None, ""):
+        raise VtigerApiError(operation, "BAD_ANSWER", f"no {name} in the answer")
+    return result[name]
+
+
+def _record(result: Any, operation: str) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        raise VtigerApiError(operation, "BAD_ANSWER", "expected an object")
+    return result
+
+
+def _records(result: Any, operation: str) -> list[dict[str, Any]]:
+    if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
+        raise VtigerApiError(operation, "BAD_ANSWER", "expected a list of records")
+    return result
+
+
+def _http_date(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)

@@ -1,0 +1,240 @@
+"""Snapshots of vtiger meetings (``Events`` records) as the port's :class:`Meeting`.
+
+What vtiger can and cannot tell us (facts sheet, "Meeting attendees" and "Follow-up
+recordings"):
+
+- **Organizer**: the assigned user (its ``email1``). A meeting assigned to a group falls
+  back to the user who last changed it.
+- **Contacts**: ``retrieve`` shows one ``contact_id`` only, and every related-list route
+  fails on events. But ``query`` on Events joins the contact links, so
+  ``WHERE id = 'E'`` reports one linked contact, ``... AND contact_id != 'C1'`` the next,
+  until the answer is empty (files 108-110): N+1 queries for N contacts, bounded by
+  ``contact_enumeration_limit`` with a warning when it stops early.
+- **Extra addresses**: an optional text field on Events (``attendees_field``) holding
+  addresses of people who are not contacts, separated by commas, semicolons or lines.
+- **User invitees cannot be read back at all**; they are not in the snapshot.
+
+Times are read in the server's zone and given in the organizer's own zone (its
+``time_zone`` preference), which becomes the invitation's TZID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, Party, PartyRef
+from invitegw.crm_adapter.vtiger import vtql
+from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
+from invitegw.crm_adapter.vtiger.options import VtigerOptions
+from invitegw.crm_adapter.vtiger.parties import Directory, address_party, plausible_address
+from invitegw.crm_adapter.vtiger.records import from_server, is_true, stamp_from_server
+from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
+
+__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader"]
+
+logger = logging.getLogger(__name__)
+
+MAX_EXTRA_ADDRESSES = 100
+_MAX_FIELD_CHARS = 20_000
+# Columns of vtiger_activity, vtiger_crmentity and the custom-field table only: one row
+# per event. `contact_id` would join the contact links and repeat rows (module docstring).
+_EVENT_FIELDS = (
+    "id",
+    "subject",
+    "activitytype",
+    "eventstatus",
+    "date_start",
+    "time_start",
+    "due_date",
+    "time_end",
+    "notime",
+    "location",
+    "description",
+    "assigned_user_id",
+    "modifiedby",
+    "modifiedtime",
+)
+
+
+class MeetingReader:
+    """Builds :class:`Meeting` snapshots from Events records."""
+
+    def __init__(
+        self, client: VtigerClient, options: VtigerOptions, schema: Schema, directory: Directory
+    ) -> None:
+        self._client = client
+        self._options = options
+        self._schema = schema
+        self._directory = directory
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The Events columns a snapshot needs (never ``contact_id``)."""
+        extra = (self._options.sync_field, self._options.attendees_field)
+        return tuple(dict.fromkeys((*_EVENT_FIELDS, *(f for f in extra if f))))
+
+    def is_meeting(self, record: Mapping[str, Any]) -> bool:
+        """True for an event whose activity type the gateway handles."""
+        return str(record.get("activitytype") or "") in self._options.activity_types
+
+    def get(self, meeting_id: str) -> Meeting | None:
+        """The meeting's snapshot, or ``None`` if it is gone (or not a meeting type)."""
+        record = self.retrieve(meeting_id)
+        if record is None or not self.is_meeting(record):
+            return None
+        return self.snapshot(record, {})
+
+    def retrieve(self, meeting_id: str) -> dict[str, Any] | None:
+        """The raw Events record, or ``None`` when it does not exist."""
+        if not self._schema.module(EVENTS).owns(meeting_id):
+            return None
+        try:
+            return self._client.retrieve(meeting_id, module=EVENTS)
+        except VtigerNotFoundError:
+            return None
+
+    def linked_contacts(self, meeting_id: str) -> tuple[list[str], bool]:
+        """The contact ids linked to a meeting, and whether the list is complete."""
+        limit = self._options.contact_enumeration_limit
+        found: list[str] = []
+        while True:
+            where = vtql.and_(
+                f"id = {vtql.ws_id(meeting_id)}",
+                *(f"contact_id != {vtql.ws_id(c)}" for c in found),
+            )
+            rows = self._client.query(
+                vtql.select(EVENTS, ("id", "contact_id"), where), module=EVENTS
+            )
+            contact = str(rows[0].get("contact_id") or "") if rows else ""
+            if not contact or contact in found:
+                return found, True
+            if len(found) >= limit:
+                logger.warning(
+                    "vtiger meeting %s: stopped listing linked contacts after %d "
+                    "(crm.vtiger.contact_enumeration_limit); more are linked and get no "
+                    "invitation",
+                    meeting_id,
+                    limit,
+                )
+                return found, False
+            found.append(contact)
+
+    def snapshot(self, record: Mapping[str, Any], cache: dict[PartyRef, Party | None]) -> Meeting:
+        """A :class:`Meeting` from an Events record; ``cache`` is shared within a batch."""
+        opts = self._options
+        meeting_id = str(record.get("id") or "")
+        organizer = self._organizer(record)
+        zone_name = organizer.time_zone or opts.server_time_zone
+        zone = zoneinfo.ZoneInfo(zone_name)
+        start: dt.date | dt.datetime
+        end: dt.date | dt.datetime
+        server = opts.zone
+        if is_true(record.get("notime")):
+            start = from_server(record.get("date_start"), "00:00:00", server).date()
+            last = from_server(record.get("due_date") or start, "00:00:00", server).date()
+            end = max(last, start) + dt.timedelta(days=1)  # DTEND is exclusive (RFC 5545)
+        else:
+            start = from_server(record.get("date_start"), record.get("time_start"), server)
+            end = from_server(record.get("due_date"), record.get("time_end"), server)
+            start, end = start.astimezone(zone), end.astimezone(zone)
+        activity = str(record.get("activitytype") or "")
+        return Meeting(
+            id=meeting_id,
+            kind=MeetingKind.SERVICE
+            if activity in opts.service_activity_types
+            else MeetingKind.APPOINTMENT,
+            title=str(record.get("subject") or ""),
+            start=start,
+            end=end,
+            organizer=organizer,
+            attendees=self._attendees(meeting_id, record, organizer, cache),
+            description=str(record.get("description") or ""),
+            location=str(record.get("location") or ""),
+            time_zone=zone_name,
+            cancelled=str(record.get("eventstatus") or "") in opts.cancelled_event_statuses,
+            sync=self._sync(record),
+            modified_at=stamp_from_server(record.get("modifiedtime"), server),
+        )
+
+    def _sync(self, record: Mapping[str, Any]) -> bool:
+        name = self._options.sync_field
+        if not name:
+            return True
+        checked = is_true(record.get(name))
+        return checked if self._options.sync_field_means == "send" else not checked
+
+    def _organizer(self, record: Mapping[str, Any]) -> Party:
+        for key in ("assigned_user_id", "modifiedby"):
+            user = self._directory.user(str(record.get(key) or ""))
+            if user is not None:
+                return user
+        login = self._client.login_info
+        fallback = self._directory.user(login.user_id)
+        if fallback is None:
+            fallback = Party(EntityType.USER, login.user_id, login.username, (login.email,))
+        logger.warning(
+            "vtiger meeting %s: assigned to %s, not a user; organizer is %s",
+            record.get("id"),
+            record.get("assigned_user_id"),
+            fallback.id,
+        )
+        return fallback
+
+    def _attendees(
+        self,
+        meeting_id: str,
+        record: Mapping[str, Any],
+        organizer: Party,
+        cache: dict[PartyRef, Party | None],
+    ) -> tuple[Party, ...]:
+        attendees: dict[PartyRef, Party] = {}
+        contacts, _ = (
+            self.linked_contacts(meeting_id)
+            if self._options.contact_enumeration_limit
+            else ([], True)
+        )
+        for contact_id in contacts:
+            ref = PartyRef(EntityType.CONTACT, contact_id)
+            if ref not in cache:
+                cache[ref] = self._directory.get(ref)
+            party = cache[ref]
+            if party is not None:
+                attendees.setdefault(ref, party)
+        for address in self._extra_addresses(meeting_id, record):
+            matches = self._directory.find(address)
+            party = matches[0] if matches else address_party(address)
+            attendees.setdefault(party.ref, party)
+        attendees.pop(organizer.ref, None)
+        return tuple(attendees.values())
+
+    def _extra_addresses(self, meeting_id: str, record: Mapping[str, Any]) -> list[str]:
+        name = self._options.attendees_field
+        text = str(record.get(name) or "")[:_MAX_FIELD_CHARS] if name else ""
+        if not text.strip():
+            return []
+        found: list[str] = []
+        for _, address in email.utils.getaddresses([re.sub(r"[;\r\n]+", ",", text)]):
+            address = address.strip()
+            if not plausible_address(address):
+                if address:
+                    logger.warning(
+                        "vtiger meeting %s: ignoring %r in %s", meeting_id, address, name
+                    )
+                continue
+            if address.casefold() not in (a.casefold() for a in found):
+                found.append(address)
+        if len(found) > MAX_EXTRA_ADDRESSES:
+            logger.warning(
+                "vtiger meeting %s: %d addresses in %s, using the first %d",
+                meeting_id,
+                len(found),
+                name,
+                MAX_EXTRA_ADDRESSES,
+            )
+        return found[:MAX_EXTRA_ADDRESSES]
