@@ -373,7 +373,10 @@ class _RedactSession(logging.Filter):
             "sessionName=" in str(arg) for arg in record.args
         ):
             record.args = tuple(
-                _SESSION_RE.sub("sessionName=<hidden>", str(arg)) for arg in record.args
+                _SESSION_RE.sub("sessionName=<hidden>", str(arg))
+                if "sessionName=" in str(arg)
+                else arg
+                for arg in record.args
             )
         return True
 

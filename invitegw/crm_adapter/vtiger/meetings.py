@@ -199,7 +199,7 @@ class MeetingReader:
             if self._options.contact_enumeration_limit
             else ([], True)
         )
-        for contact_id in contacts:
+        for contact_id in sorted(contacts, key=vtql.crmid):
             ref = PartyRef(EntityType.CONTACT, contact_id)
             if ref not in cache:
                 cache[ref] = self._directory.get(ref)
