@@ -54,7 +54,13 @@ class Seeder:
         return str(self.client.create("Contacts", element)["id"])
 
     def lead(self, first: str, last: str, email: str = "", **fields: str) -> str:
-        element = {"firstname": first, "lastname": last, "email": email, "assigned_user_id": self.admin, **fields}
+        element = {
+            "firstname": first,
+            "lastname": last,
+            "email": email,
+            "assigned_user_id": self.admin,
+            **fields,
+        }
         return str(self.client.create("Leads", element)["id"])
 
     def event(
@@ -86,7 +92,14 @@ class Seeder:
             element.setdefault("contact_id", contacts[0])
         return str(self.client.create("Events", element, self._lists(contacts, invitees))["id"])
 
-    def revise(self, ws_id: str, *, contacts: Sequence[str] = (), invitees: Sequence[str] = (), **fields: str) -> dict[str, Any]:
+    def revise(
+        self,
+        ws_id: str,
+        *,
+        contacts: Sequence[str] = (),
+        invitees: Sequence[str] = (),
+        **fields: str,
+    ) -> dict[str, Any]:
         module = "Events" if ws_id.startswith(self.fake.modules["Events"].prefix + "x") else "Other"
         extra = self._lists(contacts, invitees) if module == "Events" else {}
         return self.client.revise({"id": ws_id, **fields}, module=module, extra=extra)

@@ -10,8 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-_ACTIVITY_REFS = "Accounts|Campaigns|HelpDesk|Invoice|Leads|Potentials|PurchaseOrder|Quotes|SalesOrder"
+_ACTIVITY_REFS = (
+    "Accounts|Campaigns|HelpDesk|Invoice|Leads|Potentials|PurchaseOrder|Quotes|SalesOrder"
+)
 _TASK_STATUSES = "Not Started|In Progress|Completed|Pending Input|Deferred|Planned"
+_USER_FIELDS = """
+    user_name is_admin first_name last_name roleid email1 status activity_view lead_view
+    hour_format end_hour start_hour is_owner title phone_work department phone_mobile
+    reports_to_id phone_other email2 phone_fax secondaryemail phone_home date_format signature
+    description address_street address_city address_state address_postalcode address_country
+    time_zone currency_id currency_grouping_pattern currency_decimal_separator
+    currency_grouping_separator currency_symbol_placement imagename internal_mailer theme
+    language reminder_interval phone_crm_extension no_of_currency_decimals
+    truncate_trailing_zeros dayoftheweek callduration othereventduration calendarsharedtype
+    default_record_view leftpanelhide rowheight defaulteventstatus defaultactivitytype
+    hidecompletedevents defaultcalendarview defaultlandingpage userlabel
+"""
 _COMMON_TAIL = (
     "createdtime:datetime",
     "modifiedtime:datetime",
@@ -117,7 +131,11 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
             "portal:boolean",
             "support_start_date:date",
             "support_end_date:date",
-            *(f"{side}{part}:string" for part in ("street", "city", "state", "zip", "country", "pobox") for side in ("mailing", "other")),
+            *(
+                f"{side}{part}:{'text' if part == 'street' else 'string'}"
+                for part in ("street", "city", "state", "zip", "country", "pobox")
+                for side in ("mailing", "other")
+            ),
             "description:text",
             "imagename:image",
         ),
@@ -150,7 +168,11 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
             "source:string",
             "starred:boolean",
             "tags:string",
-            *(f"{side}_{part}:string" for part in ("street", "city", "state", "code", "country", "pobox") for side in ("bill", "ship")),
+            *(
+                f"{side}_{part}:{'text' if part == 'street' else 'string'}"
+                for part in ("street", "city", "state", "code", "country", "pobox")
+                for side in ("bill", "ship")
+            ),
             "description:text",
         ),
     ),
@@ -192,23 +214,7 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "Users": (
         "19",
-        tuple(
-            f"{name}:string"
-            for name in (
-                "user_name is_admin first_name last_name roleid email1 status activity_view "
-                "lead_view hour_format end_hour start_hour is_owner title phone_work department "
-                "phone_mobile reports_to_id phone_other email2 phone_fax secondaryemail phone_home "
-                "date_format signature description address_street address_city address_state "
-                "address_postalcode address_country time_zone currency_id "
-                "currency_grouping_pattern currency_decimal_separator "
-                "currency_grouping_separator currency_symbol_placement imagename internal_mailer "
-                "theme language reminder_interval phone_crm_extension no_of_currency_decimals "
-                "truncate_trailing_zeros dayoftheweek callduration othereventduration "
-                "calendarsharedtype default_record_view leftpanelhide rowheight "
-                "defaulteventstatus defaultactivitytype hidecompletedevents "
-                "defaultcalendarview defaultlandingpage userlabel"
-            ).split()
-        ),
+        tuple(f"{name}:string" for name in _USER_FIELDS.split()),
     ),
     "ModComments": (
         "30",
@@ -242,7 +248,11 @@ LABEL_FIELDS = {
     "Users": ("first_name", "last_name"),
     "ModComments": ("commentcontent",),
 }
-NUMBERING = {"Contacts": ("contact_no", "CON"), "Accounts": ("account_no", "ACC"), "Leads": ("lead_no", "LEA")}
+NUMBERING = {
+    "Contacts": ("contact_no", "CON"),
+    "Accounts": ("account_no", "ACC"),
+    "Leads": ("lead_no", "LEA"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +299,6 @@ def build_modules() -> dict[str, ModuleSpec]:
         for name, (prefix, specs) in SPECS.items()
     }
     users = modules["Users"]
-    for name in ("user_name", "last_name", "email1"):
+    for name in ("user_name", "last_name", "email1", "roleid"):
         users.fields[users.names.index(name)] = FieldSpec(name, "string", mandatory=True)
     return modules

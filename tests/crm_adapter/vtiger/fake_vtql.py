@@ -66,7 +66,9 @@ def mysql_string(token: str) -> str:
         if ch == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
             # In MySQL \% and \_ stay two characters (they matter to LIKE only).
-            out.append({"n": "\n", "t": "\t", "0": "\0"}.get(nxt, "\\" + nxt if nxt in "%_" else nxt))
+            out.append(
+                {"n": "\n", "t": "\t", "0": "\0"}.get(nxt, "\\" + nxt if nxt in "%_" else nxt)
+            )
             i += 2
         elif ch == "'" and body[i + 1 : i + 2] == "'":
             out.append("'")
@@ -245,14 +247,22 @@ def execute(query: Query, table: Table) -> list[dict[str, Any]]:
             raise VtqlFault("ACCESS_DENIED", f"Permission to access '.{name}.' attribute denied.")
     for cond in query.conditions:
         if cond.column not in known:
-            raise VtqlFault("ACCESS_DENIED", f"Permission to access {cond.column} attribute denied.")
+            raise VtqlFault(
+                "ACCESS_DENIED", f"Permission to access {cond.column} attribute denied."
+            )
         if cond.column in table.references:
             for raw in cond.values:
                 if "x" not in value_of(raw):
                     raise VtqlFault("INVALID_ID_ATTRIBUTE", "Id specified is incorrect")
-    columns = [*table.fields, "id"] if query.columns is None else list(dict.fromkeys([*query.columns, "id"]))
-    touches = query.columns is None or "contact_id" in columns or any(
-        c.column == "contact_id" for c in query.conditions
+    columns = (
+        [*table.fields, "id"]
+        if query.columns is None
+        else list(dict.fromkeys([*query.columns, "id"]))
+    )
+    touches = (
+        query.columns is None
+        or "contact_id" in columns
+        or any(c.column == "contact_id" for c in query.conditions)
     )
     rows: list[dict[str, Any]] = []
     for record in table.rows:

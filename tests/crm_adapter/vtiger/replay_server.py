@@ -240,7 +240,9 @@ class FakeVtiger:
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _values(self, module: str, element: Mapping[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    def _values(
+        self, module: str, element: Mapping[str, Any], base: dict[str, Any]
+    ) -> dict[str, Any]:
         spec = self.modules[module]
         values = dict(base)
         for name, value in element.items():
@@ -282,11 +284,15 @@ class FakeVtiger:
             ids = [_intval(p) for p in extra.get("inviteesid", "").split(";") if p.strip()]
             record.invitees = [i for i in dict.fromkeys(ids) if i in self.users]
 
-    def create(self, user: int, module: str, element: Mapping[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:
+    def create(
+        self, user: int, module: str, element: Mapping[str, Any], extra: Mapping[str, str]
+    ) -> dict[str, Any]:
         if module not in self.modules or module == "Users":
             raise Fault("ACCESS_DENIED", "Permission to perform the operation is denied for name")
         if module == "ModComments":
-            target = self.reference(self.modules[module].field("related_to"), element.get("related_to"))  # type: ignore[arg-type]
+            target = self.reference(
+                self.modules[module].field("related_to"), element.get("related_to")
+            )  # type: ignore[arg-type]
             if not target or self.module_of_prefix(target.partition("x")[0]) not in COMMENT_TARGETS:
                 raise Fault("REFERENCE_INVALID", "Invalid reference specified for related_to")
         values = self._values(module, element, self._defaults(module))
@@ -295,16 +301,28 @@ class FakeVtiger:
         self._mandatory(module, values)
         if module == "Accounts":
             name = str(values["accountname"]).casefold()
-            if any(r.values.get("accountname", "").casefold() == name for r in self.records.values() if r.module == "Accounts" and r.deleted_at is None):
+            if any(
+                r.values.get("accountname", "").casefold() == name
+                for r in self.records.values()
+                if r.module == "Accounts" and r.deleted_at is None
+            ):
                 raise Fault(0, "Duplicate(s) detected!")
         if module in NUMBERING:
             column, prefix = NUMBERING[module]
             self.numbers[module] = self.numbers.get(module, 0) + 1
             values[column] = f"{prefix}{self.numbers[module]}"
         now = self.stamp()
-        values.update(createdtime=now, modifiedtime=now, modifiedby=self.user_ws(user), source="WEBSERVICE")
+        values.update(
+            createdtime=now, modifiedtime=now, modifiedby=self.user_ws(user), source="WEBSERVICE"
+        )
         if module == "ModComments":
-            values.update(creator=self.user_ws(user), parent_comments=None, customer=None, userid=None, related_email_id="0")
+            values.update(
+                creator=self.user_ws(user),
+                parent_comments=None,
+                customer=None,
+                userid=None,
+                related_email_id="0",
+            )
         record = Record(module, self.allocate_crmid(), values)
         if module in ACTIVITIES:
             contact = values.get("contact_id")
@@ -316,7 +334,9 @@ class FakeVtiger:
     def user_ws(self, number: int) -> str:
         return f"{self.modules['Users'].prefix}x{number}"
 
-    def revise(self, user: int, element: Mapping[str, Any], extra: Mapping[str, str], *, whole: bool) -> dict[str, Any]:
+    def revise(
+        self, user: int, element: Mapping[str, Any], extra: Mapping[str, str], *, whole: bool
+    ) -> dict[str, Any]:
         ws_id = element.get("id")
         head = str(ws_id or "").partition("x")[0]
         if self.module_of_prefix(head) == "Users":
@@ -329,7 +349,11 @@ class FakeVtiger:
             return self.user_record(number)
         record = self.resolve(ws_id)
         base = self._defaults(record.module) if whole else record.values
-        keep = {k: record.values[k] for k in ("createdtime", "source", "contact_no", "account_no", "lead_no") if k in record.values}
+        keep = {
+            k: record.values[k]
+            for k in ("createdtime", "source", "contact_no", "account_no", "lead_no")
+            if k in record.values
+        }
         values = self._values(record.module, element, dict(base))
         values.update(keep)
         if record.module == "Calendar":
@@ -367,7 +391,9 @@ class FakeVtiger:
             row = self.render(record, label=False)
             row["_links"] = [f"{self.modules['Contacts'].prefix}x{c}" for c in record.links]
             rows.append(row)
-        return fake_vtql.Table(spec.names, references, rows, module in ACTIVITIES, self.reverse_ties)
+        return fake_vtql.Table(
+            spec.names, references, rows, module in ACTIVITIES, self.reverse_ties
+        )
 
     def query(self, text: str) -> list[dict[str, Any]]:
         try:
@@ -381,11 +407,19 @@ class FakeVtiger:
         if record.module == "Calendar" and label == "Contacts" and target == "Contacts":
             return [self.render(self.records[c], label=False) for c in record.links if self.live(c)]
         if record.module == "Contacts" and label == "Activities" and target == "Calendar":
-            tasks = [r for r in self.records.values() if r.module == "Calendar" and r.deleted_at is None and record.crmid in r.links]
+            tasks = [
+                r
+                for r in self.records.values()
+                if r.module == "Calendar" and r.deleted_at is None and record.crmid in r.links
+            ]
             return [self.render(t, label=False) for t in sorted(tasks, key=lambda r: r.crmid)]
         if record.module in COMMENT_TARGETS and label == "ModComments" and target == "ModComments":
             mine = self.ws_id(record)
-            comments = [r for r in self.records.values() if r.module == "ModComments" and r.values.get("related_to") == mine]
+            comments = [
+                r
+                for r in self.records.values()
+                if r.module == "ModComments" and r.values.get("related_to") == mine
+            ]
             return [self.render(c, label=False) for c in comments]
         raise Fault("UNKOWN_ENTITY", "Relation specified is incorrect")
 
@@ -394,12 +428,24 @@ class FakeVtiger:
             return r.module == module
 
         changed = sorted(
-            (r for r in self.records.values() if kind(r) and r.deleted_at is None and self.epoch_of(r.values["modifiedtime"]) > since),
+            (
+                r
+                for r in self.records.values()
+                if kind(r)
+                and r.deleted_at is None
+                and self.epoch_of(r.values["modifiedtime"]) > since
+            ),
             key=lambda r: (r.values["modifiedtime"], r.crmid),
         )
-        gone = [r for r in self.records.values() if kind(r) and r.deleted_at is not None and int(r.deleted_at) > since]
+        gone = [
+            r
+            for r in self.records.values()
+            if kind(r) and r.deleted_at is not None and int(r.deleted_at) > since
+        ]
         page = changed[:100]
-        times = [self.epoch_of(r.values["modifiedtime"]) for r in page] + [int(r.deleted_at or 0) for r in gone]
+        times = [self.epoch_of(r.values["modifiedtime"]) for r in page] + [
+            int(r.deleted_at or 0) for r in gone
+        ]
         return {
             "updated": [self.render(r, label=False) for r in page],
             "deleted": [self.ws_id(r) for r in gone],
@@ -421,11 +467,13 @@ def _intval(text: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def date_time_string(self, timestamp: float | None = None) -> str:
-        return email.utils.formatdate(self.server.fake.clock() if timestamp is None else timestamp, usegmt=True)
+        return email.utils.formatdate(
+            self.server.fake.clock() if timestamp is None else timestamp, usegmt=True
+        )
 
     def do_GET(self) -> None:
         self._serve(dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)), "GET")
@@ -484,7 +532,9 @@ def _element(params: Mapping[str, str]) -> dict[str, Any]:
 def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
     op = params.get("operation", "")
     if op == "getchallenge":
-        number = next((n for n, u in fake.users.items() if u["user_name"] == params.get("username")), None)
+        number = next(
+            (n for n, u in fake.users.items() if u["user_name"] == params.get("username")), None
+        )
         if number is None:
             raise Fault("INVALID_USER_CREDENTIALS", "Invalid username or password")
         token = secrets.token_hex(7)[:13]
@@ -492,11 +542,18 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
         fake.tokens[number] = (token, now + 300)
         return {"token": token, "serverTime": now, "expireTime": now + 300}
     if op == "login":
-        number = next((n for n, u in fake.users.items() if u["user_name"] == params.get("username")), None)
+        number = next(
+            (n for n, u in fake.users.items() if u["user_name"] == params.get("username")), None
+        )
         token, expires = fake.tokens.get(number or 0, ("", 0))
         key = fake.access_keys.get(number or 0, "")
         expected = hashlib.md5((token + key).encode()).hexdigest()  # noqa: S324 - vtiger's scheme
-        if number is None or not token or fake.clock() > expires or params.get("accessKey") != expected:
+        if (
+            number is None
+            or not token
+            or fake.clock() > expires
+            or params.get("accessKey") != expected
+        ):
             raise Fault("INVALID_USER_CREDENTIALS", "Invalid username or password")
         session = secrets.token_hex(12)
         fake.sessions[session] = number
@@ -556,9 +613,9 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
         wanted = [c.strip() for c in columns if c.strip() and c.strip() != "*"]
         return [{k: r.get(k) for k in [*wanted, "id"]} for r in rows] if wanted else rows
     if op == "retrieve_related":
-        return fake.related(params.get("id"), params.get("relatedLabel", ""), params.get("relatedType", ""))
-    if op == "relatedtypes":
-        return relatedtypes(params.get("elementType", ""))
+        return fake.related(
+            params.get("id"), params.get("relatedLabel", ""), params.get("relatedType", "")
+        )
     if op == "sync":
         if fake.sync_mode == "broken":
             raise _Http500  # PHP 8: "Unknown named parameter $modifiedTime" (file 48)
@@ -570,21 +627,10 @@ def listtypes(fake: FakeVtiger) -> dict[str, Any]:
     names = list(fake.modules)
     return {
         "types": names,
-        "information": {n: {"isEntity": True, "label": n, "singular": n.rstrip("s")} for n in names},
+        "information": {
+            n: {"isEntity": True, "label": n, "singular": n.rstrip("s")} for n in names
+        },
     }
-
-
-def relatedtypes(module: str) -> dict[str, Any]:
-    if module == "Calendar":
-        info = {"Contacts": {"name": "Contacts", "label": "Contacts", "isEntity": "1"}}
-        return {"types": ["Contacts"], "information": info}
-    if module == "Contacts":
-        info = {
-            "Activities": {"name": "Calendar", "label": "Activities", "isEntity": "1"},
-            "ModComments": {"name": "ModComments", "label": "ModComments", "isEntity": "1"},
-        }
-        return {"types": ["Calendar", "ModComments"], "information": info}
-    return {"types": [], "information": []}
 
 
 def describe(fake: FakeVtiger, module: str) -> dict[str, Any]:
@@ -593,9 +639,20 @@ def describe(fake: FakeVtiger, module: str) -> dict[str, Any]:
     spec = fake.modules[module]
     fields = [_describe_field(f) for f in spec.fields]
     if module == "Users":
-        fields.extend(_describe_field(FieldSpec(n, "password")) for n in USER_SECRET_FIELDS)
+        fields.extend(
+            _describe_field(FieldSpec(n, "password", mandatory=n != "accesskey"))
+            for n in USER_SECRET_FIELDS
+        )
     fields.append(
-        {"name": "id", "label": "id", "mandatory": False, "type": {"name": "autogenerated"}, "editable": False, "nullable": False, "default": ""}
+        {
+            "name": "id",
+            "label": "id",
+            "mandatory": False,
+            "type": {"name": "autogenerated"},
+            "editable": False,
+            "nullable": False,
+            "default": "",
+        }
     )
     return {
         "label": module,

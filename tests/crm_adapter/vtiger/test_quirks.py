@@ -26,7 +26,8 @@ def test_session_expiry_logs_in_again_once_and_retries(
     logins = len(requests_of(fake, "login"))
     fake.expire_sessions()
     party = crm.get_party(PartyRef(EntityType.CONTACT, contact))
-    assert party is not None and party.name == "Anna Nowak"
+    assert party is not None
+    assert party.name == "Anna Nowak"
     assert len(requests_of(fake, "login")) == logins + 1
 
 
@@ -166,14 +167,19 @@ def test_event_writes_always_carry_the_attendee_lists(
 def test_times_are_in_server_time_and_a_warsaw_meeting_round_trips(
     crm: VtigerCrm, seed: Seeder, fake: FakeVtiger
 ) -> None:
-    warsaw_user = fake.add_user("ewa", "Ewa", "Planner", "ewa@corp.example", "k2", time_zone="Europe/Warsaw")
+    warsaw_user = fake.add_user(
+        "ewa", "Ewa", "Planner", "ewa@corp.example", "k2", time_zone="Europe/Warsaw"
+    )
     # Stored as 09:00 server time (UTC), whatever the user's zone (files 69-77).
-    event = seed.event("TZ probe", "2030-07-15 09:00:00", "2030-07-15 10:00:00", assigned_user_id=warsaw_user)
+    event = seed.event(
+        "TZ probe", "2030-07-15 09:00:00", "2030-07-15 10:00:00", assigned_user_id=warsaw_user
+    )
     meeting = crm.get_meeting(event)
     assert meeting is not None
     assert meeting.time_zone == "Europe/Warsaw"
     assert meeting.start == dt.datetime(2030, 7, 15, 11, 0, tzinfo=WARSAW)
-    assert meeting.start.tzinfo == WARSAW and meeting.start.hour == 11
+    assert meeting.start.tzinfo == WARSAW
+    assert meeting.start.hour == 11
     task = crm.create_task(
         NewTask(
             idempotency_key="tz-probe",
@@ -184,7 +190,11 @@ def test_times_are_in_server_time_and_a_warsaw_meeting_round_trips(
         )
     )
     stored = fake.records[int(task.id.partition("x")[2])].values
-    assert (stored["date_start"], stored["time_start"], stored["time_end"]) == ("2030-07-15", "09:00:00", "09:30:00")
+    assert (stored["date_start"], stored["time_start"], stored["time_end"]) == (
+        "2030-07-15",
+        "09:00:00",
+        "09:30:00",
+    )
     assert task.start == dt.datetime(2030, 7, 15, 11, 0, tzinfo=WARSAW)
     assert task.end == dt.datetime(2030, 7, 15, 11, 30, tzinfo=WARSAW)
 
@@ -212,10 +222,14 @@ def test_an_address_with_a_quote_is_found(crm: VtigerCrm, seed: Seeder, fake: Fa
     seed.contact("Someone", "Else", "obrien@acme.example")
     found = crm.find_parties("O'Brien@ACME.example")
     assert [p.id for p in found] == [contact]
-    assert any("email = 'o''brien@acme.example'" in p["query"].lower() for p in requests_of(fake, "query"))
+    assert any(
+        "email = 'o''brien@acme.example'" in p["query"].lower() for p in requests_of(fake, "query")
+    )
 
 
-def test_an_address_with_a_backslash_never_reaches_a_literal(crm: VtigerCrm, seed: Seeder, fake: FakeVtiger) -> None:
+def test_an_address_with_a_backslash_never_reaches_a_literal(
+    crm: VtigerCrm, seed: Seeder, fake: FakeVtiger
+) -> None:
     contact = seed.contact("Odd", "Local", '"a\\b"@example.org')
     assert [p.id for p in crm.find_parties('"a\\b"@example.org')] == [contact]
     assert not any("\\" in p["query"] for p in requests_of(fake, "query"))
@@ -241,7 +255,9 @@ def test_a_slow_server_times_out_as_unavailable(server: FakeVtigerServer, fake: 
     client.close()
 
 
-def test_http_5xx_is_unavailable_and_4xx_or_html_is_an_error(server: FakeVtigerServer, fake: FakeVtiger) -> None:
+def test_http_5xx_is_unavailable_and_4xx_or_html_is_an_error(
+    server: FakeVtigerServer, fake: FakeVtiger
+) -> None:
     client = VtigerClient(make_options(server.url))
     client.login_info  # noqa: B018
     fake.fail_next.append((503, b"<html>maintenance</html>"))
