@@ -54,6 +54,7 @@ from tests.crm_adapter.vtiger.fake_schema import (
 ACTIVITIES = ("Events", "Calendar")
 WRITES = {"create", "update", "revise", "delete", "login", "logout", "add_related"}
 COMMENT_TARGETS = ("Contacts", "Accounts", "Leads")
+GROUPS_PREFIX = "20"
 
 
 class Fault(Exception):  # noqa: N818 - a vtiger error answer
@@ -116,6 +117,10 @@ class FakeVtiger:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.delay = 0.0
         self.sessions_valid = True  # False: every session is refused, even a fresh one
+        # Knobs that make the fake behave like other servers or situations:
+        self.refuse_in = False  # a server whose VTQL refuses `id IN (...)`
+        self.drop_references = False  # every reference stored empty, as for a bad id
+        self.before_create: Callable[[str], None] | None = None  # another client, racing
         self.fail_next: list[tuple[int, bytes]] = []
         self.admin_id = self.add_user("admin", "Peer", "Admin", "admin@example.test", access_key)
 
@@ -209,10 +214,14 @@ class FakeVtiger:
     def reference(self, spec: FieldSpec, value: Any) -> str:
         """A stored reference: the id when it names a live record of a target, else ""."""
         text = str(value or "")
+        if self.drop_references and spec.type == "reference":
+            return ""
         head, sep, tail = text.partition("x")
         if not sep or not tail.isdigit():
             return ""
         target = self.module_of_prefix(head)
+        if spec.type == "owner" and head == GROUPS_PREFIX:
+            return text  # assigned to a group: the fake keeps no groups, it trusts the id
         if spec.type == "owner" or target == "Users":
             return text if target == "Users" and int(tail) in self.users else ""
         record = self.live(int(tail))
@@ -289,6 +298,9 @@ class FakeVtiger:
     ) -> dict[str, Any]:
         if module not in self.modules or module == "Users":
             raise Fault("ACCESS_DENIED", "Permission to perform the operation is denied for name")
+        if self.before_create is not None:
+            hook, self.before_create = self.before_create, None
+            hook(module)
         if module == "ModComments":
             target = self.reference(
                 self.modules[module].field("related_to"), element.get("related_to")
@@ -396,6 +408,8 @@ class FakeVtiger:
         )
 
     def query(self, text: str) -> list[dict[str, Any]]:
+        if self.refuse_in and " IN (" in text.upper():
+            raise Fault("QUERY_SYNTAX_ERROR", "Syntax Error on line 1: token 'IN' Unexpected")
         try:
             parsed = fake_vtql.parse(text)
             return fake_vtql.execute(parsed, self.table(parsed.module))
