@@ -25,11 +25,9 @@ name are never logged; every call logs one INFO line (operation, module, outcome
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -39,8 +37,22 @@ from typing import Any
 import httpx
 
 from invitegw.crm_adapter.vtiger import vtql
+from invitegw.crm_adapter.vtiger.answers import (
+    VtigerApiError,
+    VtigerConflictError,
+    VtigerNotFoundError,
+    api_error,
+    decode,
+    error_of,
+    http_date,
+    install_redaction,
+    looks_json,
+    one_record,
+    record_list,
+    required_field,
+)
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
-from invitegw.errors import CrmConflictError, CrmError, CrmNotFoundError, CrmUnavailableError
+from invitegw.errors import CrmError, CrmUnavailableError
 
 __all__ = [
     "LoginInfo",
@@ -53,26 +65,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_RECORD_OPERATIONS = frozenset({"retrieve", "revise", "update", "delete"})
-_NOT_FOUND_CODES = frozenset({"ACCESS_DENIED", "INVALID_ID_ATTRIBUTE"})
-
-
-class VtigerApiError(CrmError):
-    """vtiger answered ``success: false``; ``code`` is its code (a string, or ``0``)."""
-
-    def __init__(self, operation: str, code: str | int | None, message: str) -> None:
-        self.operation = operation
-        self.code = code
-        self.vtiger_message = message
-        super().__init__(f"vtiger {operation} failed: {code}: {message}")
-
-
-class VtigerNotFoundError(VtigerApiError, CrmNotFoundError):
-    """The record does not exist, was deleted, or the API user may not see it."""
-
-
-class VtigerConflictError(VtigerApiError, CrmConflictError):
-    """vtiger's duplicate check refused the write (error code ``0``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +107,7 @@ class VtigerClient:
             transport=transport,
             follow_redirects=False,
         )
-        _install_redaction()
+        install_redaction()
         self._lock = threading.RLock()
         self._login: LoginInfo | None = None
         self.last_response_date: dt.datetime | None = None
@@ -134,7 +126,7 @@ class VtigerClient:
     def _do_login(self) -> LoginInfo:
         user = self.options.username
         challenge = self._exchange("getchallenge", {"operation": "getchallenge", "username": user})
-        token = str(_field(challenge, "token", "getchallenge"))
+        token = str(required_field(challenge, "token", "getchallenge"))
         # md5(token + accessKey) in lower-case hex: the access key itself never travels.
         digest = hashlib.md5((token + self.options.access_key).encode()).hexdigest()  # noqa: S324
         try:
@@ -151,8 +143,8 @@ class VtigerClient:
                 "access key in INVITEGW_CRM__VTIGER__ACCESS_KEY)",
             ) from exc
         return LoginInfo(
-            session=str(_field(result, "sessionName", "login")),
-            user_id=str(_field(result, "userId", "login")),
+            session=str(required_field(result, "sessionName", "login")),
+            user_id=str(required_field(result, "userId", "login")),
             username=str(result.get("username", user)),
             email=str(result.get("email", "")),
             time_zone=str(result.get("time_zone", "")),
@@ -216,7 +208,7 @@ class VtigerClient:
     def query(self, text: str, *, module: str) -> list[dict[str, Any]]:
         """Run one VTQL query (at most 100 rows come back)."""
         result = self.call("query", {"query": text}, module=module)
-        return _records(result, "query")
+        return record_list(result, "query")
 
     def query_all(
         self, module: str, prefix: str, fields: Sequence[str], where: str = ""
@@ -248,14 +240,14 @@ class VtigerClient:
 
     def retrieve(self, ws_id: str, *, module: str) -> dict[str, Any]:
         """One record by webservice id."""
-        return _record(self.call("retrieve", {"id": ws_id}, module=module), "retrieve")
+        return one_record(self.call("retrieve", {"id": ws_id}, module=module), "retrieve")
 
     def create(
         self, module: str, element: Mapping[str, str], extra: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """Create a record; ``extra`` holds form parameters outside ``element``."""
         params = {"elementType": module, "element": json.dumps(dict(element)), **(extra or {})}
-        return _record(self.call("create", params, post=True, module=module), "create")
+        return one_record(self.call("create", params, post=True, module=module), "create")
 
     def revise(
         self,
@@ -266,15 +258,15 @@ class VtigerClient:
     ) -> dict[str, Any]:
         """Merge ``element`` (which carries ``id``) into the stored record."""
         params = {"element": json.dumps(dict(element)), **(extra or {})}
-        return _record(self.call("revise", params, post=True, module=module), "revise")
+        return one_record(self.call("revise", params, post=True, module=module), "revise")
 
     def describe(self, module: str) -> dict[str, Any]:
         """The module's fields and id prefix."""
-        return _record(self.call("describe", {"elementType": module}, module=module), "describe")
+        return one_record(self.call("describe", {"elementType": module}, module=module), "describe")
 
     def listtypes(self) -> dict[str, Any]:
         """The modules this user may use."""
-        return _record(self.call("listtypes", {}), "listtypes")
+        return one_record(self.call("listtypes", {}), "listtypes")
 
     def sync(self, module: str, modified_time: int, sync_type: str) -> dict[str, Any] | None:
         """``sync`` since ``modified_time`` (epoch seconds), or ``None`` where unsupported.
@@ -289,7 +281,7 @@ class VtigerClient:
             result = self.call("sync", params, module=module)
         except _SyncUnsupportedError:
             return None
-        return _record(result, "sync")
+        return one_record(result, "sync")
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -306,7 +298,7 @@ class VtigerClient:
         try:
             status, body, date = self._send(operation, payload, post)
             self.last_response_date = date
-            if operation == "sync" and (status >= 500 or not _looks_json(body)):
+            if operation == "sync" and (status >= 500 or not looks_json(body)):
                 outcome = f"unsupported (HTTP {status})"
                 raise _SyncUnsupportedError
             if status >= 500:
@@ -317,12 +309,12 @@ class VtigerClient:
                 raise VtigerApiError(
                     operation, f"HTTP {status}", "is crm.vtiger.url the vtiger base URL?"
                 )
-            answer = _decode(body, operation)
+            answer = decode(body, operation)
             if answer.get("success") is True:
                 return answer.get("result")
-            code, message = _error_of(answer)
+            code, message = error_of(answer)
             outcome = f"error {code}"
-            raise _api_error(operation, code, message)
+            raise api_error(operation, code, message)
         except BaseException as exc:
             if outcome == "ok":
                 outcome = str(exc) if isinstance(exc, CrmError) else type(exc).__name__
@@ -362,96 +354,4 @@ class VtigerClient:
             raise CrmUnavailableError(
                 f"vtiger {operation}: cannot reach {url}: {type(exc).__name__}: {exc}"
             ) from exc
-        return response.status_code, bytes(body), _http_date(response.headers.get("date"))
-
-
-class _RedactSession(logging.Filter):
-    """Hide ``sessionName=...`` in httpx's own request log lines (GETs carry it)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(
-            "sessionName=" in str(arg) for arg in record.args
-        ):
-            record.args = tuple(
-                _SESSION_RE.sub("sessionName=<hidden>", str(arg))
-                if "sessionName=" in str(arg)
-                else arg
-                for arg in record.args
-            )
-        return True
-
-
-_SESSION_RE = re.compile(r"sessionName=[^&\s\"]*")
-_REDACTION = _RedactSession()
-
-
-def _install_redaction() -> None:
-    for name in ("httpx", "httpcore"):
-        target = logging.getLogger(name)
-        if _REDACTION not in target.filters:
-            target.addFilter(_REDACTION)
-
-
-def _api_error(operation: str, code: str | int | None, message: str) -> VtigerApiError:
-    if code == 0 and not isinstance(code, bool):
-        return VtigerConflictError(operation, code, message)
-    if operation in _RECORD_OPERATIONS and code in _NOT_FOUND_CODES:
-        return VtigerNotFoundError(operation, code, message)
-    return VtigerApiError(operation, code, message)
-
-
-def _looks_json(body: bytes) -> bool:
-    try:
-        return isinstance(json.loads(body), dict)
-    except ValueError:
-        return False
-
-
-def _decode(body: bytes, operation: str) -> dict[str, Any]:
-    try:
-        answer = json.loads(body)
-    except ValueError as exc:
-        raise VtigerApiError(
-            operation, "NOT_JSON", "the answer is not JSON: is crm.vtiger.url the vtiger URL?"
-        ) from exc
-    if not isinstance(answer, dict) or "success" not in answer:
-        raise VtigerApiError(operation, "NOT_JSON", "the answer is not a webservice reply")
-    return answer
-
-
-def _error_of(answer: Mapping[str, Any]) -> tuple[str | int | None, str]:
-    error = answer.get("error")
-    if not isinstance(error, Mapping):
-        return None, "no error details"
-    code = error.get("code")
-    if not isinstance(code, str | int):
-        code = None
-    return code, str(error.get("message", ""))[:500]
-
-
-def _field(result: Any, name: str, operation: str) -> Any:
-    if not isinstance(result, Mapping) or result.get(name) in (None, ""):
-        raise VtigerApiError(operation, "BAD_ANSWER", f"no {name} in the answer")
-    return result[name]
-
-
-def _record(result: Any, operation: str) -> dict[str, Any]:
-    if not isinstance(result, dict):
-        raise VtigerApiError(operation, "BAD_ANSWER", "expected an object")
-    return result
-
-
-def _records(result: Any, operation: str) -> list[dict[str, Any]]:
-    if not isinstance(result, list) or not all(isinstance(r, dict) for r in result):
-        raise VtigerApiError(operation, "BAD_ANSWER", "expected a list of records")
-    return result
-
-
-def _http_date(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+        return response.status_code, bytes(body), http_date(response.headers.get("date"))

@@ -80,12 +80,14 @@ class CrmLog:
     def log(self, entry: LogEntry) -> None:
         """Write ``entry`` where vtiger allows (module docstring); always log it locally."""
         line = self._line(entry)
+        # The record carries the entry itself, for the gateway's handlers (and tests).
         logger.log(
             _PY_LEVEL[entry.level],
             "crm log %s %s: %s",
             entry.target.value,
             entry.target_id or "-",
             line,
+            extra={"invitegw_log": entry},
         )
         opts = self._options
         if not opts.log_to_crm or _RANK[entry.level] < _RANK[opts.log_min_level]:

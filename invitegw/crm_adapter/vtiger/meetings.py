@@ -14,8 +14,9 @@ recordings"):
   addresses of people who are not contacts, separated by commas, semicolons or lines.
 - **User invitees cannot be read back at all**; they are not in the snapshot.
 
-Times are read in the server's zone and given in the organizer's own zone (its
-``time_zone`` preference), which becomes the invitation's TZID.
+Times are read in the server's zone and given in the meeting's zone: the optional
+``meeting_time_zone_field`` on Events, else the organizer's ``time_zone`` preference; it
+becomes the invitation's TZID.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from invitegw.crm_adapter.vtiger import vtql
 from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import Directory, address_party, plausible_address
-from invitegw.crm_adapter.vtiger.records import from_server, is_true, stamp_from_server
+from invitegw.crm_adapter.vtiger.records import (
+    from_server,
+    is_true,
+    stamp_from_server,
+    user_zone,
+)
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
 
 __all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader"]
@@ -76,7 +82,13 @@ class MeetingReader:
     @property
     def fields(self) -> tuple[str, ...]:
         """The Events columns a snapshot needs (never ``contact_id``)."""
-        extra = (self._options.sync_field, self._options.attendees_field)
+        opts = self._options
+        extra = (
+            opts.sync_field,
+            opts.attendees_field,
+            opts.calendar_field,
+            opts.meeting_time_zone_field,
+        )
         return tuple(dict.fromkeys((*_EVENT_FIELDS, *(f for f in extra if f))))
 
     def is_meeting(self, record: Mapping[str, Any]) -> bool:
@@ -130,7 +142,12 @@ class MeetingReader:
         opts = self._options
         meeting_id = str(record.get("id") or "")
         organizer = self._organizer(record)
-        zone_name = organizer.time_zone or opts.server_time_zone
+        own_zone = (
+            user_zone(record, opts.meeting_time_zone_field)
+            if opts.meeting_time_zone_field
+            else None
+        )
+        zone_name = own_zone or organizer.time_zone or opts.server_time_zone
         zone = zoneinfo.ZoneInfo(zone_name)
         start: dt.date | dt.datetime
         end: dt.date | dt.datetime
@@ -159,6 +176,9 @@ class MeetingReader:
             time_zone=zone_name,
             cancelled=str(record.get("eventstatus") or "") in opts.cancelled_event_statuses,
             sync=self._sync(record),
+            calendar=str(record.get(opts.calendar_field) or "") or None
+            if opts.calendar_field
+            else None,
             modified_at=stamp_from_server(record.get("modifiedtime"), server),
         )
 

@@ -53,6 +53,14 @@ class VtigerOptions:
     sync_field: str | None = None
     sync_field_means: str = "send"
     attendees_field: str | None = None
+    calendar_field: str | None = None
+    meeting_time_zone_field: str | None = None
+    language_fields: Mapping[EntityType, str] = field(
+        default_factory=lambda: {EntityType.USER: "language"}
+    )
+    time_zone_fields: Mapping[EntityType, str] = field(
+        default_factory=lambda: {EntityType.USER: "time_zone"}
+    )
     contact_enumeration_limit: int = 25
     email_fields: Mapping[EntityType, tuple[str, ...]] = field(
         default_factory=lambda: dict(_DEFAULT_EMAIL_FIELDS)
@@ -133,6 +141,12 @@ class VtigerOptions:
             sync_field=reader.field_name("sync_field"),
             sync_field_means=reader.choice("sync_field_means", ("send", "skip"), "send"),
             attendees_field=reader.field_name("attendees_field"),
+            calendar_field=reader.field_name("calendar_field"),
+            meeting_time_zone_field=reader.field_name("meeting_time_zone_field"),
+            language_fields=reader.field_per_type("language_fields", EntityType.USER, "language"),
+            time_zone_fields=reader.field_per_type(
+                "time_zone_fields", EntityType.USER, "time_zone"
+            ),
             contact_enumeration_limit=reader.integer("contact_enumeration_limit", 25, 0, 500),
             email_fields=reader.email_fields(),
             invite_email_count=reader.invite_counts(),
@@ -286,6 +300,16 @@ class _Reader:
                     f"{_PREFIX}.email_fields.{name}: expected a non-empty list of field names"
                 )
             result[EntityType(name)] = tuple(dict.fromkeys(fields))
+        return result
+
+    def field_per_type(
+        self, key: str, default_type: EntityType, default_field: str
+    ) -> dict[EntityType, str]:
+        result = {default_type: default_field}
+        for name, value in (self._per_type(key) or {}).items():
+            if not isinstance(value, str) or not _is_field_name(value):
+                raise ConfigError(f"{_PREFIX}.{key}.{name}: expected a vtiger field name")
+            result[EntityType(name)] = value
         return result
 
     def invite_counts(self) -> dict[EntityType, int]:

@@ -99,9 +99,9 @@ def stamp_to_server(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     return value.astimezone(zone).strftime(_STAMP)
 
 
-def user_zone(record: Mapping[str, Any]) -> str | None:
-    """A user's IANA ``time_zone`` preference, if it names a zone we know."""
-    name = str(record.get("time_zone") or "").strip()
+def user_zone(record: Mapping[str, Any], field: str = "time_zone") -> str | None:
+    """An IANA zone from a record's field (a user's preference), if it names one we know."""
+    name = str(record.get(field) or "").strip()
     if not name:
         return None
     try:
@@ -114,12 +114,19 @@ def user_zone(record: Mapping[str, Any]) -> str | None:
 def party_fields(etype: EntityType, options: VtigerOptions) -> tuple[str, ...]:
     """The columns to select for a party of this type."""
     extra: tuple[str, ...] = {
-        EntityType.USER: ("status", "time_zone", "language"),
+        EntityType.USER: ("status",),
         EntityType.CONTACT: ("emailoptout", "account_id"),
         EntityType.ACCOUNT: ("emailoptout",),
         EntityType.LEAD: ("emailoptout",),
     }[etype]
-    fields = ("id", *_NAME_FIELDS[etype], *options.email_fields[etype], *extra)
+    optional = (options.language_fields.get(etype), options.time_zone_fields.get(etype))
+    fields = (
+        "id",
+        *_NAME_FIELDS[etype],
+        *options.email_fields[etype],
+        *extra,
+        *(name for name in optional if name),
+    )
     return tuple(dict.fromkeys(fields))
 
 
@@ -161,6 +168,8 @@ def party_from_record(
     if etype is EntityType.CONTACT and record.get("account_id"):
         account = PartyRef(EntityType.ACCOUNT, str(record["account_id"]))
     invite = tuple(emails[: options.invite_email_count[etype]]) if sync else ()
+    language_field = options.language_fields.get(etype)
+    zone_field = options.time_zone_fields.get(etype)
     return Party(
         type=etype,
         id=str(record.get("id") or ""),
@@ -168,7 +177,7 @@ def party_from_record(
         emails=tuple(emails),
         invite_emails=invite,
         sync=sync,
-        language=_language(record.get("language")) if etype is EntityType.USER else None,
-        time_zone=user_zone(record) if etype is EntityType.USER else None,
+        language=_language(record.get(language_field)) if language_field else None,
+        time_zone=user_zone(record, zone_field) if zone_field else None,
         account=account,
     )

@@ -102,15 +102,23 @@ class Schema:
     def _check(self) -> list[str]:
         opts = self._options
         events = self._modules[EVENTS]
-        for key, name in (
-            ("sync_field", opts.sync_field),
-            ("attendees_field", opts.attendees_field),
-        ):
+        for key in ("sync_field", "attendees_field", "calendar_field", "meeting_time_zone_field"):
+            name = getattr(opts, key)
             if name and name not in events.fields:
                 raise CrmError(
                     f"crm.vtiger.{key}: vtiger's Events module has no field {name!r} "
                     "(add it in the layout editor, or fix the name)"
                 )
+        for key, per_type in (
+            ("language_fields", opts.language_fields),
+            ("time_zone_fields", opts.time_zone_fields),
+        ):
+            for etype, name in per_type.items():
+                module = self._modules[MODULE_OF[etype]]
+                if name not in module.fields:
+                    raise CrmError(
+                        f"crm.vtiger.{key}.{etype.value}: {module.name} has no field {name!r}"
+                    )
         for etype, names in opts.email_fields.items():
             module = self._modules[MODULE_OF[etype]]
             for name in names:
