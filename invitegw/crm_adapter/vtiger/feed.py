@@ -274,7 +274,13 @@ class ChangeFeed:
         deleted: list[str] = []
         since = sync_since
         for _ in range(self._options.max_query_pages):
-            result = self._client.sync(EVENTS, since, self._options.sync_type)
+            try:
+                result = self._client.sync(EVENTS, since, self._options.sync_type)
+            except VtigerApiError as exc:
+                # E.g. syncType=application refused to a user who is not an admin: the
+                # feed must go on; deletions then come from the existence check.
+                logger.warning("vtiger sync refused (%s): deletions by the existence check", exc)
+                result = None
             if result is None:
                 self.sync_supported = False
                 logger.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -199,3 +200,16 @@ def test_the_existence_check_falls_back_to_one_query_per_id(
     assert crm.confirm_existing([*alive, gone, "12x4", "garbage"]) == set(alive)
     per_id = [p["query"] for p in requests_of(fake, "query") if " id = " in p["query"]]
     assert len(per_id) == 4
+
+
+def test_a_refused_sync_does_not_stop_the_feed(
+    server: FakeVtigerServer, seed: Seeder, fake: FakeVtiger, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.sync_mode = "patched"
+    fake.add_user("gw", "Gate", "Way", "gw@corp.example", "gw-key")  # not an administrator
+    event = seed.event("Seen by a plain user")
+    options = dataclasses.replace(make_options(server.url), username="gw", access_key="gw-key")
+    with VtigerCrm(options) as crm:
+        assert _ids(crm.changed_meetings(None)) == [event]
+        assert crm.feed_reports_deletions is False
+    assert "vtiger sync refused" in caplog.text
