@@ -97,7 +97,7 @@ class CrmLog:
             self._log_meeting(target_id, line)
         elif entry.target is LogTarget.TASK and target_id:
             if not self._tasks.append_log(target_id, line):
-                record = self._retrieve(target_id, TASKS)
+                record = self._schema.fetch(target_id, TASKS)
                 if record is not None:
                     self._comment_on_related(record, f"{line} (task {target_id})")
         elif entry.target is LogTarget.PARTY and target_id:
@@ -114,7 +114,7 @@ class CrmLog:
         return f"[invitegw {when:%Y-%m-%d %H:%M}Z {entry.level.value}] {text}"
 
     def _log_meeting(self, meeting_id: str, line: str) -> None:
-        record = self._retrieve(meeting_id, EVENTS)
+        record = self._schema.fetch(meeting_id, EVENTS)
         if record is None:
             return
         subject = str(record.get("subject") or "")
@@ -143,14 +143,6 @@ class CrmLog:
         description = str(record.get("description") or "").rstrip()
         text = f"{description}\n{line}" if description else line
         self._client.revise({"id": meeting_id, "description": text}, module=EVENTS, extra=extra)
-
-    def _retrieve(self, ws_id: str, module: str) -> dict[str, Any] | None:
-        if not self._schema.module(module).owns(ws_id):
-            return None
-        try:
-            return self._client.retrieve(ws_id, module=module)
-        except CrmNotFoundError:
-            return None
 
     def _comment_on_related(self, record: Mapping[str, Any], text: str) -> bool:
         parent = str(record.get("parent_id") or "")
@@ -186,7 +178,7 @@ class CrmLog:
         Raises:
             CrmNotFoundError: the meeting does not exist.
         """
-        record = self._retrieve(response.meeting_id, EVENTS)
+        record = self._schema.fetch(response.meeting_id, EVENTS)
         if record is None:
             raise CrmNotFoundError(f"vtiger meeting {response.meeting_id} does not exist")
         subject = str(record.get("subject") or "")

@@ -31,7 +31,7 @@ from typing import Any
 
 from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, Party, PartyRef
 from invitegw.crm_adapter.vtiger import vtql
-from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
+from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import Directory, address_party, plausible_address
 from invitegw.crm_adapter.vtiger.records import (
@@ -104,12 +104,7 @@ class MeetingReader:
 
     def retrieve(self, meeting_id: str) -> dict[str, Any] | None:
         """The raw Events record, or ``None`` when it does not exist."""
-        if not self._schema.module(EVENTS).owns(meeting_id):
-            return None
-        try:
-            return self._client.retrieve(meeting_id, module=EVENTS)
-        except VtigerNotFoundError:
-            return None
+        return self._schema.fetch(meeting_id, EVENTS)
 
     def linked_contacts(self, meeting_id: str) -> tuple[list[str], bool]:
         """The contact ids linked to a meeting, and whether the list is complete."""

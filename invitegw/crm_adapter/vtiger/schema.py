@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from invitegw.crm_adapter.port import EntityType
-from invitegw.crm_adapter.vtiger.client import VtigerClient
+from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.records import MODULE_OF
 from invitegw.errors import CrmError
@@ -91,6 +91,19 @@ class Schema:
     def entity(self, etype: EntityType) -> ModuleInfo:
         """The module of a party type."""
         return self.module(MODULE_OF[etype])
+
+    def fetch(self, ws_id: str, module: str) -> dict[str, Any] | None:
+        """A record of ``module`` by id, or ``None``.
+
+        ``None`` when the id carries another module's prefix, or the record does not
+        exist or was deleted (vtiger answers ``ACCESS_DENIED`` for both, files 38, 53).
+        """
+        if not self.module(module).owns(ws_id):
+            return None
+        try:
+            return self._client.retrieve(ws_id, module=module)
+        except VtigerNotFoundError:
+            return None
 
     def type_of(self, ws_id: str) -> EntityType | None:
         """The party type whose prefix ``ws_id`` carries, if any."""

@@ -29,7 +29,7 @@ from invitegw.crm_adapter.port import (
     TaskUpdate,
 )
 from invitegw.crm_adapter.vtiger import markers, vtql
-from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
+from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import ADDRESS_ID_PREFIX, Directory
 from invitegw.crm_adapter.vtiger.records import from_server, to_server
@@ -82,13 +82,10 @@ class TaskStore:
         return self._to_task(record) if record is not None else None
 
     def _retrieve(self, task_id: str) -> dict[str, Any] | None:
-        if not self._schema.module(TASKS).owns(task_id):
+        record = self._schema.fetch(task_id, TASKS)
+        if record is None or str(record.get("activitytype") or "Task") != "Task":
             return None
-        try:
-            record = self._client.retrieve(task_id, module=TASKS)
-        except VtigerNotFoundError:
-            return None
-        return record if str(record.get("activitytype") or "Task") == "Task" else None
+        return record
 
     def _required(self, task_id: str) -> dict[str, Any]:
         record = self._retrieve(task_id)
