@@ -350,8 +350,10 @@ class VtigerClient:
             raise CrmUnavailableError(
                 f"vtiger {operation} timed out after {self.options.timeout:g} s ({url})"
             ) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.StreamError) as exc:
             raise CrmUnavailableError(
                 f"vtiger {operation}: cannot reach {url}: {type(exc).__name__}: {exc}"
             ) from exc
+        except httpx.InvalidURL as exc:
+            raise VtigerApiError(operation, "BAD_URL", f"{url}: {exc}") from exc
         return response.status_code, bytes(body), http_date(response.headers.get("date"))

@@ -9,7 +9,16 @@ import zoneinfo
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType, LogEntry, LogLevel, LogTarget, NewTask, PartyRef
+from invitegw.crm_adapter.port import (
+    CrmPort,
+    EntityType,
+    ExistenceCheck,
+    LogEntry,
+    LogLevel,
+    LogTarget,
+    NewTask,
+    PartyRef,
+)
 from invitegw.crm_adapter.vtiger import VtigerApiError, VtigerClient, VtigerCrm
 from invitegw.errors import CrmConflictError, CrmError, CrmNotFoundError, CrmUnavailableError
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder, make_options, requests_of
@@ -54,6 +63,8 @@ def test_sync_http_500_falls_back_to_the_existence_check(
     later = crm.changed_meetings(first.cursor)
     assert [c for c in later.changes if c.deleted] == []  # the feed cannot see it ...
     assert crm.feed_reports_deletions is False
+    assert isinstance(crm, CrmPort)
+    assert isinstance(crm, ExistenceCheck)  # how the gateway knows to ask
     assert crm.confirm_existing([keep, gone]) == {keep}  # ... the existence check does
     assert any(p.get("operation") == "sync" for p in requests_of(fake, "sync"))
 
