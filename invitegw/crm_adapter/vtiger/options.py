@@ -222,7 +222,7 @@ class _Reader:
         return value
 
     def number(self, key: str, default: float) -> float:
-        value = self._get(key)
+        value = _from_text(self._get(key), float)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -230,7 +230,7 @@ class _Reader:
         return float(value)
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self._get(key)
+        value = _from_text(self._get(key), int)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -238,7 +238,7 @@ class _Reader:
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key)
+        value = _from_text(self._get(key), bool)
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -257,7 +257,7 @@ class _Reader:
     def texts(
         self, key: str, default: tuple[str, ...], *, allow_empty: bool = False
     ) -> tuple[str, ...]:
-        value = self._get(key)
+        value = _from_text(self._get(key), list)
         if value is None:
             return default
         if not isinstance(value, list | tuple) or not all(
@@ -290,7 +290,8 @@ class _Reader:
     def email_fields(self) -> dict[EntityType, tuple[str, ...]]:
         result = dict(_DEFAULT_EMAIL_FIELDS)
         table = self._per_type("email_fields") or {}
-        for name, fields in table.items():
+        for name, listed in table.items():
+            fields = _from_text(listed, list)
             if (
                 not isinstance(fields, list | tuple)
                 or not fields
@@ -323,10 +324,35 @@ class _Reader:
         return dict.fromkeys(EntityType, _count("invite_email_count", value))
 
 
-def _count(key: str, value: Any) -> int:
+def _count(key: str, raw: Any) -> int:
+    value = _from_text(raw, int)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
         raise ConfigError(f"{_PREFIX}.{key}: expected an integer from 0 to 10")
     return value
+
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def _from_text(value: Any, kind: type) -> Any:
+    """Read a value set through the environment (always text) as ``kind``.
+
+    The gateway's loader passes ``INVITEGW_CRM__VTIGER__*`` variables through as strings;
+    a TOML value already has its type and is returned as it is.
+    """
+    if not isinstance(value, str) or kind is str:
+        return value
+    text = value.strip()
+    if kind is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if kind is bool:
+        word = text.lower()
+        return True if word in _TRUE else False if word in _FALSE else value
+    try:
+        return int(text) if kind is int else float(text)
+    except ValueError:
+        return value
 
 
 def _is_field_name(value: str) -> bool:

@@ -79,7 +79,7 @@ def test_full_table() -> None:
         ({**BASE, "email_fields": {"contact": []}}, "crm.vtiger.email_fields.contact"),
         ({**BASE, "invite_email_count": {"lead": 99}}, "crm.vtiger.invite_email_count.lead"),
         ({**BASE, "sync_operation": "always"}, "crm.vtiger.sync_operation"),
-        ({**BASE, "allow_event_updates": "yes"}, "crm.vtiger.allow_event_updates"),
+        ({**BASE, "allow_event_updates": 2}, "crm.vtiger.allow_event_updates"),
         ({**BASE, "meeting_activity_types": []}, "crm.vtiger.meeting_activity_types"),
         (
             {**BASE, "service_activity_types": ["Meeting"]},
@@ -107,3 +107,25 @@ def test_the_adapter_builds_from_the_table(monkeypatch: pytest.MonkeyPatch) -> N
     crm = VtigerCrm.from_mapping(BASE)
     assert crm.options.access_key == "from-env"
     crm.close()  # never logged in: nothing is sent
+
+
+def test_values_set_through_the_environment_arrive_as_text() -> None:
+    # The gateway's loader passes INVITEGW_CRM__VTIGER__* variables on as strings.
+    table = {
+        **BASE,
+        "timeout": "12.5",
+        "contact_enumeration_limit": "7",
+        "allow_event_updates": "yes",
+        "meeting_activity_types": "Meeting, Call",
+        "email_fields": {"contact": "email,secondaryemail"},
+        "invite_email_count": {"contact": "2"},
+    }
+    options = VtigerOptions.from_mapping(table, ENV)
+    assert options.timeout == 12.5
+    assert options.contact_enumeration_limit == 7
+    assert options.allow_event_updates is True
+    assert options.meeting_activity_types == ("Meeting", "Call")
+    assert options.email_fields[EntityType.CONTACT] == ("email", "secondaryemail")
+    assert options.invite_email_count[EntityType.CONTACT] == 2
+    with pytest.raises(ConfigError, match=r"crm\.vtiger\.allow_event_updates"):
+        VtigerOptions.from_mapping({**BASE, "allow_event_updates": "perhaps"}, ENV)
