@@ -26,12 +26,12 @@ import re
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 
 from invitegw.crm_adapter.port import EntityType, LogEntry, MeetingKind, PartyRef
 from invitegw.crm_adapter.vtiger import VtigerCrm
+from tests.crm_adapter.contract import MeetingSpec
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder, make_options
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer
 
@@ -145,7 +145,7 @@ class VtigerSeeder:
 
     # -- meetings ------------------------------------------------------------------------
 
-    def add_meeting(self, spec: Any) -> str:
+    def add_meeting(self, spec: MeetingSpec) -> str:
         if spec.rrule:
             pytest.skip("vtiger keeps each occurrence of a repeating event as its own record")
         contacts = [p.id for p in spec.attendees if p.type is EntityType.CONTACT]
