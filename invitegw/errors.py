@@ -69,7 +69,7 @@ class IcsParseError(IcsError):
         message: what is wrong, in words a person can act on.
         component: the component it was found in (``VEVENT``, ``VTIMEZONE`` ...), if known.
         property: the property name (``DTSTART`` ...), if known.
-        line_number: 1-based line in the unfolded input, if known.
+        line_number: 1-based line of the input where the content line starts, if known.
         line: the offending content line (truncated), if known.
     """
 
@@ -106,7 +106,16 @@ class IcsParseError(IcsError):
 
 
 class IcsLimitError(IcsError):
-    """Input over a configured cap (object size, components, recurrence expansion)."""
+    """Input over a configured cap (object size, components, recurrence expansion).
+
+    Parameters:
+        message: what went over which cap, in words.
+        limit: the name of the cap (an ``IcsLimits`` field such as ``max_events``), if any.
+    """
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message)
 
 
 class IcsBuildError(IcsError):

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from invitegw.ics.build import (
+    DEFAULT_PRODUCER,
+    build_calendar,
+    build_cancel,
+    build_publish,
+    build_reply,
+    build_request,
+)
+from invitegw.ics.changes import ChangeKind, EventChange, compare_events
+from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits
 from invitegw.ics.model import (
     Alarm,
     Attendee,
@@ -15,17 +25,34 @@ from invitegw.ics.model import (
     PartStat,
     Role,
 )
+from invitegw.ics.parse import parse_calendar, parse_calendars
+from invitegw.ics.recurrence import expand, last_occurrence_end
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_PRODUCER",
     "Alarm",
     "Attendee",
     "CalendarObject",
+    "ChangeKind",
     "CuType",
     "Event",
+    "EventChange",
     "EventStatus",
+    "IcsLimits",
     "Method",
     "MethodSource",
     "Organizer",
     "PartStat",
     "Role",
+    "build_calendar",
+    "build_cancel",
+    "build_publish",
+    "build_reply",
+    "build_request",
+    "compare_events",
+    "expand",
+    "last_occurrence_end",
+    "parse_calendar",
+    "parse_calendars",
 ]

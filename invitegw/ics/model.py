@@ -149,6 +149,15 @@ class Event:
     floating and all-day values); ``original_tzid`` is the TZID as the producer wrote it.
     ``extra`` keeps properties the model does not name, as (NAME, content line) pairs, so
     that nothing the producer sent is lost.
+
+    ``start_given`` is ``False`` when the producer wrote no DTSTART, which :rfc:`5546`
+    (section 3.2) allows in REPLY, CANCEL, REFRESH and DECLINECOUNTER; ``start`` then holds
+    the RECURRENCE-ID, or else the DTSTAMP, so that it is always a usable value, and
+    ``end`` is ``None``.
+
+    Aware values normally carry a ``zoneinfo.ZoneInfo`` (or UTC); when a producer's
+    VTIMEZONE defines a zone no IANA zone matches, they carry a zone computed from that
+    VTIMEZONE and ``tzid`` is ``None``.
     """
 
     uid: str
@@ -174,6 +183,7 @@ class Event:
     tzid: str | None = None
     original_tzid: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    start_given: bool = True
 
     @property
     def all_day(self) -> bool:

@@ -1,0 +1,260 @@
+"""Bounded expansion of RRULE, RDATE and EXDATE (:rfc:`5545` sections 3.3.10, 3.8.5).
+
+``dateutil`` does the rule arithmetic, but cannot be trusted with strangers' rules as they
+are: a rule that never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) makes it search
+day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends at all. So:
+
+- the rule is checked part by part first (:func:`~invitegw.ics.rrule.parse_recur`);
+  BYSETPOS is refused with sub-daily frequencies;
+- the expansion runs on wall-clock times moved forward by a whole number of 400-year
+  Gregorian cycles (weekdays and leap years repeat exactly), to just before year 9999, so
+  that ``dateutil`` stops by itself after at most ``max_recurrence_years`` (+400) years
+  whatever the rule; instances are moved back afterwards;
+- at most ``max_recurrence_instances`` instances are produced, else
+  :class:`~invitegw.errors.IcsLimitError` names that cap.
+
+Instances are wall-clock times in the event's own zone (a meeting at 09:00 stays at 09:00
+across a DST change); DTSTART always counts as the first instance (section 3.3.10).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+from typing import Any, cast
+
+from dateutil import rrule as du
+
+from invitegw.errors import IcsParseError
+from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits, over_limit
+from invitegw.ics.model import DateOrDateTime, Event
+from invitegw.ics.rrule import FREQUENCIES, Recur, parse_recur
+
+__all__ = ["expand", "last_occurrence_end"]
+
+_SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")
+_CYCLE = 400  # years after which the Gregorian calendar repeats exactly
+_MAX_YEAR = 9999
+_DU_FREQ = {name: index for index, name in enumerate(reversed(FREQUENCIES))}
+
+
+@dataclass(frozen=True, slots=True)
+class _Expansion:
+    instances: list[DateOrDateTime]
+    complete: bool  # False when the rule runs beyond the horizon
+
+
+def expand(
+    event: Event,
+    *,
+    limits: IcsLimits = DEFAULT_LIMITS,
+    until: DateOrDateTime | None = None,
+) -> list[DateOrDateTime]:
+    """The start of every instance of ``event``, in order.
+
+    Parameters:
+        event: a master event (an exception, with ``recurrence_id``, is its own instance).
+        limits: the caps in force.
+        until: stop after this start (same kind as ``event.start``); by default, the end of
+            the rule or the horizon (``max_recurrence_years`` after DTSTART).
+
+    Returns:
+        The instance starts (``date``, naive or aware ``datetime`` like ``event.start``).
+
+    Raises:
+        IcsParseError: the RRULE cannot be read or expanded.
+        IcsLimitError: more than ``max_recurrence_instances`` instances.
+    """
+    return _expand(event, limits, until).instances
+
+
+def last_occurrence_end(
+    event: Event, *, limits: IcsLimits = DEFAULT_LIMITS
+) -> DateOrDateTime | None:
+    """When the last instance of ``event`` ends; ``None`` for an unbounded series.
+
+    A series whose COUNT or UNTIL reaches beyond ``max_recurrence_years`` counts as
+    unbounded. The end is the instance start plus the event's duration (DTEND - DTSTART;
+    one day for an all-day event without DTEND, none for a time without DTEND).
+
+    Raises:
+        IcsParseError: the RRULE cannot be read or expanded.
+        IcsLimitError: more than ``max_recurrence_instances`` instances.
+    """
+    duration = dt.timedelta(0) if isinstance(event.start, dt.datetime) else dt.timedelta(days=1)
+    if event.end is not None:
+        try:
+            duration = event.end - event.start
+        except TypeError:  # a floating end with a zoned start (or the reverse)
+            pass
+    if event.rrule is not None and event.recurrence_id is None:
+        recur = _recur(event)
+        if not recur.bounded:
+            return None
+    expansion = _expand(event, limits, None)
+    if not expansion.complete:
+        return None
+    last: DateOrDateTime = max(expansion.instances, key=_sort_key)
+    return last + duration
+
+
+def _recur(event: Event) -> Recur:
+    assert event.rrule is not None
+    try:
+        return parse_recur(event.rrule)
+    except ValueError as exc:
+        raise IcsParseError(
+            str(exc), component="VEVENT", property="RRULE", line=event.rrule
+        ) from None
+
+
+def _expand(event: Event, limits: IcsLimits, until: DateOrDateTime | None) -> _Expansion:
+    start = event.start
+    instances: list[DateOrDateTime] = [start]
+    complete = True
+    if event.rrule is not None and event.recurrence_id is None:
+        generated, complete = _rule_instances(event, _recur(event), limits, until)
+        instances.extend(generated)
+    if event.recurrence_id is None:
+        instances.extend(_like(start, value) for value in event.rdates)
+    excluded = {_sort_key(_like(start, value)) for value in event.exdates}
+    seen: dict[dt.datetime, DateOrDateTime] = {}
+    for value in instances:
+        key = _sort_key(value)
+        if key not in excluded and (until is None or key <= _sort_key(_like(start, until))):
+            seen.setdefault(key, value)
+    if len(seen) > limits.max_recurrence_instances:
+        raise over_limit(
+            "max_recurrence_instances",
+            len(seen),
+            limits.max_recurrence_instances,
+            "recurrence instances",
+        )
+    ordered = [seen[key] for key in sorted(seen)]
+    if not ordered:  # every instance excluded: the series is empty, DTSTART stands
+        ordered = [start]
+    return _Expansion(ordered, complete)
+
+
+def _sort_key(value: DateOrDateTime) -> dt.datetime:
+    """Instances compare as instants when aware, as wall times otherwise."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+    return dt.datetime.combine(value, dt.time())
+
+
+def _like(start: DateOrDateTime, value: DateOrDateTime) -> DateOrDateTime:
+    """``value`` in the same kind as ``start`` (date, floating, or start's zone)."""
+    if not isinstance(start, dt.datetime):
+        return value.date() if isinstance(value, dt.datetime) else value
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, start.timetz())
+    if start.tzinfo is None:
+        return value.replace(tzinfo=None)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=start.tzinfo)
+    return value.astimezone(start.tzinfo)
+
+
+def _wall(start: DateOrDateTime) -> dt.datetime:
+    if isinstance(start, dt.datetime):
+        return start.replace(tzinfo=None)
+    return dt.datetime.combine(start, dt.time())
+
+
+def _until_wall(recur: Recur, start: DateOrDateTime) -> dt.datetime | None:
+    """UNTIL as a wall-clock time comparable with the instances."""
+    if recur.until is None:
+        return None
+    until = recur.until
+    if not isinstance(until, dt.datetime):
+        return dt.datetime.combine(until, dt.time(23, 59, 59))
+    if recur.until_utc and isinstance(start, dt.datetime) and start.tzinfo is not None:
+        return until.replace(tzinfo=dt.UTC).astimezone(start.tzinfo).replace(tzinfo=None)
+    return until
+
+
+def _rule_instances(
+    event: Event, recur: Recur, limits: IcsLimits, until: DateOrDateTime | None
+) -> tuple[list[DateOrDateTime], bool]:
+    if recur.bysetpos and recur.freq in _SUB_DAILY:
+        raise IcsParseError(
+            f"BYSETPOS with FREQ={recur.freq} is not expanded",
+            component="VEVENT",
+            property="RRULE",
+            line=event.rrule,
+        )
+    start = event.start
+    wall = _wall(start)
+    shift = max(0, (_MAX_YEAR + 1 - limits.max_recurrence_years - wall.year) // _CYCLE) * _CYCLE
+    rule_until = _until_wall(recur, start)
+    complete = True
+    if rule_until is not None and rule_until.year + shift > _MAX_YEAR:
+        rule_until, complete = None, False
+    elif rule_until is None and recur.count is None:
+        complete = False
+    stop = _wall(_like(start, until)) if until is not None else None
+    try:
+        rule = du.rrule(
+            cast(Any, _DU_FREQ[recur.freq]),
+            dtstart=_moved(wall, shift),
+            interval=recur.interval,
+            count=recur.count,
+            until=_moved(rule_until, shift) if rule_until is not None else None,
+            wkst=recur.wkst,
+            cache=False,
+            **_by_parts(recur, all_day=not isinstance(start, dt.datetime)),
+        )
+        produced: list[dt.datetime] = []
+        for item in itertools.islice(rule, limits.max_recurrence_instances + 1):
+            moved = _moved(item, -shift)
+            if stop is not None and moved > stop:
+                break
+            produced.append(moved)
+    except (ValueError, OverflowError) as exc:
+        raise IcsParseError(
+            f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=event.rrule
+        ) from None
+    if len(produced) > limits.max_recurrence_instances:
+        raise over_limit(
+            "max_recurrence_instances",
+            len(produced),
+            limits.max_recurrence_instances,
+            "recurrence instances",
+        )
+    if recur.count is not None and len(produced) < recur.count and stop is None:
+        complete = False  # the horizon came first
+    return [_back(start, item) for item in produced], complete
+
+
+def _moved(value: dt.datetime, years: int) -> dt.datetime:
+    return value.replace(year=value.year + years) if years else value
+
+
+def _back(start: DateOrDateTime, wall: dt.datetime) -> DateOrDateTime:
+    if not isinstance(start, dt.datetime):
+        return wall.date()
+    return wall.replace(tzinfo=start.tzinfo)
+
+
+def _by_parts(recur: Recur, *, all_day: bool) -> dict[str, Any]:
+    ordinals_allowed = recur.freq in ("MONTHLY", "YEARLY") and not recur.byweekno
+    weekdays = [
+        du.weekday(day, ordinal if ordinals_allowed else None) for ordinal, day in recur.byday
+    ]
+    parts: dict[str, Any] = {
+        "bysetpos": recur.bysetpos or None,
+        "bymonth": recur.bymonth or None,
+        "bymonthday": recur.bymonthday or None,
+        "byyearday": recur.byyearday or None,
+        "byweekno": recur.byweekno or None,
+        "byweekday": list(dict.fromkeys(weekdays)) or None,
+    }
+    if not all_day:
+        parts["byhour"] = recur.byhour or None
+        parts["byminute"] = recur.byminute or None
+        parts["bysecond"] = [s for s in recur.bysecond if s < 60] or None
+    return parts

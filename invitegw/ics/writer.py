@@ -1,0 +1,126 @@
+"""Writing content lines (:rfc:`5545` section 3.1): escaping, parameter quoting, folding.
+
+Our own, small and strict, rather than icalendar's serializer: icalendar rewrites a
+literal backslash-N in text as a line break (its escaping first turns ``\\N`` into
+``\\n``), which breaks the round trip a property test checks; and we want to refuse control
+characters instead of passing them on. Folding is at 75 octets, never inside a UTF-8
+sequence and never between a backslash and the character it escapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from invitegw.errors import IcsBuildError
+
+__all__ = ["CRLF", "check_text", "content_line", "escape_text", "fold", "param_value"]
+
+CRLF = "\r\n"
+_LIMIT = 75
+# Control characters RFC 5545 section 3.1 forbids in values (HTAB and line breaks are
+# written as allowed or escaped).
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NEEDS_QUOTES = re.compile(r"[:;,]")
+
+
+def check_text(value: str, what: str) -> None:
+    """Refuse control characters in ``value``.
+
+    Raises:
+        IcsBuildError: ``value`` holds one, naming ``what`` it is.
+    """
+    match = _FORBIDDEN.search(value)
+    if match is not None:
+        raise IcsBuildError(f"{what} contains the control character {match.group()!r}")
+
+
+def escape_text(value: str, what: str = "text") -> str:
+    r"""A TEXT value escaped (section 3.3.11): ``\ ; ,`` and line breaks.
+
+    Raises:
+        IcsBuildError: the text holds a control character.
+    """
+    check_text(value, what)
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\r", "\\n")
+        .replace("\n", "\\n")
+    )
+
+
+def param_value(value: str, what: str = "parameter") -> str:
+    """A parameter value, quoted when needed, with :rfc:`6868` escapes for ``^ " newline``.
+
+    Raises:
+        IcsBuildError: the value holds a control character.
+    """
+    check_text(value, what)
+    escaped = (
+        value.replace("^", "^^")
+        .replace('"', "^'")
+        .replace("\r\n", "^n")
+        .replace("\r", "^n")
+        .replace("\n", "^n")
+    )
+    if _NEEDS_QUOTES.search(escaped) or escaped != escaped.strip():
+        return f'"{escaped}"'
+    return escaped
+
+
+def content_line(
+    name: str, value: str, params: Iterable[tuple[str, str | Sequence[str]]] = ()
+) -> str:
+    """``NAME;PARAM=value:value`` (unfolded); ``value`` must already be escaped.
+
+    Parameter values are quoted and escaped here; a sequence becomes a comma list.
+    """
+    parts = [name]
+    for key, item in params:
+        if isinstance(item, str):
+            parts.append(f";{key}={param_value(item, f'{name};{key}')}")
+        else:
+            joined = ",".join(param_value(v, f"{name};{key}") for v in item)
+            parts.append(f";{key}={joined}")
+    parts.append(":")
+    parts.append(value)
+    return "".join(parts)
+
+
+def fold(line: str) -> str:
+    """``line`` folded into physical lines of at most 75 octets, joined with CRLF + space."""
+    encoded_length = len(line.encode("utf-8"))
+    if encoded_length <= _LIMIT:
+        return line
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    limit = _LIMIT
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            if len(current) > 1 and current[-1] == "\\" and _odd_backslashes(current):
+                carry = current.pop()
+                chunks.append("".join(current))
+                current, size = [carry], 1
+            else:
+                chunks.append("".join(current))
+                current, size = [], 0
+            limit = _LIMIT - 1  # continuation lines start with a space
+        current.append(char)
+        size += width
+    chunks.append("".join(current))
+    return (CRLF + " ").join(chunks)
+
+
+def _odd_backslashes(chars: list[str]) -> bool:
+    """Whether the trailing run of backslashes is odd (its last one escapes what follows)."""
+    count = 0
+    for char in reversed(chars):
+        if char != "\\":
+            break
+        count += 1
+    return count % 2 == 1
