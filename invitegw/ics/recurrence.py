@@ -19,6 +19,7 @@ across a DST change); DTSTART always counts as the first instance (section 3.3.1
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from dataclasses import dataclass
@@ -84,10 +85,9 @@ def last_occurrence_end(
     """
     duration = dt.timedelta(0) if isinstance(event.start, dt.datetime) else dt.timedelta(days=1)
     if event.end is not None:
-        try:
+        # A floating end with a zoned start (or the reverse) has no usable length.
+        with contextlib.suppress(TypeError):
             duration = event.end - event.start
-        except TypeError:  # a floating end with a zoned start (or the reverse)
-            pass
     if event.rrule is not None and event.recurrence_id is None:
         recur = _recur(event)
         if not recur.bounded:
