@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from invitegw.errors import IcsBuildError, IcsError
 from invitegw.ics.model import Attendee, DateOrDateTime, Event, EventStatus, Method, PartStat
@@ -49,6 +50,16 @@ _WITH_ALARMS = (Method.PUBLISH, Method.REQUEST, Method.ADD)
 _WITHOUT_ATTENDEES = (Method.PUBLISH,)
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One VEVENT to write: the event, whom to list, and the STATUS to write instead."""
+
+    event: Event
+    attendees: tuple[Attendee, ...]
+    status: EventStatus | None = None
+    omit_status: bool = False
+
+
 def build_calendar(
     method: Method,
     events: Sequence[Event],
@@ -71,7 +82,7 @@ def build_calendar(
         IcsBuildError: the events cannot make a valid message (the message says why).
     """
     return _calendar(
-        method, [(event, event.attendees, None) for event in events], producer=producer, now=now
+        method, [_Part(event, event.attendees) for event in events], producer=producer, now=now
     )
 
 
@@ -130,14 +141,15 @@ def build_cancel(
         IcsBuildError: see :func:`build_calendar`; also nobody to cancel for.
     """
     if attendees is None:
-        chosen: tuple[Attendee, ...] = event.attendees
-        status: EventStatus | None = EventStatus.CANCELLED
+        # RFC 5546 section 3.2.5: STATUS:CANCELLED cancels the whole event...
+        part = _Part(event, event.attendees, status=EventStatus.CANCELLED)
     else:
+        # ... and MUST NOT be present when only some attendees are uninvited.
         chosen = tuple(_attendee(event, item) for item in attendees)
-        status = None
-    if not chosen:
+        part = _Part(event, chosen, omit_status=True)
+    if not part.attendees:
         raise IcsBuildError("a CANCEL must list the ATTENDEEs it cancels for")
-    return _calendar(Method.CANCEL, [(event, chosen, status)], producer=producer, now=now)
+    return _calendar(Method.CANCEL, [part], producer=producer, now=now)
 
 
 def build_reply(
@@ -194,7 +206,7 @@ def build_reply(
         tzid=event.tzid,
         start_given=event.start_given,
     )
-    return _calendar(Method.REPLY, [(replied, (answering,), None)], producer=producer, now=now)
+    return _calendar(Method.REPLY, [_Part(replied, (answering,))], producer=producer, now=now)
 
 
 def build_publish(
@@ -221,23 +233,19 @@ def _attendee(event: Event, item: Attendee | str) -> Attendee:
 
 
 def _calendar(
-    method: Method,
-    items: Sequence[tuple[Event, tuple[Attendee, ...], EventStatus | None]],
-    *,
-    producer: str,
-    now: dt.datetime | None,
+    method: Method, parts: Sequence[_Part], *, producer: str, now: dt.datetime | None
 ) -> bytes:
-    if not items:
+    if not parts:
         raise IcsBuildError("no event to build a calendar from")
     if now is not None and now.tzinfo is None:
         raise IcsBuildError("now must be an aware time")
-    _check_identity(method, [event for event, _, _ in items])
+    _check_identity(method, [part.event for part in parts])
     check_text(producer, "PRODID")
     body: list[str] = []
     zones: dict[str, list[dt.datetime]] = {}
-    for event, attendees, status in items:
-        body += _event_lines(method, event, attendees, status, now)
-        _collect_zones(event, zones)
+    for part in parts:
+        body += _event_lines(method, part, now)
+        _collect_zones(part.event, zones)
     lines = [
         "BEGIN:VCALENDAR",
         f"METHOD:{method.value}",
@@ -266,13 +274,8 @@ def _check_identity(method: Method, events: Sequence[Event]) -> None:
         raise IcsBuildError(f"all events of a {method.value} must share one UID")
 
 
-def _event_lines(
-    method: Method,
-    event: Event,
-    attendees: tuple[Attendee, ...],
-    status: EventStatus | None,
-    now: dt.datetime | None,
-) -> list[str]:
+def _event_lines(method: Method, part: _Part, now: dt.datetime | None) -> list[str]:
+    event = part.event
     _check_times(event)
     stamp = now or event.dtstamp or dt.datetime.now(dt.UTC)
     if stamp.tzinfo is None:
@@ -305,7 +308,7 @@ def _event_lines(
     if event.url:
         check_text(event.url, "URL")
         lines.append(content_line("URL", event.url))
-    final_status = status or event.status
+    final_status = None if part.omit_status else part.status or event.status
     if final_status is not None:
         lines.append(f"STATUS:{final_status.value}")
     if method is not Method.REPLY:
@@ -315,7 +318,7 @@ def _event_lines(
     elif method is not Method.PUBLISH:
         raise IcsBuildError(f"a {method.value} needs an ORGANIZER (UID {event.uid!r})")
     if method not in _WITHOUT_ATTENDEES:
-        lines += [attendee_line(attendee) for attendee in attendees]
+        lines += [attendee_line(attendee) for attendee in part.attendees]
     if method in _WITH_ALARMS:
         for alarm in event.alarms:
             lines += alarm_lines(alarm)

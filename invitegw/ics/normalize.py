@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TypeVar
 
-from invitegw.errors import IcsParseError
+from invitegw.errors import IcsError, IcsParseError
 from invitegw.ics.lexer import Component, Property
 from invitegw.ics.limits import IcsLimits, over_limit
 from invitegw.ics.model import (
@@ -146,6 +146,8 @@ class EventReader:
                 continue
             try:
                 handler(prop, fields)
+            except IcsError:  # a cap (IcsLimitError is a ValueError too): not a bad value
+                raise
             except ValueError as exc:
                 self._warn(prop, f"ignored: {exc}")
                 fields.extra.append((name, prop.line))

@@ -8,8 +8,9 @@ day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends a
   BYSETPOS is refused with sub-daily frequencies;
 - the expansion runs on wall-clock times moved forward by a whole number of 400-year
   Gregorian cycles (weekdays and leap years repeat exactly), to just before year 9999, so
-  that ``dateutil`` stops by itself after at most ``max_recurrence_years`` (+400) years
-  whatever the rule; instances are moved back afterwards;
+  that ``dateutil`` stops by itself after at most ``max_recurrence_years`` + 400 years
+  whatever the rule; instances are moved back afterwards, and those more than
+  ``max_recurrence_years`` after DTSTART are beyond the horizon;
 - at most ``max_recurrence_instances`` instances are produced, else
   :class:`~invitegw.errors.IcsLimitError` names that cap.
 
@@ -208,10 +209,14 @@ def _rule_instances(
             cache=False,
             **_by_parts(recur, all_day=not isinstance(start, dt.datetime)),
         )
+        horizon = _years_later(wall, limits.max_recurrence_years)
         produced: list[dt.datetime] = []
         for item in itertools.islice(rule, limits.max_recurrence_instances + 1):
             moved = _moved(item, -shift)
             if stop is not None and moved > stop:
+                break
+            if moved > horizon:
+                complete = False
                 break
             produced.append(moved)
     except (ValueError, OverflowError) as exc:
@@ -226,8 +231,13 @@ def _rule_instances(
             "recurrence instances",
         )
     if recur.count is not None and len(produced) < recur.count and stop is None:
-        complete = False  # the horizon came first
+        complete = False  # the horizon (or the end of the calendar) came first
     return [_back(start, item) for item in produced], complete
+
+
+def _years_later(value: dt.datetime, years: int) -> dt.datetime:
+    day = min(value.day, 28) if value.month == 2 else value.day
+    return value.replace(year=min(value.year + years, _MAX_YEAR), day=day)
 
 
 def _moved(value: dt.datetime, years: int) -> dt.datetime:

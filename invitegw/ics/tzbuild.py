@@ -188,7 +188,11 @@ def _observance(group: _Group, *, open_ended: bool) -> list[str]:
             f"BYDAY={ordinal}{WEEKDAYS[head.local.weekday()]}"
         )
         if not open_ended:
-            rule += f";UNTIL={last.utc:%Y%m%dT%H%M%SZ}"
+            # UNTIL is UTC (RFC 5545 section 3.3.10), but some readers (dateutil's tzical
+            # among them) compare it with the local onset: the later of the two includes
+            # the last onset either way, and the next one is a year off.
+            until = max(last.utc.replace(tzinfo=None), last.local)
+            rule += f";UNTIL={until:%Y%m%dT%H%M%S}Z"
         lines.append(rule)
     lines.append(f"END:{kind}")
     return lines
