@@ -21,7 +21,9 @@ _LIMIT = 75
 # Control characters RFC 5545 section 3.1 forbids in values (HTAB and line breaks are
 # written as allowed or escaped).
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NEEDS_QUOTES = re.compile(r"[:;,]")
+# RFC 5545 needs quotes around ":;," only; a backslash is plain text there, but common
+# readers (icalendar among them) take it as an escape outside quotes, so it is quoted too.
+_NEEDS_QUOTES = re.compile(r"[:;,\\]")
 
 
 def check_text(value: str, what: str) -> None:

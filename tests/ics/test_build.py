@@ -8,7 +8,6 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
-import vobject
 
 from invitegw.errors import IcsBuildError
 from invitegw.ics import (
@@ -28,6 +27,7 @@ from invitegw.ics import (
     build_request,
     parse_calendar,
 )
+from tests.ics.independent import vobject_read
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 NOW = dt.datetime(2026, 6, 1, 12, 0, 5, 123456, tzinfo=dt.UTC)
@@ -354,7 +354,7 @@ def test_independent_parser_reads_every_kind() -> None:
         build_publish(MEETING, now=NOW),
     ]
     for data in messages:
-        parsed = vobject.readOne(data.decode())
+        parsed = vobject_read(data)
         parsed.validate()
         start = parsed.vevent.dtstart.value
         assert start.astimezone(dt.UTC) == dt.datetime(2026, 7, 1, 7, tzinfo=dt.UTC)
