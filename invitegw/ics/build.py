@@ -219,6 +219,14 @@ def build_publish(
 
     Attendees are not written (PUBLISH carries none); the organizer is, when set.
 
+    Parameters:
+        events: the event, or several (any UIDs).
+        producer: the PRODID.
+        now: the DTSTAMP.
+
+    Returns:
+        The calendar bytes.
+
     Raises:
         IcsBuildError: see :func:`build_calendar`.
     """

@@ -27,7 +27,7 @@ from icalendar.parser import Contentline
 from invitegw.errors import IcsParseError
 from invitegw.ics.limits import IcsLimits, over_limit
 
-__all__ = ["Component", "Property", "read_components"]
+__all__ = ["Component", "Property", "read_components", "split_line"]
 
 ParamValue = str | list[str]
 

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from invitegw.errors import IcsError, IcsParseError
+from invitegw.ics.alarms import read_alarms
 from invitegw.ics.lexer import Component, Property
 from invitegw.ics.limits import IcsLimits, over_limit
 from invitegw.ics.model import (
-    Alarm,
     Attendee,
     CuType,
     DateOrDateTime,
@@ -153,7 +153,7 @@ class EventReader:
                 fields.extra.append((name, prop.line))
         value = start.value if isinstance(start, Localized) else start
         end = self._end(value, end_prop, duration_prop) if given else None
-        alarms = self._alarms(component, value, end)
+        alarms = read_alarms(component, value, end, self._absolute, self._warnings)
         sequence = fields.sequence
         if sequence is None and fields.cdo_sequence is not None:
             sequence = fields.cdo_sequence
@@ -246,6 +246,9 @@ class EventReader:
                 line_number=prop.line_number,
                 line=prop.line,
             ) from None
+
+    def _absolute(self, prop: Property) -> DateOrDateTime:
+        return self._plain(self.time(prop))
 
     def _plain(self, value: DateOrDateTime | Localized) -> DateOrDateTime:
         return value.value if isinstance(value, Localized) else value
@@ -447,76 +450,6 @@ class EventReader:
     def _transp(self, prop: Property, fields: _Fields) -> None:
         if self._once(prop, fields):
             fields.transparent = prop.value.strip().upper() == "TRANSPARENT"
-
-    # -- alarms ---------------------------------------------------------------------------
-
-    def _alarms(
-        self, component: Component, start: DateOrDateTime, end: DateOrDateTime | None
-    ) -> tuple[Alarm, ...]:
-        alarms: list[Alarm] = []
-        others: list[str] = []
-        for child in component.children:
-            if child.name != "VALARM":
-                others.append(child.name)
-                continue
-            alarm = self._alarm(child, start, end)
-            if alarm is not None:
-                alarms.append(alarm)
-        if others:
-            self._warnings.append(
-                f"VEVENT at line {component.line_number}: sub-components "
-                f"{', '.join(sorted(set(others)))} ignored"
-            )
-        return tuple(alarms)
-
-    def _alarm(
-        self, child: Component, start: DateOrDateTime, end: DateOrDateTime | None
-    ) -> Alarm | None:
-        trigger = child.first("TRIGGER")
-        if trigger is None:
-            self._warnings.append(f"VALARM at line {child.line_number} has no TRIGGER: ignored")
-            return None
-        action_prop = child.first("ACTION")
-        action = action_prop.value.strip().upper() if action_prop else "DISPLAY"
-        description = child.first("DESCRIPTION")
-        text = unescape_text(description.value) if description else ""
-        try:
-            if (trigger.param("VALUE") or "").upper() == "DATE-TIME" or trigger.value.strip()[
-                :1
-            ].isdigit():
-                at = self._plain(self.time(trigger))
-                if not isinstance(at, dt.datetime) or at.tzinfo is None:
-                    raise ValueError("an absolute TRIGGER must be a UTC date-time")
-                return Alarm(
-                    action=action,
-                    description=text,
-                    trigger_at=at.astimezone(dt.UTC),
-                    trigger=dt.timedelta(0),
-                )
-            offset, lenient = parse_duration(trigger.value)
-        except ValueError as exc:
-            self._warnings.append(f"line {trigger.line_number}: VALARM TRIGGER ignored: {exc}")
-            return None
-        if lenient:
-            self._warnings.append(
-                f"line {trigger.line_number}: VALARM TRIGGER "
-                f"{trigger.value.strip()!r} read leniently"
-            )
-        if (trigger.param("RELATED") or "").upper() == "END":
-            if end is None:
-                self._warnings.append(
-                    f"line {trigger.line_number}: VALARM relative to an "
-                    "end the event does not have: read relative to start"
-                )
-            else:
-                try:
-                    offset += end - start
-                except TypeError:  # a floating end with a zoned start: no usable length
-                    self._warnings.append(
-                        f"line {trigger.line_number}: VALARM relative to "
-                        "an end of another kind: read relative to start"
-                    )
-        return Alarm(trigger=offset, action=action, description=text)
 
 
 def _cn(prop: Property) -> str | None:

@@ -73,6 +73,14 @@ def parse_calendar(
     When the data holds several, the first is returned with a warning naming how many
     were left out.
 
+    Parameters:
+        data: the calendar data.
+        mime_method: the MIME part's ``method=`` parameter, if any.
+        limits: the caps in force.
+
+    Returns:
+        The first calendar object.
+
     Raises:
         IcsParseError: as :func:`parse_calendars`.
         IcsLimitError: as :func:`parse_calendars`.

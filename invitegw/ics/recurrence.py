@@ -80,6 +80,13 @@ def last_occurrence_end(
     unbounded. The end is the instance start plus the event's duration (DTEND - DTSTART;
     one day for an all-day event without DTEND, none for a time without DTEND).
 
+    Parameters:
+        event: a master event, or an exception (then its own end).
+        limits: the caps in force.
+
+    Returns:
+        The end, of the same kind as ``event.start``, or ``None``.
+
     Raises:
         IcsParseError: the RRULE cannot be read or expanded.
         IcsLimitError: more than ``max_recurrence_instances`` instances.

@@ -102,6 +102,12 @@ def _format_until(value: dt.date | dt.datetime, *, utc: bool) -> str:
 def parse_recur(text: str) -> Recur:
     """Read and check a RECUR value (``FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20261231T235959Z``).
 
+    Parameters:
+        text: the RRULE value.
+
+    Returns:
+        The checked rule.
+
     Raises:
         ValueError: the rule is not one (missing FREQ, unknown part, value out of range,
             COUNT and UNTIL together, ...), with the reason.

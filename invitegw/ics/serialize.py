@@ -48,7 +48,14 @@ _UTC_KEYS = frozenset(
 
 
 def zone_key(value: DateOrDateTime) -> str | None:
-    """The IANA name ``value`` is written with (``TZID=``), or ``None`` (date, UTC, other)."""
+    """The IANA name ``value`` is written with (``TZID=``).
+
+    Parameters:
+        value: a date or time.
+
+    Returns:
+        The zone key, or ``None`` for a date, a UTC or floating time, or another zone.
+    """
     if not isinstance(value, dt.datetime):
         return None
     zone = value.tzinfo
@@ -59,6 +66,14 @@ def zone_key(value: DateOrDateTime) -> str | None:
 
 def time_line(name: str, value: DateOrDateTime, params: Sequence[tuple[str, str]] = ()) -> str:
     """``DTSTART;TZID=Europe/Berlin:20260316T100000`` and the like.
+
+    Parameters:
+        name: the property name.
+        value: the date or aware time.
+        params: further parameters (``RANGE``).
+
+    Returns:
+        The content line.
 
     Raises:
         IcsBuildError: a floating (naive) time: receivers would read it in their own zone.
@@ -75,12 +90,26 @@ def time_line(name: str, value: DateOrDateTime, params: Sequence[tuple[str, str]
 
 
 def utc_text(value: dt.datetime) -> str:
-    """An aware time as ``YYYYMMDDTHHMMSSZ``."""
+    """An aware time as ``YYYYMMDDTHHMMSSZ``.
+
+    Parameters:
+        value: an aware time.
+
+    Returns:
+        The UTC DATE-TIME text.
+    """
     return f"{value.astimezone(dt.UTC):%Y%m%dT%H%M%S}Z"
 
 
 def duration_text(value: dt.timedelta) -> str:
-    """A DURATION value (section 3.3.6): ``-PT15M``, ``P1DT2H``, ``PT0S``."""
+    """A DURATION value (section 3.3.6): ``-PT15M``, ``P1DT2H``, ``PT0S``.
+
+    Parameters:
+        value: the duration (whole seconds are written).
+
+    Returns:
+        The DURATION text.
+    """
     seconds = int(value.total_seconds())
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
@@ -99,6 +128,13 @@ def duration_text(value: dt.timedelta) -> str:
 def address(email: str, what: str) -> str:
     """``mailto:`` + ``email`` after a syntax check.
 
+    Parameters:
+        email: a bare address.
+        what: what it is, for the error message.
+
+    Returns:
+        The CAL-ADDRESS.
+
     Raises:
         IcsBuildError: not an email address.
     """
@@ -108,7 +144,17 @@ def address(email: str, what: str) -> str:
 
 
 def organizer_line(organizer: Organizer) -> str:
-    """ORGANIZER with CN and SENT-BY (section 3.8.4.3)."""
+    """ORGANIZER with CN and SENT-BY (section 3.8.4.3).
+
+    Parameters:
+        organizer: the organizer.
+
+    Returns:
+        The content line.
+
+    Raises:
+        IcsBuildError: an address is not one, or the name holds a control character.
+    """
     params: list[tuple[str, str]] = []
     if organizer.cn:
         params.append(("CN", organizer.cn))
@@ -118,7 +164,17 @@ def organizer_line(organizer: Organizer) -> str:
 
 
 def attendee_line(attendee: Attendee) -> str:
-    """ATTENDEE with CUTYPE, ROLE, PARTSTAT, RSVP, CN and the rest (section 3.8.4.1)."""
+    """ATTENDEE with CUTYPE, ROLE, PARTSTAT, RSVP, CN and the rest (section 3.8.4.1).
+
+    Parameters:
+        attendee: the attendee.
+
+    Returns:
+        The content line.
+
+    Raises:
+        IcsBuildError: an address is not one, or the name holds a control character.
+    """
     params: list[tuple[str, str | Sequence[str]]] = [
         ("CUTYPE", attendee.cutype.value),
         ("ROLE", attendee.role.value),
@@ -142,6 +198,12 @@ def attendee_line(attendee: Attendee) -> str:
 
 def alarm_lines(alarm: Alarm) -> list[str]:
     """A VALARM (section 3.6.6); DISPLAY and AUDIO only (EMAIL alarms mail people).
+
+    Parameters:
+        alarm: the alarm.
+
+    Returns:
+        The component's content lines.
 
     Raises:
         IcsBuildError: another ACTION, a DISPLAY without description, a naive absolute time.

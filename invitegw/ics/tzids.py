@@ -129,7 +129,14 @@ def _available() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1024)
 def iana_zone(name: str) -> zoneinfo.ZoneInfo | None:
-    """The IANA zone called ``name`` (any case), or ``None``; never touches other files."""
+    """The IANA zone called ``name`` (any case); only names the database lists are opened.
+
+    Parameters:
+        name: a candidate IANA name.
+
+    Returns:
+        The zone, or ``None``.
+    """
     canonical = _available().get(name.strip().lower())
     if canonical is None or name.lower().startswith("city:"):
         return None
@@ -140,7 +147,14 @@ def iana_zone(name: str) -> zoneinfo.ZoneInfo | None:
 
 
 def fixed_offset_zone(offset: dt.timedelta) -> dt.tzinfo:
-    """A zone for a constant offset: ``Etc/GMT-1`` style for whole hours, else fixed."""
+    """A zone for a constant offset: ``Etc/GMT-1`` style for whole hours, else fixed.
+
+    Parameters:
+        offset: the offset east of UTC.
+
+    Returns:
+        UTC, an ``Etc/GMT...`` zone, or a ``datetime.timezone``.
+    """
     if offset == dt.timedelta(0):
         return dt.UTC
     hours, rest = divmod(int(offset.total_seconds()), 3600)

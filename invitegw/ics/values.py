@@ -122,7 +122,13 @@ def _datetime_value(parts: tuple[str | None, ...], *, lenient: bool) -> DateTime
 
 
 def parse_duration(text: str) -> tuple[dt.timedelta, bool]:
-    """A DURATION (``PT15M``, ``-P1D``, ``P2W``); returns (value, lenient).
+    """A DURATION (``PT15M``, ``-P1D``, ``P2W``).
+
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The duration, and whether it was read leniently (``PT-2H``, ``P1W2D``).
 
     Raises:
         ValueError: not a duration, or longer than a century.
@@ -158,6 +164,12 @@ def parse_duration(text: str) -> tuple[dt.timedelta, bool]:
 def parse_integer(text: str) -> int:
     """An INTEGER (``0``, ``-3``); at most 19 digits.
 
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The number.
+
     Raises:
         ValueError: not an integer.
     """
@@ -169,6 +181,12 @@ def parse_integer(text: str) -> int:
 
 def parse_utc_offset(text: str) -> dt.timedelta:
     """A UTC-OFFSET (``+0100``, ``-0530``, ``+001730``; ``+01:00`` accepted).
+
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The offset east of UTC.
 
     Raises:
         ValueError: not an offset, or not within ±24 hours.
@@ -184,7 +202,14 @@ def parse_utc_offset(text: str) -> dt.timedelta:
 
 
 def parse_bool(text: str) -> bool | None:
-    """A BOOLEAN (``TRUE``/``FALSE``, any case); ``None`` when it is neither."""
+    """A BOOLEAN (``TRUE``/``FALSE``, any case).
+
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The truth value, or ``None`` when the text is neither.
+    """
     upper = text.strip().upper()
     if upper == "TRUE":
         return True
@@ -199,6 +224,12 @@ def unescape_text(text: str) -> str:
     ``\n``/``\N`` become a line break, ``\\ \; \,`` their character; an unknown escape
     (``\:`` from some Outlook versions, ``\x``) keeps the character after the backslash when
     it is punctuation and the backslash too otherwise, so that a Windows path survives.
+
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The text.
     """
     if "\\" not in text:
         return text
@@ -215,6 +246,12 @@ def parse_cal_address(text: str) -> str:
 
     ``mailto:`` (any case) is removed; a bare address is accepted as it is. A value that is
     not an email address at all (an ``urn:`` or ``http:`` URI, a name) gives ``""``.
+
+    Parameters:
+        text: the raw value.
+
+    Returns:
+        The address, or ``""``.
     """
     value = _MAILTO.sub("", text.strip(), count=1).strip().strip("<>").lower()
     if "@" not in value or any(char.isspace() for char in value):

@@ -185,6 +185,9 @@ class ObservanceZone(dt.tzinfo):
 def compile_vtimezone(component: Component) -> tuple[ObservanceZone | None, list[str]]:
     """The zone a VTIMEZONE defines, cached by its text; and what was wrong with it.
 
+    Parameters:
+        component: the VTIMEZONE, as read by the lexer.
+
     Returns:
         The zone (``None`` when no observance is usable) and warnings in words.
     """

@@ -29,6 +29,10 @@ _NEEDS_QUOTES = re.compile(r"[:;,\\]")
 def check_text(value: str, what: str) -> None:
     """Refuse control characters in ``value``.
 
+    Parameters:
+        value: text for the output.
+        what: what it is, for the error message.
+
     Raises:
         IcsBuildError: ``value`` holds one, naming ``what`` it is.
     """
@@ -39,6 +43,13 @@ def check_text(value: str, what: str) -> None:
 
 def escape_text(value: str, what: str = "text") -> str:
     r"""A TEXT value escaped (section 3.3.11): ``\ ; ,`` and line breaks.
+
+    Parameters:
+        value: the text.
+        what: what it is, for the error message.
+
+    Returns:
+        The escaped value.
 
     Raises:
         IcsBuildError: the text holds a control character.
@@ -56,6 +67,13 @@ def escape_text(value: str, what: str = "text") -> str:
 
 def param_value(value: str, what: str = "parameter") -> str:
     """A parameter value, quoted when needed, with :rfc:`6868` escapes for ``^ " newline``.
+
+    Parameters:
+        value: the parameter's value.
+        what: what it is, for the error message.
+
+    Returns:
+        The value as written after ``NAME=``.
 
     Raises:
         IcsBuildError: the value holds a control character.
@@ -79,6 +97,17 @@ def content_line(
     """``NAME;PARAM=value:value`` (unfolded); ``value`` must already be escaped.
 
     Parameter values are quoted and escaped here; a sequence becomes a comma list.
+
+    Parameters:
+        name: the property name.
+        value: the escaped value.
+        params: (name, value or values) pairs, in the order to write.
+
+    Returns:
+        The content line, unfolded.
+
+    Raises:
+        IcsBuildError: a parameter value holds a control character.
     """
     parts = [name]
     for key, item in params:
@@ -93,7 +122,14 @@ def content_line(
 
 
 def fold(line: str) -> str:
-    """``line`` folded into physical lines of at most 75 octets, joined with CRLF + space."""
+    """``line`` folded into physical lines of at most 75 octets, joined with CRLF + space.
+
+    Parameters:
+        line: one unfolded content line.
+
+    Returns:
+        The folded line (no final CRLF).
+    """
     encoded_length = len(line.encode("utf-8"))
     if encoded_length <= _LIMIT:
         return line

@@ -27,7 +27,7 @@ from invitegw.ics import (
     build_request,
     parse_calendar,
 )
-from tests.ics.independent import vobject_read
+from tests.ics.checks import vobject_read
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 NOW = dt.datetime(2026, 6, 1, 12, 0, 5, 123456, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""vobject, an independent iCalendar parser, used to cross-check what we build."""
+"""Checks shared by the ics tests: vobject as an independent reader, and our own errors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 import vobject
 import vobject.icalendar
+
+from invitegw.errors import IcsError
 
 
 def vobject_read(data: bytes) -> Any:
@@ -19,3 +21,8 @@ def vobject_read(data: bytes) -> Any:
     table.clear()
     vobject.icalendar.registerTzid("UTC", vobject.icalendar.utc)
     return vobject.readOne(data.decode("utf-8"))
+
+
+def assert_own_error(error: IcsError, where: str = "") -> None:
+    """An error the parser raised on purpose, not its last-resort wrapper of a foreign one."""
+    assert "unexpected parser failure" not in str(error), f"{where}: {error}"
