@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import calendar
 import datetime as dt
+import threading
 from dataclasses import dataclass
 
 from invitegw.ics.lexer import Component
@@ -194,18 +195,23 @@ def compile_vtimezone(component: Component) -> tuple[ObservanceZone | None, list
     return _compile_cached(component.text or repr(component), component)
 
 
+# Keyed by the VTIMEZONE's text: the same sender sends the same definition every time.
+# Bounded, so a stream of made-up zones cannot grow it; locked, for threaded callers.
 _CACHE: dict[str, tuple[ObservanceZone | None, list[str]]] = {}
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
 
 
 def _compile_cached(key: str, component: Component) -> tuple[ObservanceZone | None, list[str]]:
-    hit = _CACHE.get(key)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
     if hit is not None:
         return hit
     result = _compile(component)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = result
+    with _CACHE_LOCK:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = result
     return result
 
 
