@@ -47,6 +47,7 @@ _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})(?::?(\d{2}))?")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _UNESCAPED = {"n": "\n", "N": "\n", "\\": "\\", ";": ";", ",": ",", ":": ":", '"': '"'}
 _MAILTO = re.compile(r"\s*mailto:(?://)?", re.IGNORECASE)
+_INNER_MAILTO = re.compile(r"[:;]\s*mailto:(?://)?", re.IGNORECASE)
 _MAX_DURATION_DAYS = 100 * 366
 
 
@@ -79,7 +80,11 @@ def parse_date_time(text: str, *, date_only: bool | None = None) -> DateTimeValu
     text = text.strip()
     match = _DATE_TIME.fullmatch(text)
     if match is not None:
-        return _datetime_value(match.groups(), lenient=date_only is True)
+        value = _datetime_value(match.groups(), lenient=False)
+        if date_only is True:  # VALUE=DATE said so: the producer meant the day
+            assert isinstance(value.value, dt.datetime)
+            return DateTimeValue(value.value.date(), False, True)
+        return value
     match = _DATE.fullmatch(text)
     if match is not None:
         day_value = _date(*(int(part) for part in match.groups()))
@@ -244,8 +249,10 @@ def _unescape_one(match: re.Match[str]) -> str:
 def parse_cal_address(text: str) -> str:
     """A CAL-ADDRESS as a bare, lower-cased email address.
 
-    ``mailto:`` (any case) is removed; a bare address is accepted as it is. A value that is
-    not an email address at all (an ``urn:`` or ``http:`` URI, a name) gives ``""``.
+    ``mailto:`` (any case) is removed; a bare address is accepted as it is; a parameter
+    written into the value by mistake (``ORGANIZER:CN=Desk:mailto:a@example.com``, seen from
+    Trenitalia) is skipped. A value that is not an email address at all (an ``urn:`` or
+    ``http:`` URI, a name) gives ``""``.
 
     Parameters:
         text: the raw value.
@@ -253,7 +260,11 @@ def parse_cal_address(text: str) -> str:
     Returns:
         The address, or ``""``.
     """
-    value = _MAILTO.sub("", text.strip(), count=1).strip().strip("<>").lower()
+    text = text.strip()
+    inner = None if _MAILTO.match(text) else _INNER_MAILTO.search(text)
+    if inner is not None:
+        text = text[inner.end() :]
+    value = _MAILTO.sub("", text, count=1).strip().strip("<>").lower()
     if "@" not in value or any(char.isspace() for char in value):
         return ""
     if ":" in value.split("@", 1)[0]:  # another URI scheme ("sip:a@b")

@@ -4,8 +4,8 @@ Every bare iCalendar file is parsed and compared with the manifest's expected co
 (the majority answer of three independent parsers; see the corpus README). Rows whose
 ``parsers_agree`` is ``yes`` must agree on every column; the others may differ, but must
 never fail with anything but our own :class:`~invitegw.errors.IcsError`. ``eml/`` rows need
-MIME extraction first and are left to the mailbox tests. A summary of the agreement is
-printed at the end.
+MIME extraction first (tested by the mailbox tests); here they are only reported, through
+``invitegw.mailbox.extract``, beside the ``ics/`` figures printed at the end.
 
 Run: ``INVITEGW_CORPUS=<corpus folder> .venv/bin/python -m pytest tests/ics/test_corpus.py``
 """
@@ -21,6 +21,7 @@ import pytest
 
 from invitegw.errors import IcsError
 from invitegw.ics import CalendarObject, Event, MethodSource, parse_calendars
+from invitegw.mailbox import extract
 from tests.ics.checks import assert_own_error
 
 pytestmark = pytest.mark.corpus
@@ -36,10 +37,10 @@ COLUMNS = (
 )
 
 
-def rows(corpus: Path) -> Iterator[dict[str, str]]:
+def rows(corpus: Path, folder: str = "ics/") -> Iterator[dict[str, str]]:
     with (corpus / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
-            if row["file"].startswith("ics/"):
+            if row["file"].startswith(folder):
                 yield row
 
 
@@ -70,7 +71,7 @@ def observed(calendars: list[CalendarObject]) -> dict[str, str]:
         "itip_method": first_calendar.method.value if has_method else "(none)",
         "n_vevents": str(len(events)),
         "uids": ";".join(dict.fromkeys(event.uid for event in events if event.uid)),
-        "dtstart_utc": _start(first) if first else "",
+        "dtstart_utc": _start(first) if first and first.start_given else "",
         "organizer_email": first.organizer.email if first and first.organizer else "",
         "sequence": str(first.sequence) if first else "",
         "status": _status(first) if first else "",
@@ -93,8 +94,17 @@ def expected(row: dict[str, str]) -> dict[str, str]:
 def compare(corpus: Path, row: dict[str, str]) -> tuple[list[str], str | None]:
     """The columns that differ, and the error when the file did not parse."""
     data = (corpus / row["file"]).read_bytes()
+    method = None
+    if row["file"].startswith("eml/"):
+        found = extract(data)
+        parts = found.calendar_parts or (
+            found.bounce.returned_calendar_parts if found.bounce else ()
+        )
+        if not parts:
+            return list(COLUMNS), "no calendar part extracted"
+        data, method = parts[0].data, parts[0].mime_method
     try:
-        ours = observed(parse_calendars(data))
+        ours = observed(parse_calendars(data, mime_method=method))
     except IcsError as error:
         return list(COLUMNS), f"{error.__class__.__name__}: {error}"
     wanted = expected(row)
@@ -148,6 +158,18 @@ def test_agreement_report(corpus_dir: Path, capsys: pytest.CaptureFixture[str]) 
                 f"  {row['parsers_agree']:>3} {row['file']}: {error or ', '.join(differing)}"
             )
     assert count > 0, "no ics/ rows in the manifest"
+    emails = {"yes": [0, 0], "no": [0, 0]}
+    for row in rows(corpus_dir, "eml/"):
+        if row["itip_method"] == "none":  # no calendar in that message
+            continue
+        differing, error = compare(corpus_dir, row)
+        bucket = emails["yes" if row["parsers_agree"] == "yes" else "no"]
+        bucket[1] += 1
+        bucket[0] += not differing
+        if differing:
+            lines.append(
+                f"  {row['parsers_agree']:>3} {row['file']}: {error or ', '.join(differing)}"
+            )
     with capsys.disabled():
         print(
             f"\ncorpus ics/ rows: {count}; full agreement on parsers_agree=yes rows "
@@ -155,4 +177,8 @@ def test_agreement_report(corpus_dir: Path, capsys: pytest.CaptureFixture[str]) 
             f"{totals['no'][1]}"
         )
         print("  per column: " + ", ".join(f"{c} {n}/{count}" for c, n in per_column.items()))
+        print(
+            f"eml/ rows (extracted, reported only): yes {emails['yes'][0]}/{emails['yes'][1]}, "
+            f"no {emails['no'][0]}/{emails['no'][1]}"
+        )
         print("\n".join(lines))

@@ -140,6 +140,19 @@ def test_organizer_without_value_and_non_mailto_addresses() -> None:
     assert any("listed again" in w for w in calendar.warnings)
 
 
+def test_parameter_written_into_the_address() -> None:
+    data = cal(*event("ORGANIZER:CN=Desk:mailto:Desk@Example.com"))
+    organizer = parse_calendar(data).events[0].organizer
+    assert organizer is not None
+    assert organizer.email == "desk@example.com"
+
+
+def test_value_date_with_a_time_means_the_day() -> None:
+    calendar = parse_calendar(cal(*event(start="DTSTART;VALUE=DATE:20200612T000000")))
+    assert calendar.events[0].start == dt.date(2020, 6, 12)
+    assert any("leniently" in w for w in calendar.warnings)
+
+
 def test_dtend_before_dtstart_and_all_day_same_day() -> None:
     backwards = parse_calendar(cal(*event("DTEND:20260301T090000Z"))).events[0]
     assert backwards.end is None

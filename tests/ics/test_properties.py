@@ -71,9 +71,10 @@ def test_an_independent_parser_agrees(event: Event) -> None:
     start = vevent.dtstart.value
     if not isinstance(event.start, dt.datetime):
         assert start == event.start
-    elif _exists(event.start):
-        # (A wall time in a DST gap is read differently by dateutil, under vobject, than
-        # RFC 5545 section 3.3.5 says and zoneinfo and we do: skipped here.)
+    elif _exists(event.start) and event.start.year < 2038:
+        # Skipped: a wall time in a DST gap (dateutil, under vobject, reads it otherwise than
+        # RFC 5545 section 3.3.5 says and zoneinfo and we do), and years from 2038 on, where
+        # vobject stops applying a VTIMEZONE's daylight rules.
         assert start.astimezone(dt.UTC) == event.start.astimezone(dt.UTC)
     if event.summary:
         assert vevent.summary.value == event.summary
