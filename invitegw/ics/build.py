@@ -16,6 +16,7 @@ and only without that the system clock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable, Sequence
@@ -179,32 +180,21 @@ def build_reply(
     """
     if partstat is PartStat.NEEDS_ACTION:
         raise IcsBuildError("a REPLY needs an answer: ACCEPTED, DECLINED, TENTATIVE or DELEGATED")
-    answering = _attendee(event, attendee_email)
-    answering = Attendee(
-        email=answering.email,
-        cn=answering.cn,
-        role=answering.role,
-        partstat=partstat,
-        rsvp=False,
-        cutype=answering.cutype,
-        delegated_to=answering.delegated_to,
-        delegated_from=answering.delegated_from,
-        sent_by=answering.sent_by,
-        language=answering.language,
-    )
-    replied = Event(
-        uid=event.uid,
-        start=event.start,
-        end=event.end,
-        summary=event.summary,
-        organizer=event.organizer,
-        sequence=event.sequence,
-        dtstamp=event.dtstamp,
-        recurrence_id=event.recurrence_id,
-        this_and_future=event.this_and_future,
+    answering = dataclasses.replace(_attendee(event, attendee_email), partstat=partstat, rsvp=False)
+    # The answer echoes the event's identity and time, not its content (RFC 5546 3.2.3).
+    replied = dataclasses.replace(
+        event,
+        description="",
+        location="",
+        attendees=(),
+        rrule=None,
+        rdates=(),
+        exdates=(),
+        status=None,
+        url=None,
         comment=comment or "",
-        tzid=event.tzid,
-        start_given=event.start_given,
+        alarms=(),
+        extra=(),
     )
     return _calendar(Method.REPLY, [_Part(replied, (answering,))], producer=producer, now=now)
 

@@ -132,17 +132,21 @@ def _expand(event: Event, limits: IcsLimits, until: DateOrDateTime | None) -> _E
         key = _sort_key(value)
         if key not in excluded and (until is None or key <= _sort_key(_like(start, until))):
             seen.setdefault(key, value)
-    if len(seen) > limits.max_recurrence_instances:
-        raise over_limit(
-            "max_recurrence_instances",
-            len(seen),
-            limits.max_recurrence_instances,
-            "recurrence instances",
-        )
+    _check_count(len(seen), limits)
     ordered = [seen[key] for key in sorted(seen)]
     if not ordered:  # every instance excluded: the series is empty, DTSTART stands
         ordered = [start]
     return _Expansion(ordered, complete)
+
+
+def _check_count(count: int, limits: IcsLimits) -> None:
+    if count > limits.max_recurrence_instances:
+        raise over_limit(
+            "max_recurrence_instances",
+            count,
+            limits.max_recurrence_instances,
+            "recurrence instances",
+        )
 
 
 def _sort_key(value: DateOrDateTime) -> dt.datetime:
@@ -230,13 +234,7 @@ def _rule_instances(
         raise IcsParseError(
             f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=event.rrule
         ) from None
-    if len(produced) > limits.max_recurrence_instances:
-        raise over_limit(
-            "max_recurrence_instances",
-            len(produced),
-            limits.max_recurrence_instances,
-            "recurrence instances",
-        )
+    _check_count(len(produced), limits)
     if recur.count is not None and len(produced) < recur.count and stop is None:
         complete = False  # the horizon (or the end of the calendar) came first
     return [_back(start, item) for item in produced], complete
