@@ -9,7 +9,8 @@ no VALARM, a PUBLISH no ATTENDEE, a CANCEL of the whole meeting STATUS:CANCELLED
 
 A model that cannot make a valid message is refused with
 :class:`~invitegw.errors.IcsBuildError` saying why: no UID, a floating start, an end not
-after the start, an address that is not one, events of different UIDs in one message.
+after the start, an address that is not one, events of different UIDs in one message, a
+REQUEST or PUBLISH without SUMMARY (libical rejects both an empty and a missing one).
 The clock is the ``now`` argument (DTSTAMP); without it the event's own DTSTAMP is used,
 and only without that the system clock.
 """
@@ -49,6 +50,9 @@ __all__ = [
 DEFAULT_PRODUCER = "-//invitegw//invitegw//EN"
 _WITH_ALARMS = (Method.PUBLISH, Method.REQUEST, Method.ADD)
 _WITHOUT_ATTENDEES = (Method.PUBLISH,)
+# RFC 5546 section 3.2 wants SUMMARY in these methods ("can be null"), but libical (Evolution)
+# drops an empty value and then rejects the message for the missing property: require text.
+_SUMMARY_REQUIRED = (Method.PUBLISH, Method.REQUEST, Method.ADD, Method.COUNTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,8 @@ def build_request(
         The calendar bytes.
 
     Raises:
-        IcsBuildError: see :func:`build_calendar`; also no ATTENDEE, or STATUS:CANCELLED.
+        IcsBuildError: see :func:`build_calendar`; also no ATTENDEE, no SUMMARY, or
+            STATUS:CANCELLED.
     """
     listed = [events] if isinstance(events, Event) else list(events)
     for event in listed:
@@ -218,7 +223,7 @@ def build_publish(
         The calendar bytes.
 
     Raises:
-        IcsBuildError: see :func:`build_calendar`.
+        IcsBuildError: see :func:`build_calendar`; also no SUMMARY.
     """
     listed = [events] if isinstance(events, Event) else list(events)
     return build_calendar(Method.PUBLISH, listed, producer=producer, now=now)
@@ -280,6 +285,8 @@ def _event_lines(method: Method, part: _Part, now: dt.datetime | None) -> list[s
         raise IcsBuildError("dtstamp must be an aware time")
     if event.sequence < 0:
         raise IcsBuildError(f"SEQUENCE must not be negative: {event.sequence}")
+    if method in _SUMMARY_REQUIRED and not event.summary:
+        raise IcsBuildError(f"a {method.value} needs a SUMMARY (UID {event.uid!r})")
     lines = [
         "BEGIN:VEVENT",
         content_line("UID", escape_text(event.uid, "UID")),

@@ -127,7 +127,7 @@ def events(draw: st.DrawFn) -> Event:
         uid=draw(stripped),
         start=start,
         end=end,
-        summary=draw(text),
+        summary=draw(text.filter(bool)),  # REQUEST and PUBLISH need one
         description=draw(text),
         location=draw(single_line),
         organizer=Organizer(

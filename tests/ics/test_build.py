@@ -258,6 +258,15 @@ def test_folding_keeps_escapes_and_characters_whole() -> None:
     assert parse_calendar(data).events[0].summary == event.summary
 
 
+def test_summary_is_required_where_the_method_needs_it() -> None:
+    untitled = dataclasses.replace(MEETING, summary="")
+    with pytest.raises(IcsBuildError, match="needs a SUMMARY"):
+        build_request(untitled, now=NOW)
+    with pytest.raises(IcsBuildError, match="needs a SUMMARY"):
+        build_publish(untitled, now=NOW)
+    assert props(build_cancel(untitled, now=NOW), "SUMMARY") == []
+
+
 def test_same_input_same_bytes() -> None:
     assert build_request(MEETING, now=NOW) == build_request(MEETING, now=NOW)
 
