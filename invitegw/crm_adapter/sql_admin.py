@@ -38,6 +38,7 @@ from invitegw.crm_adapter.sql_schema import (
     EMAIL_FIELDS,
     MEETING_CHANGES,
     CrmAccount,
+    CrmBase,
     CrmContact,
     CrmCounter,
     CrmLead,
@@ -47,6 +48,7 @@ from invitegw.crm_adapter.sql_schema import (
     CrmMeetingOccurrence,
     CrmParty,
     CrmTask,
+    CrmUser,
 )
 from invitegw.crm_adapter.sql_times import (
     checked_rrule,
@@ -425,6 +427,22 @@ class SqlCrmAdmin:
             party = crm.get_party(task.party) if task.party is not None else None
             out.append((task, owner, party))
         return out
+
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind the built-in CRM holds (for ``crm check``)."""
+        kinds: dict[str, type[CrmBase]] = {
+            "users": CrmUser,
+            "contacts": CrmContact,
+            "accounts": CrmAccount,
+            "leads": CrmLead,
+            "meetings": CrmMeeting,
+            "tasks": CrmTask,
+            "log entries": CrmLog,
+        }
+        return {
+            name: int(self.session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in kinds.items()
+        }
 
     def list_logs(self) -> list[tuple[int, LogEntry]]:
         """Every integration-log entry with its id, oldest first."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from invitegw.crm_adapter.port import CrmPort, EntityType
 from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions, utc_now
+from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
@@ -32,6 +33,7 @@ __all__ = [
     "mime_limits",
     "open_settings_store",
     "sql_crm_options",
+    "vtiger_options",
     "worker_id",
 ]
 
@@ -57,6 +59,7 @@ class Gateway:
     worker: str
     schema: SchemaStatus | None = None
     extras: dict[str, object] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def crm(self, session: Session) -> CrmPort:
         """The CRM port for the unit of work ``session``.
@@ -70,7 +73,12 @@ class Gateway:
         return self.crm_factory(session)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and the CRM's (a remote CRM logs out)."""
+        for close in self.closers:
+            try:
+                close()
+            except Exception:  # closing must not hide the store's own release
+                logger.warning("closing a CRM adapter failed", exc_info=True)
         self.store.dispose()
 
 
@@ -128,6 +136,27 @@ def mime_limits(settings: Settings) -> MimeLimits:
     )
 
 
+def vtiger_options(settings: Settings) -> VtigerOptions:
+    """The vtiger adapter's options from ``[crm.vtiger]``.
+
+    The settings loader has already folded ``INVITEGW_CRM__VTIGER__*`` variables (the
+    access key among them) into the table it read from its own environment, so that table is
+    the one source: the adapter is not left to look at ``os.environ`` again.
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The validated options.
+
+    Raises:
+        ConfigError: the table is invalid or the access key is missing (names the key).
+    """
+    table = settings.crm.vtiger
+    key = table.get("access_key")
+    return VtigerOptions.from_mapping(table, {ACCESS_KEY_ENV: str(key) if key else ""})
+
+
 def worker_id(settings: Settings) -> str:
     """This process's name among workers: ``worker.id``, else host name and pid.
 
@@ -166,16 +195,20 @@ def build_gateway(
         ConfigError: the configured CRM adapter cannot be built.
     """
     clock = clock or utc_now
+    closers: list[Callable[[], None]] = []
     # Check the adapter first: nothing to undo if it cannot be built.
     crm_factory: CrmFactory
     if crm is not None:
         crm_factory = _fixed_crm(crm)
     elif settings.crm.adapter is CrmAdapterName.SQL:
         crm_factory = _sql_crm(sql_crm_options(settings), clock)
-    else:
-        raise ConfigError(
-            f"crm.adapter: {settings.crm.adapter.value!r} is not wired into build_gateway yet"
-        )
+    elif settings.crm.adapter is CrmAdapterName.VTIGER:
+        # A remote CRM: one adapter (one webservice session) for the whole process.
+        remote = VtigerCrm(vtiger_options(settings))
+        crm_factory = _fixed_crm(remote)
+        closers.append(remote.close)
+    else:  # pragma: no cover - the enum has no other member
+        raise ConfigError(f"crm.adapter: unknown adapter {settings.crm.adapter.value!r}")
     owned = store is None
     store = store or open_settings_store(settings)
     schema = None
@@ -185,6 +218,8 @@ def build_gateway(
         except BaseException:
             if owned:
                 store.dispose()
+            for close in closers:
+                close()
             raise
     return Gateway(
         settings=settings,
@@ -193,6 +228,7 @@ def build_gateway(
         crm_factory=crm_factory,
         worker=worker_id(settings),
         schema=schema,
+        closers=closers,
     )
 
 

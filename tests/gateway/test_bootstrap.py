@@ -9,6 +9,7 @@ import pytest
 
 from invitegw.crm_adapter.port import EntityType
 from invitegw.crm_adapter.sql import SqlCrm
+from invitegw.crm_adapter.vtiger import VtigerCrm
 from invitegw.errors import ConfigError, SchemaOutdatedError
 from invitegw.gateway.bootstrap import build_gateway, mime_limits, sql_crm_options, worker_id
 from invitegw.gateway.config import load_settings
@@ -50,10 +51,27 @@ def test_injected_parts_win(tmp_path: Path, store: Store) -> None:
     assert worker_id(settings)  # host:pid when worker.id is empty
 
 
-def test_vtiger_is_not_wired_yet(tmp_path: Path, store: Store) -> None:
+def test_vtiger_needs_its_access_key(tmp_path: Path, store: Store) -> None:
     env = {"INVITEGW_CRM__ADAPTER": "vtiger", "INVITEGW_CRM__VTIGER__URL": "http://127.0.0.1:1"}
-    with pytest.raises(ConfigError, match=r"crm\.adapter"):
+    with pytest.raises(ConfigError, match=r"crm\.vtiger\.access_key"):
         build_gateway(load_settings(None, env, cwd=tmp_path), store=store)
+
+
+def test_vtiger_adapter_from_the_settings_environment(tmp_path: Path, store: Store) -> None:
+    env = {
+        "INVITEGW_CRM__ADAPTER": "vtiger",
+        "INVITEGW_CRM__VTIGER__URL": "http://127.0.0.1:1",
+        "INVITEGW_CRM__VTIGER__USERNAME": "admin",
+        "INVITEGW_CRM__VTIGER__ACCESS_KEY": "k1",
+    }
+    gateway = build_gateway(load_settings(None, env, cwd=tmp_path), store=store)
+    try:
+        with gateway.store.session() as session:
+            crm = gateway.crm(session)
+        assert isinstance(crm, VtigerCrm)
+        assert crm.options.access_key == "k1"
+    finally:
+        gateway.close()
 
 
 def test_mime_limits_come_from_the_settings(tmp_path: Path) -> None:

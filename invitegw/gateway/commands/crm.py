@@ -19,10 +19,11 @@ from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind
 from invitegw.crm_adapter.sql import SqlCrm
 from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
 from invitegw.crm_adapter.sql_records import zone
+from invitegw.crm_adapter.vtiger import check_connection, render_check_report
 from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
-from invitegw.gateway.bootstrap import Gateway, build_gateway, sql_crm_options
+from invitegw.gateway.bootstrap import Gateway, build_gateway, sql_crm_options, vtiger_options
 from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.commands.crm_output import print_logs, print_tasks
+from invitegw.gateway.commands.crm_output import gateway_log, print_logs, print_tasks
 from invitegw.gateway.config import CrmAdapterName
 
 __all__ = ["parse_when", "register"]
@@ -45,9 +46,16 @@ def register(subparsers: Subparsers) -> None:
     log = groups.add_parser("log", help="the integration log").add_subparsers(
         dest="crm_command", metavar="COMMAND", required=True
     )
-    log_list = log.add_parser("list", help="list log entries")
+    log_list = log.add_parser(
+        "list",
+        help="list log entries (with a remote CRM: the gateway's own log of what it did)",
+    )
     log_list.add_argument("--json", action="store_true", help="print JSON")
     log_list.set_defaults(func=_log_list)
+    check = groups.add_parser(
+        "check", help="connect to the configured CRM and report what was found"
+    )
+    check.set_defaults(func=_check)
 
 
 def _register_parties(groups: Subparsers) -> None:
@@ -306,7 +314,33 @@ def _task_list(args: argparse.Namespace) -> int:
 
 
 def _log_list(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    if settings.crm.adapter is not CrmAdapterName.SQL:
+        # A remote CRM keeps its own log (vtiger: comments on the linked contact); the
+        # gateway's event log has every entry, including those with nothing to link to.
+        gateway = build_gateway(settings)
+        try:
+            with gateway.store.session() as session:
+                rows = gateway_log(session)
+        finally:
+            gateway.close()
+        print_logs(rows, as_json=args.json)
+        return 0
     with _crm_session(args) as (_, admin):
         rows = admin.list_logs()
     print_logs(rows, as_json=args.json)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    if settings.crm.adapter is CrmAdapterName.VTIGER:
+        report = check_connection(vtiger_options(settings))
+        print(render_check_report(report))
+        return 0 if report.error is None else 1
+    with _crm_session(args) as (gateway, admin):
+        counts = admin.counts()
+    print(f"built-in CRM in {gateway.settings.database_url}")
+    for name, count in counts.items():
+        print(f"  {name + ':':<12} {count}")
     return 0

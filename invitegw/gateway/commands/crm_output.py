@@ -15,9 +15,20 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from invitegw.crm_adapter.port import LogEntry, Party, Task
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-__all__ = ["iso_utc", "log_record", "print_logs", "print_tasks", "task_record"]
+from invitegw.crm_adapter.port import LogEntry, LogTarget, Party, Task
+from invitegw.gateway.storage import EventLogEntry
+
+__all__ = [
+    "gateway_log",
+    "iso_utc",
+    "log_record",
+    "print_logs",
+    "print_tasks",
+    "task_record",
+]
 
 
 def iso_utc(value: dt.date | dt.datetime | None) -> str | None:
@@ -101,6 +112,40 @@ def print_tasks(rows: Sequence[tuple[Task, Party, Party | None]], *, as_json: bo
             r["sequence"],
         ],
     )
+
+
+def gateway_log(session: Session) -> list[tuple[int, LogEntry]]:
+    """The gateway's own event log as integration-log entries, oldest first.
+
+    Parameters:
+        session: an open session on the gateway's database.
+
+    Returns:
+        (id, entry) pairs; the entry's details carry the event kind and Message-ID.
+    """
+    rows = session.scalars(select(EventLogEntry).order_by(EventLogEntry.id))
+    result = []
+    for row in rows:
+        if row.meeting_id:
+            target, target_id = LogTarget.MEETING, row.meeting_id
+        elif row.task_id:
+            target, target_id = LogTarget.TASK, row.task_id
+        else:
+            target, target_id = LogTarget.GATEWAY, None
+        details = {key: str(value) for key, value in (row.details or {}).items()}
+        details["kind"] = row.kind
+        if row.message_id:
+            details["message_id"] = row.message_id
+        entry = LogEntry(
+            target=target,
+            target_id=target_id,
+            level=row.level,
+            message=row.text,
+            created_at=row.created_at,
+            details=details,
+        )
+        result.append((row.id, entry))
+    return result
 
 
 def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
