@@ -1,7 +1,8 @@
 """The gateway's own tables (SQLAlchemy 2 typed ORM).
 
 - Outbound: :class:`OutboundMeeting` and :class:`OutboundAttendee` (the ledger of what was
-  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send).
+  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send),
+  :class:`OutboundReminder` (the reminder emails sent, one per attendee and occurrence).
 - Inbound: :class:`InboundEvent` and :class:`InboundEventSource` (the ledger of invitations
   turned into tasks), :class:`ProcessedMessage`, :class:`QuarantinedMessage`,
   :class:`SpooledMessage` (mail the SMTP listener accepted, stored before its 250 reply).
@@ -46,6 +47,7 @@ __all__ = [
     "Lease",
     "OutboundAttendee",
     "OutboundMeeting",
+    "OutboundReminder",
     "OutboxMessage",
     "OutboxState",
     "ProcessedMessage",
@@ -121,6 +123,8 @@ class OutboundMeeting(GatewayBase):
     cancelled: Mapped[bool] = mapped_column(default=False)
     deleted: Mapped[bool] = mapped_column(default=False)
     last_dtstamp: Mapped[dt.datetime | None]
+    # When the last occurrence (as last sent) ends; NULL for a series without an end.
+    ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -147,8 +151,15 @@ class OutboundAttendee(GatewayBase):
     # Per organizer + attendee + UID; reused for every update so replies keep correlating.
     token: Mapped[str | None] = mapped_column(String(64), unique=True)
     language: Mapped[str | None] = mapped_column(String(16))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     last_sequence_sent: Mapped[int | None]
     last_sent_at: Mapped[dt.datetime | None]
+    # When the first invitation to this address was queued (reminders skip later arrivals).
+    invited_at: Mapped[dt.datetime | None]
+    # The first invitation's Message-ID: later messages refer to it (one thread per meeting).
+    thread_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
+    # Set by a REFRESH (RFC 5546 section 3.2.6): the next outbound pass re-sends the REQUEST.
+    resend_requested_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     partstat: Mapped[str] = mapped_column(String(32), default="NEEDS-ACTION")
     # SEQUENCE and DTSTAMP of the reply that set partstat: older replies are stale.
     partstat_sequence: Mapped[int | None]
@@ -162,6 +173,25 @@ class OutboundAttendee(GatewayBase):
     updated_at: Mapped[dt.datetime]
 
     meeting: Mapped[OutboundMeeting] = relationship(back_populates="attendees")
+
+
+class OutboundReminder(GatewayBase):
+    """A reminder email queued for one attendee and one occurrence (never twice)."""
+
+    __tablename__ = "outbound_reminders"
+    __table_args__ = (UniqueConstraint("attendee_id", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_meetings.id", ondelete="CASCADE"), index=True
+    )
+    attendee_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_attendees.id", ondelete="CASCADE")
+    )
+    # The occurrence's original start: UTC "...Z" for a time, ISO for a date.
+    occurrence: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    created_at: Mapped[dt.datetime]
 
 
 class OutboxMessage(GatewayBase):

@@ -15,14 +15,13 @@ from invitegw.errors import SchemaOutdatedError, StorageError
 from invitegw.gateway.storage import (
     GatewayBase,
     OutboundMeeting,
+    OutboundReminder,
     OutboxMessage,
     Store,
-    enqueue,
     ensure_schema,
     get_cursor,
     head_revision,
     schema_status,
-    set_cursor,
     upgrade,
 )
 from invitegw.gateway.storage.schema import revisions
@@ -57,32 +56,48 @@ def test_models_and_migrations_agree(store: Store) -> None:
     assert diff == []
 
 
-def test_upgrade_from_previous_revision_keeps_the_data(empty_store: Store) -> None:
-    previous = revisions()[-2]
-    upgrade(empty_store, previous)
-    assert schema_status(empty_store).current == previous
-    with empty_store.session() as session:
-        meeting = OutboundMeeting(
-            crm_meeting_id="42",
-            calendar="sales",
-            uid="uid-42@example.com",
-            sequence=3,
-            snapshot={"title": "Kick-off"},
-            created_at=T0,
-            updated_at=T0,
+def _seed_at_0002(store: Store) -> None:
+    """Rows as revision 0002 knew them (plain SQL: the models have moved on since)."""
+    stamp = T0.replace(tzinfo=None) if store.is_sqlite else T0
+    rows = {"t": stamp}
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outbound_meetings (id, crm_meeting_id, calendar, uid, sequence, "
+                "snapshot, cancelled, deleted, created_at, updated_at) VALUES (7, '42', "
+                "'sales', 'uid-42@example.com', 3, :snap, false, false, :t, :t)"
+            ),
+            {**rows, "snap": '{"title": "Kick-off"}'},
         )
-        session.add(meeting)
-        session.flush()
-        enqueue(
-            session,
-            message_id="<m1@example.com>",
-            sender="sales@example.com",
-            recipient="ann@example.org",
-            now=T0,
-            meeting_id=meeting.id,
-            raw=b"Subject: hi\r\n\r\nbody",
+        conn.execute(
+            text(
+                "INSERT INTO outbound_attendees (id, meeting_id, address, name, role, token, "
+                "last_sequence_sent, partstat, removed, delivery_state, created_at, updated_at) "
+                "VALUES (9, 7, 'ann@example.org', 'Ann', 'REQ-PARTICIPANT', 'k3x9q', 3, "
+                "'ACCEPTED', false, 'sent', :t, :t)"
+            ),
+            rows,
         )
-        set_cursor(session, "crm.changes", "17", now=T0)
+        conn.execute(
+            text(
+                "INSERT INTO outbox (message_id, kind, meeting_id, attendee_id, sender, "
+                "recipient, method, sequence, raw, state, attempts, next_attempt_at, "
+                "created_at, updated_at) VALUES ('<m1@example.com>', 'invitation', 7, 9, "
+                "'sales@example.com', 'ann@example.org', 'REQUEST', 3, :raw, 'pending', 0, "
+                ":t, :t, :t)"
+            ),
+            {**rows, "raw": b"Subject: hi\r\n\r\nbody"},
+        )
+        conn.execute(
+            text("INSERT INTO cursors (name, value, updated_at) VALUES ('crm.changes', '17', :t)"),
+            rows,
+        )
+
+
+def test_upgrade_from_0002_keeps_the_outbound_ledger(empty_store: Store) -> None:
+    upgrade(empty_store, "0002")
+    assert schema_status(empty_store).current == "0002"
+    _seed_at_0002(empty_store)
 
     with pytest.raises(SchemaOutdatedError, match=r"run `invitegw db upgrade`"):
         ensure_schema(empty_store)
@@ -91,16 +106,38 @@ def test_upgrade_from_previous_revision_keeps_the_data(empty_store: Store) -> No
 
     with empty_store.session() as session:
         kept = session.scalars(select(OutboundMeeting)).one()
-        assert (kept.uid, kept.sequence, kept.snapshot) == (
+        assert (kept.uid, kept.sequence, kept.snapshot, kept.ends_at) == (
             "uid-42@example.com",
             3,
             {"title": "Kick-off"},
+            None,
         )
-        assert session.scalars(select(OutboxMessage.raw)).one() == b"Subject: hi\r\n\r\nbody"
+        (ann,) = kept.attendees
+        assert (ann.token, ann.partstat, ann.last_sequence_sent) == ("k3x9q", "ACCEPTED", 3)
+        # The columns 0003 adds start empty: no resend asked, no thread, no reminder yet.
+        assert (ann.resend_requested_at, ann.thread_id, ann.invited_at, ann.time_zone) == (
+            None,
+            None,
+            None,
+            None,
+        )
+        assert session.scalars(select(OutboundReminder)).all() == []
+        row = session.scalars(select(OutboxMessage)).one()
+        assert (row.raw, row.attendee_id) == (b"Subject: hi\r\n\r\nbody", ann.id)
         assert get_cursor(session, "crm.changes") == "17"
         counter = session.get(CrmCounter, MEETING_CHANGES)
         assert counter is not None
         assert counter.value == 0
+        # And the new table takes rows.
+        session.add(
+            OutboundReminder(
+                meeting_id=kept.id,
+                attendee_id=ann.id,
+                occurrence="2026-03-02T09:00:00Z",
+                message_id="<r1@example.com>",
+                created_at=T0,
+            )
+        )
 
 
 def test_ensure_schema_refuses_or_upgrades(empty_store: Store) -> None:
