@@ -16,7 +16,9 @@ from invitegw.mailbox.calendar_part import CalendarPart, PartOrigin
 from invitegw.mailbox.compose import (
     ICS_FILENAME,
     InvitationEmail,
+    NoticeEmail,
     compose_invitation,
+    compose_notice,
     format_msgid,
     header_address,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "MessageMeta",
     "MessageView",
     "MimeLimits",
+    "NoticeEmail",
     "Outcome",
     "OutcomeKind",
     "PartOrigin",
@@ -121,6 +124,7 @@ __all__ = [
     "all_refused",
     "check_envelope_address",
     "compose_invitation",
+    "compose_notice",
     "envelope_of",
     "extract",
     "folder_refusal",

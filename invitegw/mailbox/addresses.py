@@ -53,6 +53,8 @@ _MAX_ADDRESS = 254
 # unchanged and that lower-casing (our canonical form) cannot alter.
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _CACHE_SIZE = 8192
+# Subaddress separators mail servers use (Postfix recipient_delimiter, Exim, qmail's "-").
+_SEPARATORS = frozenset("+-_.")
 # One entry of a plain address list: "Quoted Name" <addr> | Name <addr> | addr.
 _ENTRY = (
     r'\s*(?:(?:"([^"\\]*)"|([^",<>()\\;:@]*?))\s*<([^<>\s,"()\\;:]+@[^<>\s,"()\\;:]+)>'
@@ -181,7 +183,7 @@ def same_address(a: str, b: str) -> bool:
         return False
 
 
-def add_plus_token(address: str, token: str) -> str:
+def add_plus_token(address: str, token: str, *, separator: str = "+") -> str:
     """Add a correlation token to an address: ``sales@x`` + ``t8k2q`` -> ``sales+t8k2q@x``.
 
     The token is appended after any plus part the address already has, so a calendar
@@ -192,6 +194,8 @@ def add_plus_token(address: str, token: str) -> str:
         address: the calendar mailbox.
         token: 1-32 characters of ``a-z``, ``0-9``, ``_`` and ``-``, starting alphanumeric
             (upper case is accepted and lower-cased).
+        separator: the subaddress separator the mail server uses (``+``, ``-``, ``_``,
+            ``.``; a calendar's ``token_separator``).
 
     Returns:
         The tokenised address in canonical form.
@@ -200,22 +204,25 @@ def add_plus_token(address: str, token: str) -> str:
         AddressError: when the address is not one, the token has other characters, or the
             local part would exceed 64 octets (:rfc:`5321` section 4.5.3.1.1).
     """
+    if separator not in _SEPARATORS:
+        raise AddressError(f"invalid subaddress separator {separator!r}")
     canonical = normalize_address(address)
     tok = token.lower()
     if not _TOKEN_RE.fullmatch(tok):
         raise AddressError(f"invalid plus-address token {token!r}")
     local, _, domain = canonical.rpartition("@")
-    new_local = f"{local}+{tok}"
+    new_local = f"{local}{separator}{tok}"
     if len(new_local.encode("utf-8")) > _MAX_LOCAL:
         raise AddressError(f"local part {new_local!r} would be longer than {_MAX_LOCAL} octets")
     return f"{new_local}@{domain}"
 
 
-def split_plus_token(address: str) -> tuple[str, str | None]:
+def split_plus_token(address: str, *, separator: str = "+") -> tuple[str, str | None]:
     """Split a correlation token off an address: ``sales+t8k2q@x`` -> ``("sales@x", "t8k2q")``.
 
     Parameters:
         address: an address or ``mailto:`` URI.
+        separator: the subaddress separator (see :func:`add_plus_token`).
 
     Returns:
         The canonical address without its last plus part, and that part (None when the
@@ -224,9 +231,11 @@ def split_plus_token(address: str) -> tuple[str, str | None]:
     Raises:
         AddressError: when the value is not an address.
     """
+    if separator not in _SEPARATORS:
+        raise AddressError(f"invalid subaddress separator {separator!r}")
     canonical = normalize_address(address)
     local, _, domain = canonical.rpartition("@")
-    base, plus, token = local.rpartition("+")
+    base, plus, token = local.rpartition(separator)
     if not plus or not base or not token:
         return canonical, None
     return f"{base}@{domain}", token

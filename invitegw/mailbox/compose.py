@@ -37,7 +37,9 @@ from invitegw.mailbox.render import RenderedBody
 __all__ = [
     "ICS_FILENAME",
     "InvitationEmail",
+    "NoticeEmail",
     "compose_invitation",
+    "compose_notice",
     "format_msgid",
     "header_address",
 ]
@@ -87,6 +89,24 @@ class InvitationEmail:
     attach_ics: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class NoticeEmail:
+    """A message without a calendar object: a reminder, a notice to an organizer.
+
+    The same header rules as :class:`InvitationEmail` apply (Auto-Submitted, a stable
+    Message-ID, threading through In-Reply-To and References).
+    """
+
+    body: RenderedBody
+    sender: Mailbox
+    recipient: Mailbox
+    message_id: str
+    date: dt.datetime
+    reply_to: Mailbox | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
 def format_msgid(value: str) -> str:
     """``value`` as an RFC 5322 msg-id, ``<left@right>``.
 
@@ -112,7 +132,7 @@ def _calendar_text(spec: InvitationEmail) -> str:
         raise MimeError("the calendar object is not valid UTF-8") from exc
 
 
-def _set_headers(msg: EmailMessage, spec: InvitationEmail) -> None:
+def _set_headers(msg: EmailMessage, spec: InvitationEmail | NoticeEmail) -> None:
     if spec.date.tzinfo is None:
         raise MimeError("the message date must be timezone-aware")
     msg["From"] = header_address(spec.sender)
@@ -168,6 +188,29 @@ def compose_invitation(spec: InvitationEmail) -> EmailMessage:
     msg["Content-Language"] = spec.body.language
     for part in msg.walk():
         # EmailMessage gives every sub-part a MIME-Version; RFC 2045 wants it only on top.
+        if part is not msg:
+            del part["MIME-Version"]
+    return msg
+
+
+def compose_notice(spec: NoticeEmail) -> EmailMessage:
+    """Build a plain ``multipart/alternative`` (text and HTML) message: no calendar part.
+
+    Parameters:
+        spec: the parts of the message.
+
+    Returns:
+        The message; serialise it with ``msg.as_bytes(policy=email.policy.SMTP)``.
+
+    Raises:
+        MimeError: an address or Message-ID is unusable, or the date is naive.
+    """
+    msg = EmailMessage(policy=policy.SMTP)
+    _set_headers(msg, spec)
+    msg.set_content(spec.body.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(spec.body.html, subtype="html", charset="utf-8")
+    msg["Content-Language"] = spec.body.language
+    for part in msg.walk():
         if part is not msg:
             del part["MIME-Version"]
     return msg

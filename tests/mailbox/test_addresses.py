@@ -193,3 +193,17 @@ def test_fast_address_list_path_agrees_with_the_stdlib(value: str) -> None:
     if fast is not None:
         slow = [(" ".join(n.split()), a) for n, a in getaddresses([value])]
         assert [(" ".join(n.split()), a) for n, a in fast] == slow
+
+
+@pytest.mark.parametrize("separator", ["+", "-", "_", "."])
+def test_tokens_use_the_configured_separator(separator: str) -> None:
+    tokenised = add_plus_token("Sales@example.com", "k3x9q", separator=separator)
+    assert tokenised == f"sales{separator}k3x9q@example.com"
+    assert split_plus_token(tokenised, separator=separator) == ("sales@example.com", "k3x9q")
+
+
+def test_an_unknown_separator_is_refused() -> None:
+    with pytest.raises(AddressError, match="separator"):
+        add_plus_token("sales@example.com", "k3x9q", separator="=")
+    with pytest.raises(AddressError, match="separator"):
+        split_plus_token("sales=k3x9q@example.com", separator="=")

@@ -1,0 +1,1 @@
+"""Tests of the outbound flow: planner, invitations, outbox, dispatcher, scheduler, demo."""
