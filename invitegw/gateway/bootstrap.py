@@ -24,6 +24,8 @@ from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.mailbox.extract import MimeLimits
+from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender
+from invitegw.mailbox.smtp_send import TlsMode as SmtpTlsMode
 
 __all__ = [
     "Clock",
@@ -32,6 +34,7 @@ __all__ = [
     "build_gateway",
     "mime_limits",
     "open_settings_store",
+    "smtp_sender",
     "sql_crm_options",
     "vtiger_options",
     "worker_id",
@@ -134,6 +137,32 @@ def mime_limits(settings: Settings) -> MimeLimits:
         max_calendar_parts=limits.calendar_parts,
         max_tnef_bytes=limits.tnef_bytes,
     )
+
+
+def smtp_sender(settings: Settings) -> SmtpSender:
+    """The SMTP sender for ``[smtp]`` (the password was read from the environment).
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The sender.
+
+    Raises:
+        ConfigError: a username without a password, clear-text AUTH, a value out of range.
+    """
+    smtp = settings.smtp
+    config = SmtpRelayConfig(
+        host=smtp.host,
+        port=smtp.port,
+        tls=SmtpTlsMode(smtp.tls.value),
+        username=smtp.username,
+        timeout=smtp.timeout.total_seconds(),
+        local_hostname=smtp.local_hostname,
+        rate_limit=smtp.rate_limit or None,
+    )
+    password = smtp.password.reveal() if smtp.password else None
+    return SmtpSender(config, password=password)
 
 
 def vtiger_options(settings: Settings) -> VtigerOptions:

@@ -268,6 +268,7 @@ class CrmSettings:
 
     adapter: CrmAdapterName = CrmAdapterName.SQL
     email_fields: EmailFieldSettings = field(default_factory=EmailFieldSettings)
+    meeting_url: str = ""
     vtiger: RawTable = field(
         default_factory=lambda: RawTable({}, VTIGER_SECRET_KEYS),
         metadata=meta(secret_keys=VTIGER_SECRET_KEYS),
@@ -276,6 +277,14 @@ class CrmSettings:
     def _check(self, path: str) -> None:
         if self.adapter is CrmAdapterName.VTIGER and not self.vtiger:
             raise ConfigError(f"{path}.vtiger: required when {path}.adapter is 'vtiger'")
+        if self.meeting_url and (
+            not self.meeting_url.startswith(("https://", "http://"))
+            or "{id}" not in self.meeting_url
+        ):
+            raise ConfigError(
+                f"{path}.meeting_url: expected an http(s) URL containing {{id}}, "
+                f"got {self.meeting_url!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +322,8 @@ class OutboundSettings:
     grace_period: dt.timedelta = field(default=3600 * _SECONDS, metadata=meta(min=0))
     sync_default: bool = True
     claim_timeout: dt.timedelta = field(default=300 * _SECONDS, metadata=meta(min=10))
+    reminder_interval: dt.timedelta = field(default=300 * _SECONDS, metadata=meta(min=1))
+    existence_check_interval: dt.timedelta = field(default=900 * _SECONDS, metadata=meta(min=60))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,10 @@ The state transitions after a claim (:func:`mark_sent`, :func:`mark_retry`,
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.storage.models import OutboxMessage, OutboxState, SpooledMessage
@@ -26,9 +27,12 @@ __all__ = [
     "claim_due",
     "claim_rows",
     "enqueue",
+    "enqueue_many",
     "mark_dead",
     "mark_retry",
     "mark_sent",
+    "release_claims",
+    "requeue",
 ]
 
 # The rows that are claimed: both have state, claimed_by, claimed_until and attempts.
@@ -93,6 +97,69 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+_ENQUEUE_FIELDS = frozenset(
+    {
+        "message_id",
+        "sender",
+        "recipient",
+        "kind",
+        "meeting_id",
+        "attendee_id",
+        "method",
+        "sequence",
+        "recurrence_id",
+        "raw",
+        "payload",
+        "not_before",
+    }
+)
+
+
+def enqueue_many(
+    session: Session, messages: Iterable[Mapping[str, Any]], *, now: dt.datetime
+) -> int:
+    """Add many messages in one statement (the outbound planner's batch for a meeting).
+
+    Parameters:
+        messages: one mapping per message with the keyword arguments of :func:`enqueue`
+            (``message_id``, ``sender`` and ``recipient`` required).
+        now: the current time.
+
+    Returns:
+        How many were added.
+
+    Raises:
+        ValueError: a mapping names a field :func:`enqueue` does not take.
+    """
+    rows = []
+    for message in messages:
+        unknown = set(message) - _ENQUEUE_FIELDS
+        if unknown:
+            raise ValueError(f"enqueue_many: unknown fields {sorted(unknown)}")
+        values = {k: v for k, v in message.items() if k != "not_before"}
+        rows.append(
+            {
+                "kind": "invitation",
+                "meeting_id": None,
+                "attendee_id": None,
+                "method": None,
+                "sequence": None,
+                "recurrence_id": None,
+                "raw": None,
+                "payload": None,
+                **values,
+                "state": OutboxState.PENDING,
+                "attempts": 0,
+                "next_attempt_at": message.get("not_before") or now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return len(rows)
 
 
 def claim_due(
@@ -231,6 +298,73 @@ def mark_dead(session: Session, row_id: int, *, worker: str, now: dt.datetime, e
     """
     values = {"state": OutboxState.DEAD, "last_error": error, "updated_at": now}
     return _finish(session, row_id, worker, values)
+
+
+def release_claims(
+    session: Session, row_ids: Sequence[int], *, worker: str, now: dt.datetime
+) -> int:
+    """Hand claimed messages back unsent (a graceful stop), without spending an attempt.
+
+    Parameters:
+        row_ids: the outbox rows.
+        worker: the worker holding the claims.
+        now: the current time (they are due again at once).
+
+    Returns:
+        How many were released (claims lost meanwhile are left alone).
+    """
+    if not row_ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(row_ids)),
+            OutboxMessage.state == OutboxState.SENDING,
+            OutboxMessage.claimed_by == worker,
+        )
+        .values(
+            state=OutboxState.PENDING,
+            claimed_by=None,
+            claimed_until=None,
+            attempts=OutboxMessage.attempts - 1,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def requeue(session: Session, *, now: dt.datetime, row_ids: Sequence[int] | None = None) -> int:
+    """Send dead (or waiting) messages again now, with a fresh count of attempts.
+
+    A requeued message counts as queued now: its ``smtp.retry.give_up_after`` age starts
+    again, as its attempts do.
+
+    Parameters:
+        now: the current time.
+        row_ids: these rows (dead or pending); ``None`` for every dead message.
+
+    Returns:
+        How many were put back in the queue (sent, cancelled and in-flight rows never are).
+    """
+    query = update(OutboxMessage)
+    if row_ids is None:
+        query = query.where(OutboxMessage.state == OutboxState.DEAD)
+    else:
+        query = query.where(
+            OutboxMessage.id.in_(list(row_ids)),
+            OutboxMessage.state.in_([OutboxState.DEAD, OutboxState.PENDING]),
+        )
+    result = session.execute(
+        query.values(
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return int(getattr(result, "rowcount", 0))
 
 
 def cancel_unsent(

@@ -16,10 +16,13 @@ from invitegw.gateway.storage import (
     cancel_unsent,
     claim_due,
     enqueue,
+    enqueue_many,
     mark_dead,
     mark_retry,
     mark_sent,
     open_store,
+    release_claims,
+    requeue,
     upgrade,
 )
 
@@ -167,3 +170,75 @@ def test_concurrent_claims_skip_locked_rows(postgres_url: str) -> None:
             assert {r.id for r in two} == set(ids[2:])
     finally:
         store.dispose()
+
+
+def test_enqueue_many_adds_every_row_in_one_go(store: Store) -> None:
+    with store.session() as session:
+        count = enqueue_many(
+            session,
+            [
+                {
+                    "message_id": f"<b{n}@example.com>",
+                    "sender": "sales@example.com",
+                    "recipient": f"guest{n}@example.org",
+                    "method": "REQUEST",
+                    "sequence": 2,
+                    "raw": b"raw %d" % n,
+                    "not_before": T0 + n * MINUTE,
+                }
+                for n in range(3)
+            ],
+            now=T0,
+        )
+        assert count == 3
+    with store.session() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [(r.recipient, r.raw, r.next_attempt_at, r.state, r.kind) for r in rows] == [
+            (
+                f"guest{n}@example.org",
+                b"raw %d" % n,
+                T0 + n * MINUTE,
+                OutboxState.PENDING,
+                "invitation",
+            )
+            for n in range(3)
+        ]
+    with store.session() as session, pytest.raises(ValueError, match="unknown fields"):
+        enqueue_many(session, [{"message_id": "<x@y>", "colour": "red"}], now=T0)
+
+
+def test_released_claims_are_due_again_without_spending_an_attempt(store: Store) -> None:
+    first, second = _enqueue(store, 2)
+    with store.session() as session:
+        claim_due(session, worker="w", now=T0, limit=2, claim_for=60 * MINUTE)
+    with store.session() as session:
+        assert release_claims(session, [first, second], worker="other", now=T0) == 0
+        assert release_claims(session, [first], worker="w", now=T0 + MINUTE) == 1
+    with store.session() as session:
+        again = claim_due(session, worker="w2", now=T0 + MINUTE, limit=5, claim_for=MINUTE)
+        assert [(r.id, r.attempts) for r in again] == [(first, 1)]
+
+
+def test_requeue_brings_dead_messages_back(store: Store) -> None:
+    first, second, third = _enqueue(store, 3)
+    with store.session() as session:
+        claim_due(session, worker="w", now=T0, limit=3, claim_for=MINUTE)
+        mark_dead(session, first, worker="w", now=T0, error="550")
+        mark_dead(session, second, worker="w", now=T0, error="550")
+        mark_sent(session, third, worker="w", now=T0)
+    with store.session() as session:
+        assert requeue(session, now=T0 + MINUTE, row_ids=[first, third]) == 1
+    assert _states(store) == {
+        first: OutboxState.PENDING,
+        second: OutboxState.DEAD,
+        third: OutboxState.SENT,
+    }
+    with store.session() as session:
+        assert requeue(session, now=T0 + MINUTE) == 1
+        row = session.get(OutboxMessage, second)
+        assert row is not None
+        assert (row.state, row.attempts, row.next_attempt_at) == (
+            OutboxState.PENDING,
+            0,
+            T0 + MINUTE,
+        )
