@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 # Command groups, in the order `invitegw --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "invitegw.gateway.commands.demo",
+    "invitegw.gateway.commands.serve",
+    "invitegw.gateway.commands.outbox",
     "invitegw.gateway.commands.ics",
     "invitegw.gateway.commands.db",
     "invitegw.gateway.commands.crm",

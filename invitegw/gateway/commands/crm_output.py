@@ -26,6 +26,7 @@ __all__ = [
     "iso_utc",
     "log_record",
     "print_logs",
+    "print_records",
     "print_tasks",
     "task_record",
 ]
@@ -70,7 +71,7 @@ def log_record(ident: int, entry: LogEntry) -> dict[str, Any]:
     }
 
 
-def _print(
+def print_records(
     records: Sequence[dict[str, Any]],
     *,
     as_json: bool,
@@ -78,6 +79,15 @@ def _print(
     headers: Sequence[str],
     row: Callable[[dict[str, Any]], Sequence[object]],
 ) -> None:
+    """Print records as an aligned table, or as a JSON array.
+
+    Parameters:
+        records: the JSON objects.
+        as_json: print JSON.
+        empty: the line printed when there is nothing.
+        headers: the table's column titles.
+        row: a record's cells, in the order of ``headers``.
+    """
     if as_json:
         print(json.dumps(list(records), indent=2, ensure_ascii=False))
         return
@@ -97,7 +107,7 @@ def print_tasks(rows: Sequence[tuple[Task, Party, Party | None]], *, as_json: bo
         rows: (task, owner, linked party) triples.
         as_json: print JSON.
     """
-    _print(
+    print_records(
         [task_record(*row) for row in rows],
         as_json=as_json,
         empty="no tasks",
@@ -155,7 +165,7 @@ def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
         rows: (id, entry) pairs.
         as_json: print JSON.
     """
-    _print(
+    print_records(
         [log_record(*row) for row in rows],
         as_json=as_json,
         empty="no log entries",

@@ -134,9 +134,7 @@ def check(received: list[ReceivedMessage], expected: list[Expected], icaljs: Ica
 
 
 @pytest.mark.node
-def test_the_life_of_a_weekly_meeting(
-    store, smtp_sink: SmtpSink, tmp_path, icaljs: IcalJs
-) -> None:
+def test_the_life_of_a_weekly_meeting(store, smtp_sink: SmtpSink, tmp_path, icaljs: IcalJs) -> None:
     h = OutboundHarness(store, smtp_sink, tmp_path)
     h.seed()
     everyone = ("olga@example.com", "carl@example.com", "gina@example.org", "pawel@example.org")

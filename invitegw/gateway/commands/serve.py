@@ -1,0 +1,75 @@
+"""``invitegw serve [--once]``: run the gateway's jobs and services.
+
+``serve`` runs until SIGTERM or SIGINT, then stops gracefully: no new job runs start, the
+message being sent is finished and the rest of its batch handed back, services stop.
+``serve --once`` runs every job once, in order (poll the CRM, reminders, flush the
+outbox), prints what each did and exits: 0 when every job succeeded, 1 otherwise (so cron
+reports a CRM or relay outage). Logging is at INFO unless ``-v``/``-vv`` asks for more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from invitegw.gateway.bootstrap import build_gateway
+from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.scheduler import GatewayScheduler, Runtime
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve``."""
+    parser = subparsers.add_parser(
+        "serve", help="run the gateway (CRM poll, reminders, outbox) until stopped"
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run every job once and exit (for cron and tests)"
+    )
+    parser.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long services may take to stop (default: 30)",
+    )
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not args.verbose:
+        logging.getLogger("invitegw").setLevel(logging.INFO)
+    gateway = build_gateway(settings_for(args))
+    runtime = Runtime(gateway)
+    try:
+        scheduler = GatewayScheduler(runtime)
+        if args.once:
+            outcomes = scheduler.run_once()
+            for outcome in outcomes:
+                status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
+                print(f"{outcome.name}: {outcome.result if outcome.ok else status}")
+            return 0 if all(o.ok for o in outcomes) else 1
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            logger.info("%s received: stopping", signal.Signals(signum).name)
+            runtime.stop.set()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            scheduler.start()
+            print(f"invitegw serving as {gateway.worker}; stop with Ctrl-C", file=sys.stderr)
+            scheduler.wait()
+        finally:
+            scheduler.shutdown(timeout=args.stop_timeout)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        logger.info("stopped")
+        return 0
+    finally:
+        gateway.close()
