@@ -203,17 +203,18 @@ class Dispatcher:
                     )
                     session.commit()
                     return True
-                reachable = self._send_one(smtp, session, row, report)
+                unreachable = self._send_one(smtp, session, row, report)
                 session.commit()
-                if not reachable:
-                    self._defer_rest(session, claimed[index + 1 :], report)
+                if unreachable is not None:
+                    self._defer_rest(session, claimed[index + 1 :], report, unreachable)
                     session.commit()
                     return False
         return True
 
     def _send_one(
         self, smtp: SmtpSession, session: Session, row: _Claimed, report: DispatchReport
-    ) -> bool:
+    ) -> DeliveryError | None:
+        """Send one message and record the outcome; the error when the relay is unreachable."""
         try:
             if not row.raw:
                 raise MimeError("the outbox row has no message bytes")
@@ -223,12 +224,12 @@ class Dispatcher:
         except TransientDeliveryError as exc:
             self._failed(session, row, report, exc, permanent=False)
             # No recipient named: the connection, TLS or AUTH failed, not this message.
-            return exc.recipient is not None
+            return exc if exc.recipient is None else None
         except (DeliveryError, AddressError, MimeError) as exc:
             self._failed(session, row, report, exc, permanent=True)
-            return True
+            return None
         self._sent(session, row, report)
-        return True
+        return None
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -286,23 +287,13 @@ class Dispatcher:
         )
         self._note(session, row, LogLevel.WARNING, text, "retry", crm=row.attempts == 1)
 
-    def _defer_rest(self, session: Session, rest: list[_Claimed], report: DispatchReport) -> None:
+    def _defer_rest(
+        self, session: Session, rest: list[_Claimed], report: DispatchReport, cause: Exception
+    ) -> None:
         """The relay is unreachable: the rest of the batch waits like the failed message."""
-        if not rest:
-            return
-        now = self.gateway.clock()
-        retry = self.gateway.settings.smtp.retry
         for row in rest:
-            next_at = now + retry_delay(row.attempts, retry, self._rng)
-            if mark_retry(
-                session,
-                row.id,
-                worker=self.gateway.worker,
-                now=now,
-                error="not tried: the relay was unreachable",
-                next_attempt_at=next_at,
-            ):
-                report.retried += 1
+            error = TransientDeliveryError(f"not tried: {cause}")
+            self._failed(session, row, report, error, permanent=False)
 
     def _attendee(
         self,

@@ -341,13 +341,12 @@ class Outbound:
     # -- deletions a feed cannot see ---------------------------------------------------------
 
     def _existence_check(self, report: OutboundReport, *, force: bool = False) -> None:
-        with self.gateway.store.session() as session:
-            crm = self.gateway.crm(session)
-        if not isinstance(crm, ExistenceCheck) or getattr(crm, "feed_reports_deletions", None):
-            return
         now = self.gateway.clock()
         settings = self.gateway.settings.outbound
         with self.gateway.store.session() as session:
+            crm = self.gateway.crm(session)
+            if not isinstance(crm, ExistenceCheck) or getattr(crm, "feed_reports_deletions", None):
+                return
             last = get_cursor(session, EXISTENCE_CURSOR)
             if last and not force:
                 due = dt.datetime.fromisoformat(last) + settings.existence_check_interval
@@ -365,7 +364,12 @@ class Outbound:
                     )
                 )
             )
-        alive = crm.confirm_existing(tracked) if tracked else set()
+        # A remote CRM answers outside any database transaction (a session that runs no
+        # statement holds no connection); one in our database reads within this one.
+        with self.gateway.store.session() as session:
+            checker = self.gateway.crm(session)
+            assert isinstance(checker, ExistenceCheck)
+            alive = checker.confirm_existing(tracked) if tracked else set()
         gone = [meeting_id for meeting_id in tracked if meeting_id not in alive]
         if gone:
             logger.info("existence check: %d of %d meeting(s) gone", len(gone), len(tracked))

@@ -32,10 +32,19 @@ from invitegw.gateway.config import (
 from invitegw.gateway.dispatcher import Dispatcher, DispatchReport
 from invitegw.gateway.outbound import Outbound, OutboundReport
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
+from invitegw.mailbox.netutil import pick_free_port
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.builders import WARSAW, CountingIds
 
 T0 = dt.datetime(2026, 5, 4, 8, 0, tzinfo=dt.UTC)
+
+
+class Unreachable:
+    """A relay that is down: a free port nothing listens on (and so nothing arrives)."""
+
+    def __init__(self) -> None:
+        self.port = pick_free_port("127.0.0.1")
+        self.messages: list[ReceivedMessage] = []
 
 
 class ManualClock:

@@ -1,0 +1,299 @@
+"""The dispatcher against a real aiosmtpd server, on SQLite and PostgreSQL.
+
+Failures as they happen: the relay down then up, a 5xx for one recipient, a 4xx that
+never clears, a crash between the relay's OK and the commit (a subprocess killed there),
+a graceful stop in the middle of a batch, and two workers sharing one outbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from invitegw.crm_adapter.port import EntityType, LogLevel
+from invitegw.gateway.bootstrap import build_gateway, smtp_sender
+from invitegw.gateway.config import RetrySettings
+from invitegw.gateway.dispatcher import Dispatcher, retry_delay
+from invitegw.gateway.storage import (
+    DeliveryState,
+    OutboundAttendee,
+    OutboxState,
+    Store,
+    enqueue,
+)
+from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
+from tests.gateway.outbound.harness import OutboundHarness, parse_message, settings_for
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def message_ids(messages: list[ReceivedMessage]) -> list[str]:
+    return [str(parse_message(m.raw)["Message-ID"]) for m in messages]
+
+
+def attendee(store: Store, address: str) -> OutboundAttendee:
+    with store.session() as session:
+        return session.scalars(
+            select(OutboundAttendee).where(OutboundAttendee.address == address)
+        ).one()
+
+
+def test_retry_delay_grows_exponentially_within_the_jitter() -> None:
+    retry = RetrySettings(
+        first_delay=MINUTE, factor=2.0, max_delay=dt.timedelta(hours=6), jitter=0.1
+    )
+    middle = [retry_delay(n, retry, lambda: 0.5) for n in (1, 2, 3, 10, 20)]
+    assert middle == [MINUTE, 2 * MINUTE, 4 * MINUTE, dt.timedelta(hours=6), dt.timedelta(hours=6)]
+    assert retry_delay(3, retry, lambda: 0.0) == 4 * MINUTE * 0.9
+    assert retry_delay(3, retry, lambda: 0.999999) > 4 * MINUTE * 1.0999
+
+
+def test_settings_choose_the_relay_and_its_rate(tmp_path: Path) -> None:
+    limited = smtp_sender(settings_for(2525, tmp_path, rate_limit=5.0))
+    assert (limited.config.host, limited.config.port, limited.config.rate_limit) == (
+        "127.0.0.1",
+        2525,
+        5.0,
+    )
+    assert smtp_sender(settings_for(2525, tmp_path)).config.rate_limit is None
+
+
+def test_one_connection_per_batch(store: Store, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    h.create_meeting()
+    poll, flush = h.run()
+    assert (poll.messages, flush.sent, flush.batches) == (4, 4, 1)
+    assert smtp_sink.connections == 1
+    h.with_settings(smtp=dataclasses.replace(h.settings.smtp, batch_size=3))
+    h.create_meeting(title="Second meeting")
+    poll, flush = h.run()
+    assert (flush.sent, flush.batches) == (4, 2)
+    assert smtp_sink.connections == 3
+
+
+def test_relay_down_then_up_retries_and_delivers_once(store: Store, tmp_path: Path) -> None:
+    sink = SmtpSink()  # its port is chosen, nothing listens yet
+    h = OutboundHarness(store, sink, tmp_path)
+    h.seed()
+    meeting_id = h.create_meeting()
+    poll, flush = h.run()
+    assert (poll.messages, flush.sent, flush.retried) == (4, 0, 4)
+    rows = h.outbox()
+    assert [r.state for r in rows] == [OutboxState.PENDING] * 4
+    # The first message tried, the rest waiting alike (no connection attempt each).
+    assert [r.attempts for r in rows] == [1, 1, 1, 1]
+    assert {r.next_attempt_at for r in rows} == {h.clock.now + MINUTE}
+    assert "relay connection failed" in (rows[0].last_error or "")
+    warnings = [e for e in h.crm_log() if e.level is LogLevel.WARNING]
+    assert len(warnings) == 4
+    assert all(e.target_id == meeting_id and "delayed" in e.message for e in warnings)
+
+    sink.start()
+    try:
+        assert h.dispatcher.flush().sent == 0  # not due yet
+        h.clock.advance(MINUTE)
+        assert h.dispatcher.flush().sent == 4
+        received = sink.wait_for(4)
+        assert len(set(message_ids(received))) == 4
+        assert sorted(m.rcpt_tos[0] for m in received) == sorted(r.recipient for r in rows)
+        assert h.states() == [OutboxState.SENT] * 4
+        assert h.dispatcher.flush().handled == 0
+        assert len(sink.messages) == 4
+        delivered = [e for e in h.crm_log() if "delivered after 2 attempts" in e.message]
+        assert len(delivered) == 4
+        assert attendee(store, "gina@example.org").delivery_state is DeliveryState.SENT
+    finally:
+        sink.stop()
+
+
+def test_a_5xx_for_one_recipient_is_dead_at_once_and_logged(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    with h.admin() as crm:
+        crm.add_party(EntityType.CONTACT, ["bounce@example.org"], name="Bo Unce")
+    meeting_id = h.create_meeting(
+        attendees=["carl@example.com", "bounce@example.org", "gina@example.org"]
+    )
+    _poll, flush = h.run()
+    assert (flush.sent, flush.dead, flush.retried) == (3, 1, 0)
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.messages) == [
+        "carl@example.com",
+        "gina@example.org",
+        "olga@example.com",
+    ]
+    dead = [r for r in h.outbox() if r.state is OutboxState.DEAD]
+    assert [(r.recipient, r.attempts) for r in dead] == [("bounce@example.org", 1)]
+    assert "550" in (dead[0].last_error or "")
+    (error,) = [e for e in h.crm_log() if e.level is LogLevel.ERROR]
+    assert error.target_id == meeting_id
+    assert "bounce@example.org" in error.message
+    assert "permanent failure" in error.message
+    assert "550" in error.message
+    bounced = attendee(store, "bounce@example.org")
+    assert bounced.delivery_state is DeliveryState.FAILED
+    assert "550" in (bounced.delivery_error or "")
+
+
+def test_a_4xx_that_never_clears_backs_off_then_gives_up(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    with h.admin() as crm:
+        crm.add_party(EntityType.CONTACT, ["later@example.org"], name="Lat Er")
+    h.create_meeting(attendees=["later@example.org"])
+    _poll, flush = h.run()
+    assert (flush.sent, flush.retried) == (1, 1)  # Olga's copy went; the 451 waits
+    waits = []
+    for _attempt in range(2, 6):
+        (row,) = [r for r in h.outbox() if r.recipient == "later@example.org"]
+        waits.append(row.next_attempt_at - h.clock.now)
+        h.clock.now = row.next_attempt_at
+        h.dispatcher.flush()
+    assert waits == [MINUTE, 2 * MINUTE, 4 * MINUTE, 8 * MINUTE]
+    (row,) = [r for r in h.outbox() if r.recipient == "later@example.org"]
+    assert (row.state, row.attempts) == (OutboxState.DEAD, 5)
+    assert "451" in (row.last_error or "")
+    (error,) = [e for e in h.crm_log() if e.level is LogLevel.ERROR]
+    assert "gave up after 5 attempts" in error.message
+    assert len(smtp_sink.messages) == 1
+
+
+def test_a_graceful_stop_finishes_the_message_in_flight(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    h.create_meeting()
+    h.outbound.poll()
+    stop = threading.Event()
+    smtp_sink.on_message = lambda _message: stop.set()  # SIGTERM while the first is sent
+    report = h.dispatcher.flush(stop=stop)
+    assert (report.sent, report.released) == (1, 3)
+    rows = h.outbox()
+    assert [r.state for r in rows] == [OutboxState.SENT] + [OutboxState.PENDING] * 3
+    assert [r.attempts for r in rows] == [1, 0, 0, 0]  # handed back without spending one
+    smtp_sink.on_message = None
+    assert h.dispatcher.flush().sent == 3
+    assert len(set(message_ids(smtp_sink.wait_for(4)))) == 4
+
+
+def test_two_workers_share_the_outbox_without_sending_twice(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    h.with_settings(smtp=dataclasses.replace(h.settings.smtp, batch_size=4))
+    for n in range(10):
+        h.create_meeting(title=f"Meeting {n}")
+    assert h.outbound.poll().messages == 40
+    workers = [
+        Dispatcher(
+            build_gateway(
+                dataclasses.replace(
+                    h.settings, worker=dataclasses.replace(h.settings.worker, id=f"w{n}")
+                ),
+                store=store,
+                clock=h.clock,
+            )
+        )
+        for n in range(2)
+    ]
+    reports = []
+    threads = [threading.Thread(target=lambda w=w: reports.append(w.flush())) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(r.sent for r in reports) == 40
+    received = smtp_sink.wait_for(40)
+    assert all(count == 1 for count in Counter(message_ids(received)).values())
+    assert len(received) == 40
+    assert h.states() == [OutboxState.SENT] * 40
+
+
+def test_a_crash_between_the_relay_ok_and_the_commit_resends_only_that_message(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    h.create_meeting()
+    assert h.outbound.poll().messages == 4
+    config = tmp_path / "crash.toml"
+    url = store.engine.url.render_as_string(hide_password=False)
+    config.write_text(
+        f'data_dir = "{tmp_path / "crash-data"}"\n'
+        f'[database]\nurl = "{url}"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\n'
+        '[[calendars]]\nname = "sales"\naddress = "sales@example.com"\n'
+        '[outbound]\nclaim_timeout = "30s"\n'
+        '[worker]\nid = "doomed"\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invitegw", "--config", str(config), "serve", "--once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+    def crash_on_third(message: ReceivedMessage) -> None:
+        if len(smtp_sink.messages) == 3:
+            # The relay has the message; the sender dies before it sees the 250.
+            os.kill(proc.pid, signal.SIGKILL)
+
+    smtp_sink.on_message = crash_on_third
+    try:
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    smtp_sink.on_message = None
+    rows = h.outbox()
+    assert [r.state for r in rows[:2]] == [OutboxState.SENT] * 2
+    assert rows[2].state is OutboxState.SENDING
+    assert rows[2].claimed_by == "doomed"
+
+    # Another worker, once the dead one's claim has expired, picks up where it stopped.
+    h.clock.now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    report = h.dispatcher.flush()
+    assert report.sent == 2
+    received = smtp_sink.wait_for(5)
+    counts = Counter(message_ids(received))
+    third = rows[2].message_id
+    assert counts[third] == 2  # sent again, with the same Message-ID ...
+    assert [n for mid, n in counts.items() if mid != third] == [1, 1, 1]  # ... and only it
+    copies = [m.raw for m in received if str(parse_message(m.raw)["Message-ID"]) == third]
+    assert copies[0] == copies[1]
+    assert h.states() == [OutboxState.SENT] * 4
+
+
+def test_a_message_without_bytes_is_dead_not_a_crash(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    with store.session() as session:
+        enqueue(
+            session,
+            message_id="<empty@example.com>",
+            sender="sales@example.com",
+            recipient="gina@example.org",
+            now=h.clock.now,
+        )
+    report = h.dispatcher.flush()
+    assert report.dead == 1
+    (row,) = h.outbox()
+    assert row.state is OutboxState.DEAD
+    assert "no message bytes" in (row.last_error or "")
