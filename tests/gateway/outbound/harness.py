@@ -172,6 +172,19 @@ class OutboundHarness:
             return [entry for _id, entry in crm.list_logs()]
 
 
+def write_config(path: Path, store: Store, smtp_port: int, extra: str = "") -> Path:
+    """An ``invitegw.toml`` for the CLI: the test's database and sink, calendar ``sales``."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    path.write_text(
+        f'data_dir = "{path.parent / "cli-data"}"\n'
+        f'[database]\nurl = "{url}"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+        '[[calendars]]\nname = "sales"\naddress = "sales@example.com"\n'
+        'time_zone = "Europe/Warsaw"\n' + extra
+    )
+    return path
+
+
 def parse_message(raw: bytes) -> EmailMessage:
     """A received message, parsed."""
     message = email.message_from_bytes(raw, policy=email.policy.default)

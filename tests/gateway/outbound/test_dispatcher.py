@@ -31,7 +31,12 @@ from invitegw.gateway.storage import (
     enqueue,
 )
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
-from tests.gateway.outbound.harness import OutboundHarness, parse_message, settings_for
+from tests.gateway.outbound.harness import (
+    OutboundHarness,
+    parse_message,
+    settings_for,
+    write_config,
+)
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -231,15 +236,11 @@ def test_a_crash_between_the_relay_ok_and_the_commit_resends_only_that_message(
     h.seed()
     h.create_meeting()
     assert h.outbound.poll().messages == 4
-    config = tmp_path / "crash.toml"
-    url = store.engine.url.render_as_string(hide_password=False)
-    config.write_text(
-        f'data_dir = "{tmp_path / "crash-data"}"\n'
-        f'[database]\nurl = "{url}"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_sink.port}\n'
-        '[[calendars]]\nname = "sales"\naddress = "sales@example.com"\n'
-        '[outbound]\nclaim_timeout = "30s"\n'
-        '[worker]\nid = "doomed"\n'
+    config = write_config(
+        tmp_path / "crash.toml",
+        store,
+        smtp_sink.port,
+        '[outbound]\nclaim_timeout = "30s"\n[worker]\nid = "doomed"\n',
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "invitegw", "--config", str(config), "serve", "--once"],
