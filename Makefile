@@ -1,5 +1,5 @@
 # invitegw: the two Quick-start commands and the CI checks.
-#   make demo   show what the gateway reads from the example invitations
+#   make demo   run the gateway end to end on the embedded setup
 #   make test   run the whole test suite (installs what it needs)
 #   make check  ruff + mypy
 PYTHON ?= python3
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/bootstrap
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/invitegw ics inspect examples/outlook-invitation.eml examples/google-invitation.ics
+	$(VENV)/bin/invitegw demo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -14,10 +14,11 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, EntityType
+from invitegw.crm_adapter.port import CrmPort, EntityType, Meeting
 from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions, utc_now
 from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
 from invitegw.errors import ConfigError
@@ -26,6 +27,9 @@ from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_st
 from invitegw.mailbox.extract import MimeLimits
 from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.smtp_send import TlsMode as SmtpTlsMode
+
+if TYPE_CHECKING:
+    from invitegw.gateway.plan_model import Plan
 
 __all__ = [
     "Clock",
@@ -74,6 +78,20 @@ class Gateway:
             The adapter.
         """
         return self.crm_factory(session)
+
+    def submit(self, meeting: Meeting) -> Plan | None:
+        """Plan and queue a meeting handed over directly (DESIGN.md, outbound flow 1).
+
+        Parameters:
+            meeting: the CRM snapshot.
+
+        Returns:
+            The plan, or ``None`` when its messages could not be built (logged on it).
+        """
+        # The outbound pipeline is built on this module: imported when first used.
+        from invitegw.gateway.outbound import Outbound
+
+        return Outbound(self).submit(meeting)
 
     def close(self) -> None:
         """Release the database connections and the CRM's (a remote CRM logs out)."""

@@ -12,11 +12,11 @@ rate, and each message's outcome is committed right after the relay answers it:
 - attempts or age exhausted → ``dead``.
 
 A final state after a failure (dead, or delivered after retries) and the first delay are
-written to the meeting's CRM integration log and to the gateway's event log; every
-outcome is in the event log. A crash after the relay's OK and before the commit leaves
-that one message claimed: when the claim expires it is sent again with the same bytes,
-hence the same Message-ID. A graceful stop finishes the message in flight and hands the
-rest of the batch back unsent.
+written to the meeting's CRM integration log and to the gateway's event log, every delay
+to the event log; a plain delivery is recorded by the outbox row (``sent``, ``sent_at``).
+A crash after the relay's OK and before the commit leaves that one message claimed: when
+the claim expires it is sent again with the same bytes, hence the same Message-ID. A
+graceful stop finishes the message in flight and hands the rest of the batch back unsent.
 """
 
 from __future__ import annotations
@@ -242,10 +242,10 @@ class Dispatcher:
         report.sent += 1
         self._attendee(session, row, DeliveryState.SENT, None, now)
         if row.attempts > 1:
+            # A plain delivery is recorded by the outbox row itself (state, sent_at); one
+            # after failures ends a story the logs told, so they say how it ended.
             text = f"{row.kind} to {row.recipient} delivered after {row.attempts} attempts"
             self._note(session, row, LogLevel.INFO, text, "sent", crm=True)
-        else:
-            self._note(session, row, LogLevel.INFO, f"{row.kind} sent to {row.recipient}", "sent")
 
     def _failed(
         self,

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from invitegw.crm_adapter.port import CrmPort, ExistenceCheck, LogLevel, Meeting, MeetingChange
@@ -47,6 +47,7 @@ from invitegw.gateway.storage import (
     acquire_lease,
     get_cursor,
     release_lease,
+    renew_lease,
     set_cursor,
 )
 from invitegw.mailbox.addresses import normalize_address
@@ -319,6 +320,15 @@ class Outbound:
                     set_cursor(session, FEED_CURSOR, batch.cursor, now=self.gateway.clock())
             if not batch.more or batch.cursor == cursor or (stop and stop.is_set()):
                 return
+            # A long backlog: keep the poll lease while working through it.
+            with store.session() as session:
+                renew_lease(
+                    session,
+                    POLL_LEASE,
+                    self.gateway.worker,
+                    now=self.gateway.clock(),
+                    duration=settings.worker.lease_duration + settings.outbound.poll_interval,
+                )
 
     def _resends(self, report: OutboundReport) -> None:
         with self.gateway.store.session() as session:
@@ -391,18 +401,6 @@ class Outbound:
         report = OutboundReport()
         self._existence_check(report, force=True)
         return report
-
-    def tracked_meetings(self) -> int:
-        """How many meetings the ledger tracks (not cancelled or deleted)."""
-        with self.gateway.store.session() as session:
-            return int(
-                session.scalar(
-                    select(func.count(OutboundMeeting.id)).where(
-                        OutboundMeeting.cancelled.is_(False), OutboundMeeting.deleted.is_(False)
-                    )
-                )
-                or 0
-            )
 
 
 def _latest_per_meeting(changes: Sequence[MeetingChange]) -> list[MeetingChange]:

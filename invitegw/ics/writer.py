@@ -130,6 +130,8 @@ def fold(line: str) -> str:
     Returns:
         The folded line (no final CRLF).
     """
+    if line.isascii():
+        return _fold_ascii(line)
     encoded_length = len(line.encode("utf-8"))
     if encoded_length <= _LIMIT:
         return line
@@ -151,6 +153,24 @@ def fold(line: str) -> str:
         current.append(char)
         size += width
     chunks.append("".join(current))
+    return (CRLF + " ").join(chunks)
+
+
+def _fold_ascii(line: str) -> str:
+    """:func:`fold` for ASCII text (one octet a character), by slicing: most lines are."""
+    if len(line) <= _LIMIT:
+        return line
+    chunks: list[str] = []
+    start, limit = 0, _LIMIT
+    while len(line) - start > limit:
+        end = start + limit
+        # Never split an escape: an odd run of backslashes at the cut carries one over.
+        run = len(line[start:end]) - len(line[start:end].rstrip("\\"))
+        if run % 2 == 1 and end - start > 1:
+            end -= 1
+        chunks.append(line[start:end])
+        start, limit = end, _LIMIT - 1  # continuation lines start with a space
+    chunks.append(line[start:])
     return (CRLF + " ").join(chunks)
 
 

@@ -196,7 +196,10 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
-        context = self._ssl_context or ssl.create_default_context()
+        context = None
+        if c.tls is not TlsMode.NONE:
+            # Loading the system's CA store costs ~20 ms: only when TLS is used.
+            context = self._ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP
         if c.tls is TlsMode.TLS:
             smtp = smtplib.SMTP_SSL(

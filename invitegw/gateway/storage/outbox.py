@@ -231,6 +231,9 @@ def _finish(session: Session, row_id: int, worker: str, values: dict[str, Any]) 
             OutboxMessage.claimed_by == worker,
         )
         .values(claimed_by=None, claimed_until=None, **values)
+        # The row is not expected in this session (claims are committed first); skipping
+        # the ORM's synchronisation saves a good part of the per-message cost.
+        .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 

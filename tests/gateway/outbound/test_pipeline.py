@@ -102,7 +102,7 @@ def test_submit_plans_a_meeting_handed_over_directly(
     with store.session() as session:
         meeting = SqlCrm(session).get_meeting(meeting_id)
     assert meeting is not None
-    plan = h.outbound.submit(meeting)
+    plan = h.gateway.submit(meeting)  # the composition root's shortcut
     assert plan is not None
     assert (plan.action, len(plan.messages)) == ("created", 4)
     assert h.dispatcher.flush().sent == 4
