@@ -275,6 +275,7 @@ def store_plan(
     """
     state = plan.ledger
     if state is None:
+        _notes(session, plan, crm, now, {"action": plan.action})
         return StoredPlan(meeting_row_id=None, queued=0, superseded=0)
     # Compose first: a meeting whose messages cannot be written changes nothing.
     composed = [(m, write_invitation(m, calendar, now)) for m in plan.messages]
@@ -327,6 +328,21 @@ def store_plan(
         ),
         now=now,
     )
+    _notes(
+        session,
+        plan,
+        crm,
+        now,
+        {"action": plan.action, "uid": state.uid, "sequence": str(state.sequence)},
+    )
+    if superseded:
+        logger.info("meeting %s: %d unsent message(s) superseded", plan.meeting_id, superseded)
+    return StoredPlan(meeting_row_id=row.id, queued=queued, superseded=superseded)
+
+
+def _notes(
+    session: Session, plan: Plan, crm: CrmPort, now: dt.datetime, details: dict[str, str]
+) -> None:
     for note in plan.notes:
         crm_note(
             crm,
@@ -336,8 +352,5 @@ def store_plan(
             text=note.text,
             kind=note.kind,
             now=now,
-            details={"action": plan.action, "uid": state.uid, "sequence": str(state.sequence)},
+            details=details,
         )
-    if superseded:
-        logger.info("meeting %s: %d unsent message(s) superseded", plan.meeting_id, superseded)
-    return StoredPlan(meeting_row_id=row.id, queued=queued, superseded=superseded)

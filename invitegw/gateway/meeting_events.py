@@ -7,7 +7,9 @@ consistent. Times are written in the meeting's zone (a TZID with a VTIMEZONE), s
 weekly 10:00 meeting stays at 10:00 across daylight-saving changes.
 
 CRM text may hold control characters that iCalendar cannot carry (a pasted form feed):
-they are dropped here rather than failing the meeting. Pure: no I/O.
+they are dropped here rather than failing the meeting. Text is capped (a title or place at
+:data:`MAX_LINE_TEXT` characters, a description at :data:`MAX_DESCRIPTION`) so that a
+pasted document cannot make every invitation megabytes long. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from invitegw.ics.model import Alarm, Attendee, Event, EventStatus, Organizer
 from invitegw.ics.recurrence import last_occurrence_end
 
 __all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_LINE_TEXT",
     "NO_TITLE",
     "base_event",
     "clean_text",
@@ -36,21 +40,27 @@ __all__ = [
 ]
 
 NO_TITLE = "(no title)"
+MAX_LINE_TEXT = 500
+MAX_DESCRIPTION = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Moment = dt.date | dt.datetime
 
 
-def clean_text(text: str) -> str:
-    """``text`` without the control characters iCalendar cannot carry, CRLF as LF.
+def clean_text(text: str, limit: int = MAX_DESCRIPTION) -> str:
+    """``text`` without the control characters iCalendar cannot carry, CRLF as LF, capped.
 
     Parameters:
         text: CRM text.
+        limit: the most characters kept; longer text ends with an ellipsis.
 
     Returns:
         The cleaned text.
     """
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    cleaned = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
 
 
 def occurrence_key(value: Moment) -> str:
@@ -102,7 +112,7 @@ def _tzid(value: Moment) -> str | None:
 
 
 def _summary(meeting: Meeting) -> str:
-    return clean_text(meeting.title).strip() or NO_TITLE
+    return clean_text(" ".join(meeting.title.split()), MAX_LINE_TEXT) or NO_TITLE
 
 
 def base_event(meeting: Meeting, uid: str) -> Event:
@@ -127,7 +137,7 @@ def base_event(meeting: Meeting, uid: str) -> Event:
         end=in_meeting_zone(meeting, meeting.end),
         summary=_summary(meeting),
         description=clean_text(meeting.description),
-        location=clean_text(meeting.location),
+        location=clean_text(meeting.location, MAX_LINE_TEXT),
         organizer=Organizer(email=organizer.primary_email or "", cn=organizer.name or None),
         rrule=meeting.rrule or None,
         tzid=_tzid(start),
@@ -266,7 +276,7 @@ def occurrence_event(
         end=end,
         summary=_summary(meeting),
         description=clean_text(meeting.description),
-        location=clean_text(location),
+        location=clean_text(location, MAX_LINE_TEXT),
         organizer=organizer,
         attendees=tuple(attendees),
         sequence=sequence,

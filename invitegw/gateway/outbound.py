@@ -191,6 +191,7 @@ class Outbound:
                     now=now,
                     grace=self.gateway.settings.outbound.grace_period,
                     ids=self.ids,
+                    max_attendees=self.gateway.settings.limits.attendees,
                 )
                 stored = store_plan(session, plan, row=row, calendar=calendar, crm=crm, now=now)
                 if warning:

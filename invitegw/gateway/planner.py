@@ -84,6 +84,7 @@ def plan_meeting(
     now: dt.datetime,
     grace: dt.timedelta,
     ids: IdSource,
+    max_attendees: int = 500,
 ) -> Plan:
     """Decide every message for one meeting change (see the module docstring).
 
@@ -95,6 +96,9 @@ def plan_meeting(
         now: the current time (DTSTAMP, the grace period).
         grace: how long after its last occurrence ended a meeting still gets mail.
         ids: where UIDs, tokens and Message-IDs come from.
+        max_attendees: more addresses than this and nothing is sent (every message lists
+            them all, so the mail grows with the square of their number): the meeting's
+            log says why, and the ledger stays as it was.
 
     Returns:
         The plan.
@@ -110,6 +114,15 @@ def plan_meeting(
         if ledger is not None and not ledger.cancelled and ledger.snapshot is not None:
             return _withdraw(meeting, ledger, action, calendar, now, grace, ids)
         return _record_inactive(meeting, ledger, action, meeting_id, calendar, ids)
+    people, _muted, _notes = meeting_people(meeting)
+    if len(people) > max_attendees:
+        note = PlanNote(
+            LogLevel.ERROR,
+            f"invitations not sent: {len(people)} addresses, more than the {max_attendees} "
+            "allowed (limits.attendees)",
+            kind="too-large",
+        )
+        return Plan(meeting_id, "too-large", ledger, notes=(note,))
     return _plan_active(meeting, ledger, calendar, now, grace, ids)
 
 

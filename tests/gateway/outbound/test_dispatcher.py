@@ -15,13 +15,14 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
 from invitegw.crm_adapter.port import EntityType, LogLevel
 from invitegw.gateway.bootstrap import build_gateway, smtp_sender
-from invitegw.gateway.config import RetrySettings
+from invitegw.gateway.config import RetrySettings, load_settings
 from invitegw.gateway.dispatcher import Dispatcher, retry_delay
 from invitegw.gateway.storage import (
     DeliveryState,
@@ -30,6 +31,7 @@ from invitegw.gateway.storage import (
     Store,
     enqueue,
 )
+from invitegw.mailbox.smtp_send import SmtpSender
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.harness import (
     OutboundHarness,
@@ -298,3 +300,37 @@ def test_a_message_without_bytes_is_dead_not_a_crash(
     (row,) = h.outbox()
     assert row.state is OutboxState.DEAD
     assert "no message bytes" in (row.last_error or "")
+
+
+def test_starttls_and_auth_with_the_password_from_the_environment(
+    store: Store, make_smtp_sink: Callable[..., SmtpSink], tmp_path: Path
+) -> None:
+    sink = make_smtp_sink(starttls=True, auth=True)
+    env = {
+        "INVITEGW_SMTP__HOST": "127.0.0.1",
+        "INVITEGW_SMTP__PORT": str(sink.port),
+        "INVITEGW_SMTP__TLS": "starttls",
+        "INVITEGW_SMTP__USERNAME": sink.user,
+        "INVITEGW_SMTP__PASSWORD": sink.password,
+    }
+    loaded = load_settings(None, env, cwd=tmp_path)
+    configured = smtp_sender(loaded)
+    assert (configured.config.tls.value, configured.config.username) == ("starttls", sink.user)
+    assert sink.password not in repr(configured)
+    h = OutboundHarness(store, sink, tmp_path)
+    h.with_settings(smtp=loaded.smtp)
+    # The sink's certificate comes from a test CA: trust it, as a deployment trusts its relay.
+    assert loaded.smtp.password is not None
+    h.dispatcher = Dispatcher(
+        h.gateway,
+        sender=SmtpSender(
+            configured.config,
+            password=loaded.smtp.password.reveal(),
+            ssl_context=sink.client_context(),
+        ),
+    )
+    h.seed()
+    h.create_meeting()
+    _poll, flush = h.run()
+    assert flush.sent == 4
+    assert all(m.tls and m.login == sink.user for m in sink.wait_for(4))

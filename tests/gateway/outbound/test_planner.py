@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 
 from invitegw.crm_adapter.port import LogLevel, Meeting, Party
+from invitegw.gateway.meeting_events import MAX_DESCRIPTION, MAX_LINE_TEXT
 from invitegw.gateway.plan_model import LedgerState, Plan, PlannedMessage
+from invitegw.gateway.planner import plan_meeting
 from invitegw.ics import Method, PartStat, Role, build_cancel, build_request, parse_calendar
 from invitegw.ics.model import EventStatus
 from invitegw.mailbox.render import MessageKind
@@ -518,3 +520,159 @@ def test_an_attendee_who_is_also_the_organizer_is_listed_once(ids: CountingIds) 
         "olga@example.com",
         "gina@example.org",
     ]
+
+
+# -- caps -----------------------------------------------------------------------------------
+
+
+def test_a_meeting_with_too_many_addresses_sends_nothing_and_says_why(
+    created: Plan, ids: CountingIds
+) -> None:
+    crowd = tuple(
+        Party(GINA.type, str(100 + n), f"Guest {n}", (f"g{n}@example.org",), (f"g{n}@example.org",))
+        for n in range(5)
+    )
+    result = plan_meeting(
+        meeting(attendees=crowd),
+        ledger(created),
+        meeting_id="7",
+        calendar=SALES,
+        now=NOW,
+        grace=dt.timedelta(hours=1),
+        ids=ids,
+        max_attendees=5,
+    )
+    assert (result.action, result.messages, result.ledger) == ("too-large", (), ledger(created))
+    (note,) = result.notes
+    assert note.level is LogLevel.ERROR
+    assert "6 addresses, more than the 5 allowed" in note.text
+
+
+def test_long_crm_text_is_capped(ids: CountingIds) -> None:
+    result = plan(meeting(title="T" * 2000, description="D" * 100_000), ids=ids)
+    master = result.messages[0].events[0]
+    assert len(master.summary) == MAX_LINE_TEXT
+    assert master.summary.endswith("…")
+    assert len(master.description) == MAX_DESCRIPTION
+
+
+# -- the rules at a glance ------------------------------------------------------------------
+
+# (rule, the CRM before (None: never seen), the CRM now (None: deleted),
+#  [(recipient, METHOD, kind, SEQUENCE, RECURRENCE-ID day or None)])
+ALL = ["olga@example.com", "carl@example.com", "gina@example.org"]
+RULES = [
+    ("new meeting", None, meeting(), [(a, "REQUEST", "invitation", 0, None) for a in ALL]),
+    (
+        "significant change",
+        meeting(),
+        meeting(location="Room 9"),
+        [(a, "REQUEST", "update", 1, None) for a in ALL],
+    ),
+    (
+        "minor change",
+        meeting(),
+        meeting(title="Renamed"),
+        [(a, "REQUEST", "update", 0, None) for a in ALL],
+    ),
+    ("no change", meeting(), meeting(), []),
+    (
+        "attendee added",
+        meeting(attendees=(CARL,)),
+        meeting(),
+        [
+            ("olga@example.com", "REQUEST", "update", 0, None),
+            ("carl@example.com", "REQUEST", "update", 0, None),
+            ("gina@example.org", "REQUEST", "invitation", 0, None),
+        ],
+    ),
+    (
+        "attendee removed",
+        meeting(),
+        meeting(attendees=(CARL,)),
+        [
+            ("olga@example.com", "REQUEST", "update", 0, None),
+            ("carl@example.com", "REQUEST", "update", 0, None),
+            ("gina@example.org", "CANCEL", "cancellation", 0, None),
+        ],
+    ),
+    (
+        "meeting cancelled",
+        meeting(),
+        meeting(cancelled=True),
+        [(a, "CANCEL", "cancellation", 1, None) for a in ALL],
+    ),
+    ("meeting deleted", meeting(), None, [(a, "CANCEL", "cancellation", 1, None) for a in ALL]),
+    (
+        "occurrence cancelled",
+        meeting(),
+        meeting(occurrences=(cancelled(8),)),
+        [(a, "CANCEL", "cancellation", 1, 8) for a in ALL],
+    ),
+    (
+        "occurrence moved",
+        meeting(),
+        meeting(occurrences=(moved(8, 15),)),
+        [(a, "REQUEST", "update", 1, 8) for a in ALL],
+    ),
+    (
+        "sync switched off after invitations",
+        meeting(),
+        meeting(sync=False),
+        [(a, "CANCEL", "cancellation", 1, None) for a in ALL],
+    ),
+    ("sync off from the start", None, meeting(sync=False), []),
+    (
+        "entity sync off",
+        None,
+        meeting(attendees=(CARL, dataclasses.replace(GINA, sync=False, invite_emails=()))),
+        [(a, "REQUEST", "invitation", 0, None) for a in ALL[:2]],
+    ),
+    (
+        "two email fields",
+        None,
+        meeting(
+            attendees=(
+                dataclasses.replace(
+                    GINA,
+                    emails=("gina@example.org", "gi@example.org"),
+                    invite_emails=("gina@example.org", "gi@example.org"),
+                ),
+            )
+        ),
+        [
+            ("olga@example.com", "REQUEST", "invitation", 0, None),
+            ("gina@example.org", "REQUEST", "invitation", 0, None),
+            ("gi@example.org", "REQUEST", "invitation", 0, None),
+        ],
+    ),
+    (
+        "over for long",
+        None,
+        meeting(rrule=None, start=at(1, 9, month=5), end=at(1, 10, month=5)),
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "before", "now", "expected"), RULES, ids=[r[0] for r in RULES])
+def test_the_rules(
+    rule: str,
+    before: Meeting | None,
+    now: Meeting | None,
+    expected: list[tuple[str, str, str, int, int | None]],
+) -> None:
+    ids = CountingIds()
+    previous = ledger(plan(before, ids=ids)) if before is not None else None
+    result = plan(now, previous, ids=ids)
+    got = [
+        (
+            m.recipient.address,
+            m.method.value,
+            m.kind.value,
+            m.sequence,
+            m.occurrence.day if isinstance(m.occurrence, dt.datetime) else None,
+        )
+        for m in result.messages
+    ]
+    assert got == expected, rule
