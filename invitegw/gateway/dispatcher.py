@@ -41,7 +41,6 @@ from invitegw.gateway.storage import (
     OutboundAttendee,
     OutboundMeeting,
     claim_due,
-    log_event,
     mark_dead,
     mark_retry,
     mark_sent,
@@ -326,26 +325,14 @@ class Dispatcher:
         crm: bool = False,
     ) -> None:
         """The event log always; the meeting's CRM log too when ``crm`` (and it has one)."""
-        now = self.gateway.clock()
-        if crm and row.crm_meeting_id is not None:
-            crm_note(
-                self.gateway.crm(session),
-                session,
-                meeting_id=row.crm_meeting_id,
-                level=level,
-                text=text,
-                kind=kind,
-                now=now,
-                message_id=row.message_id,
-                details={"message_id": row.message_id, "recipient": row.recipient},
-            )
-            return
-        log_event(
+        crm_note(
+            self.gateway.crm(session) if crm else None,
             session,
-            now=now,
-            level=level,
-            kind=kind,
-            text=text,
             meeting_id=row.crm_meeting_id,
+            level=level,
+            text=text,
+            kind=kind,
+            now=self.gateway.clock(),
             message_id=row.message_id,
+            details={"message_id": row.message_id, "recipient": row.recipient},
         )

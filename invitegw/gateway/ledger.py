@@ -156,10 +156,10 @@ class StoredPlan:
 
 
 def crm_note(
-    crm: CrmPort,
+    crm: CrmPort | None,
     session: Session,
     *,
-    meeting_id: str,
+    meeting_id: str | None,
     level: LogLevel,
     text: str,
     kind: str,
@@ -173,9 +173,9 @@ def crm_note(
     gateway's own work: the failure is noted in the event log instead.
 
     Parameters:
-        crm: the CRM port.
+        crm: the CRM port; ``None`` for the event log alone.
         session: the unit of work (the event log).
-        meeting_id: the CRM meeting id.
+        meeting_id: the CRM meeting id (without one, the event log alone).
         level: the severity.
         text: the readable line.
         kind: a short machine-readable kind (``queued``, ``dead``, ``invalid-address``).
@@ -193,6 +193,8 @@ def crm_note(
         message_id=message_id,
         details=dict(details) if details else None,
     )
+    if crm is None or meeting_id is None:
+        return
     try:
         crm.log(
             LogEntry(

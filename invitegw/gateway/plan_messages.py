@@ -200,15 +200,29 @@ def occurrence_message(
 
 
 def cancel_all(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
+    """The meeting is off: a CANCEL of the whole series (STATUS:CANCELLED) to ``row``."""
+    return _cancel(env, row, env.attendees, uninvite=False)
+
+
+def uninvite(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
+    """A CANCEL to one removed attendee only (:rfc:`5546` section 3.2.5, no STATUS)."""
+    removed = (Attendee(email=row.address, cn=row.name or None, role=row.role),)
+    return _cancel(env, row, removed, uninvite=True)
+
+
+def _cancel(
+    env: MessageEnv, row: LedgerAttendee, attendees: tuple[Attendee, ...], *, uninvite: bool
+) -> PlannedMessage:
     (master, *_exceptions) = series_events(
         env.meeting,
         uid=env.uid,
         sequence=env.sequence,
         organizer=_organizer(env, row),
-        attendees=env.attendees,
-        alarm_minutes=None,
+        attendees=attendees,
+        alarm_minutes=None,  # RFC 5546 section 3.2.5: a CANCEL carries no VALARM
         stamp=env.now,
     )
+    # The master alone, without the exceptions it had: cancelling it cancels them all.
     master = dataclasses.replace(master, exdates=())
     return _message(
         env,
@@ -219,30 +233,7 @@ def cancel_all(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
         start=master.start,
         end=master.end,
         rrule=master.rrule,
-    )
-
-
-def uninvite(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
-    """A CANCEL to one removed attendee only (:rfc:`5546` section 3.2.5, no STATUS)."""
-    (master, *_exceptions) = series_events(
-        env.meeting,
-        uid=env.uid,
-        sequence=env.sequence,
-        organizer=_organizer(env, row),
-        attendees=(Attendee(email=row.address, cn=row.name or None, role=row.role),),
-        alarm_minutes=None,
-        stamp=env.now,
-    )
-    return _message(
-        env,
-        row,
-        Method.CANCEL,
-        MessageKind.CANCELLATION,
-        (master,),
-        start=master.start,
-        end=master.end,
-        rrule=master.rrule,
-        uninvite=True,
+        uninvite=uninvite,
     )
 
 

@@ -166,15 +166,14 @@ def compose_invitation(spec: InvitationEmail) -> EmailMessage:
     """
     ics_text = _calendar_text(spec)
     params = {"method": spec.method.value}
-    msg = EmailMessage(policy=policy.SMTP)
-    _set_headers(msg, spec)
     if spec.outlook_compat:
+        msg = EmailMessage(policy=policy.SMTP)
+        _set_headers(msg, spec)
         msg.set_content(ics_text, subtype="calendar", charset="utf-8", cte="base64", params=params)
         msg["Content-class"] = "urn:content-classes:calendarmessage"
         msg["Content-Language"] = spec.body.language
         return msg
-    msg.set_content(spec.body.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(spec.body.html, subtype="html", charset="utf-8")
+    msg = _text_and_html(spec)
     msg.add_alternative(ics_text, subtype="calendar", charset="utf-8", cte="base64", params=params)
     if spec.attach_ics:
         msg.add_attachment(
@@ -184,8 +183,20 @@ def compose_invitation(spec: InvitationEmail) -> EmailMessage:
             filename=ICS_FILENAME,
             params={"name": ICS_FILENAME},
         )
+    return _finished(msg, spec.body.language)
+
+
+def _text_and_html(spec: InvitationEmail | NoticeEmail) -> EmailMessage:
+    msg = EmailMessage(policy=policy.SMTP)
+    _set_headers(msg, spec)
+    msg.set_content(spec.body.text, subtype="plain", charset="utf-8")
+    msg.add_alternative(spec.body.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def _finished(msg: EmailMessage, language: str) -> EmailMessage:
     # set_content() drops Content-* headers, so the language goes on last.
-    msg["Content-Language"] = spec.body.language
+    msg["Content-Language"] = language
     for part in msg.walk():
         # EmailMessage gives every sub-part a MIME-Version; RFC 2045 wants it only on top.
         if part is not msg:
@@ -205,12 +216,4 @@ def compose_notice(spec: NoticeEmail) -> EmailMessage:
     Raises:
         MimeError: an address or Message-ID is unusable, or the date is naive.
     """
-    msg = EmailMessage(policy=policy.SMTP)
-    _set_headers(msg, spec)
-    msg.set_content(spec.body.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(spec.body.html, subtype="html", charset="utf-8")
-    msg["Content-Language"] = spec.body.language
-    for part in msg.walk():
-        if part is not msg:
-            del part["MIME-Version"]
-    return msg
+    return _finished(_text_and_html(spec), spec.body.language)

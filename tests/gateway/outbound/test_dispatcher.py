@@ -11,8 +11,6 @@ import dataclasses
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +32,7 @@ from invitegw.gateway.storage import (
 from invitegw.mailbox.smtp_send import SmtpSender
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.harness import (
+    Cli,
     OutboundHarness,
     parse_message,
     settings_for,
@@ -244,25 +243,16 @@ def test_a_crash_between_the_relay_ok_and_the_commit_resends_only_that_message(
         smtp_sink.port,
         '[outbound]\nclaim_timeout = "30s"\n[worker]\nid = "doomed"\n',
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invitegw", "--config", str(config), "serve", "--once"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    serve = Cli(config, "serve", "--once")
 
     def crash_on_third(message: ReceivedMessage) -> None:
         if len(smtp_sink.messages) == 3:
             # The relay has the message; the sender dies before it sees the 250.
-            os.kill(proc.pid, signal.SIGKILL)
+            os.kill(serve.pid, signal.SIGKILL)
 
     smtp_sink.on_message = crash_on_third
-    try:
-        proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+    code, _err = serve.finish(timeout=120)
+    assert code == -signal.SIGKILL
     smtp_sink.on_message = None
     rows = h.outbox()
     assert [r.state for r in rows[:2]] == [OutboxState.SENT] * 2

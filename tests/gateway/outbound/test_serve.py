@@ -6,8 +6,6 @@ import datetime as dt
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
 from invitegw.mailbox.netutil import pick_free_port
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.builders import WARSAW
-from tests.gateway.outbound.harness import OutboundHarness, write_config
+from tests.gateway.outbound.harness import Cli, OutboundHarness, write_config
 
 HOUR = dt.timedelta(hours=1)
 
@@ -156,14 +154,6 @@ def test_serve_once_exits_1_when_a_job_fails(
     assert out[2] == f"{OUTBOX_JOB}: " + str(DispatchReport())
 
 
-def _serve(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "invitegw", "--config", str(config), "serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def test_serve_runs_until_sigterm_and_picks_up_changes(
     store: Store, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -171,20 +161,17 @@ def test_serve_runs_until_sigterm_and_picks_up_changes(
     h.seed()
     meeting_id = meeting_soon(h)
     extra = '[outbound]\npoll_interval = "1s"\nflush_interval = "1s"\n'
-    proc = _serve(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra))
+    serve = Cli(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra), "serve")
     try:
         smtp_sink.wait_for(4, timeout=60)
         with h.admin() as crm:
             crm.update_meeting(meeting_id, location="Room 7")
         smtp_sink.wait_for(8, timeout=60)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    assert b"SIGTERM received: stopping" in err
+        os.kill(serve.pid, signal.SIGTERM)
+        code, err = serve.finish()
+    assert code == 0, err
+    assert "SIGTERM received: stopping" in err
     assert h.states() == [OutboxState.SENT] * 8
 
 
@@ -196,20 +183,15 @@ def test_sigterm_finishes_the_message_in_flight_and_hands_back_the_rest(
     for n in range(3):
         meeting_soon(h, title=f"Meeting {n}")
     h.outbound.poll()  # twelve messages wait in the outbox
-    proc = _serve(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port))
+    serve = Cli(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port), "serve")
 
     def terminate_on_first(_message: ReceivedMessage) -> None:
         if len(smtp_sink.messages) == 1:
-            os.kill(proc.pid, signal.SIGTERM)
+            os.kill(serve.pid, signal.SIGTERM)
 
     smtp_sink.on_message = terminate_on_first
-    try:
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err.decode()
+    code, err = serve.finish()
+    assert code == 0, err
     with store.session() as session:
         rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         states = [r.state for r in rows]
