@@ -122,7 +122,16 @@ def plan_meeting(
             "allowed (limits.attendees)",
             kind="too-large",
         )
-        return Plan(meeting_id, "too-large", ledger, notes=(note,))
+        # A pending REFRESH is answered by this note: asking again must not repeat it.
+        state = (
+            dataclasses.replace(
+                ledger,
+                attendees=tuple(dataclasses.replace(r, resend=False) for r in ledger.attendees),
+            )
+            if ledger is not None
+            else None
+        )
+        return Plan(meeting_id, "too-large", state, notes=(note,))
     return _plan_active(meeting, ledger, calendar, now, grace, ids)
 
 
@@ -250,7 +259,11 @@ def _plan_active(
     ends_at = last_end_utc(meeting, calendar.time_zone)
     action = _action(ledger, old, diff, roster_before != roster_after, messages)
     messages, notes = _unless_past(messages, notes, ends_at, now, grace, calendar)
-    final_rows = _sent_rows([*rows.values(), *removed_rows], messages, now)
+    # Every REFRESH is answered now: by a message, or by none when the meeting is over.
+    final_rows = [
+        dataclasses.replace(row, resend=False)
+        for row in _sent_rows([*rows.values(), *removed_rows], messages, now)
+    ]
     state = LedgerState(
         uid=uid,
         calendar=ledger.calendar if ledger is not None else calendar.name,

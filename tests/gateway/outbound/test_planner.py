@@ -676,3 +676,14 @@ def test_the_rules(
         for m in result.messages
     ]
     assert got == expected, rule
+
+
+def test_a_refresh_for_a_meeting_that_is_over_is_answered_once(ids: CountingIds) -> None:
+    over = meeting(rrule=None, start=at(1, 9, month=5), end=at(1, 10, month=5))
+    state = ledger(plan(over, ids=ids))
+    asked = dataclasses.replace(
+        state, attendees=tuple(dataclasses.replace(r, resend=True) for r in state.attendees)
+    )
+    result = plan(over, asked, ids=ids)
+    assert result.messages == ()
+    assert not any(r.resend for r in ledger(result).attendees)
