@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("demo-output"),
+        default=Path("demo-out"),
         metavar="DIR",
-        help="where a new folder of .eml files is made (default: ./demo-output)",
+        help="where a new folder of .eml files is made (default: ./demo-out)",
     )
     parser.add_argument(
         "--data",
