@@ -4,7 +4,8 @@ The inbound pipeline calls these inside its transaction (it commits; nothing her
 once it knows what the message is:
 
 - :func:`handle_attendee_message`: one VEVENT of a REPLY, COUNTER or REFRESH calendar
-  (:rfc:`5546` sections 3.2.3, 3.2.7, 3.2.6) about an invitation the gateway sent;
+  (:rfc:`5546` sections 3.2.3, 3.2.7, 3.2.6) about an invitation the gateway sent (REPLY
+  here; COUNTER and REFRESH in :mod:`~invitegw.gateway.inbound.proposals`);
 - :func:`handle_bounce` (:mod:`~invitegw.gateway.inbound.returns`): a delivery failure
   report of one of our messages;
 - :func:`handle_human_reply` (:mod:`~invitegw.gateway.inbound.returns`): a message without
@@ -45,38 +46,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import zoneinfo
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from invitegw.crm_adapter.port import CrmPort, LogLevel, ResponseRecord
-from invitegw.errors import CrmNotFoundError, GatewayError, MimeError
+from invitegw.errors import CrmNotFoundError, GatewayError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.config import NonInviteeReplyPolicy
-from invitegw.gateway.inbound.correlate import (
-    attendee_row,
-    calendar_of,
-    correlate,
-    organizer_on_record,
+from invitegw.gateway.inbound.answers import (
+    AttendeeMessage,
+    comment_text,
+    ical_recurrence_id,
+    sender_of,
+    spoofed,
 )
+from invitegw.gateway.inbound.correlate import attendee_row, correlate
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
-from invitegw.gateway.inbound.notices import (
-    notice_message_id,
-    queue_notice,
-    received_key,
-    write_notice,
-)
-from invitegw.gateway.inbound.returns import (
-    handle_bounce,
-    handle_human_reply,
-    meeting_title,
-    meeting_zone,
-)
-from invitegw.gateway.ledger import crm_note
-from invitegw.gateway.outbound import request_resend
-from invitegw.gateway.storage import EventLogEntry, OutboundAttendee, OutboundMeeting, log_event
+from invitegw.gateway.inbound.proposals import counter, refresh
+from invitegw.gateway.inbound.returns import handle_bounce, handle_human_reply
+from invitegw.gateway.storage import EventLogEntry, OutboundAttendee, log_event
 from invitegw.ics.model import Attendee, CalendarObject, Event, Method, PartStat, Role
 from invitegw.mailbox.addresses import normalize_address, same_address
 from invitegw.mailbox.extract import Extraction
@@ -93,110 +82,11 @@ logger = logging.getLogger(__name__)
 
 # The event-log kind of a recorded answer; its details keep what the stale check needs.
 REPLY_RECORDED_KIND = "reply-recorded"
-_MAX_COMMENT = 2000
 _WHAT = {
     Method.REPLY: "reply",
     Method.COUNTER: "counter-proposal",
     Method.REFRESH: "refresh request",
 }
-
-
-def ical_recurrence_id(value: dt.date | dt.datetime | None) -> str | None:
-    """A RECURRENCE-ID in its iCalendar text form: ``20261201T090000Z``, ``20261201``.
-
-    Aware times are given in UTC; floating times as written (no ``Z``).
-    """
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            return value.strftime("%Y%m%dT%H%M%S")
-        return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return value.strftime("%Y%m%d")
-
-
-@dataclass
-class _Message:
-    """One attendee message being handled, and where its writes go."""
-
-    gateway: Gateway
-    session: Session
-    crm: CrmPort
-    received: ReceivedMessage
-    extraction: Extraction
-    calendar: CalendarObject
-    event: Event
-    now: dt.datetime
-    dry_run: bool
-    meeting: OutboundMeeting
-    sender: str
-
-    @property
-    def crm_meeting_id(self) -> str:
-        return self.meeting.crm_meeting_id
-
-    @property
-    def off(self) -> bool:
-        """The meeting is cancelled or deleted."""
-        return self.meeting.cancelled or self.meeting.deleted
-
-    def result(self, outcome: InboundOutcome, reason: str | None = None) -> EventResult:
-        return EventResult(
-            outcome=outcome,
-            uid=self.event.uid,
-            recurrence_id=ical_recurrence_id(self.event.recurrence_id),
-            method=self.calendar.method.value,
-            meeting_id=self.crm_meeting_id,
-            reason=reason,
-        )
-
-    def note(self, level: LogLevel, text: str, kind: str, *, to_crm: bool = True) -> None:
-        """A line in the meeting's CRM log (unless it is deleted) and the event log."""
-        if self.dry_run:
-            return
-        crm_note(
-            self.crm if to_crm and not self.meeting.deleted else None,
-            self.session,
-            meeting_id=self.crm_meeting_id,
-            level=level,
-            text=text,
-            kind=kind,
-            now=self.now,
-            message_id=self.extraction.headers.message_id,
-            details={"uid": self.event.uid, "from": self.sender},
-        )
-
-    def invitee(self) -> OutboundAttendee | None:
-        """The sender's ledger row, when they are invited (listed, not removed, not CHAIR)."""
-        row = attendee_row(self.meeting, self.sender)
-        if row is None or row.removed or row.role == Role.CHAIR.value:
-            return None
-        return row
-
-
-def _sender(extraction: Extraction) -> str | None:
-    author = extraction.headers.from_
-    if author is None:
-        return None
-    try:
-        return normalize_address(author.address)
-    except GatewayError:
-        return None
-
-
-def _listed(attendees: tuple[Attendee, ...]) -> str:
-    shown = [a.email for a in attendees[:3] if a.email]
-    more = len(attendees) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _spoofed(message: _Message, what: str) -> EventResult:
-    attendees = message.event.attendees
-    return message.result(
-        InboundOutcome.QUARANTINED,
-        f"spoofed {what}: it comes from {message.sender}, but the attendee in it is "
-        f"{_listed(attendees)}; release it only after checking with that attendee",
-    )
 
 
 def handle_attendee_message(
@@ -243,7 +133,7 @@ def handle_attendee_message(
     if method not in _WHAT:
         return dataclasses.replace(base, reason=f"unsupported method {method.value}")
     headers = extraction.headers
-    sender = _sender(extraction)
+    sender = sender_of(extraction)
     addresses = [
         *received.envelope_to,
         *(m.address for m in headers.to),
@@ -263,7 +153,7 @@ def handle_attendee_message(
             meeting_id=found.meeting.crm_meeting_id,
             reason=f"{what} without a single valid From address: cannot tell who sent it",
         )
-    message = _Message(
+    message = AttendeeMessage(
         gateway=gateway,
         session=session,
         crm=crm,
@@ -279,14 +169,14 @@ def handle_attendee_message(
     if method is Method.REPLY:
         return _reply(message)
     if method is Method.COUNTER:
-        return _counter(message)
-    return _refresh(message)
+        return counter(message)
+    return refresh(message)
 
 
 # -- REPLY ----------------------------------------------------------------------------------
 
 
-def _reply(message: _Message) -> EventResult:
+def _reply(message: AttendeeMessage) -> EventResult:
     event = message.event
     if not event.attendees:
         return message.result(
@@ -294,7 +184,7 @@ def _reply(message: _Message) -> EventResult:
         )
     answering = next((a for a in event.attendees if same_address(a.email, message.sender)), None)
     if answering is None:
-        return _spoofed(message, "REPLY")
+        return spoofed(message, "REPLY")
     partstat = answering.partstat
     if partstat is PartStat.NEEDS_ACTION:
         return message.result(
@@ -327,7 +217,7 @@ def _reply(message: _Message) -> EventResult:
     return _record(message, answering, row, stamp)
 
 
-def _stamp(message: _Message) -> dt.datetime:
+def _stamp(message: AttendeeMessage) -> dt.datetime:
     """The reply's DTSTAMP; its Date header or now when it has none (invalid, but seen)."""
     stamp = message.event.dtstamp or message.extraction.headers.date or message.now
     return stamp.astimezone(dt.UTC) if stamp.tzinfo is not None else stamp.replace(tzinfo=dt.UTC)
@@ -342,7 +232,9 @@ def _stale(
     return recorded_stamp is not None and stamp <= recorded_stamp
 
 
-def _recorded(message: _Message, row: OutboundAttendee) -> tuple[int, dt.datetime | None] | None:
+def _recorded(
+    message: AttendeeMessage, row: OutboundAttendee
+) -> tuple[int, dt.datetime | None] | None:
     """SEQUENCE and DTSTAMP of the answer on record (the series, or this occurrence)."""
     recurrence_id = ical_recurrence_id(message.event.recurrence_id)
     if recurrence_id is None:
@@ -369,11 +261,6 @@ def _recorded(message: _Message, row: OutboundAttendee) -> tuple[int, dt.datetim
     return latest
 
 
-def _comment(event: Event) -> str:
-    text = " ".join(event.comment.split())
-    return text[: _MAX_COMMENT - 1] + "…" if len(text) > _MAX_COMMENT else text
-
-
 def _delegated_to(answering: Attendee) -> str | None:
     if answering.partstat is not PartStat.DELEGATED:
         return None
@@ -387,7 +274,7 @@ def _delegated_to(answering: Attendee) -> str | None:
 
 
 def _record(
-    message: _Message, answering: Attendee, row: OutboundAttendee, stamp: dt.datetime
+    message: AttendeeMessage, answering: Attendee, row: OutboundAttendee, stamp: dt.datetime
 ) -> EventResult:
     event = message.event
     partstat = answering.partstat
@@ -406,7 +293,7 @@ def _record(
                 partstat=partstat.value,
                 recurrence_id=recurrence_id,
                 delegated_to=delegated_to,
-                comment=_comment(event),
+                comment=comment_text(event),
                 received_at=message.now,
             )
         )
@@ -445,7 +332,9 @@ def _record(
     return message.result(InboundOutcome.REPLY_RECORDED, reason)
 
 
-def _non_invitee_reply(message: _Message, answering: Attendee, *, removed: bool) -> EventResult:
+def _non_invitee_reply(
+    message: AttendeeMessage, answering: Attendee, *, removed: bool
+) -> EventResult:
     partstat = answering.partstat.value
     who = (
         f"{message.sender}, who is no longer invited,"
@@ -469,7 +358,7 @@ def _non_invitee_reply(message: _Message, answering: Attendee, *, removed: bool)
     if message.dry_run:
         return message.result(InboundOutcome.REPLY_RECORDED, reason)
     flag = "not invited" if not removed else "no longer invited"
-    comment = _comment(message.event)
+    comment = comment_text(message.event)
     try:
         message.crm.record_response(
             ResponseRecord(
@@ -494,171 +383,3 @@ def _non_invitee_reply(message: _Message, answering: Attendee, *, removed: bool)
         "non-invitee-reply",
     )
     return message.result(InboundOutcome.REPLY_RECORDED, reason)
-
-
-# -- COUNTER --------------------------------------------------------------------------------
-
-
-def _moment(value: dt.date | dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
-    if not isinstance(value, dt.datetime):
-        return value.isoformat()
-    if value.tzinfo is None:
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
-def _span(
-    start: dt.date | dt.datetime, end: dt.date | dt.datetime | None, zone: zoneinfo.ZoneInfo
-) -> str:
-    text = _moment(start, zone)
-    if end is not None:
-        end_text = _moment(end, zone)
-        same_day = end_text[:10] == text[:10] and isinstance(start, dt.datetime)
-        text += "–" + (end_text[11:] if same_day else end_text)
-    if isinstance(start, dt.datetime) and start.tzinfo is not None:
-        text += f" ({zone.key})"
-    return text
-
-
-def _counter(message: _Message) -> EventResult:
-    event = message.event
-    if event.attendees and not any(same_address(a.email, message.sender) for a in event.attendees):
-        return _spoofed(message, "COUNTER")
-    if message.off:
-        message.note(
-            LogLevel.INFO,
-            f"counter-proposal from {message.sender} after the meeting was cancelled: "
-            "not passed on",
-            "counter",
-        )
-        return message.result(
-            InboundOutcome.IGNORED, "counter-proposal for a cancelled meeting: not passed on"
-        )
-    invited = message.invitee() is not None
-    policy = message.gateway.settings.inbound.non_invitee_replies
-    if not invited and policy is NonInviteeReplyPolicy.IGNORE:
-        message.note(
-            LogLevel.INFO,
-            f"counter-proposal from {message.sender}, who is not invited: ignored "
-            "(inbound.non_invitee_replies = ignore)",
-            "counter",
-        )
-        return message.result(
-            InboundOutcome.IGNORED,
-            f"counter-proposal from {message.sender}, who is not invited: ignored "
-            "(inbound.non_invitee_replies = ignore)",
-        )
-    zone = meeting_zone(message.gateway.settings, message.meeting)
-    proposal = _span(event.start, event.end, zone) if event.start_given else "(no new time)"
-    details = [f"proposed time: {proposal}"]
-    if event.location:
-        details.append(f"location: {' '.join(event.location.split())}")
-    if event.summary:
-        details.append(f"title: {' '.join(event.summary.split())}")
-    comment = _comment(event)
-    if comment:
-        details.append(f"comment: {comment}")
-    recurrence_id = ical_recurrence_id(event.recurrence_id)
-    if recurrence_id:
-        details.append(f"for the occurrence {recurrence_id}")
-    if event.sequence < message.meeting.sequence:
-        details.append(
-            f"made on an older version of the invitation (SEQUENCE {event.sequence}, "
-            f"current {message.meeting.sequence})"
-        )
-    who = message.sender if invited else f"{message.sender} (not invited)"
-    line = f"counter-proposal from {who}: " + "; ".join(details)
-    organizer = organizer_on_record(message.meeting)
-    if organizer is None:
-        message.note(LogLevel.WARNING, line + "; no organizer address on record to tell", "counter")
-        return message.result(
-            InboundOutcome.COUNTER_LOGGED,
-            "counter-proposal logged; no organizer address on record to pass it on to",
-        )
-    calendar = calendar_of(message.gateway.settings, message.meeting)
-    key = f"{received_key(message.received, message.extraction)}\0{event.uid}\0{recurrence_id}"
-    message_id = notice_message_id("counter", key, calendar.sender.rpartition("@")[2])
-    title = meeting_title(message.meeting, fallback=event.summary)
-    text = (
-        f'{who} proposes a change to the meeting "{title}".\n\n'
-        + "\n".join(f"  {d[:1].upper()}{d[1:]}" for d in details)
-        + "\n\nThe meeting itself is unchanged. If you agree, change it in the CRM and "
-        "every attendee gets the update; to answer the attendee, reply to this message.\n"
-    )
-    try:
-        raw = write_notice(
-            calendar=calendar,
-            organizer=organizer,
-            subject=f'Counter-proposal from {message.sender}: "{title}"',
-            text=text,
-            message_id=message_id,
-            now=message.now,
-            reply_to=message.sender,
-        )
-    except MimeError as exc:
-        message.note(LogLevel.WARNING, f"{line}; the notice could not be written: {exc}", "counter")
-        return message.result(
-            InboundOutcome.COUNTER_LOGGED,
-            f"counter-proposal logged; the notice to the organizer failed: {exc}",
-        )
-    reason = f"counter-proposal from {message.sender} logged and passed on to {organizer}"
-    if message.dry_run:
-        return message.result(InboundOutcome.COUNTER_LOGGED, reason)
-    queued = queue_notice(
-        message.session,
-        message_id=message_id,
-        raw=raw,
-        sender=calendar.sender,
-        organizer=organizer,
-        kind="counter-notice",
-        meeting_row_id=message.meeting.id,
-        now=message.now,
-    )
-    if not queued:
-        return message.result(
-            InboundOutcome.COUNTER_LOGGED,
-            f"counter-proposal from {message.sender} already passed on to {organizer}",
-        )
-    message.note(LogLevel.INFO, f"{line}; passed on to the organizer {organizer}", "counter")
-    return message.result(InboundOutcome.COUNTER_LOGGED, reason)
-
-
-# -- REFRESH --------------------------------------------------------------------------------
-
-
-def _refresh(message: _Message) -> EventResult:
-    event = message.event
-    if event.attendees and not any(same_address(a.email, message.sender) for a in event.attendees):
-        return _spoofed(message, "REFRESH")
-    if message.off:
-        return message.result(
-            InboundOutcome.IGNORED,
-            f"refresh request from {message.sender}: the meeting is cancelled, nothing re-sent",
-        )
-    invitee = message.invitee()
-    if invitee is None:
-        return message.result(
-            InboundOutcome.IGNORED,
-            f"refresh request from {message.sender}, who is not invited: nothing re-sent",
-        )
-    if not message.dry_run and not request_resend(
-        message.session, uid=message.meeting.uid, address=message.sender, now=message.now
-    ):
-        return message.result(
-            InboundOutcome.IGNORED,
-            f"refresh request from {message.sender}: the invitation cannot be re-sent",
-        )
-    if not message.dry_run:
-        log_event(
-            message.session,
-            now=message.now,
-            level=LogLevel.INFO,
-            kind="refresh",
-            text=f"{message.sender} asked for the invitation again (REFRESH)",
-            meeting_id=message.crm_meeting_id,
-            message_id=message.extraction.headers.message_id,
-        )
-    return message.result(
-        InboundOutcome.REFRESH_SENT,
-        f"the current invitation will be sent to {message.sender} again",
-    )
