@@ -197,11 +197,17 @@ class InboundPipeline:
                     f"({row.size} bytes, limits.quarantine_bytes): process the original "
                     f"again instead{where}"
                 )
+            received = row.received or {}
+            envelope_to = received.get("envelope_to")
             message = ReceivedMessage(
                 raw=row.raw,
                 source=row.source,
                 reference=row.reference,
-                owner=self._mailbox_owner(row.source),
+                envelope_from=_text(received.get("envelope_from")),
+                envelope_to=tuple(str(a) for a in envelope_to)
+                if isinstance(envelope_to, list)
+                else (),
+                owner=_text(received.get("owner")) or self._mailbox_owner(row.source),
                 size=row.size,
                 received_at=row.created_at,
             )
@@ -478,6 +484,13 @@ class InboundPipeline:
                 max_bytes=self.gateway.settings.limits.quarantine_bytes,
                 message_id=message_id,
                 reference=message.reference[:512] if message.reference else None,
+                received={
+                    "owner": message.owner,
+                    "envelope_from": message.envelope_from,
+                    "envelope_to": list(message.envelope_to),
+                    "uidvalidity": message.uidvalidity,
+                    "uid": message.uid,
+                },
             )
             quarantine_id = row.id
         outcome = _overall(events)
@@ -515,6 +528,10 @@ class InboundPipeline:
 
 def _quarantined(reason: str, *, method: str | None = None) -> EventResult:
     return EventResult(InboundOutcome.QUARANTINED, method=method, reason=reason)
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None and value != "" else None
 
 
 def _message_key(raw: bytes, message_id: str | None) -> str:
