@@ -138,8 +138,10 @@ class Provenance:
         author: the From.
         organizer: the event's ORGANIZER (or, without one, the original sender).
         from_organizer: the author is the organizer (or the organizer's SENT-BY).
-        forwarded: the author passes on someone else's invitation (a forward, or simply
-            a From that is not the organizer).
+        forwarded: the author forwards someone else's invitation (a forward that is not
+            from the organizer). A message neither from the organizer nor a forward was
+            sent on the organizer's behalf (a booking service, a calendar server) and is
+            judged as a direct invitation.
         authenticated: the author is confirmed by a trusted Authentication-Results
             header, or the settings do not ask for it.
     """
@@ -284,8 +286,9 @@ def creation_refusal(provenance: Provenance, policies: Policies) -> str | None:
 def update_refusal(provenance: Provenance, policies: Policies) -> str | None:
     """Why this message may not change a meeting on record, or None when it may.
 
-    The organizer may always change their meeting; anyone else only by forwarding it as
-    the forwarder policy allows.
+    The organizer may always change their meeting; anyone else by forwarding it as the
+    forwarder policy allows, or by sending it on the organizer's behalf (a booking
+    service, a calendar server) as the creation policy allows.
 
     Parameters:
         provenance: who sent it.
@@ -296,7 +299,9 @@ def update_refusal(provenance: Provenance, policies: Policies) -> str | None:
     """
     if provenance.from_organizer:
         return None
-    return forwarder_refusal(provenance.author, policies.forwarders)
+    if provenance.forwarded:
+        return forwarder_refusal(provenance.author, policies.forwarders)
+    return creation_refusal(provenance, policies)
 
 
 def cancel_refusal(provenance: Provenance, *, trusted_forward: bool) -> str | None:

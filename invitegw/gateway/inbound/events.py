@@ -396,7 +396,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
     )
     author = ctx.author
     from_organizer = author is not None and author in {organizer, sent_by}
-    forwarded = not from_organizer and (author is not None or ctx.extraction.is_forward)
+    forwarded = not from_organizer and ctx.extraction.is_forward
     provenance = Provenance(
         author=ctx.person(author),
         organizer=ctx.person(organizer),

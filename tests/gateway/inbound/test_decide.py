@@ -222,6 +222,19 @@ def test_an_update_from_a_stranger_is_refused() -> None:
     assert (decision.reason or "").startswith("update refused: forwarder")
 
 
+def test_an_update_sent_on_the_organizers_behalf_follows_the_external_policy() -> None:
+    service = Person("noreply@booking.example")
+    on_behalf = Provenance(
+        author=service, organizer=ORGANIZER, from_organizer=False, forwarded=False
+    )
+    newer = facts(version=v(1), record=rec(), changes=("start",), provenance=on_behalf)
+    assert decide_event(newer, POLICIES).action is Action.UPDATE  # the organizer is known
+    stranger = dataclasses.replace(on_behalf, organizer=STRANGER)
+    refused = decide_event(dataclasses.replace(newer, provenance=stranger), POLICIES)
+    assert refused.action is Action.QUARANTINE
+    assert (refused.reason or "").startswith("update refused: unknown sender noreply@")
+
+
 def test_an_update_by_a_staff_forward_is_accepted() -> None:
     decision = decide_event(
         facts(version=v(1), record=rec(), changes=("start",), provenance=FORWARD), POLICIES

@@ -228,3 +228,19 @@ def test_a_truncated_quarantine_cannot_be_released(gw: InboundHarness) -> None:
         pipeline.release(row.id + 100)
     assert result.quarantine_id == row.id
     assert gw.count(QuarantinedMessage) == 1
+
+
+def test_sent_on_behalf_of_a_known_organizer_is_a_direct_invitation(gw: InboundHarness) -> None:
+    on_behalf = invitation(from_="Bookings <noreply@booking.example>")
+    result = gw.handle(on_behalf)
+    spoofed_cancel = gw.handle(
+        invitation(
+            calendar("CANCEL", vevent(sequence=1)),
+            method="CANCEL",
+            from_="noreply@booking.example",
+        )
+    )
+
+    assert outcomes(result) == ["created"]
+    assert gw.sources()[0].forwarder is None
+    assert outcomes(spoofed_cancel) == ["quarantined"]  # only the organizer may cancel
