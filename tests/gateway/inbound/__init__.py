@@ -1,1 +1,1 @@
-"""Tests of the inbound flow: the pipeline, its rules, replies, bounces and the mail services."""
+"""Tests of the inbound side (received invitations become CRM tasks)."""
