@@ -27,7 +27,8 @@ def corpus_run(
     work = tmp_path_factory.mktemp("corpus-ingest")
     config = work / "invitegw.toml"
     config.write_text(
-        f'data_dir = "{work / "data"}"\n[inbound]\nexternal_invitations = "anyone"\nforwarders = "anyone"\n'
+        f'data_dir = "{work / "data"}"\n'
+        '[inbound]\nexternal_invitations = "anyone"\nforwarders = "anyone"\n'
     )
     out = work / "out.jsonl"
     with pytest.MonkeyPatch.context() as patch:
