@@ -19,7 +19,7 @@ import pytest
 from invitegw.gateway.cli import main
 from invitegw.gateway.outbound import EXISTENCE_CURSOR
 from invitegw.gateway.storage import Store, get_cursor, set_cursor
-from invitegw.ics import parse_calendar
+from invitegw.ics import PartStat, build_reply, parse_calendar
 from invitegw.mailbox import extract
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock
@@ -212,3 +212,39 @@ def test_invitation_ingested_becomes_one_vtiger_task_and_its_cancel_cancels_it(
     assert main([*ingest, str(cancel)]) == 0
     [task] = vtiger_tasks(fake)
     assert task["taskstatus"] == "Deferred"
+
+
+def test_an_attendees_accept_comes_back_as_a_comment_on_her_vtiger_contact(
+    config: Path, seed: Seeder, fake: FakeVtiger, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    anna = seed.contact("Anna", "Nowak", "anna.nowak@example.org")
+    seed.event("Contract review", "2030-01-15 09:00:00", "2030-01-15 10:00:00", contacts=[anna])
+    serve_once(config)
+    [invitation] = [m for m in smtp_sink.messages if "anna.nowak@example.org" in m.rcpt_tos]
+    [part] = extract(invitation.raw).calendar_parts
+    event = parse_calendar(part.data, mime_method=part.mime_method).events[0]
+    assert event.organizer is not None
+    # Anna clicks Accept: her client answers the ORGANIZER, the calendar's reply-token address.
+    reply = EmailMessage()
+    reply["From"] = "Anna Nowak <anna.nowak@example.org>"
+    reply["To"] = event.organizer.email
+    reply["Subject"] = "Accepted: Contract review"
+    reply["Message-ID"] = "<accept-1@mail.example.org>"
+    reply.set_content("Anna Nowak has accepted.")
+    reply.add_alternative(
+        build_reply(event, "anna.nowak@example.org", PartStat.ACCEPTED),
+        maintype="text",
+        subtype="calendar",
+        params={"method": "REPLY"},
+    )
+    path = tmp_path / "accept.eml"
+    path.write_bytes(reply.as_bytes())
+    assert main(["--config", str(config), "ingest", str(path)]) == 0
+    comments = [
+        (str(r.values["related_to"]), str(r.values["commentcontent"]))
+        for r in fake.records.values()
+        if r.module == "ModComments"
+    ]
+    accepted = [text for related, text in comments if related == anna and "ACCEPTED" in text]
+    assert len(accepted) == 1, comments
+    assert "Contract review" in accepted[0]
