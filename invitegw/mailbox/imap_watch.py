@@ -190,6 +190,35 @@ class ImapWatcher:
         finally:
             self.events.fire(WatchEvent.STOPPED)
 
+    def run_once(self) -> int:
+        """One pass in the calling thread: connect, drain the folder, disconnect.
+
+        For ``serve --once`` and cron: messages already there (and those arriving during
+        the pass) are handed over and their outcomes applied; those left for a retry stay
+        for the next pass. :meth:`stop` ends the pass after the message in flight.
+
+        Returns:
+            How many messages had an outcome applied (moved, or left for a retry).
+
+        Raises:
+            CapabilityError: the server lacks what the gateway needs (MOVE or UIDPLUS).
+            MailboxError: the folder may not be watched, does not exist, or the session
+                failed (the checkpoint keeps what was committed before).
+        """
+        handled = self.events.count(WatchEvent.HANDLED)
+        connection: ImapConnection | None = None
+        try:
+            try:
+                connection = self._open()
+            except _FatalError as fatal:
+                raise fatal.error from fatal.error.__cause__
+            self._drain(connection)
+        finally:
+            self._save_checkpoint()
+            if connection is not None:
+                connection.close()
+        return self.events.count(WatchEvent.HANDLED) - handled
+
     def _backoff(self, failures: int) -> float:
         base = min(self.config.backoff_max, self.config.backoff_initial * 2.0**failures)
         return base * (0.5 + self._rng.random() / 2)
