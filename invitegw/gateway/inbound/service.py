@@ -298,7 +298,8 @@ class MailboxService:
         self._renewed_at = 0.0
         self._retry_at = 0.0
         self._cond = threading.Condition()
-        self.tenures = 0
+        self.tenures = 0  # how often this service took the lease
+        self.heartbeats = 0  # supervisor steps done (lease attempts or renewals)
 
     def __repr__(self) -> str:
         return f"MailboxService({self.mailbox.name!r}, worker={self._gateway.worker!r})"
@@ -357,6 +358,9 @@ class MailboxService:
                     self._step()
                 except Exception:  # a bug: keep supervising rather than die silently
                     logger.exception("%s: supervisor step failed", self.name)
+                with self._cond:
+                    self.heartbeats += 1
+                    self._cond.notify_all()
                 self._stop.wait(self._heartbeat)
         finally:
             self._drop(release=True)
