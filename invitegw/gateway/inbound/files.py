@@ -1,0 +1,243 @@
+"""Messages from files for ``invitegw ingest``: .eml, .ics, mbox files and Maildir folders.
+
+:func:`collect_inputs` turns the paths given on the command line into a list of
+:class:`FileInput` (a directory is walked in name order; a Maildir folder, one with
+``cur`` and ``new``, and an mbox file are one input each, expanded later); :func:`read_input`
+yields each input's messages as :class:`~invitegw.gateway.inbound.model.ReceivedMessage`
+with ``source="file"`` and a ``reference`` naming the file (``box.mbox#3`` for the third
+message of an mbox, the file's path inside a Maildir).
+
+A bare calendar file (``.ics``/``.vcs``, or any file whose content starts with
+``BEGIN:VCALENDAR``) is wrapped in a minimal iMIP message (a single ``text/calendar``
+part, no From): the pipeline then judges it by its ORGANIZER, as it judges an invitation
+sent straight to the gateway. A file over the size cap is not read whole: its first bytes
+go to the pipeline marked ``oversized``, which quarantines it with the reason.
+
+mbox files are read one message at a time (:class:`mailbox.mbox` keeps only a table of
+offsets), so memory stays bounded whatever the mailbox holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mailbox
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from invitegw.errors import GatewayError
+from invitegw.gateway.inbound.model import ReceivedMessage
+
+__all__ = [
+    "FileInput",
+    "InputKind",
+    "collect_inputs",
+    "read_input",
+    "wrap_calendar",
+]
+
+_CALENDAR_SUFFIXES = (".ics", ".vcs", ".ical", ".icalendar")
+_MBOX_SUFFIXES = (".mbox", ".mbx")
+# Bytes read of an oversized file: enough for its header section.
+_HEADER_PREFIX = 64 * 1024
+_SNIFF = 512
+
+
+class InputKind(StrEnum):
+    """How a path is read."""
+
+    MESSAGE = "message"  # one RFC 5322 message (.eml or anything else)
+    CALENDAR = "calendar"  # a bare iCalendar object
+    MBOX = "mbox"
+    MAILDIR = "maildir"
+
+
+@dataclass(frozen=True, slots=True)
+class FileInput:
+    """One path to read and how."""
+
+    path: Path
+    kind: InputKind
+
+
+def _is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def _sniff(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(_SNIFF)
+
+
+def _file_kind(path: Path) -> InputKind:
+    suffix = path.suffix.lower()
+    if suffix in _CALENDAR_SUFFIXES:
+        return InputKind.CALENDAR
+    if suffix in _MBOX_SUFFIXES:
+        return InputKind.MBOX
+    head = _sniff(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:15].upper() == b"BEGIN:VCALENDAR":
+        return InputKind.CALENDAR
+    if head.startswith(b"From ") and b"\n" in head:
+        return InputKind.MBOX
+    return InputKind.MESSAGE
+
+
+def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[FileInput]:
+    """The inputs named by ``paths``, directories walked in name order.
+
+    Hidden files (``.name``) inside walked directories are skipped; a path named on the
+    command line is always read.
+
+    Parameters:
+        paths: files and directories.
+
+    Returns:
+        The inputs, in order, each path once.
+
+    Raises:
+        GatewayError: a path does not exist or cannot be read.
+    """
+    found: list[FileInput] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, kind: InputKind) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(FileInput(path, kind))
+
+    def walk(directory: Path) -> None:
+        if _is_maildir(directory):
+            add(directory, InputKind.MAILDIR)
+            return
+        try:
+            entries = sorted(directory.iterdir(), key=lambda p: p.name)
+        except OSError as exc:
+            raise GatewayError(f"{directory}: cannot list the folder: {exc.strerror}") from exc
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                walk(entry)
+            elif entry.is_file():
+                add(entry, _file_kind(entry))
+
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            walk(path)
+        elif path.is_file():
+            try:
+                add(path, _file_kind(path))
+            except OSError as exc:
+                raise GatewayError(f"{path}: cannot read the file: {exc.strerror}") from exc
+        else:
+            raise GatewayError(f"{path}: no such file or folder")
+    return found
+
+
+def wrap_calendar(data: bytes, *, name: str) -> bytes:
+    """A minimal iMIP message carrying the calendar object ``data`` as its only part.
+
+    The MIME ``method`` parameter is left out: the pipeline reads METHOD from the object.
+
+    Parameters:
+        data: the iCalendar bytes, as found.
+        name: the file's name, for the Subject and the part's filename.
+
+    Returns:
+        The message bytes (CRLF line ends in the header; the body is ``data`` as is).
+    """
+    safe = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in name)[:200]
+    header = (
+        "MIME-Version: 1.0\r\n"
+        f"Subject: {safe}\r\n"
+        f'Content-Type: text/calendar; charset="utf-8"; name="{safe}"\r\n'
+        "Content-Transfer-Encoding: 8bit\r\n"
+        "\r\n"
+    )
+    return header.encode("utf-8") + data
+
+
+def _received(
+    raw: bytes, reference: str, size: int, oversized: bool, owner: str | None
+) -> ReceivedMessage:
+    return ReceivedMessage(
+        raw=raw,
+        source="file",
+        reference=reference,
+        owner=owner,
+        size=size,
+        oversized=oversized,
+        received_at=dt.datetime.now(dt.UTC),
+    )
+
+
+def _read_file(path: Path, cap: int) -> tuple[bytes, int, bool]:
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if size > cap:
+            return handle.read(_HEADER_PREFIX), size, True
+        return handle.read(), size, False
+
+
+def read_input(
+    item: FileInput, *, max_bytes: int, owner: str | None = None
+) -> Iterator[ReceivedMessage]:
+    """The messages of one input.
+
+    Parameters:
+        item: the input.
+        max_bytes: the message size cap (``limits.message_bytes``).
+        owner: the staff address owning tasks no forwarder claims.
+
+    Yields:
+        Each message, in file order.
+
+    Raises:
+        GatewayError: the file or folder cannot be read (one clear line).
+    """
+    try:
+        if item.kind is InputKind.MESSAGE:
+            raw, size, oversized = _read_file(item.path, max_bytes)
+            yield _received(raw, str(item.path), size, oversized, owner)
+        elif item.kind is InputKind.CALENDAR:
+            raw, size, oversized = _read_file(item.path, max_bytes)
+            if not oversized:
+                raw = wrap_calendar(raw, name=item.path.name)
+            yield _received(raw, str(item.path), size, oversized, owner)
+        elif item.kind is InputKind.MBOX:
+            yield from _mbox(item.path, max_bytes, owner)
+        else:
+            yield from _maildir(item.path, max_bytes, owner)
+    except OSError as exc:
+        raise GatewayError(f"{item.path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _mbox(path: Path, max_bytes: int, owner: str | None) -> Iterator[ReceivedMessage]:
+    box = mailbox.mbox(path, create=False)
+    try:
+        for index, key in enumerate(box.iterkeys(), start=1):
+            reference = f"{path}#{index}"
+            with box.get_file(key) as handle:
+                raw = handle.read(max_bytes + 1)
+            oversized = len(raw) > max_bytes
+            if oversized:
+                raw = raw[:_HEADER_PREFIX]
+            size = len(raw) if not oversized else max_bytes + 1
+            yield _received(raw, reference, size, oversized, owner)
+    finally:
+        box.close()
+
+
+def _maildir(path: Path, max_bytes: int, owner: str | None) -> Iterator[ReceivedMessage]:
+    files: list[Path] = []
+    for sub in ("new", "cur"):
+        folder = path / sub
+        files.extend(sorted(p for p in folder.iterdir() if p.is_file() and p.name[:1] != "."))
+    for file in files:
+        raw, size, oversized = _read_file(file, max_bytes)
+        yield _received(raw, str(file), size, oversized, owner)
