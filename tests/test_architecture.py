@@ -42,6 +42,10 @@ PURE += [
         "invitations.py",
     )
 ]
+# The inbound rules, and the settings values they read.
+PURE += [
+    PACKAGE / "gateway" / "inbound" / name for name in ("decide.py", "keys.py", "trust.py")
+] + [PACKAGE / "gateway" / "config" / name for name in ("settings.py", "fields.py")]
 # A pure module may use another pure module, and nothing else of the shell.
 PURE_MODULES = frozenset(
     "invitegw." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts) for path in PURE

@@ -200,6 +200,7 @@ def quarantine_message(
     max_bytes: int,
     message_id: str | None = None,
     reference: str | None = None,
+    received: dict[str, Any] | None = None,
 ) -> QuarantinedMessage:
     """Set a message aside with the reason; keep at most ``max_bytes`` of it.
 
@@ -211,6 +212,7 @@ def quarantine_message(
         max_bytes: the cap (``limits.quarantine_bytes``); the rest is cut and flagged.
         message_id: its Message-ID.
         reference: where the original stays (e.g. ``sales:Quarantine``), if anywhere.
+        received: how it arrived (mailbox owner, envelope, IMAP position), for a release.
 
     Returns:
         The quarantine record.
@@ -225,6 +227,7 @@ def quarantine_message(
         size=size,
         truncated=size > max_bytes,
         reason=reason,
+        received=received,
         created_at=now,
     )
     session.add(row)

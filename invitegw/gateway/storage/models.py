@@ -310,6 +310,8 @@ class QuarantinedMessage(GatewayBase):
     size: Mapped[int] = mapped_column(default=0)
     truncated: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text)
+    # How it arrived (mailbox owner, SMTP envelope, IMAP position): a release replays it so.
+    received: Mapped[JsonDict | None]
     created_at: Mapped[dt.datetime]
     released_at: Mapped[dt.datetime | None]
 

@@ -1,0 +1,1 @@
+"""Tests of the inbound side (received invitations become CRM tasks)."""

@@ -1,0 +1,210 @@
+"""Which of our invitations a received message answers: reply tokens first, then the UID.
+
+The gateway sends each attendee an ORGANIZER (and a Reply-To) of the calendar's address
+plus that attendee's token (``sales+k3x9@example.com``, the calendar's ``token_separator``;
+:mod:`invitegw.gateway.recipients`). A reply travels back to that address, so the token in
+the envelope recipients, To or Cc, or in the ORGANIZER of the reply's calendar, names the
+ledger attendee (:class:`~invitegw.gateway.storage.OutboundAttendee`) and with it the
+meeting. When no token is found (an organizer mode without tokens, a client that rewrote
+every address), the UID alone names the meeting
+(:class:`~invitegw.gateway.storage.OutboundMeeting`).
+
+Only the part of an address before the token has to be a configured calendar's address:
+tokens are random and unique, so a token found under another calendar's address still
+names one attendee; a token under an address that is none of ours is not a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from invitegw.errors import ConfigError, GatewayError
+from invitegw.gateway.config import CalendarSettings, Settings
+from invitegw.gateway.snapshot import meeting_from_json
+from invitegw.gateway.storage import OutboundAttendee, OutboundMeeting
+from invitegw.ics.model import Role
+from invitegw.mailbox.addresses import normalize_address, split_plus_token, validate_address
+
+__all__ = [
+    "Correlated",
+    "attendee_row",
+    "calendar_of",
+    "correlate",
+    "find_tokens",
+    "meeting_by_uid",
+    "organizer_on_record",
+    "token_attendees",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Correlated:
+    """The invitation a message answers.
+
+    Parameters:
+        meeting: the ledger meeting (its attendees loaded).
+        attendee: the attendee whose reply token the message was addressed to, or
+            ``None`` when it was found by UID alone.
+        via: ``"token"`` or ``"uid"``.
+    """
+
+    meeting: OutboundMeeting
+    attendee: OutboundAttendee | None
+    via: str
+
+
+def find_tokens(settings: Settings, addresses: Iterable[str | None]) -> list[str]:
+    """The reply tokens in ``addresses`` (in order, each once).
+
+    Parameters:
+        settings: the gateway's settings (the calendars, their separators).
+        addresses: addresses or ``mailto:`` values; ``None`` and unreadable ones are skipped.
+
+    Returns:
+        The tokens found under one of the configured calendars' addresses.
+    """
+    calendars = []
+    for calendar in settings.calendars:
+        try:
+            calendars.append((normalize_address(calendar.address), calendar.token_separator))
+        except GatewayError:
+            continue
+    found: list[str] = []
+    for address in addresses:
+        if not address:
+            continue
+        for base_address, separator in calendars:
+            try:
+                base, token = split_plus_token(address, separator=separator)
+            except GatewayError:
+                break  # not an address at all
+            if token is not None and base == base_address and token not in found:
+                found.append(token)
+    return found
+
+
+def token_attendees(session: Session, tokens: Sequence[str]) -> list[OutboundAttendee]:
+    """The ledger attendees holding ``tokens`` (in the order of ``tokens``).
+
+    Parameters:
+        session: the unit of work.
+        tokens: reply tokens (as :func:`find_tokens` returns them).
+
+    Returns:
+        The attendees found, their meetings (and the meetings' attendees) loaded.
+    """
+    if not tokens:
+        return []
+    rows = session.scalars(
+        select(OutboundAttendee)
+        .where(OutboundAttendee.token.in_(list(tokens)))
+        .options(selectinload(OutboundAttendee.meeting).selectinload(OutboundMeeting.attendees))
+    ).all()
+    order = {token: index for index, token in enumerate(tokens)}
+    return sorted(rows, key=lambda row: order.get(row.token or "", len(order)))
+
+
+def meeting_by_uid(session: Session, uid: str) -> OutboundMeeting | None:
+    """The ledger meeting with this UID, its attendees loaded, or ``None``."""
+    return session.scalars(
+        select(OutboundMeeting)
+        .where(OutboundMeeting.uid == uid)
+        .options(selectinload(OutboundMeeting.attendees))
+    ).first()
+
+
+def correlate(
+    session: Session,
+    settings: Settings,
+    *,
+    addresses: Iterable[str | None],
+    uid: str | None,
+    sender: str | None = None,
+) -> Correlated | None:
+    """The invitation a message answers (see the module docstring).
+
+    When several tokens are found, those of the meeting with ``uid`` are preferred, and
+    among them the one of ``sender``.
+
+    Parameters:
+        session: the unit of work.
+        settings: the gateway's settings.
+        addresses: where the message was sent (envelope recipients, To, Cc) and, for a
+            calendar message, its ORGANIZER.
+        uid: the UID the message's calendar carries, or ``None`` (no calendar).
+        sender: the message's From address (canonical), to choose between tokens.
+
+    Returns:
+        The invitation, or ``None`` when neither a token nor the UID is ours.
+    """
+    candidates = token_attendees(session, find_tokens(settings, addresses))
+    if uid is not None and candidates:
+        same_uid = [row for row in candidates if row.meeting.uid == uid]
+        if not same_uid:
+            logger.info(
+                "reply tokens %s belong to other meetings than UID %s: correlated by UID",
+                [row.token for row in candidates],
+                uid,
+            )
+        candidates = same_uid
+    if candidates:
+        chosen = next((row for row in candidates if row.address == sender), candidates[0])
+        return Correlated(meeting=chosen.meeting, attendee=chosen, via="token")
+    if uid is None:
+        return None
+    meeting = meeting_by_uid(session, uid)
+    if meeting is None:
+        return None
+    return Correlated(meeting=meeting, attendee=None, via="uid")
+
+
+def attendee_row(meeting: OutboundMeeting, address: str | None) -> OutboundAttendee | None:
+    """The meeting's ledger attendee with this address (canonical form), if any."""
+    if not address:
+        return None
+    return next((row for row in meeting.attendees if row.address == address), None)
+
+
+def organizer_on_record(meeting: OutboundMeeting) -> str | None:
+    """The address of the meeting's organizer, as the gateway last sent the meeting.
+
+    The CHAIR of the ledger (the organizer's invitation address), else the organizer's
+    first address in the stored snapshot. Notices and forwarded replies go to this address
+    and to no other.
+
+    Parameters:
+        meeting: the ledger meeting.
+
+    Returns:
+        The validated address, or ``None`` when the ledger knows no valid one.
+    """
+    chair = next((row for row in meeting.attendees if row.role == Role.CHAIR.value), None)
+    candidates: list[str] = [chair.address] if chair is not None else []
+    if meeting.snapshot:
+        try:
+            organizer = meeting_from_json(meeting.snapshot).organizer
+        except GatewayError:
+            organizer = None
+        if organizer is not None:
+            candidates.extend(organizer.invite_emails[:1] or organizer.emails[:1])
+    for candidate in candidates:
+        try:
+            return validate_address(candidate)
+        except GatewayError:
+            continue
+    return None
+
+
+def calendar_of(settings: Settings, meeting: OutboundMeeting) -> CalendarSettings:
+    """The configured calendar the meeting was sent from (the default one if renamed)."""
+    try:
+        return settings.calendar(meeting.calendar)
+    except ConfigError:
+        return settings.default_calendar

@@ -1,0 +1,268 @@
+"""The inbound ledger and the processed-message records, as the pipeline reads and writes them.
+
+Thin typed queries over :mod:`invitegw.gateway.storage.models`: the ledger row of an
+invitation's key, the other rows of its UID, the messages that carried it
+(:class:`~invitegw.gateway.storage.models.InboundEventSource`), the gateway's own
+Message-IDs and UIDs (loops), and the processed record of a message seen before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
+from invitegw.gateway.inbound.keys import EventKey
+from invitegw.gateway.inbound.model import EventResult, InboundOutcome
+from invitegw.gateway.storage.models import (
+    InboundEvent,
+    InboundEventSource,
+    InboundState,
+    OutboundMeeting,
+    OutboxMessage,
+    ProcessedMessage,
+)
+
+__all__ = [
+    "add_source",
+    "event_from_record",
+    "event_record",
+    "find_event",
+    "is_our_message",
+    "is_our_uid",
+    "occurrence_events",
+    "on_record",
+    "other_organizer",
+    "previous_result",
+    "set_version",
+]
+
+
+def find_event(session: Session, key: EventKey) -> InboundEvent | None:
+    """The ledger row of ``key``, if any."""
+    return session.scalars(
+        select(InboundEvent).where(
+            InboundEvent.organizer == key.organizer,
+            InboundEvent.uid == key.uid,
+            InboundEvent.recurrence_id == key.recurrence_id,
+        )
+    ).first()
+
+
+def other_organizer(session: Session, key: EventKey) -> str | None:
+    """Another organizer on record for the same UID and RECURRENCE-ID, if any."""
+    return session.scalars(
+        select(InboundEvent.organizer)
+        .where(
+            InboundEvent.uid == key.uid,
+            InboundEvent.recurrence_id == key.recurrence_id,
+            InboundEvent.organizer != key.organizer,
+            InboundEvent.state != InboundState.CANCEL_SEEN,
+        )
+        .order_by(InboundEvent.id)
+        .limit(1)
+    ).first()
+
+
+def occurrence_events(session: Session, key: EventKey) -> list[InboundEvent]:
+    """The rows of the occurrences (RECURRENCE-ID set) of the series ``key`` names."""
+    return list(
+        session.scalars(
+            select(InboundEvent)
+            .where(
+                InboundEvent.organizer == key.organizer,
+                InboundEvent.uid == key.uid,
+                InboundEvent.recurrence_id != "",
+            )
+            .order_by(InboundEvent.id)
+        )
+    )
+
+
+def on_record(row: InboundEvent | None) -> OnRecord | None:
+    """A ledger row as the rules see it."""
+    if row is None:
+        return None
+    return OnRecord(
+        state=LedgerState(row.state.value),
+        version=Version(row.sequence, row.dtstamp),
+        task_id=row.task_id,
+    )
+
+
+def event_record(
+    session: Session,
+    key: EventKey,
+    *,
+    fingerprint: str,
+    version: Version,
+    state: LedgerState,
+    task_id: str | None,
+    now: dt.datetime,
+) -> InboundEvent:
+    """Insert the ledger row of ``key`` (flushed).
+
+    Parameters:
+        key: the invitation's key.
+        fingerprint: its fingerprint (organizer, summary, start).
+        version: the version applied.
+        state: active, or cancel-seen.
+        task_id: the CRM task, if one was made.
+        now: the current time.
+
+    Returns:
+        The row.
+    """
+    row = InboundEvent(
+        organizer=key.organizer,
+        uid=key.uid,
+        recurrence_id=key.recurrence_id,
+        task_id=task_id,
+        sequence=version.sequence,
+        dtstamp=version.dtstamp,
+        fingerprint=fingerprint,
+        state=InboundState(state.value),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def set_version(
+    row: InboundEvent, version: Version, now: dt.datetime, *, state: LedgerState | None = None
+) -> None:
+    """Move the row to ``version`` (never backwards) and, when given, to ``state``."""
+    if version.sequence > row.sequence:
+        row.sequence = version.sequence
+    if version.dtstamp is not None and (row.dtstamp is None or version.dtstamp > row.dtstamp):
+        row.dtstamp = version.dtstamp
+    if state is not None:
+        row.state = InboundState(state.value)
+    row.updated_at = now
+
+
+def add_source(
+    session: Session,
+    row: InboundEvent,
+    *,
+    message_id: str,
+    source: str,
+    forwarder: str | None,
+    now: dt.datetime,
+) -> None:
+    """Record that the message ``message_id`` carried the invitation (once per message)."""
+    known = session.scalars(
+        select(InboundEventSource.id).where(
+            InboundEventSource.event_id == row.id, InboundEventSource.message_id == message_id
+        )
+    ).first()
+    if known is not None:
+        return
+    session.add(
+        InboundEventSource(
+            event_id=row.id,
+            message_id=message_id,
+            source=source,
+            forwarder=forwarder,
+            received_at=now,
+        )
+    )
+    session.flush()
+
+
+def is_our_message(session: Session, message_id: str | None) -> bool:
+    """Whether ``message_id`` is one the gateway sent (an outbox row)."""
+    if not message_id:
+        return False
+    found = session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.message_id == message_id).limit(1)
+    ).first()
+    return found is not None
+
+
+def is_our_uid(session: Session, uid: str) -> bool:
+    """Whether ``uid`` is the UID of a meeting the gateway sends invitations for."""
+    if not uid:
+        return False
+    found = session.scalars(
+        select(OutboundMeeting.id).where(OutboundMeeting.uid == uid).limit(1)
+    ).first()
+    return found is not None
+
+
+def event_from_record(data: dict[str, Any]) -> EventResult:
+    """An :class:`EventResult` back from its stored form (``ProcessedMessage.details``)."""
+    try:
+        outcome = InboundOutcome(str(data.get("outcome")))
+    except ValueError:
+        outcome = InboundOutcome.IGNORED
+
+    def text(name: str) -> str | None:
+        value = data.get(name)
+        return str(value) if value is not None else None
+
+    return EventResult(
+        outcome=outcome,
+        uid=text("uid"),
+        recurrence_id=text("recurrence_id"),
+        method=text("method"),
+        task_id=text("task_id"),
+        meeting_id=text("meeting_id"),
+        reason=text("reason"),
+    )
+
+
+def previous_result(
+    session: Session,
+    *,
+    source: str,
+    uidvalidity: int | None,
+    uid: int | None,
+    message_key: str | None,
+    digest: str | None,
+) -> ProcessedMessage | None:
+    """The newest processed record of this message, if it was handled before.
+
+    Known by its place in a mailbox (source + UIDVALIDITY + UID), or by its Message-ID
+    when the body is the same (a reused Message-ID with other content is a new message).
+
+    Parameters:
+        source: the mailbox name, ``smtp`` or ``file``.
+        uidvalidity: the folder's UIDVALIDITY (IMAP).
+        uid: the message's UID (IMAP).
+        message_key: the Message-ID (or the stand-in for a message without one).
+        digest: the body digest (:func:`~invitegw.gateway.inbound.keys.body_digest`).
+
+    Returns:
+        The record, or None.
+    """
+    if uidvalidity is not None and uid is not None:
+        found = session.scalars(
+            select(ProcessedMessage)
+            .where(
+                ProcessedMessage.source == source,
+                ProcessedMessage.uidvalidity == uidvalidity,
+                ProcessedMessage.uid == uid,
+            )
+            .order_by(ProcessedMessage.id.desc())
+            .limit(1)
+        ).first()
+        if found is not None:
+            return found
+    if not message_key:
+        return None
+    rows = session.scalars(
+        select(ProcessedMessage)
+        .where(ProcessedMessage.message_id == message_key)
+        .order_by(ProcessedMessage.id.desc())
+        .limit(20)
+    )
+    for row in rows:
+        if (row.details or {}).get("digest") == digest:
+            return row
+    return None
