@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from invitegw.crm_adapter.port import EntityType, TaskStatus
 from invitegw.crm_adapter.sql_schema import CrmMeetingResponse, CrmTask
+from invitegw.gateway.cli import main
 from invitegw.gateway.config import ListenerSettings
 from invitegw.gateway.inbound.jobs import inbound_parts, inbound_services
 from invitegw.gateway.inbound.model import InboundOutcome, MessageResult, ReceivedMessage
@@ -48,7 +49,12 @@ from tests.gateway.inbound.service_mails import (
     simple_calendar_mail,
     two_ics,
 )
-from tests.gateway.outbound.harness import OutboundHarness, calendar_bytes, parse_message
+from tests.gateway.outbound.harness import (
+    OutboundHarness,
+    calendar_bytes,
+    parse_message,
+    write_config,
+)
 
 pytestmark = pytest.mark.dovecot
 
@@ -440,3 +446,35 @@ def test_the_listener_turns_an_accepted_message_into_a_task(inbound: Inbound) ->
             service.stop(5)
     assert outcomes(result) == [InboundOutcome.CREATED]
     assert [t.source_uid for t in inbound.tasks()] == ["smtp-1"]
+
+
+# -- invitegw serve --once ------------------------------------------------------------------
+
+
+def test_serve_once_drains_the_mailbox_between_poll_and_flush(
+    inbound: Inbound,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    raw = google_invitation(sender=GINA, to=OLGA, uid="once-1@google.com", summary="Once")
+    inbound.dovecot.append(inbound.user, raw)
+    box = (
+        f'[[mailboxes]]\nname = "sales"\nhost = "{inbound.dovecot.host}"\n'
+        f'port = {inbound.dovecot.port}\ntls = "none"\nusername = "{inbound.user.name}"\n'
+        f'owner = "{OLGA}"\n'
+    )
+    config = write_config(tmp_path / "invitegw.toml", inbound.h.store, smtp_sink.port, box)
+    monkeypatch.setenv("INVITEGW_MAILBOXES__SALES__PASSWORD", inbound.user.password)
+    assert main(["--config", str(config), "serve", "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == [
+        "crm-poll",
+        "reminders",
+        "inbound-mailboxes",
+        "outbox",
+    ]
+    assert lines[2] == "inbound-mailboxes: sales: 1 handled"
+    assert inbound.folder_of(raw) == "Processed"
+    assert [(t.title, t.source_uid) for t in inbound.tasks()] == [("Once", "once-1@google.com")]
