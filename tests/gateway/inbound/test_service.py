@@ -37,7 +37,12 @@ from invitegw.gateway.inbound.service import (
     drain_mailbox_once,
     lease_name,
 )
-from invitegw.gateway.inbound.spool import ListenerService, SpoolService, SpoolWorker
+from invitegw.gateway.inbound.spool import (
+    MAX_BUG_ATTEMPTS,
+    ListenerService,
+    SpoolService,
+    SpoolWorker,
+)
 from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Lease, SpooledMessage, SpoolState, Store
@@ -424,3 +429,67 @@ def test_scheduler_start_and_shutdown_release_the_leases(store: Store, tmp_path:
     assert not service.holding
     with store.session() as session:
         assert session.get(Lease, lease_name("sales")) is None
+
+
+@pytest.mark.dovecot
+def test_a_lost_lease_stops_the_watcher(
+    store: Store, dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    box = mailbox_settings(dovecot, imap_user)
+    gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
+    service = MailboxService(gateway, box, RecordingPipeline())
+    service.start()
+    try:
+        assert service.wait_until(lambda s: s.holding, WAIT)
+        # Another worker took the mailbox over (as after our heartbeats stalled too long).
+        with store.session() as session:
+            lease = session.get(Lease, lease_name("sales"))
+            assert lease is not None
+            lease.holder = "thief"
+            lease.expires_at = gateway.clock() + dt.timedelta(hours=1)
+        assert service.wait_until(lambda s: not s.holding, WAIT)
+        target = service.heartbeats + 2
+        assert service.wait_until(lambda s: s.heartbeats >= target, WAIT)
+        assert not service.holding  # the thief's lease is valid: no second watcher
+        assert service.tenures == 1
+    finally:
+        service.stop()
+    with store.session() as session:
+        lease = session.get(Lease, lease_name("sales"))
+        assert lease is not None
+        assert lease.holder == "thief"  # not ours to release
+
+
+class _Buggy:
+    """A pipeline with a bug: raises something that is not a retryable error."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, message: ReceivedMessage, *, dry_run: bool = False) -> MessageResult:
+        self.calls += 1
+        raise KeyError("bug")
+
+
+def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    gateway = gateway_for(store, inbound_settings(tmp_path), clock)
+    StoreSpool(store, clock)(mail(1), "olga@example.com", ["crm@example.com"])
+    pipeline = _Buggy()
+    worker = SpoolWorker(gateway, pipeline, retry_initial=dt.timedelta(seconds=1))
+    reports = []
+    for _ in range(MAX_BUG_ATTEMPTS):
+        reports.append(str(worker.drain()))
+        clock.advance(dt.timedelta(hours=1))
+    assert reports == ["0 processed, 0 quarantined, 1 deferred, 0 failed"] * (
+        MAX_BUG_ATTEMPTS - 1
+    ) + ["0 processed, 0 quarantined, 0 deferred, 1 failed"]
+    assert str(worker.drain()) == "0 processed, 0 quarantined, 0 deferred, 0 failed"
+    assert pipeline.calls == MAX_BUG_ATTEMPTS
+    with store.session() as session:
+        (row,) = session.scalars(select(SpooledMessage))
+        assert row.state is SpoolState.FAILED
+        assert row.last_error == "KeyError: 'bug'"
+    assert "the pipeline raised" in caplog.text
