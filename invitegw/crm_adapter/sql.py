@@ -44,8 +44,8 @@ from invitegw.crm_adapter.sql_records import (
     map_crm_errors,
     meeting_value,
     parse_id,
+    parties_with_emails,
     party_value,
-    rows_with_email,
     task_value,
 )
 from invitegw.crm_adapter.sql_schema import (
@@ -166,12 +166,27 @@ class SqlCrm:
 
     def find_parties(self, email: str, types: Sequence[EntityType] | None = None) -> list[Party]:
         """Every record with ``email`` in any field; users, contacts, accounts, leads."""
-        found: list[Party] = []
-        with map_crm_errors(f"looking up {email!r}"):
-            for entity in types if types is not None else PARTY_ORDER:
-                for row in rows_with_email(self.session, entity, email):
-                    found.append(party_value(entity, row, self.options.email_count(entity)))
-        return found
+        return self.find_parties_many([email], types)[email]
+
+    def find_parties_many(
+        self, emails: Sequence[str], types: Sequence[EntityType] | None = None
+    ) -> dict[str, list[Party]]:
+        """:meth:`find_parties` for several addresses at once (one query).
+
+        Parameters:
+            emails: the addresses.
+            types: the entity types, in the order wanted (default: all, port order).
+
+        Returns:
+            Each address (as given) with its records, as :meth:`find_parties` orders them.
+        """
+        with map_crm_errors(f"looking up {', '.join(map(repr, emails))}"):
+            return parties_with_emails(
+                self.session,
+                emails,
+                self.options.counts,
+                tuple(types) if types is not None else PARTY_ORDER,
+            )
 
     def get_party(self, ref: PartyRef) -> Party | None:
         """The record, or ``None`` when it does not exist."""

@@ -196,12 +196,39 @@ class MessageContext:
         return key_address(sender.address) or None if sender is not None else None
 
     def parties(self, address: str | None) -> list[Party]:
-        """The CRM records with ``address`` (looked up once per message)."""
+        """The CRM records with ``address`` (looked up once per message).
+
+        When the CRM's class has ``find_parties_many(emails) -> {email: parties}`` (the
+        built-in CRM: one query), the first look-up also fetches every address the
+        message's events are likely to ask about: the From, the forwarded message's From,
+        the mailbox owner and the envelope recipients. (Only the class counts: a wrapper
+        that forwards attributes but overrides ``find_parties`` keeps its override.)
+        """
         if not address:
             return []
-        if address not in self._parties:
+        found = self._parties.get(address)
+        if found is not None:
+            return found
+        bulk = getattr(type(self.crm), "find_parties_many", None)
+        if bulk is not None:
+            wanted = [address, *(a for a in self._likely_addresses() if a not in self._parties)]
+            self._parties.update(bulk(self.crm, list(dict.fromkeys(wanted))))
+        else:
             self._parties[address] = self.crm.find_parties(address)
         return self._parties[address]
+
+    def _likely_addresses(self) -> list[str]:
+        """The addresses :meth:`owner`, :meth:`person` and :meth:`party` usually need."""
+        likely = [self.author, self.original_sender]
+        owner = self.received.owner
+        if owner:
+            likely.append(key_address(owner if "@" in owner else self._calendar_address(owner)))
+        for recipient in self.received.envelope_to:
+            try:
+                likely.append(split_plus_token(recipient)[0])
+            except AddressError:
+                continue
+        return [a for a in likely if a]
 
     def user(self, address: str | None) -> PartyRef | None:
         """The CRM user with ``address``, if any."""
