@@ -109,6 +109,9 @@ class SqlCrm:
         self.session = session
         self.options = options or SqlCrmOptions()
         self._clock = clock
+        # Parties read in this unit of work: a task's owner or party among them needs no
+        # second read to prove it exists (the transaction saw it; the FK guards the owner).
+        self._seen: set[tuple[EntityType, int]] = set()
 
     # -- change feed and snapshots -----------------------------------------------------------
 
@@ -181,12 +184,15 @@ class SqlCrm:
             Each address (as given) with its records, as :meth:`find_parties` orders them.
         """
         with map_crm_errors(f"looking up {', '.join(map(repr, emails))}"):
-            return parties_with_emails(
+            found = parties_with_emails(
                 self.session,
                 emails,
                 self.options.counts,
                 tuple(types) if types is not None else PARTY_ORDER,
             )
+        for parties in found.values():
+            self._seen.update((p.type, int(p.id)) for p in parties)
+        return found
 
     def get_party(self, ref: PartyRef) -> Party | None:
         """The record, or ``None`` when it does not exist."""
@@ -197,16 +203,19 @@ class SqlCrm:
             row = self.session.get(PARTY_TABLES[ref.type], ident)
         if row is None:
             return None
+        self._seen.add((ref.type, ident))
         return party_value(ref.type, row, self.options.email_count(ref.type))
 
     # -- tasks -------------------------------------------------------------------------------
 
     def create_task(self, task: NewTask) -> Task:
-        """Create the task, or return the one created before with the same key."""
-        existing = self.find_task(task.idempotency_key)
-        if existing is not None:
-            return existing
-        owner = self._owner(task.owner)
+        """Create the task, or return the one created before with the same key.
+
+        The key is unique in the table: the insert is tried in a savepoint and, when the
+        key exists (created before, or by another transaction meanwhile), only the insert
+        is undone and the existing task returned.
+        """
+        owner_id = self._owner(task.owner)
         party_type, party_id = self._party(task.party)
         now = self._clock()
         row = CrmTask(
@@ -215,7 +224,7 @@ class SqlCrm:
             description=task.description,
             location=task.location,
             status=TaskStatus.OPEN,
-            owner_id=owner.id,
+            owner_id=owner_id,
             party_type=party_type,
             party_id=party_id,
             organizer_email=task.organizer_email,
@@ -291,22 +300,25 @@ class SqlCrm:
             raise CrmNotFoundError(f"no CRM task with id {task_id!r}")
         return row
 
-    def _owner(self, ref: PartyRef) -> CrmUser:
+    def _owner(self, ref: PartyRef) -> int:
         if ref.type is not EntityType.USER:
             raise CrmError(f"a task's owner must be a CRM user, not a {ref.type.value}")
         ident = parse_id(ref.id)
+        if ident is not None and (ref.type, ident) in self._seen:
+            return ident
         with map_crm_errors("reading the task owner"):
             owner = self.session.get(CrmUser, ident) if ident is not None else None
         if owner is None:
             raise CrmNotFoundError(f"no CRM user with id {ref.id!r} (task owner)")
-        return owner
+        return owner.id
 
     def _party(self, ref: PartyRef | None) -> tuple[EntityType | None, int | None]:
         if ref is None:
             return None, None
-        if self.get_party(ref) is None:
+        ident = parse_id(ref.id)
+        if (ident is None or (ref.type, ident) not in self._seen) and self.get_party(ref) is None:
             raise CrmNotFoundError(f"no CRM {ref.type.value} with id {ref.id!r} (task party)")
-        return ref.type, parse_id(ref.id)
+        return ref.type, ident
 
     # -- responses and the log ---------------------------------------------------------------
 
