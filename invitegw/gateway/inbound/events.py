@@ -79,7 +79,7 @@ from invitegw.gateway.inbound.records import (
     add_source,
     event_record,
     find_event,
-    is_our_uid,
+    find_event_and_our_uid,
     occurrence_events,
     on_record,
     other_organizer,
@@ -403,7 +403,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
     key = event_key(organizer, event)
     version = Version(event.sequence, event.dtstamp)
     cancels = calendar.method is Method.CANCEL or event.status is EventStatus.CANCELLED
-    row = find_event(session, key)
+    row, our_meeting = find_event_and_our_uid(session, key, event.uid)
     record = on_record(row)
     series_row = (
         find_event(session, EventKey(key.organizer, key.uid, "")) if key.recurrence_id else None
@@ -445,7 +445,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
         recurrence_id=key.recurrence_id,
         other_organizer=other_organizer(session, key) if cancels and row is None else None,
         series=on_record(series_row),
-        our_meeting=is_our_uid(session, event.uid),
+        our_meeting=our_meeting,
         changes=content_changes(task, content) if task is not None else (),
         trusted_forward=trusted_forward,
         owner_found=not might_create or ctx.owner(series_task) is not None,
@@ -478,7 +478,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
 # -- applying ---------------------------------------------------------------------------------
 
 
-def _source(item: _Event, row: InboundEvent) -> None:
+def _source(item: _Event, row: InboundEvent, *, new: bool = False) -> None:
     ctx = item.ctx
     add_source(
         ctx.session,
@@ -487,6 +487,7 @@ def _source(item: _Event, row: InboundEvent) -> None:
         source=ctx.received.source[:64],
         forwarder=item.forwarder,
         now=ctx.now,
+        new=new,
     )
 
 
@@ -518,9 +519,11 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
         stamp = item.version.dtstamp.isoformat() if item.version.dtstamp else "-"
         generation = f"s{item.version.sequence}-{stamp}"
     idempotency_key = task_key(item.key, generation=generation)
-    task = ctx.crm.find_task(idempotency_key)
+    # create_task returns the task already made with this key (a crash between a remote
+    # CRM's write and our commit), so no look-up first, unless there is no owner to give.
+    owner = ctx.owner(series_task)
+    task = ctx.crm.find_task(idempotency_key) if owner is None else None
     if task is None:
-        owner = ctx.owner(series_task)
         if owner is None:  # decide_event saw one; the CRM changed in between
             return [item.result(InboundOutcome.QUARANTINED, reason="no owner for the task")]
         task = ctx.crm.create_task(
@@ -541,6 +544,7 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
         )
     else:
         logger.info("inbound: task %s already in the CRM (key %s)", task.id, idempotency_key)
+    new = row is None
     if row is None:
         row = event_record(
             ctx.session,
@@ -554,7 +558,7 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
     else:
         row.task_id = task.id
         set_version(row, item.version, ctx.now, state=LedgerState.ACTIVE)
-    _source(item, row)
+    _source(item, row, new=new)
     return [item.result(InboundOutcome.CREATED, task_id=task.id, reason=decision.reason)]
 
 
@@ -645,6 +649,7 @@ def _apply_record_cancel(
     item: _Event, decision: Decision, series_task: Task | None
 ) -> list[EventResult]:
     ctx, row = item.ctx, item.row
+    new = row is None
     if row is None:
         row = event_record(
             ctx.session,
@@ -657,7 +662,7 @@ def _apply_record_cancel(
         )
     else:
         set_version(row, item.version, ctx.now)
-    _source(item, row)
+    _source(item, row, new=new)
     if decision.note_series and series_task is not None:
         _crm_log(
             item,

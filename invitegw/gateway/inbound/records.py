@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
@@ -31,6 +31,7 @@ __all__ = [
     "event_from_record",
     "event_record",
     "find_event",
+    "find_event_and_our_uid",
     "is_our_message",
     "is_our_uid",
     "occurrence_events",
@@ -39,6 +40,21 @@ __all__ = [
     "previous_result",
     "set_version",
 ]
+
+
+# The ledger row's id for a key (kind 0) and an outbound meeting with the UID (kind 1).
+_EVENT_AND_OURS = union_all(
+    select(literal(0).label("kind"), InboundEvent.id.label("id")).where(
+        InboundEvent.organizer == bindparam("organizer"),
+        InboundEvent.uid == bindparam("uid"),
+        InboundEvent.recurrence_id == bindparam("rid"),
+    ),
+    select(literal(1).label("kind"), OutboundMeeting.id.label("id"))
+    .where(OutboundMeeting.uid == bindparam("ours"))
+    .limit(1)
+    .subquery()
+    .select(),
+)
 
 
 def find_event(session: Session, key: EventKey) -> InboundEvent | None:
@@ -50,6 +66,29 @@ def find_event(session: Session, key: EventKey) -> InboundEvent | None:
             InboundEvent.recurrence_id == key.recurrence_id,
         )
     ).first()
+
+
+def find_event_and_our_uid(
+    session: Session, key: EventKey, uid: str
+) -> tuple[InboundEvent | None, bool]:
+    """:func:`find_event` and :func:`is_our_uid` in one query.
+
+    Parameters:
+        key: the invitation's ledger key.
+        uid: the event's UID as received (for the loop check).
+
+    Returns:
+        The ledger row of ``key`` (None when there is none), and whether ``uid`` is one of
+        the gateway's own meetings.
+    """
+    rows = session.execute(
+        _EVENT_AND_OURS,
+        {"organizer": key.organizer, "uid": key.uid, "rid": key.recurrence_id, "ours": uid},
+    ).all()
+    event_id = next((r.id for r in rows if r.kind == 0), None)
+    ours = bool(uid) and any(r.kind == 1 for r in rows)
+    row = session.get(InboundEvent, event_id) if event_id is not None else None
+    return row, ours
 
 
 def other_organizer(session: Session, key: EventKey) -> str | None:
@@ -154,15 +193,21 @@ def add_source(
     source: str,
     forwarder: str | None,
     now: dt.datetime,
+    new: bool = False,
 ) -> None:
-    """Record that the message ``message_id`` carried the invitation (once per message)."""
-    known = session.scalars(
-        select(InboundEventSource.id).where(
-            InboundEventSource.event_id == row.id, InboundEventSource.message_id == message_id
-        )
-    ).first()
-    if known is not None:
-        return
+    """Record that the message ``message_id`` carried the invitation (once per message).
+
+    ``new`` says the row was inserted just now, so it has no sources yet (no look-up).
+    """
+    if not new:
+        known = session.scalars(
+            select(InboundEventSource.id).where(
+                InboundEventSource.event_id == row.id,
+                InboundEventSource.message_id == message_id,
+            )
+        ).first()
+        if known is not None:
+            return
     session.add(
         InboundEventSource(
             event_id=row.id,
