@@ -61,7 +61,7 @@ from invitegw.gateway.inbound.model import (
     MessageResult,
     ReceivedMessage,
 )
-from invitegw.gateway.inbound.records import event_from_record, is_our_message, previous_result
+from invitegw.gateway.inbound.records import event_from_record, is_our_message, seen_before
 from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
@@ -260,17 +260,21 @@ class InboundPipeline:
         release_row = (
             session.get(QuarantinedMessage, release_id) if release_id is not None else None
         )
+        digest = body_digest(message.raw)
         if release_row is None:
-            prior = previous_result(
+            prior, ours = seen_before(
                 session,
                 source=message.source,
                 uidvalidity=message.uidvalidity,
                 uid=message.uid,
                 message_key=_message_key(message.raw, message_id),
-                digest=body_digest(message.raw),
+                digest=digest,
+                message_id=message_id,
             )
             if prior is not None:
                 return _previous(prior, message_id, dry_run)
+        else:
+            ours = is_our_message(session, message_id)
         if message.oversized:
             size = message.size if message.size is not None else len(message.raw)
             limit = self.gateway.settings.limits.message_bytes
@@ -299,10 +303,12 @@ class InboundPipeline:
                 replies=self._replies,
                 dry_run=dry_run,
             )
-            events = self._message_events(ctx)
+            events = self._message_events(ctx, ours=ours)
         if dry_run:
             return MessageResult(message_id, tuple(events), dry_run=True)
-        return self._finish(session, message, now, tuple(events), message_id, release_row)
+        return self._finish(
+            session, message, now, tuple(events), message_id, release_row, digest=digest
+        )
 
     def _extract(self, message: ReceivedMessage) -> tuple[Extraction | None, str | None]:
         try:
@@ -312,10 +318,11 @@ class InboundPipeline:
         except MimeError as exc:
             return None, f"unreadable message: {exc}"
 
-    def _message_events(self, ctx: MessageContext) -> list[EventResult]:
+    def _message_events(self, ctx: MessageContext, *, ours: bool) -> list[EventResult]:
+        """The results of a readable message; ``ours``: its Message-ID is in the outbox."""
         extraction, handlers = ctx.extraction, self._replies
         headers = extraction.headers
-        if is_our_message(ctx.session, headers.message_id):
+        if ours:
             return [
                 EventResult(
                     InboundOutcome.IGNORED,
@@ -443,6 +450,8 @@ class InboundPipeline:
         events: tuple[EventResult, ...],
         message_id: str | None,
         release_row: QuarantinedMessage | None,
+        *,
+        digest: str | None = None,
     ) -> MessageResult:
         reasons = [e.reason for e in events if e.outcome is InboundOutcome.QUARANTINED]
         quarantined = bool(reasons)
@@ -485,7 +494,7 @@ class InboundPipeline:
             message_id=_message_key(message.raw, message_id),
             reason=first_reason,
             details={
-                "digest": body_digest(message.raw),
+                "digest": digest if digest is not None else body_digest(message.raw),
                 "events": [_stored(e) for e in events],
                 "quarantine_id": quarantine_id,
                 "released_from": release_row.id if release_row is not None else None,

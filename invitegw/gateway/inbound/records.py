@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select, union_all
+from sqlalchemy import bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
@@ -38,6 +38,7 @@ __all__ = [
     "on_record",
     "other_organizer",
     "previous_result",
+    "seen_before",
     "set_version",
 ]
 
@@ -55,6 +56,39 @@ _EVENT_AND_OURS = union_all(
     .subquery()
     .select(),
 )
+
+
+# A message seen before, by position (kind 0, newest) or by Message-ID (kind 1, newest 20),
+# and an outbox row with its Message-ID (kind 2): the three checks before any work.
+_POSITION = (
+    select(literal(0).label("kind"), ProcessedMessage.id.label("id"), ProcessedMessage.details)
+    .where(
+        ProcessedMessage.source == bindparam("source"),
+        ProcessedMessage.uidvalidity == bindparam("uidvalidity"),
+        ProcessedMessage.uid == bindparam("uid"),
+    )
+    .order_by(ProcessedMessage.id.desc())
+    .limit(1)
+    .subquery()
+)
+_BY_MESSAGE_ID = (
+    select(literal(1).label("kind"), ProcessedMessage.id.label("id"), ProcessedMessage.details)
+    .where(ProcessedMessage.message_id == bindparam("message_key"))
+    .order_by(ProcessedMessage.id.desc())
+    .limit(20)
+    .subquery()
+)
+_OURS = (
+    select(
+        literal(2).label("kind"),
+        OutboxMessage.id.label("id"),
+        cast(null(), ProcessedMessage.details.type).label("details"),
+    )
+    .where(OutboxMessage.message_id == bindparam("message_id"))
+    .limit(1)
+    .subquery()
+)
+_SEEN_BEFORE = union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
 
 
 def find_event(session: Session, key: EventKey) -> InboundEvent | None:
@@ -262,6 +296,51 @@ def event_from_record(data: dict[str, Any]) -> EventResult:
     )
 
 
+def seen_before(
+    session: Session,
+    *,
+    source: str,
+    uidvalidity: int | None,
+    uid: int | None,
+    message_key: str | None,
+    digest: str | None,
+    message_id: str | None,
+) -> tuple[ProcessedMessage | None, bool]:
+    """:func:`previous_result` and :func:`is_our_message` in one query.
+
+    Parameters:
+        source: as :func:`previous_result`.
+        uidvalidity: as :func:`previous_result`.
+        uid: as :func:`previous_result`.
+        message_key: as :func:`previous_result`.
+        digest: as :func:`previous_result`.
+        message_id: the Message-ID header (the outbox check; none: not ours).
+
+    Returns:
+        The processed record of this message handled before (or None), and whether the
+        Message-ID is one the gateway sent.
+    """
+    position = uidvalidity is not None and uid is not None
+    rows = session.execute(
+        _SEEN_BEFORE,
+        {
+            # A condition that matches nothing stands in for a check that does not apply.
+            "source": source if position else None,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+            "message_key": message_key or None,
+            "message_id": message_id or None,
+        },
+    ).all()
+    ours = bool(message_id) and any(r.kind == 2 for r in rows)
+    found = next((r.id for r in rows if r.kind == 0), None)
+    if found is None and message_key:
+        candidates = sorted((r for r in rows if r.kind == 1), key=lambda r: -r.id)
+        found = next((r.id for r in candidates if (r.details or {}).get("digest") == digest), None)
+    prior = session.get(ProcessedMessage, found) if found is not None else None
+    return prior, ours
+
+
 def previous_result(
     session: Session,
     *,
@@ -286,28 +365,13 @@ def previous_result(
     Returns:
         The record, or None.
     """
-    if uidvalidity is not None and uid is not None:
-        found = session.scalars(
-            select(ProcessedMessage)
-            .where(
-                ProcessedMessage.source == source,
-                ProcessedMessage.uidvalidity == uidvalidity,
-                ProcessedMessage.uid == uid,
-            )
-            .order_by(ProcessedMessage.id.desc())
-            .limit(1)
-        ).first()
-        if found is not None:
-            return found
-    if not message_key:
-        return None
-    rows = session.scalars(
-        select(ProcessedMessage)
-        .where(ProcessedMessage.message_id == message_key)
-        .order_by(ProcessedMessage.id.desc())
-        .limit(20)
+    prior, _ours = seen_before(
+        session,
+        source=source,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        message_key=message_key,
+        digest=digest,
+        message_id=None,
     )
-    for row in rows:
-        if (row.details or {}).get("digest") == digest:
-            return row
-    return None
+    return prior
