@@ -66,9 +66,9 @@ from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
     QuarantinedMessage,
-    log_event,
+    append_processed,
+    log_events,
     quarantine_message,
-    record_processed,
 )
 from invitegw.ics.limits import IcsLimits
 from invitegw.ics.model import CalendarObject, Event
@@ -484,7 +484,7 @@ class InboundPipeline:
             quarantine_id = row.id
         outcome = _overall(events)
         first_reason = reason or next((e.reason for e in events if e.reason), None)
-        record_processed(
+        append_processed(
             session,
             source=message.source[:64],
             outcome=outcome.value,
@@ -500,8 +500,7 @@ class InboundPipeline:
                 "released_from": release_row.id if release_row is not None else None,
             },
         )
-        for event in events:
-            _log(session, now, event, message_id)
+        log_events(session, [_log_entry(now, event, message_id) for event in events])
         logger.info(
             "inbound message %s from %s: %s%s",
             message_id or "(no Message-ID)",
@@ -581,7 +580,7 @@ def _previous(row: ProcessedMessage, message_id: str | None, dry_run: bool) -> M
     )
 
 
-def _log(session: Session, now: dt.datetime, event: EventResult, message_id: str | None) -> None:
+def _log_entry(now: dt.datetime, event: EventResult, message_id: str | None) -> dict[str, Any]:
     subject = " ".join(
         part
         for part in (event.method, event.uid, event.recurrence_id and f"({event.recurrence_id})")
@@ -590,14 +589,13 @@ def _log(session: Session, now: dt.datetime, event: EventResult, message_id: str
     text = f"{subject or 'message'}: {event.outcome.value}"
     if event.reason:
         text += f": {event.reason}"
-    log_event(
-        session,
-        now=now,
-        level=LogLevel.WARNING if event.outcome is InboundOutcome.QUARANTINED else LogLevel.INFO,
-        kind=f"inbound-{event.outcome.value}",
-        text=text,
-        meeting_id=event.meeting_id,
-        task_id=event.task_id,
-        message_id=message_id,
-        details={"uid": event.uid, "recurrence_id": event.recurrence_id, "method": event.method},
-    )
+    return {
+        "now": now,
+        "level": LogLevel.WARNING if event.outcome is InboundOutcome.QUARANTINED else LogLevel.INFO,
+        "kind": f"inbound-{event.outcome.value}",
+        "text": text,
+        "meeting_id": event.meeting_id,
+        "task_id": event.task_id,
+        "message_id": message_id,
+        "details": {"uid": event.uid, "recurrence_id": event.recurrence_id, "method": event.method},
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import bindparam, cast, literal, null, select, union_all
+from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
@@ -242,16 +242,17 @@ def add_source(
         ).first()
         if known is not None:
             return
-    session.add(
-        InboundEventSource(
-            event_id=row.id,
-            message_id=message_id,
-            source=source,
-            forwarder=forwarder,
-            received_at=now,
-        )
+    # One INSERT, no ORM object: nothing reads the sources back in the same unit of work.
+    session.execute(
+        insert(InboundEventSource.metadata.tables[InboundEventSource.__tablename__]),
+        {
+            "event_id": row.id,
+            "message_id": message_id,
+            "source": source,
+            "forwarder": forwarder,
+            "received_at": now,
+        },
     )
-    session.flush()
 
 
 def is_our_message(session: Session, message_id: str | None) -> bool:
