@@ -18,10 +18,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.expression import Executable
 
 from invitegw.crm_adapter.port import (
     ChangeBatch,
@@ -235,16 +239,31 @@ class SqlCrm:
             modified_at=now,
         )
         _set_span(row, task.start, task.end)
-        try:
-            # A savepoint: if another transaction created the same key meanwhile, only
-            # this insert is undone and the caller's transaction goes on.
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            winner = self.find_task(task.idempotency_key)
-            if winner is None:
-                raise
-            return winner
+        insert_ignoring_key = _INSERT_IGNORING_KEY.get(self.session.get_bind().dialect.name)
+        if insert_ignoring_key is not None:
+            # INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: no row back
+            # means the key exists (created before, or by another transaction meanwhile).
+            values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+            created = self.session.execute(insert_ignoring_key, values).scalar()
+            if created is None:
+                winner = self.find_task(task.idempotency_key)
+                if winner is None:
+                    raise CrmError(
+                        f"task key {task.idempotency_key!r} conflicted, yet no task has it"
+                    )
+                return winner
+            row.id = created
+        else:
+            try:
+                # A savepoint: if another transaction created the same key meanwhile, only
+                # this insert is undone and the caller's transaction goes on.
+                with self.session.begin_nested():
+                    self.session.add(row)
+            except IntegrityError:
+                winner = self.find_task(task.idempotency_key)
+                if winner is None:
+                    raise
+                return winner
         logger.info("CRM task %s created (key %s)", row.id, task.idempotency_key)
         return task_value(row)
 
@@ -379,6 +398,20 @@ class SqlCrm:
                 )
             )
             self.session.flush()
+
+
+def _insert_ignoring_key(dialect: str) -> Executable:
+    table = CrmTask.metadata.tables[CrmTask.__tablename__]
+    statement = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+    return statement.on_conflict_do_nothing(index_elements=[table.c.idempotency_key]).returning(
+        table.c.id
+    )
+
+
+# Per dialect, the task INSERT that yields nothing instead of failing on a known key.
+_INSERT_IGNORING_KEY: Final[Mapping[str, Executable]] = {
+    name: _insert_ignoring_key(name) for name in ("sqlite", "postgresql")
+}
 
 
 def _set_span(
