@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
 from invitegw.gateway.inbound.keys import EventKey
@@ -89,6 +89,11 @@ _OURS = (
     .subquery()
 )
 _SEEN_BEFORE = union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
+
+
+_INSERT_EVENT = insert(InboundEvent.metadata.tables[InboundEvent.__tablename__]).returning(
+    InboundEvent.id
+)
 
 
 def find_event(session: Session, key: EventKey) -> InboundEvent | None:
@@ -176,7 +181,7 @@ def event_record(
     task_id: str | None,
     now: dt.datetime,
 ) -> InboundEvent:
-    """Insert the ledger row of ``key`` (flushed).
+    """Insert the ledger row of ``key`` (written at once: it has its id).
 
     Parameters:
         key: the invitation's key.
@@ -201,8 +206,12 @@ def event_record(
         created_at=now,
         updated_at=now,
     )
+    # One INSERT ... RETURNING id instead of a flush; the row then joins the session as if
+    # loaded (every column is set), so later changes to it are ordinary UPDATEs.
+    values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+    row.id = session.execute(_INSERT_EVENT, values).scalar_one()
+    make_transient_to_detached(row)
     session.add(row)
-    session.flush()
     return row
 
 
