@@ -65,7 +65,7 @@ def main() -> int:
             if args.profile:
                 from pyinstrument import Profiler
 
-                profiler = Profiler(interval=0.0002)
+                profiler = Profiler(interval=0.001)
                 profiler.start()
             statements = 0
             began = time.perf_counter()
