@@ -100,6 +100,14 @@ class QuarantineReleaseError(GatewayError):
     """A quarantined message cannot be released (unknown id, released, or not kept whole)."""
 
 
+class _RefusedAloneError(Exception):
+    """The CRM refused the only event of a message (handled without a savepoint)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class InboundPipeline:
     """Received messages become CRM tasks, once (see the module docstring).
 
@@ -210,10 +218,24 @@ class InboundPipeline:
         now = self.gateway.clock()
         try:
             with self.gateway.store.session() as session:
-                crm: CrmPort = self.gateway.crm(session)
-                if dry_run:
-                    crm = DryRunCrm(crm)
-                result = self._process(session, crm, message, now, dry_run, release_id)
+                try:
+                    result = self._process(
+                        session, self._crm(session, dry_run), message, now, dry_run, release_id
+                    )
+                except _RefusedAloneError as refused:
+                    # The message's only event was refused, outside any savepoint: start
+                    # again with it refused (nothing else was written, so the result is the
+                    # one a savepoint would have given).
+                    session.rollback()
+                    result = self._process(
+                        session,
+                        self._crm(session, dry_run),
+                        message,
+                        now,
+                        dry_run,
+                        release_id,
+                        refusal=refused.reason,
+                    )
                 if dry_run:
                     session.rollback()
                 return result
@@ -226,6 +248,10 @@ class InboundPipeline:
             what = "the CRM refused" if isinstance(exc, CrmError) else "internal error"
             reason = f"{what} while processing the message ({type(exc).__name__}: {exc})"
             return self._fail(message, now, reason, dry_run=dry_run, release_id=release_id)
+
+    def _crm(self, session: Session, dry_run: bool) -> CrmPort:
+        crm: CrmPort = self.gateway.crm(session)
+        return DryRunCrm(crm) if dry_run else crm
 
     def _fail(
         self,
@@ -254,6 +280,8 @@ class InboundPipeline:
         now: dt.datetime,
         dry_run: bool,
         release_id: int | None,
+        *,
+        refusal: str | None = None,
     ) -> MessageResult:
         extraction, problem = self._extract(message)
         message_id = extraction.headers.message_id if extraction is not None else None
@@ -303,7 +331,7 @@ class InboundPipeline:
                 replies=self._replies,
                 dry_run=dry_run,
             )
-            events = self._message_events(ctx, ours=ours)
+            events = self._message_events(ctx, ours=ours, refusal=refusal)
         if dry_run:
             return MessageResult(message_id, tuple(events), dry_run=True)
         return self._finish(
@@ -318,8 +346,17 @@ class InboundPipeline:
         except MimeError as exc:
             return None, f"unreadable message: {exc}"
 
-    def _message_events(self, ctx: MessageContext, *, ours: bool) -> list[EventResult]:
-        """The results of a readable message; ``ours``: its Message-ID is in the outbox."""
+    def _message_events(
+        self, ctx: MessageContext, *, ours: bool, refusal: str | None
+    ) -> list[EventResult]:
+        """The results of a readable message.
+
+        Parameters:
+            ctx: the message's context.
+            ours: its Message-ID is in the outbox.
+            refusal: set when its only calendar event was refused by the CRM in a first
+                attempt (see :meth:`_event`): that event's result, without calling the CRM.
+        """
         extraction, handlers = ctx.extraction, self._replies
         headers = extraction.headers
         if ours:
@@ -376,21 +413,34 @@ class InboundPipeline:
             if human:
                 return human
             return [_quarantined(_no_calendar_reason(extraction))]
+        parsed = [(part, self._parse(part)) for part in extraction.calendar_parts]
+        alone = sum(len(c.events) for _, p in parsed if isinstance(p, list) for c in p) == 1
         events: list[EventResult] = []
-        for part in extraction.calendar_parts:
-            events.extend(self._part_events(ctx, part))
+        for part, calendars in parsed:
+            if isinstance(calendars, EventResult):
+                events.append(calendars)
+            else:
+                events.extend(self._part_events(ctx, part, calendars, alone, refusal))
         return events
 
-    def _part_events(self, ctx: MessageContext, part: CalendarPart) -> list[EventResult]:
-        name = part.filename or f"part {part.location}"
+    def _parse(self, part: CalendarPart) -> list[CalendarObject] | EventResult:
+        """The part's calendars, or the quarantine of a part that cannot be read."""
         try:
-            calendars = parse_calendars(
-                part.data, mime_method=part.mime_method, limits=self._ics_limits
-            )
+            return parse_calendars(part.data, mime_method=part.mime_method, limits=self._ics_limits)
         except IcsLimitError as exc:
-            return [_quarantined(f"calendar in {name} is over a limit: {exc}")]
+            return _quarantined(f"calendar in {_part_name(part)} is over a limit: {exc}")
         except IcsError as exc:
-            return [_quarantined(f"malformed calendar in {name}: {exc}")]
+            return _quarantined(f"malformed calendar in {_part_name(part)}: {exc}")
+
+    def _part_events(
+        self,
+        ctx: MessageContext,
+        part: CalendarPart,
+        calendars: list[CalendarObject],
+        alone: bool,
+        refusal: str | None,
+    ) -> list[EventResult]:
+        name = _part_name(part)
         events: list[EventResult] = []
         for calendar in calendars:
             method = calendar.method.value
@@ -407,12 +457,26 @@ class InboundPipeline:
                     )
                 )
             for event in calendar.events:
-                events.extend(self._event(ctx, calendar, event))
+                events.extend(self._event(ctx, calendar, event, alone, refusal))
         return events
 
     def _event(
-        self, ctx: MessageContext, calendar: CalendarObject, event: Event
+        self,
+        ctx: MessageContext,
+        calendar: CalendarObject,
+        event: Event,
+        alone: bool,
+        refusal: str | None,
     ) -> list[EventResult]:
+        """One event, in a savepoint, unless it is the message's only one.
+
+        The only event of a message needs no savepoint (a SAVEPOINT and its RELEASE per
+        message are a measurable share of the work): nothing else in the transaction is
+        written before it, so a CRM refusal raises :class:`_RefusedAloneError`, :meth:`_run`
+        rolls the whole transaction back and processes the message again with
+        ``refusal`` set, and the event is then refused without calling the CRM.
+        """
+
         def refused(reason: str) -> EventResult:
             return EventResult(
                 InboundOutcome.QUARANTINED,
@@ -421,7 +485,17 @@ class InboundPipeline:
                 reason=reason,
             )
 
-        return self._guarded(ctx, lambda: handle_event(ctx, calendar, event), refused)
+        if refusal is not None:
+            return [refused(refusal)]
+        if not alone:
+            return self._guarded(ctx, lambda: handle_event(ctx, calendar, event), refused)
+        try:
+            return handle_event(ctx, calendar, event)
+        except CrmUnavailableError:
+            raise
+        except (CrmError, IcsError) as exc:
+            logger.warning("inbound: the CRM refused a change: %s", exc)
+            raise _RefusedAloneError(f"the CRM refused the change: {exc}") from exc
 
     @staticmethod
     def _guarded(
@@ -512,6 +586,10 @@ class InboundPipeline:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _part_name(part: CalendarPart) -> str:
+    return part.filename or f"part {part.location}"
 
 
 def _quarantined(reason: str, *, method: str | None = None) -> EventResult:
