@@ -1,4 +1,4 @@
-"""``invitegw demo``: the whole outbound flow on the embedded setup, told step by step.
+"""``invitegw demo``: the gateway both ways on the embedded setup, told step by step.
 
 No configuration is read and no real mail leaves the machine: a fresh SQLite database in
 a data folder of its own, the built-in CRM seeded with an organizer, a colleague and two
@@ -6,7 +6,10 @@ external contacts (one reads Polish), and an SMTP sink on a free loopback port. 
 organizer creates a weekly meeting in Europe/Warsaw, moves it, removes an attendee,
 cancels one occurrence and cancels the meeting; after each step the gateway runs exactly
 as ``invitegw serve --once`` does, and the demo prints who got what (METHOD, SEQUENCE,
-RECURRENCE-ID, language) and saves every message as an ``.eml`` file.
+RECURRENCE-ID, language) and saves every message as an ``.eml`` file. Inbound
+(:mod:`~invitegw.gateway.demo_inbound`): a contact accepts the invitation in her mail
+client and her REPLY is recorded; a contact's own invitation, forwarded by the organizer,
+becomes a CRM task that his update reschedules and his cancellation cancels.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import functools
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -24,11 +28,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.crm_adapter.port import EntityType, LogTarget
 from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
 from invitegw.errors import GatewayError
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.config import CalendarSettings, CrmSettings, Settings, SmtpSettings
+from invitegw.gateway.demo_inbound import (
+    GATEWAY_ADDRESS,
+    InboundStep,
+    external_invitation,
+    forwarded,
+    hand_over,
+    reply_to,
+)
 from invitegw.gateway.demo_sink import DemoSink, SinkMessage
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.ics import parse_calendar
@@ -60,6 +72,7 @@ class DemoResult:
     output: Path
     database: Path
     messages: tuple[StepMessage, ...]
+    inbound: tuple[InboundStep, ...] = ()
 
 
 def demo_settings(data_dir: Path, smtp_port: int) -> Settings:
@@ -258,12 +271,105 @@ def run_demo(
                 ),
                 ("Olga cancels the meeting", lambda crm: crm.cancel_meeting(meeting_id)),
             ]
+            inbound: list[InboundStep] = []
             for number, (text, change) in enumerate(steps, start=1):
                 sent += _step(number, text, change, gateway, sink, output, out)
+                if number == 1:
+                    [to_gina] = [m for m in sent if m.recipient == "gina@example.org"]
+                    reply = reply_to(
+                        to_gina.path.read_bytes(), "gina@example.org", "Gina Guest", clock()
+                    )
+                    inbound.append(
+                        _inbound_step(
+                            "1a",
+                            "Gina clicks Accept in her mail client; her reply comes back",
+                            reply,
+                            gateway,
+                            out,
+                            mail_from="gina@example.org",
+                        )
+                    )
+            inbound += _forwarded_invitation(gateway, monday, clock, out)
             _summary(gateway, meeting_id, output, out)
         finally:
             gateway.close()
-    return DemoResult(output=output, database=data_dir / "invitegw.sqlite3", messages=tuple(sent))
+    return DemoResult(
+        output=output,
+        database=data_dir / "invitegw.sqlite3",
+        messages=tuple(sent),
+        inbound=tuple(inbound),
+    )
+
+
+def _inbound_step(
+    step: str, text: str, raw: bytes, gateway: Gateway, out: Console, *, mail_from: str
+) -> InboundStep:
+    rcpt = extract_recipient(raw)
+    result = hand_over(gateway, raw, mail_from=mail_from, rcpt_to=rcpt)
+    table = Table(title=f"Step {step}. {text}", title_justify="left")
+    for column in ("Method", "Outcome", "Task", "What the gateway did"):
+        table.add_column(column, overflow="fold" if column.startswith("What") else "ellipsis")
+    for event in result.events:
+        table.add_row(
+            event.method or "-", event.outcome.value, event.task_id or "-", event.reason or "-"
+        )
+    out.print(table)
+    out.print()
+    return InboundStep(step=step, text=text, result=result)
+
+
+def extract_recipient(raw: bytes) -> str:
+    """The To address of a message the demo built (its envelope recipient)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return str(parsed["To"]).rsplit("<", 1)[-1].rstrip(">")
+
+
+def _forwarded_invitation(
+    gateway: Gateway, monday: dt.date, clock: Callable[[], dt.datetime], out: Console
+) -> list[InboundStep]:
+    visit = dt.datetime.combine(monday + dt.timedelta(days=3), dt.time(14), tzinfo=DEMO_ZONE)
+    invitation = functools.partial(
+        external_invitation,
+        "pawel@example.org",
+        "Paweł Nowak",
+        ORGANIZER,
+        uid="040000008200E00074C5B7101A82E008-demo-visit",
+        summary="Factory visit",
+    )
+    steps = [
+        (
+            "6",
+            "Paweł invites Olga to a factory visit from Outlook; Olga forwards it to "
+            f"{GATEWAY_ADDRESS}",
+            invitation(sequence=0, start=visit, now=clock()),
+        ),
+        (
+            "7",
+            "Paweł moves the visit to 15:00; Olga forwards the update",
+            invitation(sequence=1, start=visit + dt.timedelta(hours=1), now=clock()),
+        ),
+        (
+            "8",
+            "Paweł cancels the visit; Olga forwards the cancellation",
+            invitation(
+                sequence=2,
+                start=visit + dt.timedelta(hours=1),
+                now=clock(),
+                cancel=True,
+            ),
+        ),
+    ]
+    return [
+        _inbound_step(
+            step,
+            text,
+            forwarded(raw, ORGANIZER, "Olga Organizer", clock()),
+            gateway,
+            out,
+            mail_from=ORGANIZER,
+        )
+        for step, text, raw in steps
+    ]
 
 
 def _step(
@@ -292,7 +398,32 @@ def _step(
 
 def _summary(gateway: Gateway, meeting_id: str, output: Path, out: Console) -> None:
     with gateway.store.session() as session:
-        logs = [e for _i, e in SqlCrmAdmin(session).list_logs() if e.target_id == meeting_id]
+        admin = SqlCrmAdmin(session)
+        logs = [
+            e
+            for _i, e in admin.list_logs()
+            if e.target is LogTarget.MEETING and e.target_id == meeting_id
+        ]
+        tasks = admin.list_tasks()
+    listing = Table(title="Tasks in the CRM", title_justify="left")
+    for column in ("Task", "Title", "Start (Warsaw)", "Status", "Owner", "Linked to"):
+        listing.add_column(column)
+    for task, owner, party in tasks:
+        start = (
+            f"{task.start.astimezone(DEMO_ZONE):%Y-%m-%d %H:%M}"
+            if isinstance(task.start, dt.datetime)
+            else task.start.isoformat()
+        )
+        listing.add_row(
+            task.id,
+            task.title,
+            start,
+            task.status.value,
+            owner.name,
+            f"{party.name} ({party.type.value})" if party else "-",
+        )
+    out.print(listing)
+    out.print()
     table = Table(title="The meeting's integration log in the CRM", title_justify="left")
     table.add_column("Level")
     table.add_column("Message", overflow="fold")

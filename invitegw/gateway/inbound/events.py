@@ -165,7 +165,7 @@ class MessageContext:
         authenticated: the From is confirmed by a trusted Authentication-Results header
             (True when the settings do not ask for one).
         floating_zone: the zone floating times are read in.
-        replies: the replies module, when present.
+        replies: the replies module (REPLY, COUNTER, REFRESH, bounces, human replies).
         dry_run: decide only.
     """
 
@@ -179,7 +179,7 @@ class MessageContext:
     policies: Policies
     authenticated: bool
     floating_zone: ZoneInfo | dt.tzinfo
-    replies: RepliesModule | None = None
+    replies: RepliesModule
     dry_run: bool = False
     _parties: dict[str, list[Party]] = field(default_factory=dict)
 
@@ -325,13 +325,6 @@ def _attendee_message(ctx: MessageContext, calendar: CalendarObject, event: Even
             event,
             reason=f"{method.value} from {ctx.author or 'an unknown sender'} is not confirmed "
             "by a trusted Authentication-Results header (inbound.require_authentication_results)",
-        )
-    if ctx.replies is None:
-        return _result(
-            InboundOutcome.QUARANTINED,
-            calendar,
-            event,
-            reason=f"{method.value} messages are not supported yet",
         )
     return ctx.replies.handle_attendee_message(
         ctx.gateway,

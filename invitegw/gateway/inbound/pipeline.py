@@ -31,10 +31,9 @@ import datetime as dt
 import email.parser
 import email.policy
 import hashlib
-import importlib
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -51,6 +50,7 @@ from invitegw.errors import (
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
+from invitegw.gateway.inbound import replies
 from invitegw.gateway.inbound.decide import Policies
 from invitegw.gateway.inbound.dryrun import DryRunCrm
 from invitegw.gateway.inbound.events import MessageContext, RepliesModule, handle_event
@@ -77,11 +77,10 @@ from invitegw.mailbox.calendar_part import CalendarPart
 from invitegw.mailbox.extract import Extraction, extract
 from invitegw.mailbox.headertext import normalize_message_id
 
-__all__ = ["REPLIES_MODULE", "InboundPipeline", "QuarantineReleaseError", "load_replies"]
+__all__ = ["InboundPipeline", "QuarantineReleaseError"]
 
 logger = logging.getLogger(__name__)
 
-REPLIES_MODULE = "invitegw.gateway.inbound.replies"
 # Outcomes by weight: a message's overall outcome is its weightiest event's.
 _WEIGHT = (
     InboundOutcome.QUARANTINED,
@@ -99,22 +98,6 @@ _DROPPED = "VEVENT dropped: "
 
 class QuarantineReleaseError(GatewayError):
     """A quarantined message cannot be released (unknown id, released, or not kept whole)."""
-
-
-def load_replies() -> RepliesModule | None:
-    """The replies module (REPLY, COUNTER, REFRESH, bounces, human replies), if installed.
-
-    Returns:
-        The module, or None when this build has none (those messages are then quarantined
-        as not supported yet).
-    """
-    try:
-        module = importlib.import_module(REPLIES_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != REPLIES_MODULE:
-            raise
-        return None
-    return cast("RepliesModule", module)
 
 
 class InboundPipeline:
@@ -143,7 +126,7 @@ class InboundPipeline:
             external=inbound.external_invitations,
         )
         self._zone = ZoneInfo(settings.calendars[0].time_zone)
-        self._replies = load_replies()
+        self._replies: RepliesModule = replies
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -330,7 +313,7 @@ class InboundPipeline:
             return None, f"unreadable message: {exc}"
 
     def _message_events(self, ctx: MessageContext) -> list[EventResult]:
-        extraction, replies = ctx.extraction, self._replies
+        extraction, handlers = ctx.extraction, self._replies
         headers = extraction.headers
         if is_our_message(ctx.session, headers.message_id):
             return [
@@ -340,12 +323,10 @@ class InboundPipeline:
                 )
             ]
         if extraction.bounce is not None:
-            if replies is None:
-                return [_quarantined("delivery failure reports are not supported yet")]
             return self._guarded(
                 ctx,
                 lambda: [
-                    replies.handle_bounce(
+                    handlers.handle_bounce(
                         ctx.gateway,
                         ctx.session,
                         ctx.crm,
@@ -366,28 +347,27 @@ class InboundPipeline:
                         reason=f"automatic message without a calendar ({signals})",
                     )
                 ]
-            if replies is not None:
-                human = self._guarded(
-                    ctx,
-                    lambda: [
-                        result
-                        for result in [
-                            replies.handle_human_reply(
-                                ctx.gateway,
-                                ctx.session,
-                                ctx.crm,
-                                received=ctx.received,
-                                extraction=extraction,
-                                now=ctx.now,
-                                dry_run=ctx.dry_run,
-                            )
-                        ]
-                        if result is not None
-                    ],
-                    _quarantined,
-                )
-                if human:
-                    return human
+            human = self._guarded(
+                ctx,
+                lambda: [
+                    result
+                    for result in [
+                        handlers.handle_human_reply(
+                            ctx.gateway,
+                            ctx.session,
+                            ctx.crm,
+                            received=ctx.received,
+                            extraction=extraction,
+                            now=ctx.now,
+                            dry_run=ctx.dry_run,
+                        )
+                    ]
+                    if result is not None
+                ],
+                _quarantined,
+            )
+            if human:
+                return human
             return [_quarantined(_no_calendar_reason(extraction))]
         events: list[EventResult] = []
         for part in extraction.calendar_parts:

@@ -20,7 +20,7 @@ from invitegw.crm_adapter.sql import SqlCrm
 from invitegw.errors import CrmError, CrmUnavailableError
 from invitegw.gateway.bootstrap import sql_crm_options
 from invitegw.gateway.inbound.model import MessageResult
-from invitegw.gateway.inbound.pipeline import REPLIES_MODULE, InboundPipeline, load_replies
+from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
     InboundEvent,
     OutboundMeeting,
@@ -199,14 +199,6 @@ def test_an_all_day_invitation(gw: InboundHarness) -> None:
     task = gw.task(result.events[0].task_id)
     assert task.start == dt.date(2026, 6, 10)
     assert task.end == dt.date(2026, 6, 11)
-
-
-@pytest.mark.skipif(load_replies() is not None, reason=f"{REPLIES_MODULE} is present")
-def test_replies_are_not_supported_without_the_replies_module(gw: InboundHarness) -> None:
-    result = gw.handle(invitation(calendar("REPLY", vevent()), method="REPLY"))
-
-    assert outcomes(result) == ["quarantined"]
-    assert result.reason == "REPLY messages are not supported yet"
 
 
 def test_a_truncated_quarantine_cannot_be_released(gw: InboundHarness) -> None:

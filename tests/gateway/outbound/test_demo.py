@@ -46,9 +46,19 @@ def test_the_demo_tells_the_story_and_saves_every_message(tmp_path: Path) -> Non
         assert parse_calendar(calendar_bytes(parsed)).method.value == message.method
     polish = [m for m in result.messages if m.recipient == "pawel@example.org"]
     assert {m.language for m in polish} == {"pl"}
+    # Inbound: Gina's acceptance is recorded; Paweł's forwarded invitation becomes one
+    # task, which his update reschedules and his cancellation cancels.
+    assert [(s.step, [e.outcome.value for e in s.result.events]) for s in result.inbound] == [
+        ("1a", ["reply_recorded"]),
+        ("6", ["created"]),
+        ("7", ["updated"]),
+        ("8", ["cancelled"]),
+    ]
+    assert len({s.result.events[0].task_id for s in result.inbound[1:]}) == 1
     text = screen.getvalue()
-    for heading in ("Step 1.", "Step 2.", "Step 3.", "Step 4.", "Step 5."):
+    for heading in ("Step 1.", "Step 1a.", "Step 2.", "Step 3.", "Step 4.", "Step 5.", "Step 8."):
         assert heading in text
+    assert "Factory visit" in text
     assert "18 messages saved in" in text
     assert result.database.is_file()
 

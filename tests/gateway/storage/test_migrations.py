@@ -17,6 +17,7 @@ from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboundReminder,
     OutboxMessage,
+    QuarantinedMessage,
     Store,
     ensure_schema,
     get_cursor,
@@ -160,3 +161,32 @@ def test_a_newer_database_is_refused(empty_store: Store) -> None:
 def test_unknown_target_revision_is_a_storage_error(empty_store: Store) -> None:
     with pytest.raises(StorageError, match="upgrading the schema failed"):
         upgrade(empty_store, "nope")
+
+
+def test_upgrade_from_0003_keeps_the_quarantine(empty_store: Store) -> None:
+    upgrade(empty_store, "0003")
+    with empty_store.session() as session:
+        session.execute(
+            text(
+                "INSERT INTO quarantine (source, message_id, reference, raw, size, truncated,"
+                " reason, created_at) VALUES ('sales', 'm1@example.org', 'sales:Quarantine',"
+                " :raw, 9, :no, 'forwarder x@example.org is not a CRM user', :at)"
+            ),
+            {"raw": b"raw bytes", "no": False, "at": T0},
+        )
+    assert upgrade(empty_store).current == head_revision()
+    with empty_store.session() as session:
+        row = session.scalars(select(QuarantinedMessage)).one()
+        assert (row.source, row.raw, row.reason, row.released_at) == (
+            "sales",
+            b"raw bytes",
+            "forwarder x@example.org is not a CRM user",
+            None,
+        )
+        # The column 0004 adds: how the message arrived; unknown for older rows.
+        assert row.received is None
+        row.received = {"owner": "olga@example.com"}
+    with empty_store.session() as session:
+        assert session.scalars(select(QuarantinedMessage.received)).one() == {
+            "owner": "olga@example.com"
+        }

@@ -1,0 +1,272 @@
+"""``invitegw ingest`` and ``invitegw quarantine list|release``: the inbound pipeline by hand.
+
+``ingest PATH...`` runs the inbound pipeline on .eml and .ics files, mbox files and
+Maildir folders (directories are walked), exactly as the IMAP watchers and the SMTP
+listener do: a message handled before is skipped, so running it twice is harmless.
+``--dry-run`` decides but writes nothing. Output: one line per event, or with ``--json``
+one JSON object per line (JSON Lines) with the keys ``message_id, file, uid,
+recurrence_id, method, outcome, task_id, reason`` (and ``already_processed``); a summary
+of the outcomes goes to stderr. A progress line is drawn on stderr when it is a terminal.
+
+``quarantine list`` shows the messages set aside, newest first (``--all`` includes the
+released ones; ``--json`` an array of ``id, created_at, source, reference, message_id,
+size, truncated, reason, released_at``). ``quarantine release ID`` runs the pipeline again
+on the stored message once its cause is fixed (say, the forwarder was added as a CRM
+user); the outcome is printed as for ``ingest``.
+
+Exit codes: 0 when every input was read and handled (quarantining is handling), 1 when a
+file could not be read or the CRM or database was unavailable (``ingest`` stops there:
+run it again, what was handled is skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import Any, TextIO
+
+from sqlalchemy import select
+
+from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
+from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.commands.crm_output import iso_utc, print_records
+from invitegw.gateway.inbound.files import collect_inputs, read_input
+from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.storage import QuarantinedMessage
+from invitegw.mailbox.addresses import normalize_address
+
+__all__ = ["event_records", "quarantine_record", "register"]
+
+_REASON_WIDTH = 70
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``ingest`` and ``quarantine list|release``."""
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="run the inbound pipeline on .eml/.ics files, mbox files and Maildir folders",
+        description=(
+            "Run the inbound pipeline on files, as the watchers do: invitations become CRM "
+            "tasks, cancellations cancel them, replies are recorded. Messages handled "
+            "before are skipped."
+        ),
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="file or folder")
+    ingest.add_argument("--dry-run", action="store_true", help="decide, but write nothing")
+    ingest.add_argument("--json", action="store_true", help="one JSON object per line")
+    ingest.add_argument(
+        "--owner",
+        metavar="EMAIL",
+        help="the staff user owning tasks no forwarder claims (as a mailbox's owner does)",
+    )
+    ingest.set_defaults(func=_ingest)
+
+    quarantine = subparsers.add_parser("quarantine", help="messages set aside: list, release")
+    commands = quarantine.add_subparsers(
+        dest="quarantine_command", metavar="COMMAND", required=True
+    )
+    listing = commands.add_parser("list", help="list quarantined messages, newest first")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--all", action="store_true", help="include released messages")
+    listing.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="at most N (default 100)"
+    )
+    listing.set_defaults(func=_list)
+    release = commands.add_parser("release", help="process a quarantined message again")
+    release.add_argument("id", type=int, metavar="ID", help="the quarantine id")
+    release.add_argument("--json", action="store_true", help="one JSON object per line")
+    release.set_defaults(func=_release)
+
+
+def event_records(result: MessageResult, file: str | None) -> list[dict[str, Any]]:
+    """The JSON objects ``ingest --json`` prints for one message (one per event).
+
+    Parameters:
+        result: the pipeline's result.
+        file: the file (or ``file#n`` for an mbox message) it came from.
+
+    Returns:
+        The objects.
+    """
+    return [
+        {
+            "message_id": result.message_id,
+            "file": file,
+            "uid": event.uid,
+            "recurrence_id": event.recurrence_id,
+            "method": event.method,
+            "outcome": event.outcome.value,
+            "task_id": event.task_id,
+            "reason": event.reason,
+            "already_processed": result.already_processed,
+        }
+        for event in result.events
+    ]
+
+
+def quarantine_record(row: QuarantinedMessage) -> dict[str, Any]:
+    """The JSON object of one quarantined message (see the module docstring)."""
+    return {
+        "id": row.id,
+        "created_at": iso_utc(row.created_at),
+        "source": row.source,
+        "reference": row.reference,
+        "message_id": row.message_id,
+        "size": row.size,
+        "truncated": row.truncated,
+        "reason": row.reason,
+        "released_at": iso_utc(row.released_at),
+    }
+
+
+def _short(text: str | None, width: int = _REASON_WIDTH) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out: TextIO) -> None:
+    for record in event_records(result, file):
+        if as_json:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            continue
+        what = record["outcome"] + (" (handled before)" if result.already_processed else "")
+        event = record["uid"] or "-"
+        if record["recurrence_id"]:
+            event += f" [{record['recurrence_id']}]"
+        cells = [file or "-", record["method"] or "-", event, what]
+        if record["task_id"]:
+            cells.append(f"task {record['task_id']}")
+        if record["reason"]:
+            cells.append(_short(record["reason"]))
+        out.write("  ".join(cells) + "\n")
+    out.flush()
+
+
+class _Progress:
+    """A one-line progress display on a terminal's stderr (nothing otherwise)."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = stream.isatty() and total > 1
+
+    def show(self, done: int, messages: int) -> None:
+        if self.enabled:
+            width = 30
+            filled = width * done // self.total
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} inputs, "
+                f"{messages} messages"
+            )
+            self.stream.flush()
+
+    def end(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _owner(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_address(value)
+    except GatewayError as exc:
+        raise GatewayError(f"--owner: {exc}") from exc
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    owner = _owner(args.owner)
+    inputs = collect_inputs(args.paths)
+    gateway = build_gateway(settings_for(args))
+    outcomes: Counter[str] = Counter()
+    messages = 0
+    failed = False
+    progress = _Progress(len(inputs), sys.stderr)
+    try:
+        pipeline = InboundPipeline(gateway)
+        max_bytes = gateway.settings.limits.message_bytes
+        for done, item in enumerate(inputs, start=1):
+            try:
+                for message in read_input(item, max_bytes=max_bytes, owner=owner):
+                    result = _handle(pipeline, message, dry_run=args.dry_run)
+                    messages += 1
+                    outcomes.update(e.outcome.value for e in result.events)
+                    _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
+            except (CrmUnavailableError, StorageError):
+                raise
+            except GatewayError as exc:  # this file could not be read: go on with the rest
+                failed = True
+                progress.end()
+                print(f"invitegw: {exc}", file=sys.stderr)
+            progress.show(done, messages)
+    except (CrmUnavailableError, StorageError) as exc:
+        progress.end()
+        print(
+            f"invitegw: stopped after {messages} messages: {exc}; run it again when it is "
+            "back (what was handled is skipped)",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        gateway.close()
+    progress.end()
+    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+    verb = "decided (dry run, nothing written)" if args.dry_run else "handled"
+    print(f"{messages} messages {verb}: {summary or 'nothing'}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _handle(pipeline: InboundPipeline, message: ReceivedMessage, *, dry_run: bool) -> MessageResult:
+    return pipeline.handle(message, dry_run=dry_run)
+
+
+def _list(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise GatewayError("--limit: expected a positive number")
+    gateway = build_gateway(settings_for(args))
+    try:
+        with gateway.store.session() as session:
+            query = select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc())
+            if not args.all:
+                query = query.where(QuarantinedMessage.released_at.is_(None))
+            records = [quarantine_record(row) for row in session.scalars(query.limit(args.limit))]
+    finally:
+        gateway.close()
+    print_records(
+        records,
+        as_json=args.json,
+        empty="the quarantine is empty",
+        headers=["ID", "CREATED", "SOURCE", "REFERENCE", "MESSAGE-ID", "REASON", "RELEASED"],
+        row=lambda r: [
+            r["id"],
+            r["created_at"],
+            r["source"],
+            _short(r["reference"], 40),
+            _short(r["message_id"], 40),
+            _short(r["reason"]),
+            r["released_at"] or "",
+        ],
+    )
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    gateway: Gateway = build_gateway(settings_for(args))
+    try:
+        result = InboundPipeline(gateway).release(args.id)
+    finally:
+        gateway.close()
+    _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)
+    if result.quarantined:
+        print(
+            f"quarantine {args.id}: still set aside: {result.reason}",
+            file=sys.stderr,
+        )
+    return 0
