@@ -493,3 +493,28 @@ def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
         assert row.state is SpoolState.FAILED
         assert row.last_error == "KeyError: 'bug'"
     assert "the pipeline raised" in caplog.text
+
+
+@pytest.mark.dovecot
+def test_a_watcher_stopped_by_a_configuration_error_releases_the_lease(
+    store: Store,
+    dovecot: DovecotServer,
+    imap_user: ImapUser,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    box = mailbox_settings(dovecot, imap_user, folder="Trash")  # never watched
+    gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
+    service = MailboxService(gateway, box, RecordingPipeline(), fatal_retry=3600)
+    service.start()
+    try:
+        assert service.wait_until(lambda s: s.tenures == 1 and not s.holding, WAIT)
+        target = service.heartbeats + 2
+        assert service.wait_until(lambda s: s.heartbeats >= target, WAIT)
+        assert service.tenures == 1  # not restarted before fatal_retry
+        with store.session() as session:
+            assert session.get(Lease, lease_name("sales")) is None
+    finally:
+        service.stop()
+    assert "IMAP watcher sales stopped" in caplog.text
+    assert "Trash" in caplog.text
