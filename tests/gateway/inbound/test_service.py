@@ -165,7 +165,10 @@ def test_two_workers_one_mailbox_only_the_lease_holder_watches(
     for service in services:
         service.start()
     try:
-        assert services[0].wait_until(lambda s: s.holding, WAIT) or services[1].holding
+        # Once each has tried, exactly one holds the lease.
+        for service in services:
+            assert service.wait_until(lambda s: s.heartbeats >= 1, WAIT)
+        assert [s.holding for s in services].count(True) == 1
         holder, other = services if services[0].holding else services[::-1]
         # The other worker has tried at least twice since, and is still not watching.
         target = other.heartbeats + 2
