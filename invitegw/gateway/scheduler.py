@@ -45,9 +45,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # "module:function" → function(runtime) -> Sequence[Job]. The inbound side adds its own line.
-JOB_FACTORIES: tuple[str, ...] = ("invitegw.gateway.outbound_jobs:outbound_jobs",)
+JOB_FACTORIES: tuple[str, ...] = (
+    "invitegw.gateway.outbound_jobs:outbound_jobs",
+    "invitegw.gateway.inbound.jobs:inbound_jobs",
+)
 # "module:function" → function(runtime) -> Sequence[Service].
-SERVICE_FACTORIES: tuple[str, ...] = ()
+SERVICE_FACTORIES: tuple[str, ...] = ("invitegw.gateway.inbound.jobs:inbound_services",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,12 @@ def mapped_errors(operation: str) -> Iterator[None]:
         raise MailboxError(f"{operation}: {exc}") from exc
 
 
+def _uid_set(uids: Sequence[int]) -> str:
+    """``1,2,5`` (shortened for log lines and error messages)."""
+    text = ",".join(str(u) for u in uids[:10])
+    return text + (f",... ({len(uids)} UIDs)" if len(uids) > 10 else "")
+
+
 def folder_refusal(name: str, flags: Iterable[bytes | str] = ()) -> str | None:
     """Why ``name`` must not be watched, or ``None`` when it may be.
 
@@ -342,26 +348,35 @@ class ImapConnection:
             self._client.add_flags([uid], [keyword], silent=True)
 
     def move(self, uid: int, folder: str) -> None:
-        """Move one message: MOVE, else COPY + ``\\Deleted`` + ``UID EXPUNGE`` of that UID.
+        """Move one message (see :meth:`move_many`)."""
+        self.move_many([uid], folder)
 
-        A plain EXPUNGE would also remove other messages someone marked ``\\Deleted``;
-        ``UID EXPUNGE`` (UIDPLUS) removes only this one.
+    def move_many(self, uids: Sequence[int], folder: str) -> None:
+        """Move messages: MOVE, else COPY + ``\\Deleted`` + ``UID EXPUNGE`` of those UIDs.
+
+        One command for the whole set (a round trip per message costs more than the rest
+        of a message's handling on a local server). A plain EXPUNGE would also remove
+        other messages someone marked ``\\Deleted``; ``UID EXPUNGE`` (UIDPLUS) removes
+        only these.
 
         Raises:
             CapabilityError: neither MOVE nor UIDPLUS.
             MailboxError: the server refused.
         """
+        if not uids:
+            return
+        where = f"{_uid_set(uids)} {folder}"
         if self.has("MOVE"):
-            with mapped_errors(f"UID MOVE {uid} {folder}"):
-                self._client.move([uid], folder)
+            with mapped_errors(f"UID MOVE {where}"):
+                self._client.move(list(uids), folder)
             return
         self.require("UIDPLUS")
-        with mapped_errors(f"UID COPY {uid} {folder}"):
-            self._client.copy([uid], folder)
-        with mapped_errors(f"UID STORE {uid} +FLAGS \\Deleted"):
-            self._client.add_flags([uid], [imapclient.DELETED], silent=True)
-        with mapped_errors(f"UID EXPUNGE {uid}"):
-            self._client.uid_expunge([uid])
+        with mapped_errors(f"UID COPY {where}"):
+            self._client.copy(list(uids), folder)
+        with mapped_errors(f"UID STORE {_uid_set(uids)} +FLAGS \\Deleted"):
+            self._client.add_flags(list(uids), [imapclient.DELETED], silent=True)
+        with mapped_errors(f"UID EXPUNGE {_uid_set(uids)}"):
+            self._client.uid_expunge(list(uids))
 
     # -- IDLE ------------------------------------------------------------------------------
 

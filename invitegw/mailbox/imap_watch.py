@@ -10,11 +10,13 @@ One :class:`ImapWatcher` per mailbox, usually in a thread of its own. Its loop:
    makes the re-scan a no-op for messages it already handled.
 3. Drain: UID SEARCH for new messages, FETCH ``RFC822.SIZE`` for a chunk, then the bodies
    (``BODY.PEEK[]``) in groups bounded by count and bytes; an oversized message is handed
-   over with its header only. Each message goes to the handler; its :class:`Outcome` is
-   applied at once: MOVE to the processed or quarantine folder, or leave it for a retry.
-   The checkpoint advances only past messages whose outcome was committed.
+   over with its header only. Each message goes to the handler; its :class:`Outcome` says
+   where it goes: the processed or quarantine folder (one MOVE per folder at the end of
+   the batch, or of the message in flight when stopping), or nowhere yet (a retry). The
+   checkpoint advances only past messages whose outcome was committed and applied.
 4. Wait: IDLE when offered (DONE before fetching, re-issued before 29 minutes), else poll;
    either way a drain runs at least every ``poll_interval`` as a safety net.
+   :meth:`ImapWatcher.run_once` does steps 1 to 3 once (``serve --once``).
 5. Any failure of the session → reconnect with exponential backoff and jitter; the waits
    end early when :meth:`ImapWatcher.stop` is called. Configuration problems (a forbidden
    folder, a server without MOVE or UIDPLUS) end the loop with the error instead.
@@ -190,6 +192,35 @@ class ImapWatcher:
         finally:
             self.events.fire(WatchEvent.STOPPED)
 
+    def run_once(self) -> int:
+        """One pass in the calling thread: connect, drain the folder, disconnect.
+
+        For ``serve --once`` and cron: messages already there (and those arriving during
+        the pass) are handed over and their outcomes applied; those left for a retry stay
+        for the next pass. :meth:`stop` ends the pass after the message in flight.
+
+        Returns:
+            How many messages had an outcome applied (moved, or left for a retry).
+
+        Raises:
+            CapabilityError: the server lacks what the gateway needs (MOVE or UIDPLUS).
+            MailboxError: the folder may not be watched, does not exist, or the session
+                failed (the checkpoint keeps what was committed before).
+        """
+        handled = self.events.count(WatchEvent.HANDLED)
+        connection: ImapConnection | None = None
+        try:
+            try:
+                connection = self._open()
+            except _FatalError as fatal:
+                raise fatal.error from fatal.error.__cause__
+            self._drain(connection)
+        finally:
+            self._save_checkpoint()
+            if connection is not None:
+                connection.close()
+        return self.events.count(WatchEvent.HANDLED) - handled
+
     def _backoff(self, failures: int) -> float:
         base = min(self.config.backoff_max, self.config.backoff_initial * 2.0**failures)
         return base * (0.5 + self._rng.random() / 2)
@@ -324,6 +355,7 @@ class ImapWatcher:
         config = self.config
         meta = connection.fetch_meta(uids)
         bodies: dict[int, bytes] = {}
+        moves: dict[str, list[int]] = {}
         count = 0
         try:
             for index, uid in enumerate(uids):
@@ -353,11 +385,14 @@ class ImapWatcher:
                     internal_date=info.internal_date,
                     oversized=oversized,
                 )
-                self._apply(connection, message, self._call(message))
+                self._apply(connection, message, self._call(message), moves)
                 count += 1
         finally:
-            self._save_checkpoint()
-            self.events.fire(WatchEvent.BATCH, batch_size=count)
+            try:
+                self._flush_moves(connection, moves)
+            finally:
+                self._save_checkpoint()
+                self.events.fire(WatchEvent.BATCH, batch_size=count)
 
     def _body_group(self, uids: Sequence[int], meta: dict[int, MessageMeta]) -> list[int]:
         # Bodies in one FETCH up to batch_bytes (always at least one message): memory stays
@@ -390,7 +425,13 @@ class ImapWatcher:
             return Outcome.retry("handler returned no Outcome")
         return outcome
 
-    def _apply(self, connection: ImapConnection, message: FetchedMessage, outcome: Outcome) -> None:
+    def _apply(
+        self,
+        connection: ImapConnection,
+        message: FetchedMessage,
+        outcome: Outcome,
+        moves: dict[str, list[int]],
+    ) -> None:
         config, uid = self.config, message.uid
         if outcome.kind is OutcomeKind.RETRY:
             self._pending[uid] = self._clock() + config.retry_delay
@@ -401,24 +442,36 @@ class ImapWatcher:
                 config.retry_delay,
                 outcome.reason or "-",
             )
-        else:
-            quarantine = outcome.kind is OutcomeKind.QUARANTINE
-            target = config.quarantine_folder if quarantine else config.processed_folder
-            if quarantine and config.quarantine_keyword:
-                try:
-                    connection.add_keyword(uid, config.quarantine_keyword)
-                except MailboxError as exc:  # keywords are optional (PERMANENTFLAGS)
-                    logger.warning("IMAP %s uid=%d: keyword not set: %s", config.name, uid, exc)
-            connection.move(uid, target)
-            logger.info(
-                "IMAP %s uid=%d moved to %s%s",
-                config.name,
-                uid,
-                target,
-                f" ({outcome.reason})" if quarantine else "",
-            )
-        self._high = max(self._high, uid)
-        self.events.fire(WatchEvent.HANDLED)
+            self._high = max(self._high, uid)
+            self.events.fire(WatchEvent.HANDLED)
+            return
+        quarantine = outcome.kind is OutcomeKind.QUARANTINE
+        target = config.quarantine_folder if quarantine else config.processed_folder
+        if quarantine and config.quarantine_keyword:
+            try:
+                connection.add_keyword(uid, config.quarantine_keyword)
+            except MailboxError as exc:  # keywords are optional (PERMANENTFLAGS)
+                logger.warning("IMAP %s uid=%d: keyword not set: %s", config.name, uid, exc)
+        # Moved with the rest of the batch (one command per folder): the outcome is
+        # committed already, and a crash before the MOVE only means a no-op re-run.
+        moves.setdefault(target, []).append(uid)
+        logger.info(
+            "IMAP %s uid=%d to %s%s",
+            config.name,
+            uid,
+            target,
+            f" ({outcome.reason})" if quarantine else "",
+        )
+
+    def _flush_moves(self, connection: ImapConnection, moves: dict[str, list[int]]) -> None:
+        while moves:
+            target, uids = next(iter(moves.items()))
+            connection.move_many(uids, target)
+            del moves[target]
+            logger.debug("IMAP %s: %d message(s) moved to %s", self.config.name, len(uids), target)
+            self._high = max(self._high, *uids)
+            for _uid in uids:
+                self.events.fire(WatchEvent.HANDLED)
 
     def _save_checkpoint(self) -> None:
         if self._uidvalidity is None:

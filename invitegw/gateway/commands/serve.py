@@ -1,10 +1,12 @@
 """``invitegw serve [--once]``: run the gateway's jobs and services.
 
 ``serve`` runs until SIGTERM or SIGINT, then stops gracefully: no new job runs start, the
-message being sent is finished and the rest of its batch handed back, services stop.
-``serve --once`` runs every job once, in order (poll the CRM, reminders, flush the
-outbox), prints what each did and exits: 0 when every job succeeded, 1 otherwise (so cron
-reports a CRM or relay outage). Logging is at INFO unless ``-v``/``-vv`` asks for more.
+message being sent is finished and the rest of its batch handed back, services stop (the
+IMAP watchers finish the message in flight and release their mailbox leases; the SMTP
+listener closes). ``serve --once`` runs every job once, in order (poll the CRM,
+reminders, drain each ``[[mailboxes]]`` once and the listener's spool, flush the outbox),
+prints what each did and exits: 0 when every job succeeded, 1 otherwise (so cron reports
+a CRM, IMAP or relay outage). Logging is at INFO unless ``-v``/``-vv`` asks for more.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ logger = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve``."""
     parser = subparsers.add_parser(
-        "serve", help="run the gateway (CRM poll, reminders, outbox) until stopped"
+        "serve",
+        help="run the gateway (CRM poll, reminders, outbox, IMAP watchers, SMTP listener)",
     )
     parser.add_argument(
         "--once", action="store_true", help="run every job once and exit (for cron and tests)"
