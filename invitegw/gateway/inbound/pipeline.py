@@ -77,7 +77,7 @@ from invitegw.mailbox.calendar_part import CalendarPart
 from invitegw.mailbox.extract import Extraction, extract
 from invitegw.mailbox.headertext import normalize_message_id
 
-__all__ = ["InboundPipeline", "QuarantineReleaseError"]
+__all__ = ["InboundPipeline", "QuarantineReleaseError", "received_facts"]
 
 logger = logging.getLogger(__name__)
 
@@ -464,13 +464,7 @@ class InboundPipeline:
                 max_bytes=self.gateway.settings.limits.quarantine_bytes,
                 message_id=message_id,
                 reference=message.reference[:512] if message.reference else None,
-                received={
-                    "owner": message.owner,
-                    "envelope_from": message.envelope_from,
-                    "envelope_to": list(message.envelope_to),
-                    "uidvalidity": message.uidvalidity,
-                    "uid": message.uid,
-                },
+                received=received_facts(message),
             )
             quarantine_id = row.id
         outcome = _overall(events)
@@ -504,6 +498,24 @@ class InboundPipeline:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def received_facts(message: ReceivedMessage) -> dict[str, Any]:
+    """What a quarantine row keeps of how ``message`` arrived, so a release replays it.
+
+    Parameters:
+        message: the message as its source received it.
+
+    Returns:
+        The JSON-able facts: owner, envelope, IMAP position.
+    """
+    return {
+        "owner": message.owner,
+        "envelope_from": message.envelope_from,
+        "envelope_to": list(message.envelope_to),
+        "uidvalidity": message.uidvalidity,
+        "uid": message.uid,
+    }
 
 
 def _quarantined(reason: str, *, method: str | None = None) -> EventResult:

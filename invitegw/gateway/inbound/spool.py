@@ -11,7 +11,8 @@
   stays ``processing`` without a holder, its claim expiring at the retry time, which is
   when :func:`~invitegw.gateway.storage.inbox.claim_spooled` hands it out again. Any
   other exception is a bug: retried the same way :data:`MAX_BUG_ATTEMPTS` times, then the
-  row is marked ``failed`` with the error (kept, never dropped).
+  row is marked ``failed`` with the error and the message is quarantined with it (never
+  dropped: ``invitegw quarantine release`` runs it again once the bug is fixed).
 - :class:`SpoolService` is the worker's thread: it drains when woken (at once after a
   message was spooled) and every ``interval`` seconds; a periodic scheduler job drains
   the spool too (``serve --once``, and a safety net).
@@ -33,8 +34,9 @@ from sqlalchemy import update
 from invitegw.errors import StorageError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.gateway.inbound.pipeline import received_facts
 from invitegw.gateway.inbound.service import RETRYABLE_ERRORS, Pipeline
-from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled
+from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled, quarantine_message
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.models import SpooledMessage, SpoolState
 from invitegw.mailbox.smtp_receive import ListenerConfig, ListenerServer
@@ -155,7 +157,7 @@ class SpoolWorker:
             logger.exception("spool %d: the pipeline raised", row.id)
             error = f"{type(exc).__name__}: {exc}"
             if row.attempts >= MAX_BUG_ATTEMPTS:
-                self._finish(row, error=error)
+                self._finish(row, error=error, give_up=message)
                 return "failed"
             self._defer(row, self._delay(row.attempts), error)
             return "deferred"
@@ -169,13 +171,28 @@ class SpoolWorker:
         factor = 2.0 ** max(0, attempts - 1)
         return min(self._retry_max, self._retry_initial * factor)
 
-    def _finish(self, row: _Claimed, *, error: str | None) -> None:
+    def _finish(
+        self, row: _Claimed, *, error: str | None, give_up: ReceivedMessage | None = None
+    ) -> None:
         gateway = self._gateway
         try:
             with gateway.store.session() as session:
                 record = session.get(SpooledMessage, row.id)
                 if record is not None and record.claimed_by == gateway.worker:
                     finish_spooled(session, record, now=gateway.clock(), error=error)
+                    if give_up is not None:
+                        # Nothing is lost: the message waits in quarantine, with the error,
+                        # for `invitegw quarantine release` once the cause is fixed.
+                        quarantine_message(
+                            session,
+                            source="smtp",
+                            reason=f"processing failed {row.attempts} times: {error}"[:2000],
+                            now=gateway.clock(),
+                            raw=give_up.raw,
+                            max_bytes=gateway.settings.limits.quarantine_bytes,
+                            reference=give_up.reference,
+                            received=received_facts(give_up),
+                        )
         except StorageError as exc:
             # The claim expires and the row is handled again: a no-op for the pipeline.
             logger.warning("spool %d: recording the end failed: %s", row.id, exc)

@@ -45,7 +45,7 @@ from invitegw.gateway.inbound.spool import (
 )
 from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
-from invitegw.gateway.storage import Lease, SpooledMessage, SpoolState, Store
+from invitegw.gateway.storage import Lease, QuarantinedMessage, SpooledMessage, SpoolState, Store
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.state import acquire_lease
 from invitegw.mailbox.imap_values import FetchedMessage, OutcomeKind, WatchEvent
@@ -474,7 +474,7 @@ class _Buggy:
         raise KeyError("bug")
 
 
-def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
+def test_a_pipeline_bug_is_retried_then_the_message_is_quarantined(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = ManualClock()
@@ -495,6 +495,12 @@ def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
         (row,) = session.scalars(select(SpooledMessage))
         assert row.state is SpoolState.FAILED
         assert row.last_error == "KeyError: 'bug'"
+        # Nothing is lost: the message waits in quarantine with the error and its envelope.
+        (held,) = session.scalars(select(QuarantinedMessage))
+        assert held.raw == row.raw
+        assert held.reason == f"processing failed {MAX_BUG_ATTEMPTS} times: KeyError: 'bug'"
+        assert held.received is not None
+        assert held.received["envelope_to"] == ["crm@example.com"]
     assert "the pipeline raised" in caplog.text
 
 
