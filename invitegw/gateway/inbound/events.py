@@ -30,7 +30,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -85,12 +84,13 @@ from invitegw.gateway.inbound.records import (
     other_organizer,
     set_version,
 )
+from invitegw.gateway.inbound.replies import handle_attendee_message
 from invitegw.gateway.storage.models import InboundEvent
 from invitegw.ics.model import CalendarObject, Event, EventStatus, Method
 from invitegw.mailbox.addresses import split_plus_token
 from invitegw.mailbox.extract import Extraction
 
-__all__ = ["MessageContext", "RepliesModule", "handle_event"]
+__all__ = ["MessageContext", "handle_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,54 +99,6 @@ _ATTENDEE_METHODS = frozenset({Method.REPLY, Method.COUNTER, Method.REFRESH})
 # Methods that speak for an attendee or the organizer: their author must be confirmed
 # when inbound.require_authentication_results is set.
 _AUTHENTICATED_METHODS = frozenset({Method.REPLY, Method.COUNTER})
-
-
-class RepliesModule(Protocol):
-    """What the pipeline calls in ``invitegw.gateway.inbound.replies``."""
-
-    def handle_attendee_message(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        calendar: CalendarObject,
-        event: Event,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult:
-        """A REPLY, COUNTER or REFRESH to one of our invitations."""
-        ...
-
-    def handle_bounce(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult:
-        """A delivery failure report."""
-        ...
-
-    def handle_human_reply(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult | None:
-        """A message without a calendar; None when not sent to a token address."""
-        ...
 
 
 @dataclass
@@ -165,7 +117,6 @@ class MessageContext:
         authenticated: the From is confirmed by a trusted Authentication-Results header
             (True when the settings do not ask for one).
         floating_zone: the zone floating times are read in.
-        replies: the replies module (REPLY, COUNTER, REFRESH, bounces, human replies).
         dry_run: decide only.
     """
 
@@ -179,7 +130,6 @@ class MessageContext:
     policies: Policies
     authenticated: bool
     floating_zone: ZoneInfo | dt.tzinfo
-    replies: RepliesModule
     dry_run: bool = False
     _parties: dict[str, list[Party]] = field(default_factory=dict)
 
@@ -326,7 +276,7 @@ def _attendee_message(ctx: MessageContext, calendar: CalendarObject, event: Even
             reason=f"{method.value} from {ctx.author or 'an unknown sender'} is not confirmed "
             "by a trusted Authentication-Results header (inbound.require_authentication_results)",
         )
-    return ctx.replies.handle_attendee_message(
+    return handle_attendee_message(
         ctx.gateway,
         ctx.session,
         ctx.crm,

@@ -50,10 +50,9 @@ from invitegw.errors import (
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
-from invitegw.gateway.inbound import replies
 from invitegw.gateway.inbound.decide import Policies
 from invitegw.gateway.inbound.dryrun import DryRunCrm
-from invitegw.gateway.inbound.events import MessageContext, RepliesModule, handle_event
+from invitegw.gateway.inbound.events import MessageContext, handle_event
 from invitegw.gateway.inbound.keys import body_digest
 from invitegw.gateway.inbound.model import (
     EventResult,
@@ -62,6 +61,7 @@ from invitegw.gateway.inbound.model import (
     ReceivedMessage,
 )
 from invitegw.gateway.inbound.records import event_from_record, is_our_message, previous_result
+from invitegw.gateway.inbound.replies import handle_bounce, handle_human_reply
 from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
@@ -126,7 +126,6 @@ class InboundPipeline:
             external=inbound.external_invitations,
         )
         self._zone = ZoneInfo(settings.calendars[0].time_zone)
-        self._replies: RepliesModule = replies
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -296,7 +295,6 @@ class InboundPipeline:
                     author.address if author is not None else None,
                 ),
                 floating_zone=self._zone,
-                replies=self._replies,
                 dry_run=dry_run,
             )
             events = self._message_events(ctx)
@@ -313,7 +311,7 @@ class InboundPipeline:
             return None, f"unreadable message: {exc}"
 
     def _message_events(self, ctx: MessageContext) -> list[EventResult]:
-        extraction, handlers = ctx.extraction, self._replies
+        extraction = ctx.extraction
         headers = extraction.headers
         if is_our_message(ctx.session, headers.message_id):
             return [
@@ -326,7 +324,7 @@ class InboundPipeline:
             return self._guarded(
                 ctx,
                 lambda: [
-                    handlers.handle_bounce(
+                    handle_bounce(
                         ctx.gateway,
                         ctx.session,
                         ctx.crm,
@@ -352,7 +350,7 @@ class InboundPipeline:
                 lambda: [
                     result
                     for result in [
-                        handlers.handle_human_reply(
+                        handle_human_reply(
                             ctx.gateway,
                             ctx.session,
                             ctx.crm,
