@@ -340,13 +340,23 @@ def listener_config(gateway: Gateway) -> ListenerConfig:
     Returns:
         The config.
 
+    The accepted recipients are ``listener.recipients`` plus every calendar's address (with
+    its reply tokens, whatever the calendar's ``token_separator``).
+
     Raises:
         ConfigError: no recipient address, or a malformed one.
     """
     settings = gateway.settings
     listener = settings.listener
+    # Replies to our invitations come to a calendar's address with a token: accept those
+    # whatever [listener] lists, with each calendar's token separator.
+    addresses = tuple(
+        dict.fromkeys([*listener.recipients, *(c.address for c in settings.calendars)])
+    )
+    separators = tuple(dict.fromkeys(["+", *(c.token_separator for c in settings.calendars)]))
     return ListenerConfig(
-        addresses=listener.recipients,
+        addresses=addresses,
+        separators=separators,
         host=listener.host,
         port=listener.port,
         max_message_size=min(listener.max_message_size, settings.limits.message_bytes),

@@ -7,6 +7,7 @@ end-to-end tests run the real pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import smtplib
 import threading
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from invitegw.errors import StorageError
-from invitegw.gateway.config import ListenerSettings, MailboxSettings, TlsMode
+from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
 from invitegw.gateway.config.fields import Secret
 from invitegw.gateway.inbound.jobs import (
     MAILBOX_JOB,
@@ -42,6 +43,7 @@ from invitegw.gateway.inbound.spool import (
     ListenerService,
     SpoolService,
     SpoolWorker,
+    listener_config,
 )
 from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
@@ -50,6 +52,7 @@ from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.state import acquire_lease
 from invitegw.mailbox.imap_values import FetchedMessage, OutcomeKind, WatchEvent
 from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.smtp_receive import RecipientFilter
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 from tests.gateway.inbound.service_harness import (
     WAIT,
@@ -527,3 +530,22 @@ def test_a_watcher_stopped_by_a_configuration_error_releases_the_lease(
         service.stop()
     assert "IMAP watcher sales stopped" in caplog.text
     assert "Trash" in caplog.text
+
+
+def test_the_listener_takes_replies_to_every_calendar_with_its_token_separator(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(
+        inbound_settings(tmp_path, listener=ListenerSettings(recipients=("crm@example.com",))),
+        calendars=(
+            CalendarSettings(name="sales", address="sales@example.com"),
+            CalendarSettings(name="hr", address="hr@example.com", token_separator="-"),
+        ),
+    )
+    config = listener_config(gateway_for(store, settings))
+    assert config.addresses == ("crm@example.com", "sales@example.com", "hr@example.com")
+    accepts = RecipientFilter(config.addresses, config.separators).accepts
+    assert accepts("crm@example.com")
+    assert accepts("sales+k3x9q@example.com")
+    assert accepts("hr-k3x9q@example.com")
+    assert not accepts("someone@example.com")
