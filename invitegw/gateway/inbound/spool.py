@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -360,7 +361,7 @@ def listener_config(gateway: Gateway) -> ListenerConfig:
         host=listener.host,
         port=listener.port,
         max_message_size=min(listener.max_message_size, settings.limits.message_bytes),
-        server_name=listener.hostname or "invitegw",
+        server_name=listener.hostname or socket.getfqdn(),
     )
 
 
