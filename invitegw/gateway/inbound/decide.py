@@ -426,7 +426,8 @@ def _create(facts: EventFacts, refusal: str | None, reason: str | None = None) -
         return Decision(
             Action.QUARANTINE,
             "no owner for the task: the sender is not a CRM user and the mailbox it "
-            "arrived in has no owner in the CRM",
+            "arrived in has no owner in the CRM (set the mailbox's owner, or release it "
+            "with --owner)",
         )
     return Decision(Action.CREATE, reason)
 

@@ -145,7 +145,7 @@ class InboundPipeline:
         """
         return self._run(message, dry_run=dry_run, release_id=None)
 
-    def release(self, quarantine_id: int) -> MessageResult:
+    def release(self, quarantine_id: int, *, owner: str | None = None) -> MessageResult:
         """Process a quarantined message again, from its stored bytes.
 
         The processed record that put it in quarantine is ignored. The quarantine row is
@@ -154,6 +154,8 @@ class InboundPipeline:
 
         Parameters:
             quarantine_id: the quarantine row.
+            owner: the staff address owning tasks no forwarder claims, instead of the one
+                the message arrived with (a file ingested without ``--owner``).
 
         Returns:
             The new result.
@@ -189,7 +191,7 @@ class InboundPipeline:
                 envelope_to=tuple(str(a) for a in envelope_to)
                 if isinstance(envelope_to, list)
                 else (),
-                owner=_text(received.get("owner")) or self._mailbox_owner(row.source),
+                owner=owner or _text(received.get("owner")) or self._mailbox_owner(row.source),
                 size=row.size,
                 received_at=row.created_at,
             )
