@@ -139,6 +139,21 @@ class MessageContext:
         sender = self.extraction.headers.from_
         return key_address(sender.address) or None if sender is not None else None
 
+    def calendar_service(self, address: str | None) -> bool:
+        """Whether ``address`` is a calendar service's (``inbound.calendar_services``).
+
+        Such a service (Apple iCloud) sends on the organizer's behalf from an address of
+        its own; the event's ORGANIZER still has to be the one on record.
+        """
+        if not address:
+            return False
+        services = self.gateway.settings.inbound.calendar_services
+        domain = address.rpartition("@")[2]
+        return any(
+            address == key_address(entry) if "@" in entry else domain == entry.lower()
+            for entry in services
+        )
+
     @property
     def original_sender(self) -> str | None:
         """The forwarded message's From, when the message forwards one."""
@@ -338,7 +353,9 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
         else None
     )
     author = ctx.author
-    from_organizer = author is not None and author in {organizer, sent_by}
+    from_organizer = author is not None and (
+        author in {organizer, sent_by} or ctx.calendar_service(author)
+    )
     forwarded = not from_organizer and ctx.extraction.is_forward
     provenance = Provenance(
         author=ctx.person(author),
@@ -349,7 +366,9 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
     )
     content = task_content(event, ctx.floating_zone)
     trusted_forward = False
-    if forwarded and ctx.original_sender in (None, organizer):
+    if forwarded and (
+        ctx.original_sender in (None, organizer) or ctx.calendar_service(ctx.original_sender)
+    ):
         if task is not None:
             owner = ctx.crm.get_party(task.owner)
             trusted_forward = owner is not None and author in {key_address(e) for e in owner.emails}
