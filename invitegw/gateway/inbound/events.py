@@ -69,6 +69,7 @@ from invitegw.gateway.inbound.keys import (
     EventKey,
     event_key,
     fingerprint,
+    is_calendar_service,
     key_address,
     recurrence_text,
     task_key,
@@ -140,19 +141,8 @@ class MessageContext:
         return key_address(sender.address) or None if sender is not None else None
 
     def calendar_service(self, address: str | None) -> bool:
-        """Whether ``address`` is a calendar service's (``inbound.calendar_services``).
-
-        Such a service (Apple iCloud) sends on the organizer's behalf from an address of
-        its own; the event's ORGANIZER still has to be the one on record.
-        """
-        if not address:
-            return False
-        services = self.gateway.settings.inbound.calendar_services
-        domain = address.rpartition("@")[2]
-        return any(
-            address == key_address(entry) if "@" in entry else domain == entry.lower()
-            for entry in services
-        )
+        """Whether ``address`` is a calendar service's (``inbound.calendar_services``)."""
+        return is_calendar_service(address, self.gateway.settings.inbound.calendar_services)
 
     @property
     def original_sender(self) -> str | None:
