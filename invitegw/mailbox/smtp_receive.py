@@ -69,6 +69,7 @@ class ListenerConfig:
         max_recipients: per message; more get ``452 4.5.3`` (RFC 5321 section 4.5.3.1.8).
         server_name: the name in the greeting and EHLO reply.
         timeout: seconds of client silence before the session is closed.
+        separators: characters that join a reply token to an address's local part.
 
     Raises:
         ConfigError: no address, a malformed address, or a value out of range.
@@ -81,6 +82,7 @@ class ListenerConfig:
     max_recipients: int = 100
     server_name: str = "invitegw"
     timeout: float = 300.0
+    separators: tuple[str, ...] = ("+",)
 
     def __post_init__(self) -> None:
         if not self.addresses:
@@ -104,17 +106,21 @@ class RecipientFilter:
     """Decides which RCPT addresses belong to the gateway.
 
     Local parts compare case-insensitively (as most MTAs do in practice, although RFC 5321
-    section 2.4 lets a host distinguish them); ``name+token@domain`` matches ``name@domain``.
+    section 2.4 lets a host distinguish them); ``name+token@domain`` matches ``name@domain``
+    (and ``name-token@domain`` when ``-`` is one of the ``separators``: a calendar's reply
+    tokens use its ``token_separator``).
 
     Parameters:
         addresses: the gateway's addresses.
+        separators: the characters that may join a token to a local part.
 
     Raises:
         ConfigError: a malformed address.
     """
 
-    def __init__(self, addresses: Iterable[str]) -> None:
+    def __init__(self, addresses: Iterable[str], separators: Iterable[str] = ("+",)) -> None:
         self._accepted = {self._key(*_split(a)) for a in addresses}
+        self._separators = tuple(dict.fromkeys(separators))
 
     @staticmethod
     def _key(local: str, domain: str) -> str:
@@ -135,8 +141,13 @@ class RecipientFilter:
             return False
         if self._key(local, domain) in self._accepted:
             return True
-        base, plus, _token = local.partition("+")
-        return bool(plus and base) and self._key(base, domain) in self._accepted
+        for separator in self._separators:
+            at = local.find(separator)
+            while 0 < at < len(local) - 1:
+                if self._key(local[:at], domain) in self._accepted:
+                    return True
+                at = local.find(separator, at + 1)
+        return False
 
 
 class ListenerHandler:
@@ -263,7 +274,7 @@ class ListenerServer:
     ) -> None:
         self.config = config
         self.handler = ListenerHandler(
-            RecipientFilter(config.addresses),
+            RecipientFilter(config.addresses, config.separators),
             spool,
             notify=notify,
             max_recipients=config.max_recipients,

@@ -129,6 +129,10 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
             "inbound.trusted_authserv_ids: required when",
         ),
         ('[inbound]\nforwarders = "internal-domains"', "inbound.internal_domains: required when"),
+        (
+            '[inbound]\ncalendar_services = ["icloud"]',
+            "inbound.calendar_services[0]: expected an address or a domain, got 'icloud'",
+        ),
         ('[worker]\nheartbeat = "2m"', "worker.heartbeat: must be shorter than"),
     ],
 )

@@ -184,5 +184,15 @@ def test_config_and_filter_validation() -> None:
         ListenerConfig(ADDRESSES, max_message_size=0)
     accepts = RecipientFilter(["a@example.com"]).accepts
     assert accepts("A+tok@EXAMPLE.com")
+    assert accepts("a+tok+more@example.com")
+    assert not accepts("a+@example.com")
+    assert not accepts("a-tok@example.com")
     assert not accepts("a b@example.com")
     assert not accepts("")
+    # A calendar whose reply tokens use another separator (token_separator = "-").
+    dashed = RecipientFilter(["sales@example.com", "x.y@example.com"], ["+", "-"]).accepts
+    assert dashed("sales-k3x9@example.com")
+    assert dashed("sales+k3x9@example.com")
+    assert dashed("x.y-k3@example.com")
+    assert not dashed("sales_k3x9@example.com")
+    assert not dashed("other-k3x9@example.com")

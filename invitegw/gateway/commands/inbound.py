@@ -79,6 +79,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     release = commands.add_parser("release", help="process a quarantined message again")
     release.add_argument("id", type=int, metavar="ID", help="the quarantine id")
     release.add_argument("--json", action="store_true", help="one JSON object per line")
+    release.add_argument(
+        "--owner",
+        metavar="EMAIL",
+        help="the staff user owning tasks no forwarder claims (for a message that had none)",
+    )
     release.set_defaults(func=_release)
 
 
@@ -143,8 +148,13 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
         if record["task_id"]:
             cells.append(f"task {record['task_id']}")
         if record["reason"]:
-            cells.append(_short(record["reason"]))
+            cells.append(" ".join(record["reason"].split()))
         out.write("  ".join(cells) + "\n")
+    if result.already_processed and result.quarantine_id is not None and not as_json:
+        out.write(
+            f"  quarantined before as #{result.quarantine_id}: once the cause is fixed, "
+            f"`invitegw quarantine release {result.quarantine_id}`\n"
+        )
     out.flush()
 
 
@@ -219,7 +229,8 @@ def _ingest(args: argparse.Namespace) -> int:
     progress.end()
     summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     verb = "decided (dry run, nothing written)" if args.dry_run else "handled"
-    print(f"{messages} messages {verb}: {summary or 'nothing'}", file=sys.stderr)
+    noun = "message" if messages == 1 else "messages"
+    print(f"{messages} {noun} {verb}: {summary or 'nothing'}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -258,9 +269,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    owner = _owner(args.owner)
     gateway: Gateway = build_gateway(settings_for(args))
     try:
-        result = InboundPipeline(gateway).release(args.id)
+        result = InboundPipeline(gateway).release(args.id, owner=owner)
     finally:
         gateway.close()
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)

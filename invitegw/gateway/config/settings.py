@@ -299,8 +299,18 @@ class InboundSettings:
     forward_human_replies: bool = True
     require_authentication_results: bool = False
     trusted_authserv_ids: tuple[str, ...] = ()
+    # Calendar services that send invitations and cancellations on the organizer's behalf
+    # from an address of their own (Apple iCloud). An address, or a domain for all of it.
+    calendar_services: tuple[str, ...] = ("insideicloud.icloud.com", "email.apple.com")
 
     def _check(self, path: str) -> None:
+        for index, entry in enumerate(self.calendar_services):
+            domain = entry.rpartition("@")[2]
+            if not domain or "." not in domain or any(c.isspace() for c in entry):
+                raise ConfigError(
+                    f"{path}.calendar_services[{index}]: expected an address or a domain, "
+                    f"got {entry!r}"
+                )
         if self.require_authentication_results and not self.trusted_authserv_ids:
             raise ConfigError(
                 f"{path}.trusted_authserv_ids: required when "

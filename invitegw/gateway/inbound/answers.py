@@ -29,6 +29,7 @@ __all__ = [
     "comment_text",
     "ical_recurrence_id",
     "sender_of",
+    "sender_of_address",
     "spoofed",
 ]
 
@@ -109,11 +110,17 @@ class AttendeeMessage:
 
 
 def sender_of(extraction: Extraction) -> str | None:
+    """The From address, canonical; None when missing or invalid."""
     author = extraction.headers.from_
-    if author is None:
+    return sender_of_address(author.address) if author is not None else None
+
+
+def sender_of_address(address: str | None) -> str | None:
+    """``address`` canonical (``mailto:`` allowed); None when missing or invalid."""
+    if not address:
         return None
     try:
-        return normalize_address(author.address)
+        return normalize_address(address)
     except GatewayError:
         return None
 

@@ -137,7 +137,8 @@ class Provenance:
     Parameters:
         author: the From.
         organizer: the event's ORGANIZER (or, without one, the original sender).
-        from_organizer: the author is the organizer (or the organizer's SENT-BY).
+        from_organizer: the author is the organizer (or the organizer's SENT-BY, or a
+            calendar service sending for the organizer: ``inbound.calendar_services``).
         forwarded: the author forwards someone else's invitation (a forward that is not
             from the organizer). A message neither from the organizer nor a forward was
             sent on the organizer's behalf (a booking service, a calendar server) and is
@@ -426,7 +427,8 @@ def _create(facts: EventFacts, refusal: str | None, reason: str | None = None) -
         return Decision(
             Action.QUARANTINE,
             "no owner for the task: the sender is not a CRM user and the mailbox it "
-            "arrived in has no owner in the CRM",
+            "arrived in has no owner in the CRM (set the mailbox's owner, or release it "
+            "with --owner)",
         )
     return Decision(Action.CREATE, reason)
 

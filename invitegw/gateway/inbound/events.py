@@ -30,7 +30,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -70,6 +69,7 @@ from invitegw.gateway.inbound.keys import (
     EventKey,
     event_key,
     fingerprint,
+    is_calendar_service,
     key_address,
     recurrence_text,
     task_key,
@@ -85,12 +85,13 @@ from invitegw.gateway.inbound.records import (
     other_organizer,
     set_version,
 )
+from invitegw.gateway.inbound.replies import handle_attendee_message
 from invitegw.gateway.storage.models import InboundEvent
 from invitegw.ics.model import CalendarObject, Event, EventStatus, Method
 from invitegw.mailbox.addresses import split_plus_token
 from invitegw.mailbox.extract import Extraction
 
-__all__ = ["MessageContext", "RepliesModule", "handle_event"]
+__all__ = ["MessageContext", "handle_event"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,54 +100,6 @@ _ATTENDEE_METHODS = frozenset({Method.REPLY, Method.COUNTER, Method.REFRESH})
 # Methods that speak for an attendee or the organizer: their author must be confirmed
 # when inbound.require_authentication_results is set.
 _AUTHENTICATED_METHODS = frozenset({Method.REPLY, Method.COUNTER})
-
-
-class RepliesModule(Protocol):
-    """What the pipeline calls in ``invitegw.gateway.inbound.replies``."""
-
-    def handle_attendee_message(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        calendar: CalendarObject,
-        event: Event,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult:
-        """A REPLY, COUNTER or REFRESH to one of our invitations."""
-        ...
-
-    def handle_bounce(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult:
-        """A delivery failure report."""
-        ...
-
-    def handle_human_reply(
-        self,
-        gateway: Gateway,
-        session: Session,
-        crm: CrmPort,
-        *,
-        received: ReceivedMessage,
-        extraction: Extraction,
-        now: dt.datetime,
-        dry_run: bool = False,
-    ) -> EventResult | None:
-        """A message without a calendar; None when not sent to a token address."""
-        ...
 
 
 @dataclass
@@ -165,7 +118,6 @@ class MessageContext:
         authenticated: the From is confirmed by a trusted Authentication-Results header
             (True when the settings do not ask for one).
         floating_zone: the zone floating times are read in.
-        replies: the replies module (REPLY, COUNTER, REFRESH, bounces, human replies).
         dry_run: decide only.
     """
 
@@ -179,7 +131,6 @@ class MessageContext:
     policies: Policies
     authenticated: bool
     floating_zone: ZoneInfo | dt.tzinfo
-    replies: RepliesModule
     dry_run: bool = False
     _parties: dict[str, list[Party]] = field(default_factory=dict)
 
@@ -188,6 +139,10 @@ class MessageContext:
         """The From address (canonical), if the message has a usable one."""
         sender = self.extraction.headers.from_
         return key_address(sender.address) or None if sender is not None else None
+
+    def calendar_service(self, address: str | None) -> bool:
+        """Whether ``address`` is a calendar service's (``inbound.calendar_services``)."""
+        return is_calendar_service(address, self.gateway.settings.inbound.calendar_services)
 
     @property
     def original_sender(self) -> str | None:
@@ -353,7 +308,7 @@ def _attendee_message(ctx: MessageContext, calendar: CalendarObject, event: Even
             reason=f"{method.value} from {ctx.author or 'an unknown sender'} is not confirmed "
             "by a trusted Authentication-Results header (inbound.require_authentication_results)",
         )
-    return ctx.replies.handle_attendee_message(
+    return handle_attendee_message(
         ctx.gateway,
         ctx.session,
         ctx.crm,
@@ -415,7 +370,9 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
         else None
     )
     author = ctx.author
-    from_organizer = author is not None and author in {organizer, sent_by}
+    from_organizer = author is not None and (
+        author in {organizer, sent_by} or ctx.calendar_service(author)
+    )
     forwarded = not from_organizer and ctx.extraction.is_forward
     provenance = Provenance(
         author=ctx.person(author),
@@ -426,7 +383,9 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
     )
     content = task_content(event, ctx.floating_zone)
     trusted_forward = False
-    if forwarded and ctx.original_sender in (None, organizer):
+    if forwarded and (
+        ctx.original_sender in (None, organizer) or ctx.calendar_service(ctx.original_sender)
+    ):
         if task is not None:
             owner = ctx.crm.get_party(task.owner)
             trusted_forward = owner is not None and author in {key_address(e) for e in owner.emails}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from invitegw.errors import AddressError
@@ -28,6 +29,7 @@ __all__ = [
     "body_digest",
     "event_key",
     "fingerprint",
+    "is_calendar_service",
     "key_address",
     "recurrence_text",
     "task_key",
@@ -80,6 +82,28 @@ def key_address(value: str | None) -> str:
     if len(text) > MAX_ORGANIZER:
         text = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     return text
+
+
+def is_calendar_service(address: str | None, services: Sequence[str]) -> bool:
+    """Whether ``address`` belongs to a calendar service that sends for others.
+
+    Such a service (Apple iCloud) mails invitations, cancellations and answers on behalf of
+    the organizer or attendee named in the calendar, from an address of its own.
+
+    Parameters:
+        address: a canonical address (:func:`key_address`), or None.
+        services: ``inbound.calendar_services``: addresses, or domains for all of theirs.
+
+    Returns:
+        True when listed.
+    """
+    if not address:
+        return False
+    domain = address.rpartition("@")[2]
+    return any(
+        address == key_address(entry) if "@" in entry else domain == entry.lower()
+        for entry in services
+    )
 
 
 def fingerprint(organizer: str, event: Event) -> str:

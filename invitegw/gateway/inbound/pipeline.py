@@ -50,10 +50,9 @@ from invitegw.errors import (
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
-from invitegw.gateway.inbound import replies
 from invitegw.gateway.inbound.decide import Policies
 from invitegw.gateway.inbound.dryrun import DryRunCrm
-from invitegw.gateway.inbound.events import MessageContext, RepliesModule, handle_event
+from invitegw.gateway.inbound.events import MessageContext, handle_event
 from invitegw.gateway.inbound.keys import body_digest
 from invitegw.gateway.inbound.model import (
     EventResult,
@@ -62,6 +61,7 @@ from invitegw.gateway.inbound.model import (
     ReceivedMessage,
 )
 from invitegw.gateway.inbound.records import event_from_record, is_our_message, seen_before
+from invitegw.gateway.inbound.replies import handle_bounce, handle_human_reply
 from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
@@ -77,7 +77,7 @@ from invitegw.mailbox.calendar_part import CalendarPart
 from invitegw.mailbox.extract import Extraction, extract
 from invitegw.mailbox.headertext import normalize_message_id
 
-__all__ = ["InboundPipeline", "QuarantineReleaseError"]
+__all__ = ["InboundPipeline", "QuarantineReleaseError", "received_facts"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,6 @@ class InboundPipeline:
             external=inbound.external_invitations,
         )
         self._zone = ZoneInfo(settings.calendars[0].time_zone)
-        self._replies: RepliesModule = replies
 
     # -- the contract -------------------------------------------------------------------------
 
@@ -154,7 +153,7 @@ class InboundPipeline:
         """
         return self._run(message, dry_run=dry_run, release_id=None)
 
-    def release(self, quarantine_id: int) -> MessageResult:
+    def release(self, quarantine_id: int, *, owner: str | None = None) -> MessageResult:
         """Process a quarantined message again, from its stored bytes.
 
         The processed record that put it in quarantine is ignored. The quarantine row is
@@ -163,6 +162,8 @@ class InboundPipeline:
 
         Parameters:
             quarantine_id: the quarantine row.
+            owner: the staff address owning tasks no forwarder claims, instead of the one
+                the message arrived with (a file ingested without ``--owner``).
 
         Returns:
             The new result.
@@ -198,7 +199,7 @@ class InboundPipeline:
                 envelope_to=tuple(str(a) for a in envelope_to)
                 if isinstance(envelope_to, list)
                 else (),
-                owner=_text(received.get("owner")) or self._mailbox_owner(row.source),
+                owner=owner or _text(received.get("owner")) or self._mailbox_owner(row.source),
                 size=row.size,
                 received_at=row.created_at,
             )
@@ -328,7 +329,6 @@ class InboundPipeline:
                     author.address if author is not None else None,
                 ),
                 floating_zone=self._zone,
-                replies=self._replies,
                 dry_run=dry_run,
             )
             events = self._message_events(ctx, ours=ours, refusal=refusal)
@@ -357,7 +357,7 @@ class InboundPipeline:
             refusal: set when its only calendar event was refused by the CRM in a first
                 attempt (see :meth:`_event`): that event's result, without calling the CRM.
         """
-        extraction, handlers = ctx.extraction, self._replies
+        extraction = ctx.extraction
         headers = extraction.headers
         if ours:
             return [
@@ -370,7 +370,7 @@ class InboundPipeline:
             return self._guarded(
                 ctx,
                 lambda: [
-                    handlers.handle_bounce(
+                    handle_bounce(
                         ctx.gateway,
                         ctx.session,
                         ctx.crm,
@@ -396,7 +396,7 @@ class InboundPipeline:
                 lambda: [
                     result
                     for result in [
-                        handlers.handle_human_reply(
+                        handle_human_reply(
                             ctx.gateway,
                             ctx.session,
                             ctx.crm,
@@ -547,13 +547,7 @@ class InboundPipeline:
                 max_bytes=self.gateway.settings.limits.quarantine_bytes,
                 message_id=message_id,
                 reference=message.reference[:512] if message.reference else None,
-                received={
-                    "owner": message.owner,
-                    "envelope_from": message.envelope_from,
-                    "envelope_to": list(message.envelope_to),
-                    "uidvalidity": message.uidvalidity,
-                    "uid": message.uid,
-                },
+                received=received_facts(message),
             )
             quarantine_id = row.id
         outcome = _overall(events)
@@ -590,6 +584,24 @@ class InboundPipeline:
 
 def _part_name(part: CalendarPart) -> str:
     return part.filename or f"part {part.location}"
+
+
+def received_facts(message: ReceivedMessage) -> dict[str, Any]:
+    """What a quarantine row keeps of how ``message`` arrived, so a release replays it.
+
+    Parameters:
+        message: the message as its source received it.
+
+    Returns:
+        The JSON-able facts: owner, envelope, IMAP position.
+    """
+    return {
+        "owner": message.owner,
+        "envelope_from": message.envelope_from,
+        "envelope_to": list(message.envelope_to),
+        "uidvalidity": message.uidvalidity,
+        "uid": message.uid,
+    }
 
 
 def _quarantined(reason: str, *, method: str | None = None) -> EventResult:

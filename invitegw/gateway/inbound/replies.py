@@ -59,9 +59,11 @@ from invitegw.gateway.inbound.answers import (
     comment_text,
     ical_recurrence_id,
     sender_of,
+    sender_of_address,
     spoofed,
 )
 from invitegw.gateway.inbound.correlate import attendee_row, correlate
+from invitegw.gateway.inbound.keys import is_calendar_service
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
 from invitegw.gateway.inbound.proposals import counter, refresh
 from invitegw.gateway.inbound.returns import handle_bounce, handle_human_reply
@@ -134,6 +136,11 @@ def handle_attendee_message(
         return dataclasses.replace(base, reason=f"unsupported method {method.value}")
     headers = extraction.headers
     sender = sender_of(extraction)
+    services = gateway.settings.inbound.calendar_services
+    if is_calendar_service(sender, services) and len(event.attendees) == 1:
+        # iCloud answers for its user from an address of its own: the one ATTENDEE it
+        # names is who answers (a ledger attendee still, or the non-invitee policy applies).
+        sender = sender_of_address(event.attendees[0].email)
     addresses = [
         *received.envelope_to,
         *(m.address for m in headers.to),

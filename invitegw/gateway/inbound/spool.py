@@ -11,7 +11,8 @@
   stays ``processing`` without a holder, its claim expiring at the retry time, which is
   when :func:`~invitegw.gateway.storage.inbox.claim_spooled` hands it out again. Any
   other exception is a bug: retried the same way :data:`MAX_BUG_ATTEMPTS` times, then the
-  row is marked ``failed`` with the error (kept, never dropped).
+  row is marked ``failed`` with the error and the message is quarantined with it (never
+  dropped: ``invitegw quarantine release`` runs it again once the bug is fixed).
 - :class:`SpoolService` is the worker's thread: it drains when woken (at once after a
   message was spooled) and every ``interval`` seconds; a periodic scheduler job drains
   the spool too (``serve --once``, and a safety net).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +35,9 @@ from sqlalchemy import update
 from invitegw.errors import StorageError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.gateway.inbound.pipeline import received_facts
 from invitegw.gateway.inbound.service import RETRYABLE_ERRORS, Pipeline
-from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled
+from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled, quarantine_message
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.models import SpooledMessage, SpoolState
 from invitegw.mailbox.smtp_receive import ListenerConfig, ListenerServer
@@ -155,7 +158,7 @@ class SpoolWorker:
             logger.exception("spool %d: the pipeline raised", row.id)
             error = f"{type(exc).__name__}: {exc}"
             if row.attempts >= MAX_BUG_ATTEMPTS:
-                self._finish(row, error=error)
+                self._finish(row, error=error, give_up=message)
                 return "failed"
             self._defer(row, self._delay(row.attempts), error)
             return "deferred"
@@ -169,13 +172,28 @@ class SpoolWorker:
         factor = 2.0 ** max(0, attempts - 1)
         return min(self._retry_max, self._retry_initial * factor)
 
-    def _finish(self, row: _Claimed, *, error: str | None) -> None:
+    def _finish(
+        self, row: _Claimed, *, error: str | None, give_up: ReceivedMessage | None = None
+    ) -> None:
         gateway = self._gateway
         try:
             with gateway.store.session() as session:
                 record = session.get(SpooledMessage, row.id)
                 if record is not None and record.claimed_by == gateway.worker:
                     finish_spooled(session, record, now=gateway.clock(), error=error)
+                    if give_up is not None:
+                        # Nothing is lost: the message waits in quarantine, with the error,
+                        # for `invitegw quarantine release` once the cause is fixed.
+                        quarantine_message(
+                            session,
+                            source="smtp",
+                            reason=f"processing failed {row.attempts} times: {error}"[:2000],
+                            now=gateway.clock(),
+                            raw=give_up.raw,
+                            max_bytes=gateway.settings.limits.quarantine_bytes,
+                            reference=give_up.reference,
+                            received=received_facts(give_up),
+                        )
         except StorageError as exc:
             # The claim expires and the row is handled again: a no-op for the pipeline.
             logger.warning("spool %d: recording the end failed: %s", row.id, exc)
@@ -323,17 +341,27 @@ def listener_config(gateway: Gateway) -> ListenerConfig:
     Returns:
         The config.
 
+    The accepted recipients are ``listener.recipients`` plus every calendar's address (with
+    its reply tokens, whatever the calendar's ``token_separator``).
+
     Raises:
         ConfigError: no recipient address, or a malformed one.
     """
     settings = gateway.settings
     listener = settings.listener
+    # Replies to our invitations come to a calendar's address with a token: accept those
+    # whatever [listener] lists, with each calendar's token separator.
+    addresses = tuple(
+        dict.fromkeys([*listener.recipients, *(c.address for c in settings.calendars)])
+    )
+    separators = tuple(dict.fromkeys(["+", *(c.token_separator for c in settings.calendars)]))
     return ListenerConfig(
-        addresses=listener.recipients,
+        addresses=addresses,
+        separators=separators,
         host=listener.host,
         port=listener.port,
         max_message_size=min(listener.max_message_size, settings.limits.message_bytes),
-        server_name=listener.hostname or "invitegw",
+        server_name=listener.hostname or socket.getfqdn(),
     )
 
 

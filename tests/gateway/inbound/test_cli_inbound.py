@@ -176,3 +176,23 @@ def test_bad_paths_and_owner_are_one_line_errors(run: Run, tmp_path: Path) -> No
     code, _, err = run("ingest", "--owner", "not an address", str(tmp_path))
     assert code == 1
     assert "--owner" in err
+
+
+def test_a_message_without_owner_is_released_with_one(run: Run, tmp_path: Path) -> None:
+    # Gina's invitation straight from her, read from a file: nobody owns the task yet.
+    path = tmp_path / "direct.eml"
+    path.write_bytes(invitation("u-5@google.com", "Offer").as_bytes())
+    code, out, err = run("ingest", str(path))
+    assert code == 0
+    assert "quarantined" in out
+    assert "--owner" in out  # the reason says how to fix it
+    assert "1 message handled: 1 quarantined" in err
+    # Run again: handled before, and the way out is named.
+    code, out, _ = run("ingest", "--owner", "olga@example.com", str(path))
+    assert "invitegw quarantine release 1" in out
+    assert tasks(run) == []
+    code, out, _ = run("quarantine", "release", "1", "--owner", "olga@example.com", "--json")
+    assert code == 0
+    assert [r["outcome"] for r in lines(out)] == ["created"]
+    [task] = tasks(run)
+    assert (task["title"], task["owner"]) == ("Offer", "olga@example.com")

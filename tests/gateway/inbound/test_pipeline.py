@@ -386,6 +386,46 @@ def test_the_owner_may_forward_the_organizers_cancel(gw: InboundHarness) -> None
     assert gw.task(created.events[0].task_id).status is TaskStatus.CANCELLED
 
 
+ICLOUD = "Olivia Organizer <noreply@insideicloud.icloud.com>"
+
+
+def test_icloud_sends_for_the_organizer_and_may_cancel(gw: InboundHarness) -> None:
+    # iCloud mails invitations and cancellations from an address of its own, for the
+    # ORGANIZER named in the calendar (inbound.calendar_services).
+    created = gw.handle(invitation(from_=ICLOUD))
+    cancelled = gw.handle(invitation(cancel(), method="CANCEL", from_=ICLOUD))
+
+    assert outcomes(created) == ["created"]
+    assert outcomes(cancelled) == ["cancelled"]
+    assert gw.task(created.events[0].task_id).status is TaskStatus.CANCELLED
+
+
+def test_icloud_cannot_cancel_someone_elses_meeting(gw: InboundHarness) -> None:
+    created = gw.handle(invitation())
+    other = gw.handle(invitation(cancel(organizer=STRANGER), method="CANCEL", from_=ICLOUD))
+
+    assert outcomes(other) == ["quarantined"]
+    assert gw.task(created.events[0].task_id).status is TaskStatus.OPEN
+
+
+def test_an_icloud_cancel_forwarded_by_the_owner_cancels(gw: InboundHarness) -> None:
+    created = gw.handle(invitation(from_=ICLOUD))
+    original = invitation(cancel(), method="CANCEL", from_=ICLOUD)
+    cancelled = gw.handle(forward(original, from_=SAM))
+
+    assert outcomes(cancelled) == ["cancelled"]
+    assert gw.task(created.events[0].task_id).status is TaskStatus.CANCELLED
+
+
+def test_without_the_service_listed_icloud_cancels_are_set_aside(gw: InboundHarness) -> None:
+    gw.with_inbound(calendar_services=())
+    created = gw.handle(invitation(from_=ICLOUD))
+    refused = gw.handle(invitation(cancel(), method="CANCEL", from_=ICLOUD))
+
+    assert outcomes(refused) == ["quarantined"]
+    assert gw.task(created.events[0].task_id).status is TaskStatus.OPEN
+
+
 def test_a_cancel_before_the_request_is_remembered(gw: InboundHarness) -> None:
     early = gw.handle(invitation(cancel(sequence=1), method="CANCEL"))
     late = gw.handle(invitation(calendar("REQUEST", vevent(sequence=1))))

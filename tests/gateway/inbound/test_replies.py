@@ -69,6 +69,24 @@ def test_an_outlook_com_reply_without_organizer_is_accepted(store: Store, tmp_pa
     assert h.responses() == [(GINA, "ACCEPTED", None, None, "")]
 
 
+def test_icloud_answers_for_its_user_from_its_own_address(store: Store, tmp_path: Path) -> None:
+    h = ReplyHarness(store, tmp_path)
+    ics = build_reply(h.invited_event(GINA), GINA, PartStat.TENTATIVE, now=STAMP)
+    icloud = "noreply@insideicloud.icloud.com"
+    result = h.attendee_message(calendar_email(ics, sender=icloud, to=h.token_address(GINA)))
+    assert result.outcome is InboundOutcome.REPLY_RECORDED
+    assert h.responses() == [(GINA, "TENTATIVE", None, None, "")]
+
+
+def test_an_unlisted_service_answering_for_someone_is_spoofed(store: Store, tmp_path: Path) -> None:
+    h = ReplyHarness(store, tmp_path, calendar_services=())
+    ics = build_reply(h.invited_event(GINA), GINA, PartStat.TENTATIVE, now=STAMP)
+    icloud = "noreply@insideicloud.icloud.com"
+    result = h.attendee_message(calendar_email(ics, sender=icloud, to=h.token_address(GINA)))
+    assert result.outcome is InboundOutcome.QUARANTINED
+    assert h.responses() == []
+
+
 def test_without_any_token_the_uid_correlates(store: Store, tmp_path: Path) -> None:
     h = ReplyHarness(store, tmp_path)
     ics = drop_property(

@@ -7,6 +7,7 @@ end-to-end tests run the real pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import smtplib
 import threading
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from invitegw.errors import StorageError
-from invitegw.gateway.config import ListenerSettings, MailboxSettings, TlsMode
+from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
 from invitegw.gateway.config.fields import Secret
 from invitegw.gateway.inbound.jobs import (
     MAILBOX_JOB,
@@ -42,14 +43,16 @@ from invitegw.gateway.inbound.spool import (
     ListenerService,
     SpoolService,
     SpoolWorker,
+    listener_config,
 )
 from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
-from invitegw.gateway.storage import Lease, SpooledMessage, SpoolState, Store
+from invitegw.gateway.storage import Lease, QuarantinedMessage, SpooledMessage, SpoolState, Store
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.state import acquire_lease
 from invitegw.mailbox.imap_values import FetchedMessage, OutcomeKind, WatchEvent
 from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.smtp_receive import RecipientFilter
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 from tests.gateway.inbound.service_harness import (
     WAIT,
@@ -165,7 +168,10 @@ def test_two_workers_one_mailbox_only_the_lease_holder_watches(
     for service in services:
         service.start()
     try:
-        assert services[0].wait_until(lambda s: s.holding, WAIT) or services[1].holding
+        # Once each has tried, exactly one holds the lease.
+        for service in services:
+            assert service.wait_until(lambda s: s.heartbeats >= 1, WAIT)
+        assert [s.holding for s in services].count(True) == 1
         holder, other = services if services[0].holding else services[::-1]
         # The other worker has tried at least twice since, and is still not watching.
         target = other.heartbeats + 2
@@ -471,7 +477,7 @@ class _Buggy:
         raise KeyError("bug")
 
 
-def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
+def test_a_pipeline_bug_is_retried_then_the_message_is_quarantined(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = ManualClock()
@@ -492,4 +498,54 @@ def test_a_pipeline_bug_is_retried_then_the_spool_row_fails_visibly(
         (row,) = session.scalars(select(SpooledMessage))
         assert row.state is SpoolState.FAILED
         assert row.last_error == "KeyError: 'bug'"
+        # Nothing is lost: the message waits in quarantine with the error and its envelope.
+        (held,) = session.scalars(select(QuarantinedMessage))
+        assert held.raw == row.raw
+        assert held.reason == f"processing failed {MAX_BUG_ATTEMPTS} times: KeyError: 'bug'"
+        assert held.received is not None
+        assert held.received["envelope_to"] == ["crm@example.com"]
     assert "the pipeline raised" in caplog.text
+
+
+@pytest.mark.dovecot
+def test_a_watcher_stopped_by_a_configuration_error_releases_the_lease(
+    store: Store,
+    dovecot: DovecotServer,
+    imap_user: ImapUser,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    box = mailbox_settings(dovecot, imap_user, folder="Trash")  # never watched
+    gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
+    service = MailboxService(gateway, box, RecordingPipeline(), fatal_retry=3600)
+    service.start()
+    try:
+        assert service.wait_until(lambda s: s.tenures == 1 and not s.holding, WAIT)
+        target = service.heartbeats + 2
+        assert service.wait_until(lambda s: s.heartbeats >= target, WAIT)
+        assert service.tenures == 1  # not restarted before fatal_retry
+        with store.session() as session:
+            assert session.get(Lease, lease_name("sales")) is None
+    finally:
+        service.stop()
+    assert "IMAP watcher sales stopped" in caplog.text
+    assert "Trash" in caplog.text
+
+
+def test_the_listener_takes_replies_to_every_calendar_with_its_token_separator(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(
+        inbound_settings(tmp_path, listener=ListenerSettings(recipients=("crm@example.com",))),
+        calendars=(
+            CalendarSettings(name="sales", address="sales@example.com"),
+            CalendarSettings(name="hr", address="hr@example.com", token_separator="-"),
+        ),
+    )
+    config = listener_config(gateway_for(store, settings))
+    assert config.addresses == ("crm@example.com", "sales@example.com", "hr@example.com")
+    accepts = RecipientFilter(config.addresses, config.separators).accepts
+    assert accepts("crm@example.com")
+    assert accepts("sales+k3x9q@example.com")
+    assert accepts("hr-k3x9q@example.com")
+    assert not accepts("someone@example.com")
