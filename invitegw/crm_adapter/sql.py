@@ -18,10 +18,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.expression import Executable
 
 from invitegw.crm_adapter.port import (
     ChangeBatch,
@@ -44,8 +48,8 @@ from invitegw.crm_adapter.sql_records import (
     map_crm_errors,
     meeting_value,
     parse_id,
+    parties_with_emails,
     party_value,
-    rows_with_email,
     task_value,
 )
 from invitegw.crm_adapter.sql_schema import (
@@ -109,6 +113,9 @@ class SqlCrm:
         self.session = session
         self.options = options or SqlCrmOptions()
         self._clock = clock
+        # Parties read in this unit of work: a task's owner or party among them needs no
+        # second read to prove it exists (the transaction saw it; the FK guards the owner).
+        self._seen: set[tuple[EntityType, int]] = set()
 
     # -- change feed and snapshots -----------------------------------------------------------
 
@@ -166,11 +173,29 @@ class SqlCrm:
 
     def find_parties(self, email: str, types: Sequence[EntityType] | None = None) -> list[Party]:
         """Every record with ``email`` in any field; users, contacts, accounts, leads."""
-        found: list[Party] = []
-        with map_crm_errors(f"looking up {email!r}"):
-            for entity in types if types is not None else PARTY_ORDER:
-                for row in rows_with_email(self.session, entity, email):
-                    found.append(party_value(entity, row, self.options.email_count(entity)))
+        return self.find_parties_many([email], types)[email]
+
+    def find_parties_many(
+        self, emails: Sequence[str], types: Sequence[EntityType] | None = None
+    ) -> dict[str, list[Party]]:
+        """:meth:`find_parties` for several addresses at once (one query).
+
+        Parameters:
+            emails: the addresses.
+            types: the entity types, in the order wanted (default: all, port order).
+
+        Returns:
+            Each address (as given) with its records, as :meth:`find_parties` orders them.
+        """
+        with map_crm_errors(f"looking up {', '.join(map(repr, emails))}"):
+            found = parties_with_emails(
+                self.session,
+                emails,
+                self.options.counts,
+                tuple(types) if types is not None else PARTY_ORDER,
+            )
+        for parties in found.values():
+            self._seen.update((p.type, int(p.id)) for p in parties)
         return found
 
     def get_party(self, ref: PartyRef) -> Party | None:
@@ -182,16 +207,19 @@ class SqlCrm:
             row = self.session.get(PARTY_TABLES[ref.type], ident)
         if row is None:
             return None
+        self._seen.add((ref.type, ident))
         return party_value(ref.type, row, self.options.email_count(ref.type))
 
     # -- tasks -------------------------------------------------------------------------------
 
     def create_task(self, task: NewTask) -> Task:
-        """Create the task, or return the one created before with the same key."""
-        existing = self.find_task(task.idempotency_key)
-        if existing is not None:
-            return existing
-        owner = self._owner(task.owner)
+        """Create the task, or return the one created before with the same key.
+
+        The key is unique in the table: the insert is tried in a savepoint and, when the
+        key exists (created before, or by another transaction meanwhile), only the insert
+        is undone and the existing task returned.
+        """
+        owner_id = self._owner(task.owner)
         party_type, party_id = self._party(task.party)
         now = self._clock()
         row = CrmTask(
@@ -200,7 +228,7 @@ class SqlCrm:
             description=task.description,
             location=task.location,
             status=TaskStatus.OPEN,
-            owner_id=owner.id,
+            owner_id=owner_id,
             party_type=party_type,
             party_id=party_id,
             organizer_email=task.organizer_email,
@@ -211,16 +239,31 @@ class SqlCrm:
             modified_at=now,
         )
         _set_span(row, task.start, task.end)
-        try:
-            # A savepoint: if another transaction created the same key meanwhile, only
-            # this insert is undone and the caller's transaction goes on.
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            winner = self.find_task(task.idempotency_key)
-            if winner is None:
-                raise
-            return winner
+        insert_ignoring_key = _INSERT_IGNORING_KEY.get(self.session.get_bind().dialect.name)
+        if insert_ignoring_key is not None:
+            # INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: no row back
+            # means the key exists (created before, or by another transaction meanwhile).
+            values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+            created = self.session.execute(insert_ignoring_key, values).scalar()
+            if created is None:
+                winner = self.find_task(task.idempotency_key)
+                if winner is None:
+                    raise CrmError(
+                        f"task key {task.idempotency_key!r} conflicted, yet no task has it"
+                    )
+                return winner
+            row.id = created
+        else:
+            try:
+                # A savepoint: if another transaction created the same key meanwhile, only
+                # this insert is undone and the caller's transaction goes on.
+                with self.session.begin_nested():
+                    self.session.add(row)
+            except IntegrityError:
+                winner = self.find_task(task.idempotency_key)
+                if winner is None:
+                    raise
+                return winner
         logger.info("CRM task %s created (key %s)", row.id, task.idempotency_key)
         return task_value(row)
 
@@ -276,22 +319,25 @@ class SqlCrm:
             raise CrmNotFoundError(f"no CRM task with id {task_id!r}")
         return row
 
-    def _owner(self, ref: PartyRef) -> CrmUser:
+    def _owner(self, ref: PartyRef) -> int:
         if ref.type is not EntityType.USER:
             raise CrmError(f"a task's owner must be a CRM user, not a {ref.type.value}")
         ident = parse_id(ref.id)
+        if ident is not None and (ref.type, ident) in self._seen:
+            return ident
         with map_crm_errors("reading the task owner"):
             owner = self.session.get(CrmUser, ident) if ident is not None else None
         if owner is None:
             raise CrmNotFoundError(f"no CRM user with id {ref.id!r} (task owner)")
-        return owner
+        return owner.id
 
     def _party(self, ref: PartyRef | None) -> tuple[EntityType | None, int | None]:
         if ref is None:
             return None, None
-        if self.get_party(ref) is None:
+        ident = parse_id(ref.id)
+        if (ident is None or (ref.type, ident) not in self._seen) and self.get_party(ref) is None:
             raise CrmNotFoundError(f"no CRM {ref.type.value} with id {ref.id!r} (task party)")
-        return ref.type, parse_id(ref.id)
+        return ref.type, ident
 
     # -- responses and the log ---------------------------------------------------------------
 
@@ -352,6 +398,20 @@ class SqlCrm:
                 )
             )
             self.session.flush()
+
+
+def _insert_ignoring_key(dialect: str) -> Executable:
+    table = CrmTask.metadata.tables[CrmTask.__tablename__]
+    statement = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+    return statement.on_conflict_do_nothing(index_elements=[table.c.idempotency_key]).returning(
+        table.c.id
+    )
+
+
+# Per dialect, the task INSERT that yields nothing instead of failing on a known key.
+_INSERT_IGNORING_KEY: Final[Mapping[str, Executable]] = {
+    name: _insert_ignoring_key(name) for name in ("sqlite", "postgresql")
+}
 
 
 def _set_span(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from invitegw.crm_adapter.port import EntityType, NewTask, PartyRef
 from invitegw.crm_adapter.sql import SqlCrm
@@ -226,3 +226,57 @@ def test_party_validation(store: Store) -> None:
         a.add_attendee("1", "gina@example.org")
     with pytest.raises(CrmNotFoundError, match="not an attendee"), admin(store) as a:
         a.remove_attendee("2", "gina@example.org")
+
+
+def test_find_parties_many_is_find_parties_for_each_address_in_one_query(store: Store) -> None:
+    shared = "Shared@Example.COM"
+    with admin(store) as a:
+        lead = a.add_party(EntityType.LEAD, ["lead@example.net", shared], name="Lead")
+        account = a.add_party(EntityType.ACCOUNT, [shared], name="Acme")
+        contact = a.add_party(
+            EntityType.CONTACT, ["a@example.org", "X@example.org"], name="A", account="Acme"
+        )
+        user = a.add_party(EntityType.USER, [shared, "a@example.org"], name="Staff", sync=False)
+    asked = [
+        "shared@example.com",
+        " A@EXAMPLE.org ",
+        "x@example.org",
+        "nobody@example.org",
+        "lead@example.net",
+    ]
+    statements: list[str] = []
+    with store.session() as session:
+        crm = SqlCrm(session)
+
+        def note(_c: object, _cur: object, statement: str, *_rest: object) -> None:
+            statements.append(statement)
+
+        event.listen(store.engine, "before_cursor_execute", note)
+        try:
+            many = crm.find_parties_many(asked)
+        finally:
+            event.remove(store.engine, "before_cursor_execute", note)
+        # Four addresses per query.
+        assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == ["SELECT"] * 2
+        assert many == {address: crm.find_parties(address) for address in asked}
+        refs = {k: [(p.type, int(p.id)) for p in v] for k, v in many.items()}
+        assert refs == {
+            "shared@example.com": [
+                (EntityType.USER, user),
+                (EntityType.ACCOUNT, account),
+                (EntityType.LEAD, lead),
+            ],
+            " A@EXAMPLE.org ": [(EntityType.USER, user), (EntityType.CONTACT, contact)],
+            "x@example.org": [(EntityType.CONTACT, contact)],
+            "nobody@example.org": [],
+            "lead@example.net": [(EntityType.LEAD, lead)],
+        }
+        [staff, person] = many[" A@EXAMPLE.org "]
+        assert staff.invite_emails == ()
+        assert not staff.sync
+        assert person.emails == ("a@example.org", "x@example.org")
+        assert person.account == PartyRef(EntityType.ACCOUNT, str(account))
+        only = crm.find_parties_many(asked[:2], [EntityType.LEAD, EntityType.CONTACT])
+        assert [p.type for p in only["shared@example.com"]] == [EntityType.LEAD]
+        assert crm.find_parties_many([]) == {}
+        assert crm.find_parties_many(asked[:1]) == {asked[0]: many[asked[0]]}

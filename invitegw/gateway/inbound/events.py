@@ -79,7 +79,7 @@ from invitegw.gateway.inbound.records import (
     add_source,
     event_record,
     find_event,
-    is_our_uid,
+    find_event_and_our_uid,
     occurrence_events,
     on_record,
     other_organizer,
@@ -151,12 +151,39 @@ class MessageContext:
         return key_address(sender.address) or None if sender is not None else None
 
     def parties(self, address: str | None) -> list[Party]:
-        """The CRM records with ``address`` (looked up once per message)."""
+        """The CRM records with ``address`` (looked up once per message).
+
+        When the CRM's class has ``find_parties_many(emails) -> {email: parties}`` (the
+        built-in CRM: one query), the first look-up also fetches every address the
+        message's events are likely to ask about: the From, the forwarded message's From,
+        the mailbox owner and the envelope recipients. (Only the class counts: a wrapper
+        that forwards attributes but overrides ``find_parties`` keeps its override.)
+        """
         if not address:
             return []
-        if address not in self._parties:
+        found = self._parties.get(address)
+        if found is not None:
+            return found
+        bulk = getattr(type(self.crm), "find_parties_many", None)
+        if bulk is not None:
+            wanted = [address, *(a for a in self._likely_addresses() if a not in self._parties)]
+            self._parties.update(bulk(self.crm, list(dict.fromkeys(wanted))))
+        else:
             self._parties[address] = self.crm.find_parties(address)
         return self._parties[address]
+
+    def _likely_addresses(self) -> list[str]:
+        """The addresses :meth:`owner`, :meth:`person` and :meth:`party` usually need."""
+        likely = [self.author, self.original_sender]
+        owner = self.received.owner
+        if owner:
+            likely.append(key_address(owner if "@" in owner else self._calendar_address(owner)))
+        for recipient in self.received.envelope_to:
+            try:
+                likely.append(split_plus_token(recipient)[0])
+            except AddressError:
+                continue
+        return [a for a in likely if a]
 
     def user(self, address: str | None) -> PartyRef | None:
         """The CRM user with ``address``, if any."""
@@ -331,7 +358,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
     key = event_key(organizer, event)
     version = Version(event.sequence, event.dtstamp)
     cancels = calendar.method is Method.CANCEL or event.status is EventStatus.CANCELLED
-    row = find_event(session, key)
+    row, our_meeting = find_event_and_our_uid(session, key, event.uid)
     record = on_record(row)
     series_row = (
         find_event(session, EventKey(key.organizer, key.uid, "")) if key.recurrence_id else None
@@ -377,7 +404,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
         recurrence_id=key.recurrence_id,
         other_organizer=other_organizer(session, key) if cancels and row is None else None,
         series=on_record(series_row),
-        our_meeting=is_our_uid(session, event.uid),
+        our_meeting=our_meeting,
         changes=content_changes(task, content) if task is not None else (),
         trusted_forward=trusted_forward,
         owner_found=not might_create or ctx.owner(series_task) is not None,
@@ -410,7 +437,7 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
 # -- applying ---------------------------------------------------------------------------------
 
 
-def _source(item: _Event, row: InboundEvent) -> None:
+def _source(item: _Event, row: InboundEvent, *, new: bool = False) -> None:
     ctx = item.ctx
     add_source(
         ctx.session,
@@ -419,6 +446,7 @@ def _source(item: _Event, row: InboundEvent) -> None:
         source=ctx.received.source[:64],
         forwarder=item.forwarder,
         now=ctx.now,
+        new=new,
     )
 
 
@@ -450,9 +478,11 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
         stamp = item.version.dtstamp.isoformat() if item.version.dtstamp else "-"
         generation = f"s{item.version.sequence}-{stamp}"
     idempotency_key = task_key(item.key, generation=generation)
-    task = ctx.crm.find_task(idempotency_key)
+    # create_task returns the task already made with this key (a crash between a remote
+    # CRM's write and our commit), so no look-up first, unless there is no owner to give.
+    owner = ctx.owner(series_task)
+    task = ctx.crm.find_task(idempotency_key) if owner is None else None
     if task is None:
-        owner = ctx.owner(series_task)
         if owner is None:  # decide_event saw one; the CRM changed in between
             return [item.result(InboundOutcome.QUARANTINED, reason="no owner for the task")]
         task = ctx.crm.create_task(
@@ -473,6 +503,7 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
         )
     else:
         logger.info("inbound: task %s already in the CRM (key %s)", task.id, idempotency_key)
+    new = row is None
     if row is None:
         row = event_record(
             ctx.session,
@@ -486,7 +517,7 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
     else:
         row.task_id = task.id
         set_version(row, item.version, ctx.now, state=LedgerState.ACTIVE)
-    _source(item, row)
+    _source(item, row, new=new)
     return [item.result(InboundOutcome.CREATED, task_id=task.id, reason=decision.reason)]
 
 
@@ -577,6 +608,7 @@ def _apply_record_cancel(
     item: _Event, decision: Decision, series_task: Task | None
 ) -> list[EventResult]:
     ctx, row = item.ctx, item.row
+    new = row is None
     if row is None:
         row = event_record(
             ctx.session,
@@ -589,7 +621,7 @@ def _apply_record_cancel(
         )
     else:
         set_version(row, item.version, ctx.now)
-    _source(item, row)
+    _source(item, row, new=new)
     if decision.note_series and series_task is not None:
         _crm_log(
             item,

@@ -60,15 +60,15 @@ from invitegw.gateway.inbound.model import (
     MessageResult,
     ReceivedMessage,
 )
-from invitegw.gateway.inbound.records import event_from_record, is_our_message, previous_result
+from invitegw.gateway.inbound.records import event_from_record, is_our_message, seen_before
 from invitegw.gateway.inbound.replies import handle_bounce, handle_human_reply
 from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
     QuarantinedMessage,
-    log_event,
+    append_processed,
+    log_events,
     quarantine_message,
-    record_processed,
 )
 from invitegw.ics.limits import IcsLimits
 from invitegw.ics.model import CalendarObject, Event
@@ -98,6 +98,14 @@ _DROPPED = "VEVENT dropped: "
 
 class QuarantineReleaseError(GatewayError):
     """A quarantined message cannot be released (unknown id, released, or not kept whole)."""
+
+
+class _RefusedAloneError(Exception):
+    """The CRM refused the only event of a message (handled without a savepoint)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class InboundPipeline:
@@ -211,10 +219,24 @@ class InboundPipeline:
         now = self.gateway.clock()
         try:
             with self.gateway.store.session() as session:
-                crm: CrmPort = self.gateway.crm(session)
-                if dry_run:
-                    crm = DryRunCrm(crm)
-                result = self._process(session, crm, message, now, dry_run, release_id)
+                try:
+                    result = self._process(
+                        session, self._crm(session, dry_run), message, now, dry_run, release_id
+                    )
+                except _RefusedAloneError as refused:
+                    # The message's only event was refused, outside any savepoint: start
+                    # again with it refused (nothing else was written, so the result is the
+                    # one a savepoint would have given).
+                    session.rollback()
+                    result = self._process(
+                        session,
+                        self._crm(session, dry_run),
+                        message,
+                        now,
+                        dry_run,
+                        release_id,
+                        refusal=refused.reason,
+                    )
                 if dry_run:
                     session.rollback()
                 return result
@@ -227,6 +249,10 @@ class InboundPipeline:
             what = "the CRM refused" if isinstance(exc, CrmError) else "internal error"
             reason = f"{what} while processing the message ({type(exc).__name__}: {exc})"
             return self._fail(message, now, reason, dry_run=dry_run, release_id=release_id)
+
+    def _crm(self, session: Session, dry_run: bool) -> CrmPort:
+        crm: CrmPort = self.gateway.crm(session)
+        return DryRunCrm(crm) if dry_run else crm
 
     def _fail(
         self,
@@ -255,23 +281,29 @@ class InboundPipeline:
         now: dt.datetime,
         dry_run: bool,
         release_id: int | None,
+        *,
+        refusal: str | None = None,
     ) -> MessageResult:
         extraction, problem = self._extract(message)
         message_id = extraction.headers.message_id if extraction is not None else None
         release_row = (
             session.get(QuarantinedMessage, release_id) if release_id is not None else None
         )
+        digest = body_digest(message.raw)
         if release_row is None:
-            prior = previous_result(
+            prior, ours = seen_before(
                 session,
                 source=message.source,
                 uidvalidity=message.uidvalidity,
                 uid=message.uid,
                 message_key=_message_key(message.raw, message_id),
-                digest=body_digest(message.raw),
+                digest=digest,
+                message_id=message_id,
             )
             if prior is not None:
                 return _previous(prior, message_id, dry_run)
+        else:
+            ours = is_our_message(session, message_id)
         if message.oversized:
             size = message.size if message.size is not None else len(message.raw)
             limit = self.gateway.settings.limits.message_bytes
@@ -299,10 +331,12 @@ class InboundPipeline:
                 floating_zone=self._zone,
                 dry_run=dry_run,
             )
-            events = self._message_events(ctx)
+            events = self._message_events(ctx, ours=ours, refusal=refusal)
         if dry_run:
             return MessageResult(message_id, tuple(events), dry_run=True)
-        return self._finish(session, message, now, tuple(events), message_id, release_row)
+        return self._finish(
+            session, message, now, tuple(events), message_id, release_row, digest=digest
+        )
 
     def _extract(self, message: ReceivedMessage) -> tuple[Extraction | None, str | None]:
         try:
@@ -312,10 +346,20 @@ class InboundPipeline:
         except MimeError as exc:
             return None, f"unreadable message: {exc}"
 
-    def _message_events(self, ctx: MessageContext) -> list[EventResult]:
+    def _message_events(
+        self, ctx: MessageContext, *, ours: bool, refusal: str | None
+    ) -> list[EventResult]:
+        """The results of a readable message.
+
+        Parameters:
+            ctx: the message's context.
+            ours: its Message-ID is in the outbox.
+            refusal: set when its only calendar event was refused by the CRM in a first
+                attempt (see :meth:`_event`): that event's result, without calling the CRM.
+        """
         extraction = ctx.extraction
         headers = extraction.headers
-        if is_our_message(ctx.session, headers.message_id):
+        if ours:
             return [
                 EventResult(
                     InboundOutcome.IGNORED,
@@ -369,21 +413,34 @@ class InboundPipeline:
             if human:
                 return human
             return [_quarantined(_no_calendar_reason(extraction))]
+        parsed = [(part, self._parse(part)) for part in extraction.calendar_parts]
+        alone = sum(len(c.events) for _, p in parsed if isinstance(p, list) for c in p) == 1
         events: list[EventResult] = []
-        for part in extraction.calendar_parts:
-            events.extend(self._part_events(ctx, part))
+        for part, calendars in parsed:
+            if isinstance(calendars, EventResult):
+                events.append(calendars)
+            else:
+                events.extend(self._part_events(ctx, part, calendars, alone, refusal))
         return events
 
-    def _part_events(self, ctx: MessageContext, part: CalendarPart) -> list[EventResult]:
-        name = part.filename or f"part {part.location}"
+    def _parse(self, part: CalendarPart) -> list[CalendarObject] | EventResult:
+        """The part's calendars, or the quarantine of a part that cannot be read."""
         try:
-            calendars = parse_calendars(
-                part.data, mime_method=part.mime_method, limits=self._ics_limits
-            )
+            return parse_calendars(part.data, mime_method=part.mime_method, limits=self._ics_limits)
         except IcsLimitError as exc:
-            return [_quarantined(f"calendar in {name} is over a limit: {exc}")]
+            return _quarantined(f"calendar in {_part_name(part)} is over a limit: {exc}")
         except IcsError as exc:
-            return [_quarantined(f"malformed calendar in {name}: {exc}")]
+            return _quarantined(f"malformed calendar in {_part_name(part)}: {exc}")
+
+    def _part_events(
+        self,
+        ctx: MessageContext,
+        part: CalendarPart,
+        calendars: list[CalendarObject],
+        alone: bool,
+        refusal: str | None,
+    ) -> list[EventResult]:
+        name = _part_name(part)
         events: list[EventResult] = []
         for calendar in calendars:
             method = calendar.method.value
@@ -400,12 +457,26 @@ class InboundPipeline:
                     )
                 )
             for event in calendar.events:
-                events.extend(self._event(ctx, calendar, event))
+                events.extend(self._event(ctx, calendar, event, alone, refusal))
         return events
 
     def _event(
-        self, ctx: MessageContext, calendar: CalendarObject, event: Event
+        self,
+        ctx: MessageContext,
+        calendar: CalendarObject,
+        event: Event,
+        alone: bool,
+        refusal: str | None,
     ) -> list[EventResult]:
+        """One event, in a savepoint, unless it is the message's only one.
+
+        The only event of a message needs no savepoint (a SAVEPOINT and its RELEASE per
+        message are a measurable share of the work): nothing else in the transaction is
+        written before it, so a CRM refusal raises :class:`_RefusedAloneError`, :meth:`_run`
+        rolls the whole transaction back and processes the message again with
+        ``refusal`` set, and the event is then refused without calling the CRM.
+        """
+
         def refused(reason: str) -> EventResult:
             return EventResult(
                 InboundOutcome.QUARANTINED,
@@ -414,7 +485,17 @@ class InboundPipeline:
                 reason=reason,
             )
 
-        return self._guarded(ctx, lambda: handle_event(ctx, calendar, event), refused)
+        if refusal is not None:
+            return [refused(refusal)]
+        if not alone:
+            return self._guarded(ctx, lambda: handle_event(ctx, calendar, event), refused)
+        try:
+            return handle_event(ctx, calendar, event)
+        except CrmUnavailableError:
+            raise
+        except (CrmError, IcsError) as exc:
+            logger.warning("inbound: the CRM refused a change: %s", exc)
+            raise _RefusedAloneError(f"the CRM refused the change: {exc}") from exc
 
     @staticmethod
     def _guarded(
@@ -443,6 +524,8 @@ class InboundPipeline:
         events: tuple[EventResult, ...],
         message_id: str | None,
         release_row: QuarantinedMessage | None,
+        *,
+        digest: str | None = None,
     ) -> MessageResult:
         reasons = [e.reason for e in events if e.outcome is InboundOutcome.QUARANTINED]
         quarantined = bool(reasons)
@@ -469,7 +552,7 @@ class InboundPipeline:
             quarantine_id = row.id
         outcome = _overall(events)
         first_reason = reason or next((e.reason for e in events if e.reason), None)
-        record_processed(
+        append_processed(
             session,
             source=message.source[:64],
             outcome=outcome.value,
@@ -479,14 +562,13 @@ class InboundPipeline:
             message_id=_message_key(message.raw, message_id),
             reason=first_reason,
             details={
-                "digest": body_digest(message.raw),
+                "digest": digest if digest is not None else body_digest(message.raw),
                 "events": [_stored(e) for e in events],
                 "quarantine_id": quarantine_id,
                 "released_from": release_row.id if release_row is not None else None,
             },
         )
-        for event in events:
-            _log(session, now, event, message_id)
+        log_events(session, [_log_entry(now, event, message_id) for event in events])
         logger.info(
             "inbound message %s from %s: %s%s",
             message_id or "(no Message-ID)",
@@ -498,6 +580,10 @@ class InboundPipeline:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _part_name(part: CalendarPart) -> str:
+    return part.filename or f"part {part.location}"
 
 
 def received_facts(message: ReceivedMessage) -> dict[str, Any]:
@@ -584,7 +670,7 @@ def _previous(row: ProcessedMessage, message_id: str | None, dry_run: bool) -> M
     )
 
 
-def _log(session: Session, now: dt.datetime, event: EventResult, message_id: str | None) -> None:
+def _log_entry(now: dt.datetime, event: EventResult, message_id: str | None) -> dict[str, Any]:
     subject = " ".join(
         part
         for part in (event.method, event.uid, event.recurrence_id and f"({event.recurrence_id})")
@@ -593,14 +679,13 @@ def _log(session: Session, now: dt.datetime, event: EventResult, message_id: str
     text = f"{subject or 'message'}: {event.outcome.value}"
     if event.reason:
         text += f": {event.reason}"
-    log_event(
-        session,
-        now=now,
-        level=LogLevel.WARNING if event.outcome is InboundOutcome.QUARANTINED else LogLevel.INFO,
-        kind=f"inbound-{event.outcome.value}",
-        text=text,
-        meeting_id=event.meeting_id,
-        task_id=event.task_id,
-        message_id=message_id,
-        details={"uid": event.uid, "recurrence_id": event.recurrence_id, "method": event.method},
-    )
+    return {
+        "now": now,
+        "level": LogLevel.WARNING if event.outcome is InboundOutcome.QUARANTINED else LogLevel.INFO,
+        "kind": f"inbound-{event.outcome.value}",
+        "text": text,
+        "meeting_id": event.meeting_id,
+        "task_id": event.task_id,
+        "message_id": message_id,
+        "details": {"uid": event.uid, "recurrence_id": event.recurrence_id, "method": event.method},
+    }

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
 from invitegw.gateway.inbound.keys import EventKey
@@ -31,14 +31,69 @@ __all__ = [
     "event_from_record",
     "event_record",
     "find_event",
+    "find_event_and_our_uid",
     "is_our_message",
     "is_our_uid",
     "occurrence_events",
     "on_record",
     "other_organizer",
     "previous_result",
+    "seen_before",
     "set_version",
 ]
+
+
+# The ledger row's id for a key (kind 0) and an outbound meeting with the UID (kind 1).
+_EVENT_AND_OURS = union_all(
+    select(literal(0).label("kind"), InboundEvent.id.label("id")).where(
+        InboundEvent.organizer == bindparam("organizer"),
+        InboundEvent.uid == bindparam("uid"),
+        InboundEvent.recurrence_id == bindparam("rid"),
+    ),
+    select(literal(1).label("kind"), OutboundMeeting.id.label("id"))
+    .where(OutboundMeeting.uid == bindparam("ours"))
+    .limit(1)
+    .subquery()
+    .select(),
+)
+
+
+# A message seen before, by position (kind 0, newest) or by Message-ID (kind 1, newest 20),
+# and an outbox row with its Message-ID (kind 2): the three checks before any work.
+_POSITION = (
+    select(literal(0).label("kind"), ProcessedMessage.id.label("id"), ProcessedMessage.details)
+    .where(
+        ProcessedMessage.source == bindparam("source"),
+        ProcessedMessage.uidvalidity == bindparam("uidvalidity"),
+        ProcessedMessage.uid == bindparam("uid"),
+    )
+    .order_by(ProcessedMessage.id.desc())
+    .limit(1)
+    .subquery()
+)
+_BY_MESSAGE_ID = (
+    select(literal(1).label("kind"), ProcessedMessage.id.label("id"), ProcessedMessage.details)
+    .where(ProcessedMessage.message_id == bindparam("message_key"))
+    .order_by(ProcessedMessage.id.desc())
+    .limit(20)
+    .subquery()
+)
+_OURS = (
+    select(
+        literal(2).label("kind"),
+        OutboxMessage.id.label("id"),
+        cast(null(), ProcessedMessage.details.type).label("details"),
+    )
+    .where(OutboxMessage.message_id == bindparam("message_id"))
+    .limit(1)
+    .subquery()
+)
+_SEEN_BEFORE = union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
+
+
+_INSERT_EVENT = insert(InboundEvent.metadata.tables[InboundEvent.__tablename__]).returning(
+    InboundEvent.id
+)
 
 
 def find_event(session: Session, key: EventKey) -> InboundEvent | None:
@@ -50,6 +105,29 @@ def find_event(session: Session, key: EventKey) -> InboundEvent | None:
             InboundEvent.recurrence_id == key.recurrence_id,
         )
     ).first()
+
+
+def find_event_and_our_uid(
+    session: Session, key: EventKey, uid: str
+) -> tuple[InboundEvent | None, bool]:
+    """:func:`find_event` and :func:`is_our_uid` in one query.
+
+    Parameters:
+        key: the invitation's ledger key.
+        uid: the event's UID as received (for the loop check).
+
+    Returns:
+        The ledger row of ``key`` (None when there is none), and whether ``uid`` is one of
+        the gateway's own meetings.
+    """
+    rows = session.execute(
+        _EVENT_AND_OURS,
+        {"organizer": key.organizer, "uid": key.uid, "rid": key.recurrence_id, "ours": uid},
+    ).all()
+    event_id = next((r.id for r in rows if r.kind == 0), None)
+    ours = bool(uid) and any(r.kind == 1 for r in rows)
+    row = session.get(InboundEvent, event_id) if event_id is not None else None
+    return row, ours
 
 
 def other_organizer(session: Session, key: EventKey) -> str | None:
@@ -103,7 +181,7 @@ def event_record(
     task_id: str | None,
     now: dt.datetime,
 ) -> InboundEvent:
-    """Insert the ledger row of ``key`` (flushed).
+    """Insert the ledger row of ``key`` (written at once: it has its id).
 
     Parameters:
         key: the invitation's key.
@@ -128,8 +206,12 @@ def event_record(
         created_at=now,
         updated_at=now,
     )
+    # One INSERT ... RETURNING id instead of a flush; the row then joins the session as if
+    # loaded (every column is set), so later changes to it are ordinary UPDATEs.
+    values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+    row.id = session.execute(_INSERT_EVENT, values).scalar_one()
+    make_transient_to_detached(row)
     session.add(row)
-    session.flush()
     return row
 
 
@@ -154,25 +236,32 @@ def add_source(
     source: str,
     forwarder: str | None,
     now: dt.datetime,
+    new: bool = False,
 ) -> None:
-    """Record that the message ``message_id`` carried the invitation (once per message)."""
-    known = session.scalars(
-        select(InboundEventSource.id).where(
-            InboundEventSource.event_id == row.id, InboundEventSource.message_id == message_id
-        )
-    ).first()
-    if known is not None:
-        return
-    session.add(
-        InboundEventSource(
-            event_id=row.id,
-            message_id=message_id,
-            source=source,
-            forwarder=forwarder,
-            received_at=now,
-        )
+    """Record that the message ``message_id`` carried the invitation (once per message).
+
+    ``new`` says the row was inserted just now, so it has no sources yet (no look-up).
+    """
+    if not new:
+        known = session.scalars(
+            select(InboundEventSource.id).where(
+                InboundEventSource.event_id == row.id,
+                InboundEventSource.message_id == message_id,
+            )
+        ).first()
+        if known is not None:
+            return
+    # One INSERT, no ORM object: nothing reads the sources back in the same unit of work.
+    session.execute(
+        insert(InboundEventSource.metadata.tables[InboundEventSource.__tablename__]),
+        {
+            "event_id": row.id,
+            "message_id": message_id,
+            "source": source,
+            "forwarder": forwarder,
+            "received_at": now,
+        },
     )
-    session.flush()
 
 
 def is_our_message(session: Session, message_id: str | None) -> bool:
@@ -217,6 +306,51 @@ def event_from_record(data: dict[str, Any]) -> EventResult:
     )
 
 
+def seen_before(
+    session: Session,
+    *,
+    source: str,
+    uidvalidity: int | None,
+    uid: int | None,
+    message_key: str | None,
+    digest: str | None,
+    message_id: str | None,
+) -> tuple[ProcessedMessage | None, bool]:
+    """:func:`previous_result` and :func:`is_our_message` in one query.
+
+    Parameters:
+        source: as :func:`previous_result`.
+        uidvalidity: as :func:`previous_result`.
+        uid: as :func:`previous_result`.
+        message_key: as :func:`previous_result`.
+        digest: as :func:`previous_result`.
+        message_id: the Message-ID header (the outbox check; none: not ours).
+
+    Returns:
+        The processed record of this message handled before (or None), and whether the
+        Message-ID is one the gateway sent.
+    """
+    position = uidvalidity is not None and uid is not None
+    rows = session.execute(
+        _SEEN_BEFORE,
+        {
+            # A condition that matches nothing stands in for a check that does not apply.
+            "source": source if position else None,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+            "message_key": message_key or None,
+            "message_id": message_id or None,
+        },
+    ).all()
+    ours = bool(message_id) and any(r.kind == 2 for r in rows)
+    found = next((r.id for r in rows if r.kind == 0), None)
+    if found is None and message_key:
+        candidates = sorted((r for r in rows if r.kind == 1), key=lambda r: -r.id)
+        found = next((r.id for r in candidates if (r.details or {}).get("digest") == digest), None)
+    prior = session.get(ProcessedMessage, found) if found is not None else None
+    return prior, ours
+
+
 def previous_result(
     session: Session,
     *,
@@ -241,28 +375,13 @@ def previous_result(
     Returns:
         The record, or None.
     """
-    if uidvalidity is not None and uid is not None:
-        found = session.scalars(
-            select(ProcessedMessage)
-            .where(
-                ProcessedMessage.source == source,
-                ProcessedMessage.uidvalidity == uidvalidity,
-                ProcessedMessage.uid == uid,
-            )
-            .order_by(ProcessedMessage.id.desc())
-            .limit(1)
-        ).first()
-        if found is not None:
-            return found
-    if not message_key:
-        return None
-    rows = session.scalars(
-        select(ProcessedMessage)
-        .where(ProcessedMessage.message_id == message_key)
-        .order_by(ProcessedMessage.id.desc())
-        .limit(20)
+    prior, _ours = seen_before(
+        session,
+        source=source,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        message_key=message_key,
+        digest=digest,
+        message_id=None,
     )
-    for row in rows:
-        if (row.details or {}).get("digest") == digest:
-            return row
-    return None
+    return prior

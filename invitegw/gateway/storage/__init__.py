@@ -15,6 +15,7 @@ from invitegw.gateway.storage.engine import (
     normalize_url,
 )
 from invitegw.gateway.storage.inbox import (
+    append_processed,
     claim_spooled,
     find_processed,
     finish_spooled,
@@ -68,6 +69,7 @@ from invitegw.gateway.storage.state import (
     get_checkpoint,
     get_cursor,
     log_event,
+    log_events,
     release_lease,
     renew_lease,
     set_checkpoint,
@@ -99,6 +101,7 @@ __all__ = [
     "StoreCheckpoint",
     "StoreSpool",
     "acquire_lease",
+    "append_processed",
     "cancel_unsent",
     "claim_due",
     "claim_rows",
@@ -115,6 +118,7 @@ __all__ = [
     "get_cursor",
     "head_revision",
     "log_event",
+    "log_events",
     "map_storage_errors",
     "mark_dead",
     "mark_retry",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.storage.models import (
@@ -26,6 +26,7 @@ from invitegw.gateway.storage.models import (
 from invitegw.gateway.storage.outbox import claim_rows
 
 __all__ = [
+    "append_processed",
     "claim_spooled",
     "find_processed",
     "finish_spooled",
@@ -188,6 +189,37 @@ def record_processed(
     session.add(row)
     session.flush()
     return row
+
+
+def append_processed(
+    session: Session,
+    *,
+    source: str,
+    outcome: str,
+    now: dt.datetime,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    message_id: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """:func:`record_processed` as one INSERT, without an ORM object (the hot path).
+
+    Parameters are those of :func:`record_processed`.
+    """
+    session.execute(
+        insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__]),
+        {
+            "source": source,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+            "message_id": message_id,
+            "outcome": outcome,
+            "reason": reason,
+            "details": details,
+            "processed_at": now,
+        },
+    )
 
 
 def quarantine_message(

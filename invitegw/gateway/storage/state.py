@@ -9,9 +9,10 @@ condition after waiting for a competing writer, so two workers never both succee
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ __all__ = [
     "get_checkpoint",
     "get_cursor",
     "log_event",
+    "log_events",
     "release_lease",
     "renew_lease",
     "set_checkpoint",
@@ -214,3 +216,34 @@ def log_event(
     session.add(entry)
     session.flush()
     return entry
+
+
+def log_events(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Append several entries to the event log in one statement (no ORM objects).
+
+    For the hot path (the inbound pipeline logs every message): nothing to flush, nothing
+    kept in the session.
+
+    Parameters:
+        entries: each with :func:`log_event`'s keyword arguments (``now``, ``level``,
+            ``kind``, ``text``, and optionally ``meeting_id``, ``task_id``, ``message_id``,
+            ``details``).
+    """
+    if not entries:
+        return
+    session.execute(
+        insert(EventLogEntry.metadata.tables[EventLogEntry.__tablename__]),
+        [
+            {
+                "created_at": e["now"],
+                "level": e["level"],
+                "kind": e["kind"],
+                "text": e["text"],
+                "meeting_id": e.get("meeting_id"),
+                "task_id": e.get("task_id"),
+                "message_id": e.get("message_id"),
+                "details": e.get("details"),
+            }
+            for e in entries
+        ],
+    )

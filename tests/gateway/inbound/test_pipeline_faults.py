@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, NewTask, Party, Task
+from invitegw.crm_adapter.port import CrmPort, LogEntry, NewTask, Party, Task
 from invitegw.crm_adapter.sql import SqlCrm
 from invitegw.errors import CrmError, CrmUnavailableError
 from invitegw.gateway.bootstrap import sql_crm_options
@@ -59,6 +59,11 @@ class FlakyCrm:
             raise CrmUnavailableError("CRM answered 503")
         return self._inner.create_task(task)
 
+    def log(self, entry: LogEntry) -> None:
+        if self._behaviour.get("refuse_logs"):
+            raise CrmError("the log is read-only")
+        self._inner.log(entry)
+
     def find_parties(self, email: str, types: Any = None) -> list[Party]:
         if self._behaviour.get("bug"):
             raise RuntimeError("a bug in an adapter")
@@ -90,6 +95,44 @@ def test_a_refused_event_is_quarantined_and_the_others_stay(gw: InboundHarness) 
     assert [t.title for t, _, _ in gw.tasks()] == ["Good one"]
     assert [row.uid for row in gw.ledger()] == ["good@x"]  # the refused one left no row
     assert len(gw.quarantine()) == 1
+
+
+def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
+    gw: InboundHarness,
+) -> None:
+    raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
+    result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw, uidvalidity=1, uid=3))
+
+    assert outcomes(result) == ["quarantined"]
+    assert result.events[0].uid == "bad@x"
+    assert result.events[0].method == "REQUEST"
+    assert result.reason == "the CRM refused the change: validation failed for 'Bad one'"
+    assert gw.tasks() == []
+    assert gw.ledger() == []
+    [row] = gw.quarantine()
+    assert row.reason == result.reason
+    assert gw.count(ProcessedMessage) == 1
+    again = gw.pipeline.handle(gw.received(raw, uidvalidity=1, uid=3))
+    assert again.already_processed
+    assert outcomes(again) == ["quarantined"]
+
+
+def test_a_refusal_after_a_write_undoes_the_events_writes(gw: InboundHarness) -> None:
+    assert outcomes(gw.handle(invitation(calendar("REQUEST", vevent(sequence=0))))) == ["created"]
+    newer = invitation(
+        calendar("REQUEST", vevent(sequence=1, summary="Moved review")), message_id="m2@x"
+    )
+    result = flaky(gw, refuse_logs=True).handle(gw.received(newer))
+
+    assert outcomes(result) == ["quarantined"]
+    assert result.reason == "the CRM refused the change: the log is read-only"
+    [(task, _, _)] = gw.tasks()
+    assert task.title == "Quarterly review"  # the update before the refused log is undone
+    [row] = gw.ledger()
+    assert row.sequence == 0
+    dry = flaky(gw, refuse_logs=True).handle(gw.received(newer), dry_run=True)
+    assert outcomes(dry) == ["quarantined"]
+    assert dry.dry_run
 
 
 def test_an_unreachable_crm_commits_nothing_and_raises(gw: InboundHarness) -> None:

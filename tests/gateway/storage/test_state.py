@@ -13,12 +13,14 @@ from invitegw.gateway.storage import (
     StoreCheckpoint,
     StoreSpool,
     acquire_lease,
+    append_processed,
     claim_spooled,
     find_processed,
     finish_spooled,
     get_checkpoint,
     get_cursor,
     log_event,
+    log_events,
     quarantine_message,
     record_processed,
     release_lease,
@@ -27,6 +29,7 @@ from invitegw.gateway.storage import (
     set_cursor,
     spool_message,
 )
+from invitegw.gateway.storage.models import ProcessedMessage
 from invitegw.mailbox.imap_values import Checkpoint
 from invitegw.mailbox.smtp_receive import Spool
 
@@ -108,6 +111,33 @@ def test_event_log(store: Store) -> None:
         )
 
 
+def test_event_log_entries_in_one_statement(store: Store) -> None:
+    with store.session() as session:
+        log_events(session, [])
+        log_events(
+            session,
+            [
+                {"now": T0, "level": LogLevel.INFO, "kind": "inbound-created", "text": "a"},
+                {
+                    "now": T0 + MINUTE,
+                    "level": LogLevel.WARNING,
+                    "kind": "inbound-quarantined",
+                    "text": "b",
+                    "task_id": "7",
+                    "message_id": "m@example.org",
+                    "details": {"uid": "u1"},
+                },
+            ],
+        )
+    with store.session() as session:
+        entries = session.query(EventLogEntry).order_by(EventLogEntry.id).all()
+        assert [(e.created_at, e.level, e.kind, e.text, e.task_id, e.details) for e in entries] == [
+            (T0, LogLevel.INFO, "inbound-created", "a", None, None),
+            (T0 + MINUTE, LogLevel.WARNING, "inbound-quarantined", "b", "7", {"uid": "u1"}),
+        ]
+        assert entries[1].message_id == "m@example.org"
+
+
 def test_spool_claim_and_finish(store: Store) -> None:
     with store.session() as session:
         spooled = spool_message(
@@ -149,6 +179,32 @@ def test_processed_messages_are_found_by_position_or_message_id(store: Store) ->
         assert find_processed(session, source="sales", uidvalidity=6, uid=12) is None
         assert find_processed(session, message_id="<b@example.org>") is None
         assert find_processed(session) is None
+
+
+def test_append_processed_is_record_processed_without_an_object(store: Store) -> None:
+    with store.session() as session:
+        append_processed(
+            session,
+            source="sales",
+            uidvalidity=5,
+            uid=13,
+            message_id="<c@example.org>",
+            outcome="quarantined",
+            reason="no calendar",
+            details={"digest": "d"},
+            now=T0,
+        )
+        assert not session.new
+    with store.session() as session:
+        row = find_processed(session, source="sales", uidvalidity=5, uid=13)
+        assert isinstance(row, ProcessedMessage)
+        assert (row.message_id, row.outcome, row.reason, row.details, row.processed_at) == (
+            "<c@example.org>",
+            "quarantined",
+            "no calendar",
+            {"digest": "d"},
+            T0,
+        )
 
 
 def test_quarantine_keeps_at_most_the_cap(store: Store) -> None:

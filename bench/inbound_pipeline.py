@@ -1,0 +1,89 @@
+"""``InboundPipeline.handle`` alone: milliseconds per message, statements, a profile.
+
+No IMAP: the same generated invitations as ``bench/inbound.py`` (40 % Outlook, 30 % Google,
+30 % staff forwards; every one a new meeting from a known contact) are handed straight to
+the pipeline, as the watcher would (mailbox ``bench``, UIDVALIDITY 1, UID n), against the
+built-in CRM on a fresh SQLite file (or the database ``--url`` names). Prints the time per
+message and the SQL statements per message; ``--profile`` prints a pyinstrument profile
+(``pip install pyinstrument``). A benchmark, not a test: it asserts nothing. Usage::
+
+    .venv/bin/python bench/inbound_pipeline.py [--messages 1000] [--profile] [--url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event
+
+from bench.inbound import OWNER, gateway_for, invitations, settings_for
+from invitegw.gateway.config import DatabaseSettings
+from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.gateway.inbound.pipeline import InboundPipeline
+from tests.fixtures.dovecot import ImapUser
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--url", help="a database URL instead of a fresh SQLite file")
+    args = parser.parse_args()
+    messages = invitations(args.messages + args.warmup)
+    with tempfile.TemporaryDirectory() as folder:
+        extra: dict[str, object] = {}
+        if args.url:
+            extra["database"] = DatabaseSettings(url=args.url)
+        settings = settings_for(Path(folder), ("127.0.0.1", 1), ImapUser("bench", "bench"), **extra)
+        gateway = gateway_for(settings)
+        statements = 0
+
+        def count(*_args: Any) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(gateway.store.engine, "before_cursor_execute", count)
+        try:
+            pipeline = InboundPipeline(gateway)
+
+            def handle(n: int, raw: bytes) -> None:
+                pipeline.handle(
+                    ReceivedMessage(raw=raw, source="bench", uidvalidity=1, uid=n + 1, owner=OWNER)
+                )
+
+            for n, raw in enumerate(messages[: args.warmup]):
+                handle(n, raw)
+            profiler = None
+            if args.profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.001)
+                profiler.start()
+            statements = 0
+            began = time.perf_counter()
+            for n, raw in enumerate(messages[args.warmup :], start=args.warmup):
+                handle(n, raw)
+            seconds = time.perf_counter() - began
+            if profiler is not None:
+                profiler.stop()
+                print(profiler.output_text(unicode=True, color=False, show_all=False))
+        finally:
+            gateway.close()
+    print(
+        f"InboundPipeline.handle: {seconds / args.messages * 1000:.2f} ms per message "
+        f"({args.messages / seconds:.0f} msg/s), "
+        f"{statements / args.messages:.1f} SQL statements per message"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
