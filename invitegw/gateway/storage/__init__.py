@@ -20,7 +20,6 @@ from invitegw.gateway.storage.inbox import (
     find_processed,
     finish_spooled,
     quarantine_message,
-    record_processed,
     spool_message,
 )
 from invitegw.gateway.storage.mail_state import StoreCheckpoint, StoreSpool
@@ -126,7 +125,6 @@ __all__ = [
     "normalize_url",
     "open_store",
     "quarantine_message",
-    "record_processed",
     "release_claims",
     "release_lease",
     "renew_lease",

@@ -4,7 +4,7 @@
   caller commits, then replies); :func:`claim_spooled` hands spooled messages to the
   pipeline, one worker each (``SKIP LOCKED`` on PostgreSQL), and :func:`finish_spooled`
   records the end.
-- :func:`record_processed` / :func:`find_processed` make reprocessing a no-op: an IMAP
+- :func:`append_processed` / :func:`find_processed` make reprocessing a no-op: an IMAP
   message is known by (mailbox, UIDVALIDITY, UID), any message by its Message-ID.
 - :func:`quarantine_message` keeps the raw message up to a size cap, with the reason.
 """
@@ -31,7 +31,6 @@ __all__ = [
     "find_processed",
     "finish_spooled",
     "quarantine_message",
-    "record_processed",
     "spool_message",
 ]
 
@@ -149,48 +148,6 @@ def find_processed(
     return session.scalars(query.limit(1)).first()
 
 
-def record_processed(
-    session: Session,
-    *,
-    source: str,
-    outcome: str,
-    now: dt.datetime,
-    uidvalidity: int | None = None,
-    uid: int | None = None,
-    message_id: str | None = None,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> ProcessedMessage:
-    """Record that a message was handled (commit it with the CRM write it led to).
-
-    Parameters:
-        source: a mailbox name, ``smtp`` or ``file``.
-        outcome: the overall outcome (``created``, ``duplicate``, ``quarantined`` ...).
-        now: the current time.
-        uidvalidity: the folder's UIDVALIDITY (IMAP).
-        uid: the message's UID (IMAP).
-        message_id: its Message-ID.
-        reason: a readable reason, for outcomes that need one.
-        details: per-event outcomes and other structured data.
-
-    Returns:
-        The new record.
-    """
-    row = ProcessedMessage(
-        source=source,
-        uidvalidity=uidvalidity,
-        uid=uid,
-        message_id=message_id,
-        outcome=outcome,
-        reason=reason,
-        details=details,
-        processed_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
 def append_processed(
     session: Session,
     *,
@@ -203,9 +160,19 @@ def append_processed(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """:func:`record_processed` as one INSERT, without an ORM object (the hot path).
+    """Record that a message was handled (commit it with the CRM write it led to).
 
-    Parameters are those of :func:`record_processed`.
+    One INSERT, without an ORM object: the inbound pipeline's hot path.
+
+    Parameters:
+        source: a mailbox name, ``smtp`` or ``file``.
+        outcome: the overall outcome (``created``, ``duplicate``, ``quarantined`` ...).
+        now: the current time.
+        uidvalidity: the folder's UIDVALIDITY (IMAP).
+        uid: the message's UID (IMAP).
+        message_id: its Message-ID.
+        reason: a readable reason, for outcomes that need one.
+        details: per-event outcomes and other structured data.
     """
     session.execute(
         insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__]),

@@ -22,7 +22,6 @@ from invitegw.gateway.storage import (
     log_event,
     log_events,
     quarantine_message,
-    record_processed,
     release_lease,
     renew_lease,
     set_checkpoint,
@@ -164,7 +163,7 @@ def test_spool_claim_and_finish(store: Store) -> None:
 
 def test_processed_messages_are_found_by_position_or_message_id(store: Store) -> None:
     with store.session() as session:
-        record_processed(
+        append_processed(
             session,
             source="sales",
             uidvalidity=5,
@@ -181,7 +180,7 @@ def test_processed_messages_are_found_by_position_or_message_id(store: Store) ->
         assert find_processed(session) is None
 
 
-def test_append_processed_is_record_processed_without_an_object(store: Store) -> None:
+def test_append_processed_writes_every_field_without_an_object(store: Store) -> None:
     with store.session() as session:
         append_processed(
             session,
