@@ -262,6 +262,8 @@ class ListenerServer:
         spool: see :data:`Spool`.
         notify: called after each stored message.
         tls_context: when given, STARTTLS is offered (RFC 3207).
+        require_starttls: refuse commands other than EHLO, STARTTLS and QUIT until the
+            client has started TLS (``530``); needs ``tls_context``.
     """
 
     def __init__(
@@ -271,7 +273,11 @@ class ListenerServer:
         *,
         notify: Callable[[], None] | None = None,
         tls_context: ssl.SSLContext | None = None,
+        require_starttls: bool = False,
     ) -> None:
+        if require_starttls and tls_context is None:
+            raise ConfigError("the listener cannot require STARTTLS without a TLS context")
+        self._require_starttls = require_starttls
         self.config = config
         self.handler = ListenerHandler(
             RecipientFilter(config.addresses, config.separators),
@@ -317,6 +323,7 @@ class ListenerServer:
         }
         if self._tls_context is not None:
             kwargs["tls_context"] = self._tls_context
+            kwargs["require_starttls"] = self._require_starttls
         controller = _ListenerController(self.handler, **kwargs)
         try:
             controller.start()

@@ -230,12 +230,21 @@ class ListenerSettings:
     recipients: tuple[str, ...] = ()
     max_message_size: int = field(default=25 * _MIB, metadata=meta(min=1024))
     hostname: str | None = None
+    # STARTTLS (RFC 3207) with this certificate chain and key (PEM files).
+    tls_certificate: Path | None = None
+    tls_key: Path | None = None
+    # Refuse mail until the client has started TLS.
+    require_starttls: bool = False
 
     def _check(self, path: str) -> None:
         for index, address in enumerate(self.recipients):
             problem = check_address(address)
             if problem:
                 raise ConfigError(f"{path}.recipients[{index}]: {problem}")
+        if (self.tls_certificate is None) != (self.tls_key is None):
+            raise ConfigError(f"{path}.tls_certificate and {path}.tls_key: give both or neither")
+        if self.require_starttls and self.tls_certificate is None:
+            raise ConfigError(f"{path}.tls_certificate: required when {path}.require_starttls")
 
 
 @dataclass(frozen=True, slots=True)

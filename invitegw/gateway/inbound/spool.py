@@ -26,14 +26,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from invitegw.errors import StorageError
+from invitegw.errors import ConfigError, StorageError
 from invitegw.gateway.bootstrap import Gateway
+from invitegw.gateway.config import ListenerSettings
 from invitegw.gateway.inbound.model import ReceivedMessage
 from invitegw.gateway.inbound.pipeline import received_facts
 from invitegw.gateway.inbound.service import RETRYABLE_ERRORS, Pipeline
@@ -49,6 +51,7 @@ __all__ = [
     "SpoolService",
     "SpoolWorker",
     "listener_config",
+    "listener_tls",
 ]
 
 logger = logging.getLogger(__name__)
@@ -365,6 +368,32 @@ def listener_config(gateway: Gateway) -> ListenerConfig:
     )
 
 
+def listener_tls(settings: ListenerSettings) -> ssl.SSLContext | None:
+    """The server TLS context for STARTTLS, from ``[listener] tls_certificate/tls_key``.
+
+    Parameters:
+        settings: the ``[listener]`` settings.
+
+    Returns:
+        The context, or None when no certificate is configured.
+
+    Raises:
+        ConfigError: the files cannot be read or do not hold a matching chain and key.
+    """
+    if settings.tls_certificate is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_certificate, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"listener.tls_certificate/tls_key ({settings.tls_certificate}, "
+            f"{settings.tls_key}): {exc}"
+        ) from exc
+    return context
+
+
 class ListenerService:
     """The SMTP listener as a scheduler ``Service``; each spooled message wakes ``notify``.
 
@@ -383,10 +412,13 @@ class ListenerService:
         notify: Callable[[], None] | None = None,
         config: ListenerConfig | None = None,
     ) -> None:
+        settings = gateway.settings.listener
         self.server = ListenerServer(
             config or listener_config(gateway),
             StoreSpool(gateway.store, gateway.clock),
             notify=notify,
+            tls_context=listener_tls(settings),
+            require_starttls=settings.require_starttls,
         )
 
     @property

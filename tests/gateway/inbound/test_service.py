@@ -14,9 +14,10 @@ import threading
 from pathlib import Path
 
 import pytest
+import trustme
 from sqlalchemy import select
 
-from invitegw.errors import StorageError
+from invitegw.errors import ConfigError, StorageError
 from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
 from invitegw.gateway.config.fields import Secret
 from invitegw.gateway.inbound.jobs import (
@@ -44,6 +45,7 @@ from invitegw.gateway.inbound.spool import (
     SpoolService,
     SpoolWorker,
     listener_config,
+    listener_tls,
 )
 from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
@@ -54,6 +56,7 @@ from invitegw.mailbox.imap_values import FetchedMessage, OutcomeKind, WatchEvent
 from invitegw.mailbox.netutil import pick_free_port
 from invitegw.mailbox.smtp_receive import RecipientFilter
 from tests.fixtures.dovecot import DovecotServer, ImapUser
+from tests.fixtures.tls import client_context
 from tests.gateway.inbound.service_harness import (
     WAIT,
     ManualClock,
@@ -549,3 +552,54 @@ def test_the_listener_takes_replies_to_every_calendar_with_its_token_separator(
     assert accepts("sales+k3x9q@example.com")
     assert accepts("hr-k3x9q@example.com")
     assert not accepts("someone@example.com")
+
+
+def _tls_files(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    certificate, key = folder / "listener.crt", folder / "listener.key"
+    leaf.cert_chain_pems[0].write_to_path(str(certificate))
+    for pem in leaf.cert_chain_pems[1:]:
+        pem.write_to_path(str(certificate), append=True)
+    leaf.private_key_pem.write_to_path(str(key))
+    return certificate, key
+
+
+def test_the_listener_offers_starttls_and_can_require_it(
+    store: Store, tmp_path: Path, tls_ca: trustme.CA
+) -> None:
+    certificate, key = _tls_files(tls_ca, tmp_path)
+    listener = ListenerSettings(
+        enabled=True,
+        port=pick_free_port(),
+        recipients=("crm@example.com",),
+        tls_certificate=certificate,
+        tls_key=key,
+        require_starttls=True,
+    )
+    gateway = gateway_for(store, inbound_settings(tmp_path, listener=listener))
+    service = ListenerService(gateway)
+    service.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", service.port, timeout=WAIT) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            code, _ = client.docmd("MAIL FROM:<olga@example.com>")
+            assert code == 530  # plain text refused: STARTTLS first
+            client.starttls(context=client_context(tls_ca))
+            client.ehlo()
+            refused = client.sendmail("olga@example.com", ["crm@example.com"], mail(1))
+            assert refused == {}
+    finally:
+        service.stop()
+    with store.session() as session:
+        assert session.scalars(select(SpooledMessage)).one().rcpt_to == ["crm@example.com"]
+
+
+def test_listener_tls_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="give both or neither"):
+        ListenerSettings(tls_certificate=tmp_path / "c.pem")._check("listener")
+    with pytest.raises(ConfigError, match=r"required when listener\.require_starttls"):
+        ListenerSettings(require_starttls=True)._check("listener")
+    missing = ListenerSettings(tls_certificate=tmp_path / "c.pem", tls_key=tmp_path / "k.pem")
+    with pytest.raises(ConfigError, match=r"listener\.tls_certificate/tls_key"):
+        listener_tls(missing)
