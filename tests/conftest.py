@@ -27,9 +27,19 @@ pytest_plugins = [
     "tests.fixtures.database",
 ]
 
+# "ci" (the default): the same examples on every run of the same code, so a red CI is
+# the change's doing; "explore": fresh random examples each run, to hunt for new ones
+# (HYPOTHESIS_PROFILE=explore make test); "dev": fewer examples, quicker.
 settings.register_profile(
     "ci",
     max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
