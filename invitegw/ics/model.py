@@ -225,8 +225,9 @@ class CalendarObject:
 
     ``events`` hold every VEVENT in file order (a master and its exceptions, exceptions
     alone, or unrelated events). ``other_components`` names the components kept out of the
-    model, such as ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what normalisation did (a Windows
-    zone name mapped, a METHOD taken from MIME), in words for a log or ``ics inspect``.
+    model, such as ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what
+    normalisation did (a Windows zone name mapped, a METHOD taken from MIME), in words for
+    a log or ``ics inspect``.
     """
 
     method: Method
