@@ -17,7 +17,6 @@ from invitegw.gateway.storage.engine import (
 from invitegw.gateway.storage.inbox import (
     append_processed,
     claim_spooled,
-    find_processed,
     finish_spooled,
     quarantine_message,
     spool_message,
@@ -111,7 +110,6 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "ensure_schema",
-    "find_processed",
     "finish_spooled",
     "get_checkpoint",
     "get_cursor",

@@ -4,7 +4,8 @@
   caller commits, then replies); :func:`claim_spooled` hands spooled messages to the
   pipeline, one worker each (``SKIP LOCKED`` on PostgreSQL), and :func:`finish_spooled`
   records the end.
-- :func:`append_processed` / :func:`find_processed` make reprocessing a no-op: an IMAP
+- :func:`append_processed` makes reprocessing a no-op (the inbound pipeline looks the
+  record up, :func:`~invitegw.gateway.inbound.records.seen_before`): an IMAP
   message is known by (mailbox, UIDVALIDITY, UID), any message by its Message-ID.
 - :func:`quarantine_message` keeps the raw message up to a size cap, with the reason.
 """
@@ -28,7 +29,6 @@ from invitegw.gateway.storage.outbox import claim_rows
 __all__ = [
     "append_processed",
     "claim_spooled",
-    "find_processed",
     "finish_spooled",
     "quarantine_message",
     "spool_message",
@@ -110,42 +110,6 @@ def finish_spooled(
     row.claimed_by = None
     row.claimed_until = None
     session.flush()
-
-
-def find_processed(
-    session: Session,
-    *,
-    source: str | None = None,
-    uidvalidity: int | None = None,
-    uid: int | None = None,
-    message_id: str | None = None,
-) -> ProcessedMessage | None:
-    """The record of a message handled before, by IMAP position or by Message-ID.
-
-    Parameters:
-        source: the mailbox name (with ``uidvalidity`` and ``uid``).
-        uidvalidity: the folder's UIDVALIDITY.
-        uid: the message's UID.
-        message_id: the Message-ID header, looked up when given.
-
-    Returns:
-        The earliest matching record, or ``None``.
-    """
-    conditions = []
-    if source is not None and uidvalidity is not None and uid is not None:
-        conditions.append(
-            and_(
-                ProcessedMessage.source == source,
-                ProcessedMessage.uidvalidity == uidvalidity,
-                ProcessedMessage.uid == uid,
-            )
-        )
-    if message_id:
-        conditions.append(ProcessedMessage.message_id == message_id)
-    if not conditions:
-        return None
-    query = select(ProcessedMessage).where(or_(*conditions)).order_by(ProcessedMessage.id)
-    return session.scalars(query.limit(1)).first()
 
 
 def append_processed(

@@ -145,3 +145,36 @@ def test_seen_before_is_previous_result_and_the_outbox_check(store: Store) -> No
         None,
         False,
     )
+
+
+def test_processed_messages_are_found_by_position_or_message_id(store: Store) -> None:
+    with store.session() as session:
+        append_processed(
+            session,
+            source="sales",
+            uidvalidity=5,
+            uid=12,
+            message_id="<a@example.org>",
+            outcome="created",
+            now=T0,
+        )
+
+    def found(**kwargs: object) -> bool:
+        values: dict[str, object] = {
+            "source": "file",
+            "uidvalidity": None,
+            "uid": None,
+            "message_key": None,
+            "digest": None,
+            "message_id": None,
+        }
+        values.update(kwargs)
+        with store.session() as session:
+            prior, _ours = seen_before(session, **values)  # type: ignore[arg-type]
+            return prior is not None
+
+    assert found(source="sales", uidvalidity=5, uid=12)
+    assert found(message_key="<a@example.org>")
+    assert not found(source="sales", uidvalidity=6, uid=12)
+    assert not found(message_key="<b@example.org>")
+    assert not found()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from invitegw.crm_adapter.port import LogLevel
 from invitegw.gateway.storage import (
     EventLogEntry,
@@ -15,7 +17,6 @@ from invitegw.gateway.storage import (
     acquire_lease,
     append_processed,
     claim_spooled,
-    find_processed,
     finish_spooled,
     get_checkpoint,
     get_cursor,
@@ -161,25 +162,6 @@ def test_spool_claim_and_finish(store: Store) -> None:
         )
 
 
-def test_processed_messages_are_found_by_position_or_message_id(store: Store) -> None:
-    with store.session() as session:
-        append_processed(
-            session,
-            source="sales",
-            uidvalidity=5,
-            uid=12,
-            message_id="<a@example.org>",
-            outcome="created",
-            now=T0,
-        )
-    with store.session() as session:
-        assert find_processed(session, source="sales", uidvalidity=5, uid=12) is not None
-        assert find_processed(session, message_id="<a@example.org>") is not None
-        assert find_processed(session, source="sales", uidvalidity=6, uid=12) is None
-        assert find_processed(session, message_id="<b@example.org>") is None
-        assert find_processed(session) is None
-
-
 def test_append_processed_writes_every_field_without_an_object(store: Store) -> None:
     with store.session() as session:
         append_processed(
@@ -195,8 +177,8 @@ def test_append_processed_writes_every_field_without_an_object(store: Store) -> 
         )
         assert not session.new
     with store.session() as session:
-        row = find_processed(session, source="sales", uidvalidity=5, uid=13)
-        assert isinstance(row, ProcessedMessage)
+        row = session.scalars(select(ProcessedMessage)).one()
+        assert (row.source, row.uidvalidity, row.uid) == ("sales", 5, 13)
         assert (row.message_id, row.outcome, row.reason, row.details, row.processed_at) == (
             "<c@example.org>",
             "quarantined",
