@@ -24,7 +24,6 @@ messages handled before a no-op.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import ssl
 import threading
@@ -136,13 +135,6 @@ def _password(mailbox: MailboxSettings) -> str:
     return mailbox.password.reveal()
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # imapclient gives INTERNALDATE as naive local time.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.astimezone(dt.UTC)
-
-
 class MailboxHandler:
     """The watcher's handler for one mailbox: fetched message → pipeline → outcome.
 
@@ -167,7 +159,8 @@ class MailboxHandler:
             owner=mailbox.owner,
             size=message.size,
             oversized=message.oversized,
-            received_at=_aware(message.internal_date),
+            # Aware: ImapConnection turns imapclient's time normalising off.
+            received_at=message.internal_date,
         )
         try:
             result = self._pipeline.handle(received, dry_run=False)
