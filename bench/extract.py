@@ -5,7 +5,7 @@ each, with the Received/DKIM/ARC header load of real delivered mail) through:
 
 - ``email.message_from_bytes`` with ``policy.default`` (the slow, modern parser);
 - ``email.message_from_bytes`` with ``compat32`` (the floor: parsing alone);
-- ``invitegw.mailbox.extract`` (parsing + headers + calendar parts + forward/bounce).
+- ``invitegw.mailbox.mime.extract`` (parsing + headers + calendar parts + forward/bounce).
 
 Run: ``.venv/bin/python bench/extract.py [seconds-per-case]``. Figures only, no asserts.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from invitegw.mailbox import extract
+from invitegw.mailbox.mime import extract
 
 _TZ = "\r\n".join(
     [

@@ -3,8 +3,8 @@
 Starts a private Dovecot on loopback (the test fixture's server class, installing
 ``dovecot-imapd`` when missing), then alternates two measurements per round:
 
-- **watcher**: an :class:`~invitegw.mailbox.imap_watch.ImapWatcher` IDLEs on account A; the
-  time from just before an APPEND to A until the handler is called with that message;
+- **watcher**: an :class:`~invitegw.mailbox.transport.imap_watch.ImapWatcher` IDLEs on
+  account A; the time from just before an APPEND to A until the handler is called with that message;
 - **raw floor**: a bare ``imapclient`` IDLE on account B; the time from just before an
   APPEND to B until the EXISTS push arrives. Dovecot notices new mail through inotify plus
   ``mailbox_idle_check_interval``, so this floor is Dovecot's, not ours.
@@ -28,15 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imapclient import IMAPClient
 
-from invitegw.mailbox.imap_client import ImapAccount, ImapSecurity
-from invitegw.mailbox.imap_values import (
+from invitegw.mailbox.transport.imap_client import ImapAccount, ImapSecurity
+from invitegw.mailbox.transport.imap_values import (
     FetchedMessage,
     MemoryCheckpoint,
     Outcome,
     WatchConfig,
     WatchEvent,
 )
-from invitegw.mailbox.imap_watch import ImapWatcher
+from invitegw.mailbox.transport.imap_watch import ImapWatcher
 from tests.fixtures.dovecot import DovecotServer, ensure_dovecot
 
 TIMEOUT = 30.0

@@ -49,9 +49,9 @@ import icalendar
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
-from invitegw.crm_adapter.port import EntityType
-from invitegw.crm_adapter.sql_admin import SqlCrmAdmin
-from invitegw.crm_adapter.sql_schema import CrmTask
+from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
+from invitegw.crm_adapter.builtin.schema import CrmTask
+from invitegw.domain.records import EntityType
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.config import (
     CalendarSettings,
@@ -63,13 +63,13 @@ from invitegw.gateway.config import (
     WorkerSettings,
 )
 from invitegw.gateway.config.fields import Secret
+from invitegw.gateway.inbound.imap_source import MailboxService, drain_mailbox_once
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
-from invitegw.gateway.inbound.service import MailboxService, drain_mailbox_once
-from invitegw.gateway.inbound.spool import ListenerService, SpoolService, SpoolWorker
+from invitegw.gateway.inbound.smtp_source import ListenerService, SpoolService, SpoolWorker
 from invitegw.gateway.storage import open_store, upgrade
-from invitegw.mailbox.imap_values import WatchEvent
-from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.transport.imap_values import WatchEvent
+from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.dovecot import DovecotServer, ImapUser, ensure_dovecot
 from tests.gateway.inbound.service_mails import (
     DEFAULT_START,

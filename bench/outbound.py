@@ -45,15 +45,15 @@ from pathlib import Path
 
 import icalendar
 
-from invitegw.crm_adapter.port import EntityType, Meeting, PartyRef
-from invitegw.crm_adapter.sql import SqlCrm
-from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.domain.records import EntityType, Meeting, PartyRef
 from invitegw.gateway.bootstrap import build_gateway
 from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
-from invitegw.gateway.dispatcher import Dispatcher
-from invitegw.gateway.outbound import Outbound
+from invitegw.gateway.outbound.dispatch import Dispatcher
+from invitegw.gateway.outbound.feed import Outbound
 from invitegw.gateway.storage import open_store, upgrade
-from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.transport.netutil import pick_free_port
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
 CONTACTS = 500

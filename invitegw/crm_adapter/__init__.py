@@ -1,45 +1,10 @@
-"""The CRM port and its adapters (the built-in SQL CRM, vtiger)."""
+"""The CRM port and its adapters: the built-in CRM (:mod:`~invitegw.crm_adapter.builtin`), vtiger.
+
+The records that cross the port live in :mod:`invitegw.domain.records`.
+"""
 
 from __future__ import annotations
 
-from invitegw.crm_adapter.port import (
-    ChangeBatch,
-    CrmPort,
-    EntityType,
-    ExistenceCheck,
-    LogEntry,
-    LogLevel,
-    LogTarget,
-    Meeting,
-    MeetingChange,
-    MeetingKind,
-    MeetingOccurrence,
-    NewTask,
-    Party,
-    PartyRef,
-    ResponseRecord,
-    Task,
-    TaskStatus,
-    TaskUpdate,
-)
+from invitegw.crm_adapter.port import CrmPort, ExistenceCheck
 
-__all__ = [
-    "ChangeBatch",
-    "CrmPort",
-    "EntityType",
-    "ExistenceCheck",
-    "LogEntry",
-    "LogLevel",
-    "LogTarget",
-    "Meeting",
-    "MeetingChange",
-    "MeetingKind",
-    "MeetingOccurrence",
-    "NewTask",
-    "Party",
-    "PartyRef",
-    "ResponseRecord",
-    "Task",
-    "TaskStatus",
-    "TaskUpdate",
-]
+__all__ = ["CrmPort", "ExistenceCheck"]

@@ -14,22 +14,19 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, EntityType, Meeting
-from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions, utc_now
+from invitegw.crm_adapter.builtin.crm import SqlCrm, SqlCrmOptions, utc_now
+from invitegw.crm_adapter.port import CrmPort
 from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
+from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
-from invitegw.mailbox.extract import MimeLimits
-from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender
-from invitegw.mailbox.smtp_send import TlsMode as SmtpTlsMode
-
-if TYPE_CHECKING:
-    from invitegw.gateway.plan_model import Plan
+from invitegw.mailbox.mime.extract import MimeLimits
+from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
+from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 __all__ = [
     "Clock",
@@ -78,20 +75,6 @@ class Gateway:
             The adapter.
         """
         return self.crm_factory(session)
-
-    def submit(self, meeting: Meeting) -> Plan | None:
-        """Plan and queue a meeting handed over directly (DESIGN.md, outbound flow 1).
-
-        Parameters:
-            meeting: the CRM snapshot.
-
-        Returns:
-            The plan, or ``None`` when its messages could not be built (logged on it).
-        """
-        # The outbound pipeline is built on this module: imported when first used.
-        from invitegw.gateway.outbound import Outbound
-
-        return Outbound(self).submit(meeting)
 
     def close(self) -> None:
         """Release the database connections and the CRM's (a remote CRM logs out)."""
@@ -144,7 +127,7 @@ def mime_limits(settings: Settings) -> MimeLimits:
         settings: the configuration.
 
     Returns:
-        The limits ``invitegw.mailbox.extract`` takes.
+        The limits ``invitegw.mailbox.mime.extract`` takes.
     """
     limits = settings.limits
     return MimeLimits(

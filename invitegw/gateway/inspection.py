@@ -1,7 +1,7 @@
 """What is in an invitation: every calendar object of an .eml or .ics file, as plain records.
 
 The administrator's question "what did this message actually say?" answered with the same
-code the gateway uses: MIME extraction (``mailbox.extract``) and the iCalendar parser
+code the gateway uses: MIME extraction (``mailbox.mime.extract``) and the iCalendar parser
 (``ics.parse_calendars``). :func:`inspect_bytes` is pure; the ``invitegw ics inspect``
 command reads the files and prints the records (readable, or one JSON object per event).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from invitegw.errors import IcsError, MimeError
 from invitegw.ics import CalendarObject, Event, parse_calendars
 from invitegw.ics.limits import IcsLimits
-from invitegw.mailbox import Extraction, MimeLimits, extract
+from invitegw.mailbox.mime import Extraction, MimeLimits, extract
 
 __all__ = [
     "CALENDAR_SUFFIXES",

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 # "module:function" → function(runtime) -> Sequence[Job]. The inbound side adds its own line.
 JOB_FACTORIES: tuple[str, ...] = (
-    "invitegw.gateway.outbound_jobs:outbound_jobs",
+    "invitegw.gateway.outbound.jobs:outbound_jobs",
     "invitegw.gateway.inbound.jobs:inbound_jobs",
 )
 # "module:function" → function(runtime) -> Sequence[Service].

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from invitegw.crm_adapter.port import (
-    CrmPort,
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.records import (
     EntityType,
     LogEntry,
     LogLevel,

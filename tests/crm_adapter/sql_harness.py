@@ -12,7 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.crm import SqlCrm, SqlCrmOptions
+from invitegw.crm_adapter.builtin.records import parse_id, rows_with_email
+from invitegw.crm_adapter.builtin.schema import CrmMeetingAttendee
+from invitegw.domain.records import (
     ChangeBatch,
     EntityType,
     LogEntry,
@@ -25,10 +29,6 @@ from invitegw.crm_adapter.port import (
     TaskStatus,
     TaskUpdate,
 )
-from invitegw.crm_adapter.sql import SqlCrm, SqlCrmOptions
-from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
-from invitegw.crm_adapter.sql_records import parse_id, rows_with_email
-from invitegw.crm_adapter.sql_schema import CrmMeetingAttendee
 from invitegw.gateway.storage import Store
 from tests.crm_adapter.contract import CrmHarness, MeetingSpec
 

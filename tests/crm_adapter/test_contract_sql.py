@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.domain.records import EntityType
 from invitegw.gateway.storage import Store
 from tests.crm_adapter.contract import CrmContract, CrmHarness, HarnessFactory
 from tests.crm_adapter.sql_harness import sql_harness

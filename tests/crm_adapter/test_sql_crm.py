@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select, text
 
-from invitegw.crm_adapter.port import EntityType, NewTask, PartyRef
-from invitegw.crm_adapter.sql import SqlCrm
-from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
-from invitegw.crm_adapter.sql_schema import CrmTask
+from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.crm_adapter.builtin.schema import CrmTask
+from invitegw.domain.records import EntityType, NewTask, PartyRef
 from invitegw.errors import AddressError, CrmConflictError, CrmError, CrmNotFoundError
 from invitegw.gateway.storage import Store, open_store, upgrade
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType
-from invitegw.crm_adapter.sql import SqlCrm
+from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.crm_adapter.vtiger import VtigerCrm
+from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError, SchemaOutdatedError
 from invitegw.gateway.bootstrap import build_gateway, mime_limits, sql_crm_options, worker_id
 from invitegw.gateway.config import load_settings

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.crm_adapter.builtin.schema import CrmBase, CrmContact
+from invitegw.domain.records import (
     EntityType,
     LogEntry,
     LogLevel,
@@ -22,8 +24,6 @@ from invitegw.crm_adapter.port import (
     PartyRef,
     TaskStatus,
 )
-from invitegw.crm_adapter.sql import SqlCrm
-from invitegw.crm_adapter.sql_schema import CrmBase, CrmContact
 from invitegw.gateway.cli import main
 from invitegw.gateway.storage import Store, open_store
 

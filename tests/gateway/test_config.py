@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import (
     CrmAdapterName,
-    DuplicatePolicy,
     Secret,
     TlsMode,
     dump_settings,
@@ -20,6 +19,7 @@ from invitegw.gateway.config import (
     parse_duration,
     resolve_config_path,
 )
+from invitegw.itip.policy import DuplicatePolicy
 
 
 def _write(tmp_path: Path, text: str, name: str = "gw.toml") -> Path:

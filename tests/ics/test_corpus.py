@@ -4,7 +4,7 @@ Every bare iCalendar file is parsed and compared with the manifest's expected co
 (the majority answer of three independent parsers; see the corpus README). Rows whose
 ``parsers_agree`` is ``yes`` must agree on every column; the others may differ, but must
 never fail with anything but our own :class:`~invitegw.errors.IcsError`. ``eml/`` rows are
-read through ``invitegw.mailbox.extract`` first (the first calendar part, as the manifest
+read through ``invitegw.mailbox.mime.extract`` first (the first calendar part, as the manifest
 was made) and held to the same standard; the figures are printed at the end.
 
 Run: ``INVITEGW_CORPUS=<corpus folder> .venv/bin/python -m pytest tests/ics/test_corpus.py``
@@ -21,7 +21,7 @@ import pytest
 
 from invitegw.errors import IcsError
 from invitegw.ics import CalendarObject, Event, MethodSource, parse_calendars
-from invitegw.mailbox import extract
+from invitegw.mailbox.mime import extract
 from tests.ics.checks import assert_own_error
 
 pytestmark = pytest.mark.corpus
@@ -133,7 +133,7 @@ def _same(column: str, ours: str, wanted: str) -> bool:
 
 
 def test_every_agreed_row_agrees(corpus_dir: Path) -> None:
-    """Bare objects and emails alike (emails through ``mailbox.extract`` first)."""
+    """Bare objects and emails alike (emails through ``mailbox.mime.extract`` first)."""
     failures = []
     checked = 0
     for row in calendar_rows(corpus_dir):

@@ -6,17 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitegw.errors import AddressError
-from invitegw.mailbox.addresses import (
+from invitegw.domain.addresses import (
     Mailbox,
     add_plus_token,
-    header_is_ambiguous,
     normalize_address,
-    parse_address_header,
     same_address,
     split_plus_token,
     validate_address,
 )
+from invitegw.errors import AddressError
+from invitegw.mailbox.mime.address_headers import header_is_ambiguous, parse_address_header
 
 
 @pytest.mark.parametrize(
@@ -187,7 +186,7 @@ _LIST_PIECES = st.sampled_from(
 def test_fast_address_list_path_agrees_with_the_stdlib(value: str) -> None:
     from email.utils import getaddresses
 
-    from invitegw.mailbox.addresses import _simple_pairs
+    from invitegw.mailbox.mime.address_headers import _simple_pairs
 
     fast = _simple_pairs(value)
     if fast is not None:

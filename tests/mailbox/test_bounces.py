@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invitegw.mailbox import BounceKind, FailedRecipient, extract
+from invitegw.mailbox.mime import BounceKind, FailedRecipient, extract
 from tests.mailbox.helpers import calendar, uids
 
 RETURNED = (

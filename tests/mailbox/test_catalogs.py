@@ -11,7 +11,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from invitegw.mailbox.render import SUPPORTED_LANGUAGES
+from invitegw.templates.render import SUPPORTED_LANGUAGES
 
 TEMPLATES = Path(str(resources.files("invitegw.templates")))
 

@@ -11,16 +11,16 @@ from email.message import EmailMessage
 
 import pytest
 
+from invitegw.domain.addresses import Mailbox
 from invitegw.errors import MimeError
 from invitegw.ics.model import Method
-from invitegw.mailbox.addresses import Mailbox
-from invitegw.mailbox.compose import (
+from invitegw.mailbox.mime.compose import (
     ICS_FILENAME,
     InvitationEmail,
     compose_invitation,
     format_msgid,
 )
-from invitegw.mailbox.render import RenderedBody
+from invitegw.templates.render import RenderedBody
 
 # A hand-written calendar object: composition treats it as opaque bytes.
 ICS = (

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.mailbox import CalendarPart, extract
+from invitegw.mailbox.mime import CalendarPart, extract
 from tests.mailbox.helpers import first_method, uids
 
 pytestmark = pytest.mark.corpus

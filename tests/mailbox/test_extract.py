@@ -9,16 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from invitegw.domain.addresses import Mailbox
 from invitegw.errors import MimeError
-from invitegw.mailbox import (
-    CalendarPart,
-    Extraction,
-    ForwardKind,
-    Mailbox,
-    PartOrigin,
-    extract,
-)
-from invitegw.mailbox.params import simple_params
+from invitegw.mailbox.mime import CalendarPart, Extraction, ForwardKind, PartOrigin, extract
+from invitegw.mailbox.mime.params import simple_params
 from tests.mailbox.helpers import calendar, first_method, load, property_value, uids
 
 ORGANIZER = Mailbox("Olivia Organizer", "olivia@example.org")

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invitegw.errors import MimeError
-from invitegw.mailbox import Extraction, MimeLimits, extract
+from invitegw.mailbox.mime import Extraction, MimeLimits, extract
 from tests.mailbox.helpers import DATA, build_tnef, calendar
 
 FIXTURES = sorted(p.read_bytes() for p in DATA.glob("*.eml"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from invitegw.mailbox import ForwardKind, Mailbox, extract
-from invitegw.mailbox.forwards import (
+from invitegw.domain.addresses import Mailbox
+from invitegw.mailbox.mime import ForwardKind, extract
+from invitegw.mailbox.mime.forwards import (
     find_inline_forward,
     has_forward_prefix,
     has_reply_prefix,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitegw.mailbox.addresses import Mailbox
-from invitegw.mailbox.headers import read_headers
-from invitegw.mailbox.headertext import (
+from invitegw.domain.addresses import Mailbox
+from invitegw.mailbox.mime.headers import read_headers
+from invitegw.mailbox.mime.headertext import (
     decode_bytes,
     decode_words,
     message_id_list,

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from invitegw.errors import ConfigError
-from invitegw.mailbox.imap_client import ImapAccount, folder_refusal
-from invitegw.mailbox.imap_values import (
+from invitegw.mailbox.transport.imap_client import ImapAccount, folder_refusal
+from invitegw.mailbox.transport.imap_values import (
     MemoryCheckpoint,
     Outcome,
     OutcomeKind,

@@ -15,15 +15,15 @@ import pytest
 from imapclient import DELETED
 
 from invitegw.errors import CapabilityError, MailboxError
-from invitegw.mailbox.imap_client import ImapAccount, ImapSecurity
-from invitegw.mailbox.imap_values import (
+from invitegw.mailbox.transport.imap_client import ImapAccount, ImapSecurity
+from invitegw.mailbox.transport.imap_values import (
     FetchedMessage,
     MemoryCheckpoint,
     Outcome,
     WatchConfig,
     WatchEvent,
 )
-from invitegw.mailbox.imap_watch import ImapWatcher
+from invitegw.mailbox.transport.imap_watch import ImapWatcher
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 
 pytestmark = pytest.mark.dovecot
@@ -478,7 +478,7 @@ def test_tls_and_starttls(
 def test_untrusted_certificate_is_a_mailbox_error(
     dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    from invitegw.mailbox.imap_client import ImapConnection
+    from invitegw.mailbox.transport.imap_client import ImapConnection
 
     account = account_for(dovecot, imap_user, port=dovecot.tls_port, security=ImapSecurity.TLS)
     with pytest.raises(MailboxError, match=r"TLS|certificate"):
@@ -486,7 +486,7 @@ def test_untrusted_certificate_is_a_mailbox_error(
 
 
 def test_capability_gate(dovecot: DovecotServer, imap_user: ImapUser) -> None:
-    from invitegw.mailbox.imap_client import ImapConnection
+    from invitegw.mailbox.transport.imap_client import ImapConnection
 
     connection = ImapConnection.connect(account_for(dovecot, imap_user), imap_user.password)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from invitegw.errors import ConfigError, MimeLimitError
-from invitegw.mailbox import MimeLimits, extract
+from invitegw.mailbox.mime import MimeLimits, extract
 from tests.mailbox.helpers import calendar, load
 
 

@@ -7,7 +7,7 @@ import email
 
 import pytest
 
-from invitegw.mailbox.payload import (
+from invitegw.mailbox.mime.payload import (
     calendar_key,
     decoded_payload,
     looks_like_calendar,

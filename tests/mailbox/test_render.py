@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from invitegw.mailbox.recurrence_text import RecurrenceSummary, describe_rrule
-from invitegw.mailbox.render import (
+from invitegw.itip.policy import MessageKind
+from invitegw.templates.recurrence_text import RecurrenceSummary, describe_rrule
+from invitegw.templates.render import (
     SUPPORTED_LANGUAGES,
     Audience,
-    MessageKind,
     MessageView,
     pick_language,
     render_message,

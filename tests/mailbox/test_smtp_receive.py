@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from invitegw.errors import ConfigError
-from invitegw.mailbox.smtp_receive import ListenerConfig, ListenerServer, RecipientFilter
+from invitegw.mailbox.transport.smtp_receive import ListenerConfig, ListenerServer, RecipientFilter
 
 ADDRESSES = ("crm@example.com", "Sales@Example.com")
 RAW = (

@@ -9,9 +9,9 @@ from email.message import EmailMessage
 import pytest
 
 from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
-from invitegw.mailbox.netutil import pick_free_port
-from invitegw.mailbox.smtp_envelope import envelope_of
-from invitegw.mailbox.smtp_send import SmtpRelayConfig, SmtpSender, TlsMode
+from invitegw.mailbox.mime.envelope import envelope_of
+from invitegw.mailbox.transport.netutil import pick_free_port
+from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender, TlsMode
 from tests.fixtures.smtp_sink import SmtpSink
 
 
@@ -213,11 +213,11 @@ def test_rate_limit_spaces_messages_with_the_injected_clock(smtp_sink: SmtpSink)
 
 
 def test_one_info_line_per_message(smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture) -> None:
-    logger = "invitegw.mailbox.smtp_send"
+    logger = "invitegw.mailbox.transport.smtp_send"
     with caplog.at_level(logging.INFO, logger=logger), _plain(smtp_sink).session() as session:
         session.send(_message(1))
         session.send(_message(2))
-    lines = [r for r in caplog.records if r.name == "invitegw.mailbox.smtp_send"]
+    lines = [r for r in caplog.records if r.name == "invitegw.mailbox.transport.smtp_send"]
     assert [r.levelno for r in lines] == [logging.INFO, logging.INFO]
     assert "<msg-1@example.com>" in lines[0].getMessage()
     assert "code=250" in lines[1].getMessage()

@@ -7,8 +7,8 @@ import struct
 import pytest
 from tnefparse.tnef import TNEF
 
-from invitegw.mailbox import MimeLimits, PartOrigin, extract
-from invitegw.mailbox.tnef import read_tnef
+from invitegw.mailbox.mime import MimeLimits, PartOrigin, extract
+from invitegw.mailbox.mime.tnef import read_tnef
 from tests.mailbox.helpers import build_tnef, calendar, tnef_email, uids
 
 

@@ -24,7 +24,15 @@ from typing import Any
 
 import httpx
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.vtiger.client import VtigerClient
+from invitegw.crm_adapter.vtiger.crmlog import CrmLog
+from invitegw.crm_adapter.vtiger.feed import ChangeFeed
+from invitegw.crm_adapter.vtiger.meetings import MeetingReader
+from invitegw.crm_adapter.vtiger.options import VtigerOptions
+from invitegw.crm_adapter.vtiger.parties import Directory
+from invitegw.crm_adapter.vtiger.schema import Schema
+from invitegw.crm_adapter.vtiger.tasks import TaskStore
+from invitegw.domain.records import (
     ChangeBatch,
     EntityType,
     LogEntry,
@@ -37,14 +45,6 @@ from invitegw.crm_adapter.port import (
     TaskStatus,
     TaskUpdate,
 )
-from invitegw.crm_adapter.vtiger.client import VtigerClient
-from invitegw.crm_adapter.vtiger.crmlog import CrmLog
-from invitegw.crm_adapter.vtiger.feed import ChangeFeed
-from invitegw.crm_adapter.vtiger.meetings import MeetingReader
-from invitegw.crm_adapter.vtiger.options import VtigerOptions
-from invitegw.crm_adapter.vtiger.parties import Directory
-from invitegw.crm_adapter.vtiger.schema import Schema
-from invitegw.crm_adapter.vtiger.tasks import TaskStore
 
 __all__ = ["VtigerCrm"]
 

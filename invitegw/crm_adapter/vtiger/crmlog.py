@@ -23,14 +23,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from invitegw.crm_adapter.port import (
-    EntityType,
-    LogEntry,
-    LogLevel,
-    LogTarget,
-    PartyRef,
-    ResponseRecord,
-)
 from invitegw.crm_adapter.vtiger import vtql
 from invitegw.crm_adapter.vtiger.client import VtigerApiError, VtigerClient
 from invitegw.crm_adapter.vtiger.meetings import MeetingReader
@@ -38,6 +30,14 @@ from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import Directory
 from invitegw.crm_adapter.vtiger.schema import EVENTS, TASKS, Schema
 from invitegw.crm_adapter.vtiger.tasks import TaskStore
+from invitegw.domain.records import (
+    EntityType,
+    LogEntry,
+    LogLevel,
+    LogTarget,
+    PartyRef,
+    ResponseRecord,
+)
 from invitegw.errors import CrmNotFoundError
 
 __all__ = ["MAX_COMMENT_CHARS", "CrmLog"]

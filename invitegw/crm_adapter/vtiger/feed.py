@@ -39,12 +39,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from invitegw.crm_adapter.port import ChangeBatch, MeetingChange, Party, PartyRef
 from invitegw.crm_adapter.vtiger import vtql
 from invitegw.crm_adapter.vtiger.client import VtigerApiError, VtigerClient
 from invitegw.crm_adapter.vtiger.meetings import MeetingReader
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
+from invitegw.domain.records import ChangeBatch, MeetingChange, Party, PartyRef
 from invitegw.errors import CrmError
 
 __all__ = ["ChangeFeed", "FeedCursor"]

@@ -29,7 +29,6 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, Party, PartyRef
 from invitegw.crm_adapter.vtiger import vtql
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
@@ -41,6 +40,7 @@ from invitegw.crm_adapter.vtiger.records import (
     user_zone,
 )
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
+from invitegw.domain.records import EntityType, Meeting, MeetingKind, Party, PartyRef
 
 __all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from invitegw.crm_adapter.port import EntityType, LogLevel
+from invitegw.domain.records import EntityType, LogLevel
 from invitegw.errors import ConfigError
 
 __all__ = ["ACCESS_KEY_ENV", "VtigerOptions"]

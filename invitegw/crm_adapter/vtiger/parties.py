@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from invitegw.crm_adapter.port import EntityType, Party, PartyRef
 from invitegw.crm_adapter.vtiger import vtql
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.records import party_fields, party_from_record
 from invitegw.crm_adapter.vtiger.schema import Schema
+from invitegw.domain.records import EntityType, Party, PartyRef
 
 __all__ = ["ADDRESS_ID_PREFIX", "Directory", "address_party", "plausible_address"]
 

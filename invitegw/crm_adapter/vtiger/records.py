@@ -16,8 +16,8 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
-from invitegw.crm_adapter.port import EntityType, Party, PartyRef
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
+from invitegw.domain.records import EntityType, Party, PartyRef
 from invitegw.errors import CrmError
 
 __all__ = [

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from invitegw.crm_adapter.port import EntityType
 from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.records import MODULE_OF
+from invitegw.domain.records import EntityType
 from invitegw.errors import CrmError
 
 __all__ = ["EVENTS", "MODULES", "TASKS", "ModuleInfo", "Schema"]

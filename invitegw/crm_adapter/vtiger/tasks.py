@@ -20,20 +20,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from invitegw.crm_adapter.port import (
-    EntityType,
-    NewTask,
-    PartyRef,
-    Task,
-    TaskStatus,
-    TaskUpdate,
-)
 from invitegw.crm_adapter.vtiger import markers, vtql
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import ADDRESS_ID_PREFIX, Directory
 from invitegw.crm_adapter.vtiger.records import from_server, to_server
 from invitegw.crm_adapter.vtiger.schema import TASKS, Schema
+from invitegw.domain.records import EntityType, NewTask, PartyRef, Task, TaskStatus, TaskUpdate
 from invitegw.errors import CrmError, CrmNotFoundError
 
 __all__ = ["MAX_LOG_LINES", "TaskStore"]

@@ -15,11 +15,11 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TypeAlias
 
-from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind
-from invitegw.crm_adapter.sql import SqlCrm
-from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
-from invitegw.crm_adapter.sql_records import zone
+from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.crm_adapter.builtin.records import zone
 from invitegw.crm_adapter.vtiger import check_connection, render_check_report
+from invitegw.domain.records import EntityType, Meeting, MeetingKind
 from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway, build_gateway, sql_crm_options, vtiger_options
 from invitegw.gateway.commands.common import settings_for

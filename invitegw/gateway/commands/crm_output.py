@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import LogEntry, LogTarget, Party, Task
+from invitegw.domain.records import LogEntry, LogTarget, Party, Task
 from invitegw.gateway.storage import EventLogEntry
 
 __all__ = [

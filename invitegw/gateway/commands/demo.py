@@ -1,6 +1,6 @@
 """``invitegw demo``: the outbound flow end to end on the embedded setup (the first command).
 
-It reads no configuration and sends nothing off this machine (see :mod:`invitegw.gateway.demo`).
+It reads no configuration and sends nothing off this machine (see :mod:`invitegw.demo.run`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from invitegw.gateway.demo import run_demo
+from invitegw.demo.run import run_demo
 
 __all__ = ["register"]
 

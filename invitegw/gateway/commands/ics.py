@@ -16,7 +16,7 @@ from typing import TextIO, TypeAlias
 
 from invitegw.gateway.inspection import Inspection, event_record, inspect_bytes
 from invitegw.ics import CalendarObject, Event
-from invitegw.mailbox import MimeLimits
+from invitegw.mailbox.mime import MimeLimits
 
 __all__ = ["register"]
 

@@ -29,15 +29,15 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from invitegw.domain.addresses import normalize_address
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.crm_output import iso_utc, print_records
-from invitegw.gateway.inbound.files import collect_inputs, read_input
+from invitegw.gateway.inbound.file_source import collect_inputs, read_input
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import QuarantinedMessage
-from invitegw.mailbox.addresses import normalize_address
 
 __all__ = ["event_records", "quarantine_record", "register"]
 

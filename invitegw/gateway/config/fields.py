@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from invitegw.domain.addresses import validate_address
 from invitegw.errors import AddressError
-from invitegw.mailbox.addresses import validate_address
 
 __all__ = [
     "REDACTED",

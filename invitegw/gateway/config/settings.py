@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config.fields import (
     RawTable,
@@ -22,6 +22,13 @@ from invitegw.gateway.config.fields import (
     check_name,
     check_time_zone,
     meta,
+)
+from invitegw.itip.policy import (
+    DuplicatePolicy,
+    ExternalInvitationPolicy,
+    ForwarderPolicy,
+    NonInviteeReplyPolicy,
+    OrganizerMode,
 )
 
 __all__ = [
@@ -57,44 +64,6 @@ class TlsMode(StrEnum):
     NONE = "none"  # plain text: loopback and tests only
     STARTTLS = "starttls"  # plain connect, then STARTTLS (RFC 3207 / RFC 2595)
     TLS = "tls"  # TLS from the first byte (implicit TLS, RFC 8314)
-
-
-class OrganizerMode(StrEnum):
-    """What ORGANIZER says in the invitations a calendar sends."""
-
-    TOKEN = "token"  # noqa: S105 - a mode, not a password. The calendar mailbox plus a per-attendee token: sales+k3x9@company
-    USER = "user"  # the CRM user's own address (replies then bypass the gateway)
-
-
-class DuplicatePolicy(StrEnum):
-    """What a newer copy of an invitation already turned into a task does."""
-
-    SKIP = "skip"  # nothing: the first task stays as it was
-    UPDATE = "update"  # the task is rescheduled/renamed to the newer content
-    CREATE = "create"  # a further task is created
-
-
-class ForwarderPolicy(StrEnum):
-    """Who may create a task by forwarding an invitation to the gateway."""
-
-    STAFF = "staff"  # CRM users only
-    INTERNAL_DOMAINS = "internal-domains"  # CRM users and any address of inbound.internal_domains
-    ANYONE = "anyone"
-
-
-class ExternalInvitationPolicy(StrEnum):
-    """Whether invitations sent straight to the gateway from outside become tasks."""
-
-    KNOWN_PARTIES = "known-parties"  # only from contacts, accounts and leads in the CRM
-    ANYONE = "anyone"
-    NONE = "none"  # quarantined
-
-
-class NonInviteeReplyPolicy(StrEnum):
-    """What a REPLY from someone who was not invited does."""
-
-    RECORD = "record"  # recorded on the meeting, flagged as from a non-invitee
-    IGNORE = "ignore"  # logged and otherwise ignored
 
 
 class CrmAdapterName(StrEnum):

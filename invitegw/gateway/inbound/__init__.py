@@ -6,9 +6,9 @@ services that feed them (IMAP watchers, the SMTP listener, files) build on it.
 
 - :mod:`~invitegw.gateway.inbound.pipeline`: :class:`InboundPipeline` (``handle``,
   ``release``), one message end to end in one transaction.
-- :mod:`~invitegw.gateway.inbound.decide` (pure): the REQUEST/PUBLISH/CANCEL task rules;
-  :mod:`~invitegw.gateway.inbound.keys` (pure): ledger and idempotency keys;
-  :mod:`~invitegw.gateway.inbound.trust` (pure): Authentication-Results.
+- :mod:`~invitegw.itip.decide` (pure): the REQUEST/PUBLISH/CANCEL task rules;
+  :mod:`~invitegw.itip.keys` (pure): ledger and idempotency keys;
+  :mod:`~invitegw.itip.trust` (pure): Authentication-Results.
 - :mod:`~invitegw.gateway.inbound.events`: gathers the facts of one event and applies the
   decision; :mod:`~invitegw.gateway.inbound.records`: the ledger and processed records;
   :mod:`~invitegw.gateway.inbound.dryrun`: the CRM port a dry run writes to.

@@ -13,16 +13,17 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, LogLevel
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.addresses import normalize_address
+from invitegw.domain.records import LogLevel
 from invitegw.errors import GatewayError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.inbound.correlate import attendee_row
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
-from invitegw.gateway.ledger import crm_note
+from invitegw.gateway.outbound.ledger import crm_note
 from invitegw.gateway.storage import OutboundAttendee, OutboundMeeting
 from invitegw.ics.model import Attendee, CalendarObject, Event, Role
-from invitegw.mailbox.addresses import normalize_address
-from invitegw.mailbox.extract import Extraction
+from invitegw.mailbox.mime.extract import Extraction
 
 __all__ = [
     "AttendeeMessage",

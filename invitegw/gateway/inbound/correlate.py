@@ -2,7 +2,7 @@
 
 The gateway sends each attendee an ORGANIZER (and a Reply-To) of the calendar's address
 plus that attendee's token (``sales+k3x9@example.com``, the calendar's ``token_separator``;
-:mod:`invitegw.gateway.recipients`). A reply travels back to that address, so the token in
+:mod:`invitegw.itip.recipients`). A reply travels back to that address, so the token in
 the envelope recipients, To or Cc, or in the ORGANIZER of the reply's calendar, names the
 ledger attendee (:class:`~invitegw.gateway.storage.OutboundAttendee`) and with it the
 meeting. When no token is found (an organizer mode without tokens, a client that rewrote
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from invitegw.domain.addresses import normalize_address, split_plus_token, validate_address
 from invitegw.errors import ConfigError, GatewayError
 from invitegw.gateway.config import CalendarSettings, Settings
-from invitegw.gateway.snapshot import meeting_from_json
+from invitegw.gateway.outbound.snapshot import meeting_from_json
 from invitegw.gateway.storage import OutboundAttendee, OutboundMeeting
 from invitegw.ics.model import Role
-from invitegw.mailbox.addresses import normalize_address, split_plus_token, validate_address
 
 __all__ = [
     "Correlated",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.records import (
     ChangeBatch,
-    CrmPort,
     EntityType,
     LogEntry,
     Meeting,

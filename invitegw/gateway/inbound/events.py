@@ -3,7 +3,7 @@
 :class:`MessageContext` holds what every event of one message shares (the session, the
 CRM, the extraction, who sent it, cached CRM look-ups). :func:`handle_event` takes one
 VEVENT of one calendar object: REQUEST, PUBLISH and CANCEL go through the pure rules of
-:mod:`~invitegw.gateway.inbound.decide` and are applied here (CRM task, ledger row, the
+:mod:`~invitegw.itip.decide` and are applied here (CRM task, ledger row, the
 message recorded as a source); REPLY, COUNTER and REFRESH go to the replies module; other
 methods are quarantined.
 
@@ -20,7 +20,7 @@ Choices (documented for operators):
   address, else with the original sender's, else with the From's.
 - **Floating times** (no zone) are read in the first calendar's ``time_zone``.
 - **Remote CRMs.** Before creating, the task is looked up by its idempotency key
-  (:func:`~invitegw.gateway.inbound.keys.task_key`): a crash between a remote CRM's write
+  (:func:`~invitegw.itip.keys.task_key`): a crash between a remote CRM's write
   and our commit leaves a task that the retry finds and adopts instead of creating another.
 """
 
@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import (
-    CrmPort,
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.addresses import split_plus_token
+from invitegw.domain.records import (
     EntityType,
     LogEntry,
     LogLevel,
@@ -49,31 +50,6 @@ from invitegw.crm_adapter.port import (
 )
 from invitegw.errors import AddressError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.config.settings import DuplicatePolicy
-from invitegw.gateway.inbound.decide import (
-    Action,
-    Decision,
-    EventFacts,
-    LedgerState,
-    Person,
-    Policies,
-    Provenance,
-    TaskContent,
-    Version,
-    content_changes,
-    decide_event,
-    forwarder_refusal,
-    task_content,
-)
-from invitegw.gateway.inbound.keys import (
-    EventKey,
-    event_key,
-    fingerprint,
-    is_calendar_service,
-    key_address,
-    recurrence_text,
-    task_key,
-)
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
 from invitegw.gateway.inbound.records import (
     add_source,
@@ -88,8 +64,32 @@ from invitegw.gateway.inbound.records import (
 from invitegw.gateway.inbound.replies import handle_attendee_message
 from invitegw.gateway.storage.models import InboundEvent
 from invitegw.ics.model import CalendarObject, Event, EventStatus, Method
-from invitegw.mailbox.addresses import split_plus_token
-from invitegw.mailbox.extract import Extraction
+from invitegw.itip.decide import (
+    Action,
+    Decision,
+    EventFacts,
+    LedgerState,
+    Person,
+    Policies,
+    Provenance,
+    TaskContent,
+    Version,
+    content_changes,
+    decide_event,
+    forwarder_refusal,
+    task_content,
+)
+from invitegw.itip.keys import (
+    EventKey,
+    event_key,
+    fingerprint,
+    is_calendar_service,
+    key_address,
+    recurrence_text,
+    task_key,
+)
+from invitegw.itip.policy import DuplicatePolicy
+from invitegw.mailbox.mime.extract import Extraction
 
 __all__ = ["MessageContext", "handle_event"]
 

@@ -3,7 +3,7 @@
 Registered in :data:`invitegw.gateway.scheduler.SERVICE_FACTORIES` and
 :data:`~invitegw.gateway.scheduler.JOB_FACTORIES`:
 
-- services (``invitegw serve``): one :class:`~invitegw.gateway.inbound.service.MailboxService`
+- services (``invitegw serve``): one :class:`~invitegw.gateway.inbound.imap_source.MailboxService`
   per ``[[mailboxes]]`` (IDLE under a lease), and, with ``[listener] enabled``, the SMTP
   listener plus the spool worker's thread, woken by each spooled message;
 - jobs, each only when its source is configured: ``inbound-mailboxes`` drains every
@@ -27,14 +27,19 @@ from dataclasses import dataclass, field
 
 from invitegw.errors import MailboxError
 from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.inbound.service import (
+from invitegw.gateway.inbound.imap_source import (
     DrainReport,
     MailboxService,
     Pipeline,
     drain_mailbox_once,
 )
-from invitegw.gateway.inbound.spool import ListenerService, SpoolReport, SpoolService, SpoolWorker
+from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.smtp_source import (
+    ListenerService,
+    SpoolReport,
+    SpoolService,
+    SpoolWorker,
+)
 from invitegw.gateway.scheduler import Job, Runtime, Service
 
 __all__ = [

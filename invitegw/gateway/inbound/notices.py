@@ -1,7 +1,7 @@
 """Notices to a meeting's organizer about what came back: counter-proposals, human replies.
 
 They travel like every other message the gateway sends: composed now
-(:func:`~invitegw.mailbox.compose.compose_notice`, the text and HTML layout reminders use,
+(:func:`~invitegw.mailbox.mime.compose.compose_notice`, the text and HTML layout reminders use,
 with ``Auto-Submitted: auto-generated``) and queued as an outbox row in the caller's
 transaction (:func:`~invitegw.gateway.storage.enqueue`), for the dispatcher to send.
 
@@ -25,16 +25,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from invitegw.domain.addresses import Mailbox, validate_address
 from invitegw.errors import AddressError, MimeError
 from invitegw.gateway.config import CalendarSettings
 from invitegw.gateway.inbound.model import ReceivedMessage
 from invitegw.gateway.storage import OutboxMessage, enqueue
-from invitegw.mailbox.addresses import Mailbox, validate_address
-from invitegw.mailbox.compose import NoticeEmail, compose_notice
-from invitegw.mailbox.extract import Extraction
-from invitegw.mailbox.forwards import html_to_text
-from invitegw.mailbox.render import RenderedBody
-from invitegw.mailbox.smtp_envelope import serialize
+from invitegw.mailbox.mime.compose import NoticeEmail, compose_notice
+from invitegw.mailbox.mime.envelope import serialize
+from invitegw.mailbox.mime.extract import Extraction
+from invitegw.mailbox.mime.forwards import html_to_text
+from invitegw.templates.render import RenderedBody
 
 __all__ = [
     "MAX_QUOTED_CHARS",

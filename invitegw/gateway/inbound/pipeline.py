@@ -38,7 +38,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, LogLevel
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.records import LogLevel
 from invitegw.errors import (
     CrmError,
     CrmUnavailableError,
@@ -50,10 +51,8 @@ from invitegw.errors import (
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
-from invitegw.gateway.inbound.decide import Policies
 from invitegw.gateway.inbound.dryrun import DryRunCrm
 from invitegw.gateway.inbound.events import MessageContext, handle_event
-from invitegw.gateway.inbound.keys import body_digest
 from invitegw.gateway.inbound.model import (
     EventResult,
     InboundOutcome,
@@ -62,7 +61,6 @@ from invitegw.gateway.inbound.model import (
 )
 from invitegw.gateway.inbound.records import event_from_record, is_our_message, seen_before
 from invitegw.gateway.inbound.replies import handle_bounce, handle_human_reply
-from invitegw.gateway.inbound.trust import is_authenticated
 from invitegw.gateway.storage import (
     ProcessedMessage,
     QuarantinedMessage,
@@ -73,9 +71,12 @@ from invitegw.gateway.storage import (
 from invitegw.ics.limits import IcsLimits
 from invitegw.ics.model import CalendarObject, Event
 from invitegw.ics.parse import parse_calendars
-from invitegw.mailbox.calendar_part import CalendarPart
-from invitegw.mailbox.extract import Extraction, extract
-from invitegw.mailbox.headertext import normalize_message_id
+from invitegw.itip.decide import Policies
+from invitegw.itip.keys import body_digest
+from invitegw.itip.trust import is_authenticated
+from invitegw.mailbox.mime.calendar_part import CalendarPart
+from invitegw.mailbox.mime.extract import Extraction, extract
+from invitegw.mailbox.mime.headertext import normalize_message_id
 
 __all__ = ["InboundPipeline", "QuarantineReleaseError", "received_facts"]
 

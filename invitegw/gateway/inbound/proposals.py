@@ -3,7 +3,7 @@
 A counter-proposal is logged on the meeting and passed on to the organizer on record as a
 notice, once (:mod:`~invitegw.gateway.inbound.notices`); the meeting itself never changes.
 A REFRESH asks the outbound side to send the sender's copy of the invitation again
-(:func:`~invitegw.gateway.outbound.request_resend`). Both trust the From address only when
+(:func:`~invitegw.gateway.outbound.feed.request_resend`). Both trust the From address only when
 it is an ATTENDEE of the message (when the message names any).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.addresses import same_address
+from invitegw.domain.records import LogLevel
 from invitegw.errors import MimeError
-from invitegw.gateway.config import NonInviteeReplyPolicy
 from invitegw.gateway.inbound.answers import (
     AttendeeMessage,
     comment_text,
@@ -30,9 +30,9 @@ from invitegw.gateway.inbound.notices import (
     write_notice,
 )
 from invitegw.gateway.inbound.returns import meeting_title, meeting_zone
-from invitegw.gateway.outbound import request_resend
+from invitegw.gateway.outbound.feed import request_resend
 from invitegw.gateway.storage import log_event
-from invitegw.mailbox.addresses import same_address
+from invitegw.itip.policy import NonInviteeReplyPolicy
 
 __all__ = ["counter", "refresh"]
 

@@ -14,8 +14,6 @@ from typing import Any
 from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from invitegw.gateway.inbound.decide import LedgerState, OnRecord, Version
-from invitegw.gateway.inbound.keys import EventKey
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome
 from invitegw.gateway.storage.models import (
     InboundEvent,
@@ -25,6 +23,8 @@ from invitegw.gateway.storage.models import (
     OutboxMessage,
     ProcessedMessage,
 )
+from invitegw.itip.decide import LedgerState, OnRecord, Version
+from invitegw.itip.keys import EventKey
 
 __all__ = [
     "add_source",
@@ -370,7 +370,7 @@ def previous_result(
         uidvalidity: the folder's UIDVALIDITY (IMAP).
         uid: the message's UID (IMAP).
         message_key: the Message-ID (or the stand-in for a message without one).
-        digest: the body digest (:func:`~invitegw.gateway.inbound.keys.body_digest`).
+        digest: the body digest (:func:`~invitegw.itip.keys.body_digest`).
 
     Returns:
         The record, or None.

@@ -37,7 +37,7 @@ are ignored. Decisions taken here:
   non-invitee follows the same policy); it is logged on the meeting and the organizer on
   record gets a notice once (:mod:`~invitegw.gateway.inbound.notices`). The meeting itself
   is never changed.
-- A REFRESH asks :func:`~invitegw.gateway.outbound.request_resend` for From's copy; From
+- A REFRESH asks :func:`~invitegw.gateway.outbound.feed.request_resend` for From's copy; From
   must be the ATTENDEE of the REFRESH when it names one.
 """
 
@@ -50,10 +50,11 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, LogLevel, ResponseRecord
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.addresses import normalize_address, same_address
+from invitegw.domain.records import LogLevel, ResponseRecord
 from invitegw.errors import CrmNotFoundError, GatewayError
 from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.config import NonInviteeReplyPolicy
 from invitegw.gateway.inbound.answers import (
     AttendeeMessage,
     comment_text,
@@ -63,14 +64,14 @@ from invitegw.gateway.inbound.answers import (
     spoofed,
 )
 from invitegw.gateway.inbound.correlate import attendee_row, correlate
-from invitegw.gateway.inbound.keys import is_calendar_service
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
 from invitegw.gateway.inbound.proposals import counter, refresh
 from invitegw.gateway.inbound.returns import handle_bounce, handle_human_reply
 from invitegw.gateway.storage import EventLogEntry, OutboundAttendee, log_event
 from invitegw.ics.model import Attendee, CalendarObject, Event, Method, PartStat, Role
-from invitegw.mailbox.addresses import normalize_address, same_address
-from invitegw.mailbox.extract import Extraction
+from invitegw.itip.keys import is_calendar_service
+from invitegw.itip.policy import NonInviteeReplyPolicy
+from invitegw.mailbox.mime.extract import Extraction
 
 __all__ = [
     "REPLY_RECORDED_KIND",

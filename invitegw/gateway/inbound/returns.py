@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, LogLevel
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.addresses import normalize_address, same_address
+from invitegw.domain.records import LogLevel
 from invitegw.errors import GatewayError, MimeError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.config import Settings
@@ -48,8 +50,8 @@ from invitegw.gateway.inbound.notices import (
     received_key,
     write_notice,
 )
-from invitegw.gateway.ledger import crm_note
-from invitegw.gateway.snapshot import meeting_from_json
+from invitegw.gateway.outbound.ledger import crm_note
+from invitegw.gateway.outbound.snapshot import meeting_from_json
 from invitegw.gateway.storage import (
     DeliveryState,
     OutboundAttendee,
@@ -58,9 +60,8 @@ from invitegw.gateway.storage import (
     log_event,
 )
 from invitegw.ics import IcsLimits, parse_calendar
-from invitegw.mailbox.addresses import normalize_address, same_address
-from invitegw.mailbox.bounces import Bounce, FailedRecipient
-from invitegw.mailbox.extract import Extraction
+from invitegw.mailbox.mime.bounces import Bounce, FailedRecipient
+from invitegw.mailbox.mime.extract import Extraction
 
 __all__ = ["handle_bounce", "handle_human_reply", "meeting_title", "meeting_zone"]
 

@@ -16,7 +16,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from invitegw.crm_adapter.sql_schema import CrmBase
+from invitegw.crm_adapter.builtin.schema import CrmBase
 from invitegw.gateway.storage.models import GatewayBase
 from invitegw.sqltypes import UtcDateTime
 

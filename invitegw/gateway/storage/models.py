@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.records import LogLevel
 from invitegw.sqltypes import BigId, UtcDateTime, enum_type, naming_metadata
 
 __all__ = [

@@ -16,7 +16,7 @@ from sqlalchemy import case, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.records import LogLevel
 from invitegw.gateway.storage.models import Cursor, EventLogEntry, ImapCheckpoint, Lease
 from invitegw.sqltypes import UtcDateTime
 

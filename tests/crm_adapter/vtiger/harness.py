@@ -29,8 +29,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType, LogEntry, MeetingKind, PartyRef
 from invitegw.crm_adapter.vtiger import VtigerCrm
+from invitegw.domain.records import EntityType, LogEntry, MeetingKind, PartyRef
 from tests.crm_adapter.contract import MeetingSpec
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder, make_options
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer

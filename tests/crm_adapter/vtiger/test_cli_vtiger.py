@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.records import LogLevel
 from invitegw.gateway.bootstrap import build_gateway
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import load_settings

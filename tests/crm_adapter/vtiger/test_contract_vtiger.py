@@ -11,7 +11,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.domain.records import EntityType
 from tests.crm_adapter.contract import CrmContract, CrmHarness, HarnessFactory
 from tests.crm_adapter.vtiger.harness import vtiger_harness_parts
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from invitegw.gateway.cli import main
-from invitegw.gateway.outbound import EXISTENCE_CURSOR
+from invitegw.gateway.outbound.feed import EXISTENCE_CURSOR
 from invitegw.gateway.storage import Store, get_cursor, set_cursor
 from invitegw.ics import PartStat, build_reply, parse_calendar
-from invitegw.mailbox import extract
+from invitegw.mailbox.mime import extract
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock
 from tests.fixtures.smtp_sink import SmtpSink

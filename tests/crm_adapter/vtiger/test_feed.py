@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType, MeetingKind
 from invitegw.crm_adapter.vtiger import FeedCursor, VtigerCrm
+from invitegw.domain.records import EntityType, MeetingKind
 from invitegw.errors import CrmError
 from tests.crm_adapter.vtiger.conftest import Seeder, make_options, requests_of
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.vtiger import VtigerCrm
+from invitegw.domain.records import (
     EntityType,
     LogEntry,
     LogLevel,
@@ -18,7 +19,6 @@ from invitegw.crm_adapter.port import (
     TaskStatus,
     TaskUpdate,
 )
-from invitegw.crm_adapter.vtiger import VtigerCrm
 from invitegw.errors import CrmNotFoundError
 from tests.crm_adapter.vtiger.conftest import Seeder, element_of, make_options
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer

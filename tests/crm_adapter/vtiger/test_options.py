@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType, LogLevel
 from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
+from invitegw.domain.records import EntityType, LogLevel
 from invitegw.errors import ConfigError
 
 ENV = {ACCESS_KEY_ENV: "s3cr3t-key"}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from invitegw.crm_adapter.port import EntityType, PartyRef
 from invitegw.crm_adapter.vtiger import VtigerCrm
+from invitegw.domain.records import EntityType, PartyRef
 from tests.crm_adapter.vtiger.conftest import Seeder, make_options
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock
 

@@ -9,17 +9,9 @@ import zoneinfo
 
 import pytest
 
-from invitegw.crm_adapter.port import (
-    CrmPort,
-    EntityType,
-    ExistenceCheck,
-    LogEntry,
-    LogLevel,
-    LogTarget,
-    NewTask,
-    PartyRef,
-)
+from invitegw.crm_adapter.port import CrmPort, ExistenceCheck
 from invitegw.crm_adapter.vtiger import VtigerApiError, VtigerClient, VtigerCrm
+from invitegw.domain.records import EntityType, LogEntry, LogLevel, LogTarget, NewTask, PartyRef
 from invitegw.errors import CrmConflictError, CrmError, CrmNotFoundError, CrmUnavailableError
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder, make_options, requests_of
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock

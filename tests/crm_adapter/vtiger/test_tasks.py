@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from invitegw.crm_adapter.port import (
+from invitegw.crm_adapter.vtiger import VtigerCrm, markers
+from invitegw.domain.records import (
     EntityType,
     LogEntry,
     LogLevel,
@@ -16,7 +17,6 @@ from invitegw.crm_adapter.port import (
     TaskStatus,
     TaskUpdate,
 )
-from invitegw.crm_adapter.vtiger import VtigerCrm, markers
 from invitegw.errors import CrmError, CrmNotFoundError
 from tests.crm_adapter.vtiger.conftest import Seeder, element_of, make_options, requests_of
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from invitegw.crm_adapter.port import EntityType, LogEntry, Party, Task
-from invitegw.crm_adapter.sql_admin import SqlCrmAdmin
+from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
+from invitegw.domain.records import EntityType, LogEntry, Party, Task
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.config import CalendarSettings, InboundSettings, Settings
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import LogEntry
-from invitegw.crm_adapter.sql_schema import CrmMeetingResponse
+from invitegw.crm_adapter.builtin.schema import CrmMeetingResponse
+from invitegw.domain.records import LogEntry
 from invitegw.gateway.config import InboundSettings
 from invitegw.gateway.inbound.model import EventResult, ReceivedMessage
 from invitegw.gateway.inbound.replies import (
@@ -37,7 +37,7 @@ from invitegw.gateway.storage import (
     Store,
 )
 from invitegw.ics import CalendarObject, Event, parse_calendar
-from invitegw.mailbox.extract import Extraction, extract
+from invitegw.mailbox.mime.extract import Extraction, extract
 from tests.gateway.outbound.harness import (
     OutboundHarness,
     Unreachable,

@@ -27,19 +27,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import EntityType, TaskStatus
-from invitegw.crm_adapter.sql_schema import CrmMeetingResponse, CrmTask
+from invitegw.crm_adapter.builtin.schema import CrmMeetingResponse, CrmTask
+from invitegw.domain.records import EntityType, TaskStatus
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import ListenerSettings
+from invitegw.gateway.inbound.imap_source import MailboxService
 from invitegw.gateway.inbound.jobs import inbound_parts, inbound_services
 from invitegw.gateway.inbound.model import InboundOutcome, MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
-from invitegw.gateway.inbound.service import MailboxService
 from invitegw.gateway.scheduler import Runtime
 from invitegw.gateway.storage import Lease, Store
 from invitegw.ics import parse_calendar
-from invitegw.mailbox.imap_values import WatchEvent
-from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.transport.imap_values import WatchEvent
+from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.inbound.service_harness import WAIT, mailbox_settings

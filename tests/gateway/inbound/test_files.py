@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from invitegw.errors import GatewayError
-from invitegw.gateway.inbound.files import InputKind, collect_inputs, read_input, wrap_calendar
-from invitegw.mailbox.extract import extract
+from invitegw.gateway.inbound.file_source import (
+    InputKind,
+    collect_inputs,
+    read_input,
+    wrap_calendar,
+)
+from invitegw.mailbox.mime.extract import extract
 
 ICS = (
     b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nMETHOD:REQUEST\r\n"

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from invitegw.crm_adapter.port import EntityType, TaskStatus
-from invitegw.gateway.config import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
+from invitegw.domain.records import EntityType, TaskStatus
 from invitegw.gateway.inbound.pipeline import QuarantineReleaseError
 from invitegw.gateway.storage import InboundEvent, ProcessedMessage, QuarantinedMessage, Store
+from invitegw.itip.policy import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
 from tests.gateway.inbound.builders import (
     CONTACT,
     LEAD,
@@ -613,8 +613,8 @@ def test_a_dry_run_decides_but_writes_nothing(gw: InboundHarness) -> None:
 def test_a_task_already_in_the_crm_under_its_key_is_adopted(gw: InboundHarness) -> None:
     # A remote CRM wrote the task, then the gateway crashed before its own commit: the
     # retry finds the task by its idempotency key instead of creating a second one.
-    from invitegw.crm_adapter.port import NewTask, PartyRef
-    from invitegw.gateway.inbound.keys import EventKey, task_key
+    from invitegw.domain.records import NewTask, PartyRef
+    from invitegw.itip.keys import EventKey, task_key
 
     key = task_key(EventKey(CONTACT, "meet-1@partner.example", ""))
     with gw.store.session() as session:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, LogEntry, NewTask, Party, Task
-from invitegw.crm_adapter.sql import SqlCrm
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.domain.records import LogEntry, NewTask, Party, Task
 from invitegw.errors import CrmError, CrmUnavailableError
 from invitegw.gateway.bootstrap import sql_crm_options
 from invitegw.gateway.inbound.model import MessageResult

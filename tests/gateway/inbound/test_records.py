@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from invitegw.gateway.inbound.decide import LedgerState, Version
-from invitegw.gateway.inbound.keys import EventKey
 from invitegw.gateway.inbound.records import (
     add_source,
     event_record,
@@ -26,6 +24,8 @@ from invitegw.gateway.storage import (
     append_processed,
     enqueue,
 )
+from invitegw.itip.decide import LedgerState, Version
+from invitegw.itip.keys import EventKey
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = EventKey("org@partner.example", "uid-1@partner.example", "")

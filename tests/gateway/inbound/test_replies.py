@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.crm_adapter.port import LogLevel
-from invitegw.gateway.config import NonInviteeReplyPolicy
+from invitegw.domain.records import LogLevel
 from invitegw.gateway.inbound.model import InboundOutcome
 from invitegw.gateway.inbound.replies import ical_recurrence_id
 from invitegw.gateway.storage import Store
 from invitegw.ics import Attendee, Method, PartStat, build_calendar, build_reply
+from invitegw.itip.policy import NonInviteeReplyPolicy
 from tests.gateway.inbound.reply_builders import ReplyHarness, calendar_email, drop_property
 
 GINA = "gina@example.org"

@@ -6,7 +6,7 @@ import email
 import email.policy
 from pathlib import Path
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.records import LogLevel
 from invitegw.gateway.config import InboundSettings
 from invitegw.gateway.inbound.model import InboundOutcome
 from invitegw.gateway.storage import DeliveryState, Store

@@ -20,6 +20,12 @@ from sqlalchemy import select
 from invitegw.errors import ConfigError, StorageError
 from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
 from invitegw.gateway.config.fields import Secret
+from invitegw.gateway.inbound.imap_source import (
+    MailboxHandler,
+    MailboxService,
+    drain_mailbox_once,
+    lease_name,
+)
 from invitegw.gateway.inbound.jobs import (
     MAILBOX_JOB,
     SPOOL_JOB,
@@ -33,13 +39,7 @@ from invitegw.gateway.inbound.model import (
     MessageResult,
     ReceivedMessage,
 )
-from invitegw.gateway.inbound.service import (
-    MailboxHandler,
-    MailboxService,
-    drain_mailbox_once,
-    lease_name,
-)
-from invitegw.gateway.inbound.spool import (
+from invitegw.gateway.inbound.smtp_source import (
     MAX_BUG_ATTEMPTS,
     ListenerService,
     SpoolService,
@@ -47,14 +47,14 @@ from invitegw.gateway.inbound.spool import (
     listener_config,
     listener_tls,
 )
-from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
+from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Lease, QuarantinedMessage, SpooledMessage, SpoolState, Store
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.state import acquire_lease
-from invitegw.mailbox.imap_values import FetchedMessage, OutcomeKind, WatchEvent
-from invitegw.mailbox.netutil import pick_free_port
-from invitegw.mailbox.smtp_receive import RecipientFilter
+from invitegw.mailbox.transport.imap_values import FetchedMessage, OutcomeKind, WatchEvent
+from invitegw.mailbox.transport.netutil import pick_free_port
+from invitegw.mailbox.transport.smtp_receive import RecipientFilter
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 from tests.fixtures.tls import client_context
 from tests.gateway.inbound.service_harness import (

@@ -7,9 +7,9 @@ import datetime as dt
 import itertools
 import zoneinfo
 
-from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, MeetingOccurrence, Party
-from invitegw.gateway.plan_model import CalendarProfile, LedgerState, Plan
-from invitegw.gateway.planner import plan_meeting
+from invitegw.domain.records import EntityType, Meeting, MeetingKind, MeetingOccurrence, Party
+from invitegw.itip.plan_model import CalendarProfile, LedgerState, Plan
+from invitegw.itip.planner import plan_meeting
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
 NOW = dt.datetime(2026, 5, 4, 8, 0, tzinfo=dt.UTC)

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import EntityType, LogEntry
-from invitegw.crm_adapter.sql_admin import MeetingDraft, SqlCrmAdmin
+from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.domain.records import EntityType, LogEntry
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.config import (
     CalendarSettings,
@@ -31,10 +31,10 @@ from invitegw.gateway.config import (
     Settings,
     SmtpSettings,
 )
-from invitegw.gateway.dispatcher import Dispatcher, DispatchReport
-from invitegw.gateway.outbound import Outbound, OutboundReport
+from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchReport
+from invitegw.gateway.outbound.feed import Outbound, OutboundReport
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
-from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.builders import WARSAW, CountingIds
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from invitegw.demo.run import first_monday, run_demo
 from invitegw.gateway.cli import main
-from invitegw.gateway.demo import first_monday, run_demo
 from invitegw.ics import parse_calendar
 from tests.gateway.outbound.harness import calendar_bytes, parse_message
 

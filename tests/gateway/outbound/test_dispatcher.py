@@ -18,10 +18,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import EntityType, LogLevel
+from invitegw.domain.records import EntityType, LogLevel
 from invitegw.gateway.bootstrap import build_gateway, smtp_sender
 from invitegw.gateway.config import RetrySettings, load_settings
-from invitegw.gateway.dispatcher import Dispatcher, retry_delay
+from invitegw.gateway.outbound.dispatch import Dispatcher, retry_delay
 from invitegw.gateway.storage import (
     DeliveryState,
     OutboundAttendee,
@@ -29,7 +29,7 @@ from invitegw.gateway.storage import (
     Store,
     enqueue,
 )
-from invitegw.mailbox.smtp_send import SmtpSender
+from invitegw.mailbox.transport.smtp_send import SmtpSender
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.harness import (
     Cli,

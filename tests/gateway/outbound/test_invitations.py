@@ -9,9 +9,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from invitegw.gateway.invitations import write_invitation, write_reminder
-from invitegw.gateway.plan_model import Plan, PlannedMessage
+from invitegw.gateway.outbound.messages import write_invitation, write_reminder
 from invitegw.ics import parse_calendar
+from invitegw.itip.plan_model import Plan, PlannedMessage
 from tests.gateway.outbound.builders import (
     CARL,
     GINA,

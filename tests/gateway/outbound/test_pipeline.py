@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from invitegw.crm_adapter.port import ChangeBatch, ExistenceCheck, LogLevel, Meeting
-from invitegw.crm_adapter.sql import SqlCrm
+from invitegw.crm_adapter.builtin.crm import SqlCrm
+from invitegw.crm_adapter.port import ExistenceCheck
+from invitegw.domain.records import ChangeBatch, LogLevel, Meeting
 from invitegw.gateway.bootstrap import build_gateway
-from invitegw.gateway.outbound import FEED_CURSOR, POLL_LEASE, Outbound, request_resend
+from invitegw.gateway.outbound.feed import FEED_CURSOR, POLL_LEASE, Outbound, request_resend
 from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboxState,
@@ -102,7 +103,7 @@ def test_submit_plans_a_meeting_handed_over_directly(
     with store.session() as session:
         meeting = SqlCrm(session).get_meeting(meeting_id)
     assert meeting is not None
-    plan = h.gateway.submit(meeting)  # the composition root's shortcut
+    plan = h.outbound.submit(meeting)
     assert plan is not None
     assert (plan.action, len(plan.messages)) == ("created", 4)
     assert h.dispatcher.flush().sent == 4

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from invitegw.gateway.reminders import Reminders, due_occurrences
+from invitegw.gateway.outbound.reminders import Reminders, due_occurrences
 from invitegw.gateway.storage import OutboundAttendee, OutboxState, Store
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.outbound.builders import WARSAW, at, cancelled, meeting, moved

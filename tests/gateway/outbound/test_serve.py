@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import EntityType
+from invitegw.domain.records import EntityType
 from invitegw.errors import CrmUnavailableError
 from invitegw.gateway.cli import main
-from invitegw.gateway.dispatcher import DispatchReport
-from invitegw.gateway.outbound_jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
+from invitegw.gateway.outbound.dispatch import DispatchReport
+from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import (
     JOB_FACTORIES,
     GatewayScheduler,
@@ -25,7 +25,7 @@ from invitegw.gateway.scheduler import (
     load_factories,
 )
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
-from invitegw.mailbox.netutil import pick_free_port
+from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.builders import WARSAW
 from tests.gateway.outbound.harness import Cli, OutboundHarness, write_config

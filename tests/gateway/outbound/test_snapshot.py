@@ -9,7 +9,7 @@ import json
 import pytest
 
 from invitegw.errors import GatewayError
-from invitegw.gateway.snapshot import meeting_from_json, meeting_to_json, time_from_json
+from invitegw.gateway.outbound.snapshot import meeting_from_json, meeting_to_json, time_from_json
 from tests.gateway.outbound.builders import at, cancelled, meeting, moved
 
 

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
-from invitegw.crm_adapter.sql_schema import MEETING_CHANGES, CrmBase, CrmCounter
+from invitegw.crm_adapter.builtin.schema import MEETING_CHANGES, CrmBase, CrmCounter
 from invitegw.errors import SchemaOutdatedError, StorageError
 from invitegw.gateway.storage import (
     GatewayBase,

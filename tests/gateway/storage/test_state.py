@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from invitegw.crm_adapter.port import LogLevel
+from invitegw.domain.records import LogLevel
 from invitegw.gateway.storage import (
     EventLogEntry,
     Lease,
@@ -30,8 +30,8 @@ from invitegw.gateway.storage import (
     spool_message,
 )
 from invitegw.gateway.storage.models import ProcessedMessage
-from invitegw.mailbox.imap_values import Checkpoint
-from invitegw.mailbox.smtp_receive import Spool
+from invitegw.mailbox.transport.imap_values import Checkpoint
+from invitegw.mailbox.transport.smtp_receive import Spool
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)

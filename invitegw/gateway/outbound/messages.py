@@ -1,0 +1,212 @@
+"""Planned messages as email bytes: the calendar object, the body, the MIME (pure).
+
+:func:`write_invitation` turns a :class:`~invitegw.itip.plan_model.PlannedMessage` into
+the exact bytes the dispatcher will hand to the relay (``email.policy.SMTP``, CRLF): the
+iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time
+zone (:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
+zone, else the meeting's, else the calendar's), and the iMIP layout
+(:mod:`invitegw.mailbox.mime.compose`). :func:`write_reminder` does the same for a reminder
+email (no calendar object: it must not look like an update to the receiving client).
+
+Bodies do not depend on who reads them beyond language, zone and audience, so rendered
+bodies are cached: a meeting with fifty external attendees renders its body once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from invitegw.domain.addresses import Mailbox
+from invitegw.ics.build import build_cancel, build_request
+from invitegw.ics.model import Method
+from invitegw.itip.plan_model import (
+    CalendarProfile,
+    LedgerAttendee,
+    MessageContext,
+    PlannedMessage,
+)
+from invitegw.itip.policy import MessageKind
+from invitegw.mailbox.mime.compose import (
+    InvitationEmail,
+    NoticeEmail,
+    compose_invitation,
+    compose_notice,
+)
+from invitegw.mailbox.mime.envelope import serialize
+from invitegw.templates.render import (
+    Audience,
+    MessageView,
+    RenderedBody,
+    pick_language,
+    render_message,
+)
+
+__all__ = ["from_mailbox", "render_body", "write_invitation", "write_reminder"]
+
+
+@functools.lru_cache(maxsize=1024)
+def render_body(view: MessageView) -> RenderedBody:
+    """:func:`~invitegw.templates.render.render_message`, remembered (views are values).
+
+    Parameters:
+        view: what to say.
+
+    Returns:
+        The rendered body.
+    """
+    return render_message(view)
+
+
+def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> Mailbox:
+    """The From header: the calendar's own address, named after the organizer.
+
+    Parameters:
+        calendar: the sending calendar.
+        organizer_name: the CRM user's name.
+
+    Returns:
+        ``"Olga Organizer via Sales" <sales@example.com>`` (or the calendar's label alone).
+    """
+    name = f"{organizer_name} via {calendar.label}" if organizer_name else calendar.label
+    return Mailbox(name, calendar.sender)
+
+
+def _view(
+    context: MessageContext,
+    recipient: LedgerAttendee,
+    calendar: CalendarProfile,
+    *,
+    kind: MessageKind,
+    start: dt.date | dt.datetime,
+    end: dt.date | dt.datetime | None,
+    rrule: str | None = None,
+    occurrence: dt.date | dt.datetime | None = None,
+    removed: bool = False,
+    changes: tuple[str, ...] = (),
+) -> MessageView:
+    internal = recipient.internal
+    return MessageView(
+        kind=kind,
+        audience=Audience.INTERNAL if internal else Audience.EXTERNAL,
+        language=pick_language(recipient.language, calendar.language),
+        title=context.title,
+        start=start,
+        end=end,
+        time_zone=recipient.time_zone or context.time_zone,
+        organizer_name=context.organizer_name,
+        organizer_email=context.organizer_email,
+        location=context.location,
+        description=context.description,
+        attendees=context.attendees,
+        rrule=rrule,
+        occurrence=occurrence,
+        removed=removed,
+        crm_url=context.crm_url if internal else None,
+        calendar_name=calendar.label,
+        changes=changes,
+    )
+
+
+def _calendar_object(message: PlannedMessage, now: dt.datetime) -> bytes:
+    if message.method is Method.REQUEST:
+        return build_request(message.events, now=now)
+    (event,) = message.events
+    if message.uninvite:
+        return build_cancel(event, attendees=event.attendees, now=now)
+    return build_cancel(event, now=now)
+
+
+def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt.datetime) -> bytes:
+    """The email for one planned message, serialised for SMTP.
+
+    Parameters:
+        message: the planned message.
+        calendar: the sending calendar.
+        now: the Date header and DTSTAMP.
+
+    Returns:
+        The message bytes (CRLF line ends).
+
+    Raises:
+        IcsBuildError: the events cannot make a valid calendar object.
+        MimeError: an address, the Message-ID or the body cannot be written.
+    """
+    recipient = message.recipient
+    body = render_body(
+        _view(
+            message.context,
+            recipient,
+            calendar,
+            kind=message.kind,
+            start=message.start,
+            end=message.end,
+            rrule=message.rrule,
+            occurrence=message.occurrence,
+            removed=message.uninvite,
+            changes=message.changes,
+        )
+    )
+    sender = from_mailbox(calendar, message.context.organizer_name)
+    thread = (message.thread_id,) if message.thread_id else ()
+    spec = InvitationEmail(
+        method=message.method,
+        calendar=_calendar_object(message, now),
+        body=body,
+        sender=sender,
+        recipient=Mailbox(recipient.name, recipient.address),
+        message_id=message.message_id,
+        date=now,
+        reply_to=Mailbox(message.organizer.cn or "", message.reply_to),
+        in_reply_to=message.thread_id,
+        references=thread,
+        outlook_compat=calendar.outlook_compat,
+    )
+    return serialize(compose_invitation(spec), [sender.address, recipient.address])
+
+
+def write_reminder(
+    context: MessageContext,
+    recipient: LedgerAttendee,
+    calendar: CalendarProfile,
+    *,
+    start: dt.date | dt.datetime,
+    end: dt.date | dt.datetime | None,
+    message_id: str,
+    reply_to: str,
+    now: dt.datetime,
+) -> bytes:
+    """A reminder email for one occurrence (text and HTML, no calendar object).
+
+    Parameters:
+        context: the meeting as the body shows it.
+        recipient: the attendee it goes to.
+        calendar: the sending calendar.
+        start: the occurrence's start.
+        end: its end.
+        message_id: the Message-ID.
+        reply_to: the Reply-To address (the attendee's tokenised ORGANIZER).
+        now: the Date header.
+
+    Returns:
+        The message bytes.
+
+    Raises:
+        MimeError: an address or the Message-ID cannot be written.
+    """
+    body = render_body(
+        _view(context, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
+    )
+    sender = from_mailbox(calendar, context.organizer_name)
+    thread = (recipient.thread_id,) if recipient.thread_id else ()
+    spec = NoticeEmail(
+        body=body,
+        sender=sender,
+        recipient=Mailbox(recipient.name, recipient.address),
+        message_id=message_id,
+        date=now,
+        reply_to=Mailbox(context.organizer_name, reply_to),
+        in_reply_to=recipient.thread_id,
+        references=thread,
+    )
+    return serialize(compose_notice(spec), [sender.address, recipient.address])

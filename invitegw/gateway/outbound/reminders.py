@@ -1,0 +1,313 @@
+"""Reminder emails: a while before each occurrence, to the external attendees (the shell).
+
+A calendar with ``reminder_email_lead`` set sends each external attendee (a contact,
+account or lead: staff have their calendar's own VALARM) a reminder email that long before
+every occurrence of its meetings, once per attendee and occurrence (the
+``outbound_reminders`` table remembers). Not for cancelled or deleted meetings, cancelled
+occurrences, attendees who were removed or declined, or anyone invited after the reminder
+was due (they just got the invitation). A moved occurrence is reminded of at its new time.
+
+What counts is what the attendees hold: the ledger's last snapshot sent, not the CRM's
+current one (an unsent change is not announced by a reminder). The reminder has no
+calendar object, so no client mistakes it for an update; it refers to the invitation's
+thread and its Reply-To is the attendee's own ORGANIZER address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from invitegw.domain.records import Meeting
+from invitegw.errors import GatewayError
+from invitegw.gateway.bootstrap import Gateway
+from invitegw.gateway.outbound.ledger import calendar_profile, ledger_state
+from invitegw.gateway.outbound.messages import write_reminder
+from invitegw.gateway.storage import (
+    OutboundMeeting,
+    OutboundReminder,
+    acquire_lease,
+    enqueue,
+    release_lease,
+)
+from invitegw.ics.model import Event, PartStat
+from invitegw.ics.recurrence import expand
+from invitegw.itip.meeting_events import base_event, occurrence_key, occurrence_span
+from invitegw.itip.plan_messages import message_env
+from invitegw.itip.plan_model import (
+    CalendarProfile,
+    IdSource,
+    LedgerAttendee,
+    MessageContext,
+    RandomIds,
+)
+from invitegw.itip.recipients import organizer_for
+
+__all__ = ["REMINDER_LEASE", "Occurrence", "Reminders", "due_occurrences"]
+
+logger = logging.getLogger(__name__)
+
+REMINDER_LEASE = "job:reminders"
+
+Moment = dt.date | dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One occurrence of a meeting: its key (original start) and when it now happens."""
+
+    key: str
+    start: Moment
+    end: Moment
+    starts_at: dt.datetime  # the start as a UTC instant
+
+
+def _instant(value: Moment, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    return dt.datetime.combine(value, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+
+def due_occurrences(
+    meeting: Meeting, *, after: dt.datetime, until: dt.datetime, zone: str
+) -> list[Occurrence]:
+    """The occurrences of ``meeting`` starting in (``after``, ``until``], in time order.
+
+    Cancelled occurrences are left out; a moved one counts at its new time.
+
+    Parameters:
+        meeting: the snapshot.
+        after: the window's start (exclusive), aware.
+        until: the window's end (inclusive), aware.
+        zone: the zone all-day dates are read in when the meeting has none.
+
+    Returns:
+        The occurrences.
+
+    Raises:
+        IcsError: the recurrence rule cannot be expanded.
+    """
+    tz = zoneinfo.ZoneInfo(meeting.time_zone or zone)
+    base = base_event(meeting, "reminders")
+    duration = meeting.end - meeting.start  # type: ignore[operator]
+    overrides = {occurrence_key(o.recurrence_id): o for o in meeting.occurrences}
+    if base.rrule:
+        limit: Moment = (
+            until.astimezone(tz) if isinstance(base.start, dt.datetime) else until.date()
+        )
+        series = Event(uid=base.uid, start=base.start, end=base.end, rrule=base.rrule)
+        starts: list[Moment] = list(expand(series, until=limit))
+    else:
+        starts = [base.start]
+    found: dict[str, Occurrence] = {}
+    for original in starts:
+        key = occurrence_key(original)
+        override = overrides.get(key)
+        if override is not None:
+            continue  # handled below, at its own time
+        found[key] = Occurrence(key, original, original + duration, _instant(original, tz))
+    for key, override in overrides.items():
+        if override.cancelled:
+            continue
+        start, end = occurrence_span(meeting, override)
+        found[key] = Occurrence(key, start, end, _instant(start, tz))
+    return sorted(
+        (o for o in found.values() if after < o.starts_at <= until), key=lambda o: o.starts_at
+    )
+
+
+class Reminders:
+    """The reminder job of one gateway (see the module docstring).
+
+    Parameters:
+        gateway: the assembled gateway.
+        ids: where Message-IDs come from.
+    """
+
+    def __init__(self, gateway: Gateway, *, ids: IdSource | None = None) -> None:
+        self.gateway = gateway
+        self.ids = ids or RandomIds()
+
+    def _calendars(self) -> dict[str, CalendarProfile]:
+        settings = self.gateway.settings
+        return {
+            c.name: calendar_profile(c, crm_url=settings.crm.meeting_url)
+            for c in settings.calendars
+            if c.reminder_email_lead is not None
+        }
+
+    def run(self, *, stop: threading.Event | None = None) -> int:
+        """Queue every reminder due now.
+
+        Parameters:
+            stop: set to end early (between meetings).
+
+        Returns:
+            How many reminders were queued.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        calendars = self._calendars()
+        if not calendars:
+            return 0
+        gateway = self.gateway
+        now = gateway.clock()
+        duration = gateway.settings.worker.lease_duration
+        with gateway.store.session() as session:
+            if not acquire_lease(
+                session, REMINDER_LEASE, gateway.worker, now=now, duration=duration
+            ):
+                return 0
+        queued = 0
+        try:
+            with gateway.store.session() as session:
+                ids = list(
+                    session.scalars(
+                        select(OutboundMeeting.id).where(
+                            OutboundMeeting.calendar.in_(sorted(calendars)),
+                            OutboundMeeting.cancelled.is_(False),
+                            OutboundMeeting.deleted.is_(False),
+                            OutboundMeeting.snapshot.is_not(None),
+                            or_(OutboundMeeting.ends_at.is_(None), OutboundMeeting.ends_at > now),
+                        )
+                    )
+                )
+            for meeting_id in ids:
+                if stop is not None and stop.is_set():
+                    break
+                with gateway.store.session() as session:
+                    queued += self._meeting(session, meeting_id, calendars, now)
+        finally:
+            with gateway.store.session() as session:
+                release_lease(session, REMINDER_LEASE, gateway.worker)
+        if queued:
+            logger.info("%d reminder email(s) queued", queued)
+        return queued
+
+    def _meeting(
+        self,
+        session: Session,
+        meeting_row_id: int,
+        calendars: dict[str, CalendarProfile],
+        now: dt.datetime,
+    ) -> int:
+        row = session.scalars(
+            select(OutboundMeeting)
+            .where(OutboundMeeting.id == meeting_row_id)
+            .options(selectinload(OutboundMeeting.attendees))
+        ).one()
+        calendar = calendars[row.calendar]
+        lead = calendar.reminder_lead
+        assert lead is not None
+        try:
+            state = ledger_state(row)
+            assert state.snapshot is not None
+            due = due_occurrences(
+                state.snapshot, after=now, until=now + lead, zone=calendar.time_zone
+            )
+        except GatewayError as exc:
+            logger.warning("meeting %s: no reminders: %s", row.crm_meeting_id, exc)
+            return 0
+        if not due:
+            return 0
+        sent = set(
+            session.execute(
+                select(OutboundReminder.attendee_id, OutboundReminder.occurrence).where(
+                    OutboundReminder.meeting_id == row.id
+                )
+            ).all()
+        )
+        rows = {a.address: a for a in row.attendees}
+        listed = [a for a in state.attendees if a.invited]
+        env = message_env(
+            state.snapshot, calendar, state.uid, state.sequence, now, self.ids, listed, False
+        )
+        queued = 0
+        for attendee in listed:
+            if not _wants_reminders(attendee):
+                continue
+            target = rows[attendee.address]
+            for occurrence in due:
+                if (target.id, occurrence.key) in sent or not _invited_in_time(
+                    attendee, occurrence, lead
+                ):
+                    continue
+                queued += self._queue(
+                    session, row, target.id, attendee, occurrence, calendar, env.context, now
+                )
+        return queued
+
+    def _queue(
+        self,
+        session: Session,
+        row: OutboundMeeting,
+        attendee_id: int,
+        attendee: LedgerAttendee,
+        occurrence: Occurrence,
+        calendar: CalendarProfile,
+        context: MessageContext,
+        now: dt.datetime,
+    ) -> int:
+        assert row.snapshot is not None
+        message_id = self.ids.message_id(calendar.domain)
+        organizer = organizer_for(
+            calendar,
+            name=context.organizer_name,
+            user_address=context.organizer_email,
+            token=attendee.token,
+        )
+        raw = write_reminder(
+            context,
+            attendee,
+            calendar,
+            start=occurrence.start,
+            end=occurrence.end,
+            message_id=message_id,
+            reply_to=calendar.reply_to or organizer.email,
+            now=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(
+                    OutboundReminder(
+                        meeting_id=row.id,
+                        attendee_id=attendee_id,
+                        occurrence=occurrence.key,
+                        message_id=f"<{message_id}>",
+                        created_at=now,
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            return 0  # another worker queued it first
+        enqueue(
+            session,
+            message_id=f"<{message_id}>",
+            sender=calendar.sender,
+            recipient=attendee.address,
+            now=now,
+            kind="reminder",
+            meeting_id=row.id,
+            attendee_id=attendee_id,
+            recurrence_id=occurrence.key,
+            raw=raw,
+        )
+        return 1
+
+
+def _wants_reminders(attendee: LedgerAttendee) -> bool:
+    """External, still invited, and not declined."""
+    return not attendee.internal and attendee.invited and attendee.partstat is not PartStat.DECLINED
+
+
+def _invited_in_time(attendee: LedgerAttendee, occurrence: Occurrence, lead: dt.timedelta) -> bool:
+    """Invited before the reminder was due (else the invitation itself is the reminder)."""
+    return attendee.invited_at is not None and attendee.invited_at <= occurrence.starts_at - lead
