@@ -19,13 +19,19 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from invitegw.errors import StorageError
+from invitegw.errors import StorageDataError, StorageError
 from invitegw.sqltypes import describe_db_error
 
-__all__ = ["create_engine_for", "describe_db_error", "map_storage_errors", "normalize_url"]
+__all__ = [
+    "create_engine_for",
+    "describe_db_error",
+    "is_data_error",
+    "map_storage_errors",
+    "normalize_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +143,34 @@ def map_storage_errors(what: str = "database") -> Iterator[None]:
         what: the operation, for the message.
 
     Raises:
-        StorageError: a database error happened.
+        StorageDataError: the database refused a value (:func:`is_data_error`).
+        StorageError: any other database error (connection, lock, disk).
     """
     try:
         yield
     except SQLAlchemyError as exc:
+        if is_data_error(exc):
+            raise StorageDataError(f"{what} refused a value: {describe_db_error(exc)}") from exc
         raise StorageError(f"{what} failed: {describe_db_error(exc)}") from exc
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether the database (or the driver, binding it) refused a value as such.
+
+    A data error (SQLSTATE class 22 on PostgreSQL: too long, out of range, NUL in text;
+    SQLite's "string or blob too big"), or a value the bind step could not convert (an
+    integer beyond the column, text that cannot be encoded): writing the same value again
+    fails the same way. Connection, lock, disk and constraint errors are not data errors.
+
+    Parameters:
+        exc: a SQLAlchemy exception.
+
+    Returns:
+        True for a data error.
+    """
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        # Raised before the statement reached the database: a bind processor refused it.
+        return isinstance(exc.orig, ValueError | OverflowError)
+    return False
