@@ -322,6 +322,7 @@ class LimitsSettings:
     calendar_bytes: int = field(default=2 * _MIB, metadata=meta(min=1024))
     mime_parts: int = field(default=500, metadata=meta(min=1))
     mime_depth: int = field(default=16, metadata=meta(min=1, max=100))
+    mime_lines: int = field(default=1_000_000, metadata=meta(min=1000))
     calendar_parts: int = field(default=50, metadata=meta(min=1))
     tnef_bytes: int = field(default=10 * _MIB, metadata=meta(min=1024))
     components: int = field(default=1000, metadata=meta(min=1))
