@@ -24,6 +24,7 @@ from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway, build_gateway, sql_crm_options, vtiger_options
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.crm_output import gateway_log, print_logs, print_tasks
+from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
 from invitegw.gateway.config import CrmAdapterName
 
 __all__ = ["parse_when", "register"]
@@ -336,11 +337,11 @@ def _check(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if settings.crm.adapter is CrmAdapterName.VTIGER:
         report = check_connection(vtiger_options(settings))
-        print(render_check_report(report))
+        print(for_terminal_lines(render_check_report(report)))
         return 0 if report.error is None else 1
     with _crm_session(args) as (gateway, admin):
         counts = admin.counts()
-    print(f"built-in CRM in {gateway.settings.database_url}")
+    print(f"built-in CRM in {for_terminal(gateway.settings.database_url)}")
     for name, count in counts.items():
         print(f"  {name + ':':<12} {count}")
     return 0
