@@ -8,7 +8,6 @@ it; tests pass their own ``crm``, ``clock`` or ``store``. Nothing here runs at i
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import socket
@@ -24,13 +23,12 @@ from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
+from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
 from invitegw.mailbox.mime.extract import MimeLimits
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 __all__ = [
-    "Clock",
-    "CrmFactory",
     "Gateway",
     "build_gateway",
     "mime_limits",
@@ -42,11 +40,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
-# Builds the CRM port for one unit of work: the built-in CRM writes in that session, a
-# remote CRM ignores it.
-CrmFactory = Callable[[Session], CrmPort]
 
 
 @dataclass
@@ -64,6 +57,11 @@ class Gateway:
     schema: SchemaStatus | None = None
     extras: dict[str, object] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def units(self) -> UnitsOfWork:
+        """Starts units of work over this gateway's store, CRM and clock."""
+        return UnitsOfWork(self.store, self.crm_factory, self.clock)
 
     def crm(self, session: Session) -> CrmPort:
         """The CRM port for the unit of work ``session``.
