@@ -286,3 +286,20 @@ def test_check_config_and_crm_check_on_a_registered_adapter(
     # The built-in CRM's own commands say plainly that they are about the built-in CRM.
     assert main(["--config", str(config), "crm", "user", "add", "a@example.com", "--name", "A"])
     assert "the crm commands manage the built-in CRM" in capsys.readouterr().err
+
+
+def test_crm_check_on_an_adapter_without_a_check_builds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = dataclasses.replace(memory_adapter.SPEC, name="fake_plain", check=None)
+    register(plain)
+    try:
+        config = _config(tmp_path, '[crm]\nadapter = "fake_plain"\n[crm.fake_plain]\nworld = "p"\n')
+        monkeypatch.setenv("INVITEGW_CRM__FAKE_PLAIN__TOKEN", "t")
+        assert main(["--config", str(config), "crm", "check"]) == 0
+        out = capsys.readouterr().out
+        assert out == "fake_plain: a test fake: an in-memory CRM; built, no further check\n"
+        assert memory_adapter.world("p").closed == 1  # built, then closed
+    finally:
+        registry.unregister("fake_plain")
+        memory_adapter.WORLDS.clear()
