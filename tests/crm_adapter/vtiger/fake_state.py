@@ -82,11 +82,18 @@ class FakeVtiger:
         self.users: dict[int, dict[str, str]] = {}
         self.access_keys: dict[int, str] = {}
         self.sessions: dict[str, int] = {}
+        # When each session was started and last used (vtiger's SessionManager keeps both).
+        self.session_times: dict[str, tuple[float, float]] = {}
+        self.session_idle_seconds = 1800.0  # $maxWebServiceSessionIdleTime
+        self.session_life_seconds = 86400.0  # $maxWebServiceSessionLifeSpan
         self.tokens: dict[int, tuple[str, float]] = {}
         self.next_crmid = 2
         self.next_user = 1
         self.numbers: dict[str, int] = {}
         self.sync_mode = "broken"
+        # Stock vtiger 8 on PHP 8 answers logout with HTTP 500 and an empty body, and the
+        # session stays valid (issue 11); "patched" answers as file 78 does.
+        self.logout_mode = "broken"
         self.reverse_ties = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.delay = 0.0
@@ -143,8 +150,45 @@ class FakeVtiger:
                     record.values.setdefault(name, "0" if kind == "boolean" else "")
 
     def expire_sessions(self) -> None:
+        """Forget every session, as when PHP has removed them: ``INVALID_SESSIONID``."""
         with self.lock:
             self.sessions.clear()
+            self.session_times.clear()
+
+    def open_session(self, session: str, user: int) -> None:
+        with self.lock:
+            self.sessions[session] = user
+            now = self.clock()
+            self.session_times[session] = (now, now)
+
+    def use_session(self, session: str) -> int:
+        """The session's user, after vtiger's checks: life span first, then idle time.
+
+        Raises:
+            Fault: ``INVALID_SESSIONID``, ``SESSION_EXPIRED`` or ``SESSION_LEFT_IDLE``,
+                with vtiger's messages (``include/Webservices/SessionManager.php``); an
+                ended session is destroyed, as vtiger does.
+        """
+        with self.lock:
+            user = self.sessions.get(session)
+            if user is None or not self.sessions_valid:
+                raise Fault("INVALID_SESSIONID", "Session Identifier provided is Invalid")
+            now = self.clock()
+            started, used = self.session_times.get(session, (now, now))
+            if now > started + self.session_life_seconds:
+                self._end_session(session)
+                raise Fault("SESSION_EXPIRED", "Session has life span over please login again")
+            if now > used + self.session_idle_seconds:
+                self._end_session(session)
+                raise Fault(
+                    "SESSION_LEFT_IDLE", "Session has been invalidated to due lack activity"
+                )
+            self.session_times[session] = (started, now)
+            return user
+
+    def _end_session(self, session: str) -> None:
+        self.sessions.pop(session, None)
+        self.session_times.pop(session, None)
 
     def allocate_crmid(self) -> int:
         with self.lock:

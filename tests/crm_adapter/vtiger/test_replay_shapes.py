@@ -97,7 +97,9 @@ class Replayer:
         self.clock.now = max([self.clock.now, *moments])
 
     def send(self, recording: dict[str, Any]) -> httpx.Response:
-        self.fake.sync_mode = "broken" if recording["status"] == 500 else "patched"
+        # The first install's server had sync (and logout) patched except for file 48.
+        mode = "broken" if recording["status"] == 500 else "patched"
+        self.fake.sync_mode = self.fake.logout_mode = mode
         if recording["method"] == "GET":
             return self.http.get("/webservice.php", params=self.substitute(recording["query"]))
         return self.http.post("/webservice.php", data=self.substitute(recording["form"]))
