@@ -128,8 +128,12 @@ class VtigerCrm:
 
     @property
     def feed_reports_deletions(self) -> bool | None:
-        """Whether the feed sees deletions (``None`` until ``sync`` has been tried)."""
-        return self.feed.sync_supported
+        """Whether the feed sees every deletion (``None`` until ``sync`` has been tried).
+
+        True only where an all-users ``sync`` works; the gateway skips its existence
+        check then, and runs it otherwise.
+        """
+        return self.feed.reports_deletions
 
     # -- parties -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from invitegw.crm_adapter.vtiger import vtql
-from invitegw.crm_adapter.vtiger.client import VtigerClient
+from invitegw.crm_adapter.vtiger.client import VtigerApiError, VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.records import stamp_to_server
 from invitegw.crm_adapter.vtiger.schema import EVENTS, MODULES, Schema
@@ -145,11 +145,20 @@ def _plus(stamp: str, seconds: int) -> str:
 def _probe_sync(client: VtigerClient, options: VtigerOptions, now: dt.datetime) -> str:
     if options.sync_operation == "off":
         return "off (crm.vtiger.sync_operation); deletions found by the existence check"
-    answer = client.sync(EVENTS, int(now.timestamp()) - 60, options.sync_type)
+    try:
+        answer = client.sync(EVENTS, int(now.timestamp()) - 60, options.sync_type)
+    except VtigerApiError as exc:
+        # A refusal is a finding to report, not a failed check: the gateway works without.
+        return f"refused ({exc.code}: {exc.vtiger_message}); deletions found by the existence check"
     if answer is None:
         return (
             "unsupported (HTTP 500, stock vtiger 8 on PHP 8); deletions found by the "
             "existence check"
+        )
+    if options.sync_type != "application":
+        return (
+            f"supported for the API user's own meetings only (sync_type = "
+            f"{options.sync_type!r}); other deletions found by the existence check"
         )
     return "supported; the change feed reports deletions"
 

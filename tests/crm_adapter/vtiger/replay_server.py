@@ -216,7 +216,8 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
         if fake.sync_mode == "broken":
             raise _Http500  # PHP 8: "Unknown named parameter $modifiedTime" (file 48)
         if params.get("syncType") == "application" and fake.users[user]["is_admin"] != "on":
-            raise Fault(*DENIED)  # all users' records: administrators only
+            # All users' records: administrators only (vtiger's GetUpdates.php).
+            raise Fault("ACCESS_DENIED", "Only admin users can perform application sync")
         return fake.sync(params.get("elementType", ""), intval(params.get("modifiedTime", "0")))
     raise Fault("UNKNOWN_OPERATION", "Unknown operation requested")
 

@@ -149,8 +149,14 @@ def gateway_config(
 
 
 def test_the_gateway_keeps_one_session_across_passes_and_renews_it(
-    gateway_config: Path, seed: Seeder, fake: FakeVtiger, clock: ManualClock, smtp_sink: SmtpSink
+    gateway_config: Path,
+    seed: Seeder,
+    fake: FakeVtiger,
+    clock: ManualClock,
+    smtp_sink: SmtpSink,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="invitegw")
     anna = seed.contact("Anna", "Nowak", "anna.nowak@example.org")
     seeder_logins = len(requests_of(fake, "login"))
     gateway = build_gateway(load_settings(gateway_config, os.environ))
@@ -171,3 +177,7 @@ def test_the_gateway_keeps_one_session_across_passes_and_renews_it(
     assert len(requests_of(fake, "logout")) == 1
     to_anna = [m for m in smtp_sink.messages if "anna.nowak@example.org" in m.rcpt_tos]
     assert len(to_anna) == 4  # every meeting reached her, the one after the pause too
+    # Stock vtiger: sync fails, tried and reported once for the process, not per pass.
+    assert len(requests_of(fake, "sync")) == 1
+    fallback = [m for m in _adapter_records(caplog, logging.WARNING) if "sync" in m]
+    assert len(fallback) == 1
