@@ -85,6 +85,8 @@ class VtigerCrm:
         self._log = CrmLog(
             self.client, options, self.schema, self.directory, self.meetings, self.tasks, utc_now
         )
+        # Problems found while reading a meeting go to that meeting's log, once each.
+        self.meetings.notice = self._log.notice
 
     @classmethod
     def from_mapping(

@@ -10,8 +10,11 @@ recordings"):
   ``WHERE id = 'E'`` reports one linked contact, ``... AND contact_id != 'C1'`` the next,
   until the answer is empty (files 108-110): N+1 queries for N contacts, bounded by
   ``contact_enumeration_limit`` with a warning when it stops early.
-- **Extra addresses**: an optional text field on Events (``attendees_field``) holding
-  addresses of people who are not contacts, separated by commas, semicolons or lines.
+- **Extra addresses**: an optional text area on Events (``attendees_field``) holding
+  addresses of people who are not contacts, read by :mod:`.attendee_text` in every form
+  people type (vtiger's web form drops ``<...>``, so ``Name <address>`` typed there loses
+  its address). What it cannot use is reported on the meeting's log once per distinct
+  content (:meth:`.crmlog.CrmLog.notice`), never guessed.
 - **User invitees cannot be read back at all**; they are not in the snapshot.
 
 Times are read in the server's zone and given in the meeting's zone: the optional
@@ -22,18 +25,24 @@ becomes the invitation's TZID.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
+import hashlib
 import logging
-import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, Party, PartyRef
 from invitegw.crm_adapter.vtiger import vtql
+from invitegw.crm_adapter.vtiger.attendee_text import (
+    MAX_ADDRESSES,
+    MAX_CHARS,
+    AttendeeText,
+    SkipReason,
+    parse_attendee_text,
+)
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
-from invitegw.crm_adapter.vtiger.parties import Directory, address_party, plausible_address
+from invitegw.crm_adapter.vtiger.parties import Directory, address_party
 from invitegw.crm_adapter.vtiger.records import (
     from_server,
     is_true,
@@ -42,12 +51,14 @@ from invitegw.crm_adapter.vtiger.records import (
 )
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
 
-__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader"]
+__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader", "NoticeSink"]
 
 logger = logging.getLogger(__name__)
 
-MAX_EXTRA_ADDRESSES = 100
-_MAX_FIELD_CHARS = 20_000
+MAX_EXTRA_ADDRESSES = MAX_ADDRESSES
+_MAX_SKIPPED_SHOWN = 10
+# (meeting id, key, message): where problems found while reading a meeting go.
+NoticeSink = Callable[[str, str, str], None]
 # Columns of vtiger_activity, vtiger_crmentity and the custom-field table only: one row
 # per event. `contact_id` would join the contact links and repeat rows (module docstring).
 _EVENT_FIELDS = (
@@ -72,12 +83,19 @@ class MeetingReader:
     """Builds :class:`Meeting` snapshots from Events records."""
 
     def __init__(
-        self, client: VtigerClient, options: VtigerOptions, schema: Schema, directory: Directory
+        self,
+        client: VtigerClient,
+        options: VtigerOptions,
+        schema: Schema,
+        directory: Directory,
+        notice: NoticeSink | None = None,
     ) -> None:
         self._client = client
         self._options = options
         self._schema = schema
         self._directory = directory
+        # Set by the adapter to its integration log once that exists (it reads meetings).
+        self.notice = notice
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -228,28 +246,47 @@ class MeetingReader:
         attendees.pop(organizer.ref, None)
         return tuple(attendees.values())
 
-    def _extra_addresses(self, meeting_id: str, record: Mapping[str, Any]) -> list[str]:
+    def _extra_addresses(self, meeting_id: str, record: Mapping[str, Any]) -> tuple[str, ...]:
         name = self._options.attendees_field
-        text = str(record.get(name) or "")[:_MAX_FIELD_CHARS] if name else ""
-        if not text.strip():
-            return []
-        found: list[str] = []
-        for _, address in email.utils.getaddresses([re.sub(r"[;\r\n]+", ",", text)]):
-            address = address.strip()
-            if not plausible_address(address):
-                if address:
-                    logger.warning(
-                        "vtiger meeting %s: ignoring %r in %s", meeting_id, address, name
-                    )
-                continue
-            if address.casefold() not in (a.casefold() for a in found):
-                found.append(address)
-        if len(found) > MAX_EXTRA_ADDRESSES:
-            logger.warning(
-                "vtiger meeting %s: %d addresses in %s, using the first %d",
-                meeting_id,
-                len(found),
-                name,
-                MAX_EXTRA_ADDRESSES,
-            )
-        return found[:MAX_EXTRA_ADDRESSES]
+        text = str(record.get(name) or "") if name else ""
+        if not name or not text.strip():
+            return ()
+        parsed = parse_attendee_text(text)
+        if not parsed.clean:
+            self._report(meeting_id, name, parsed)
+        return parsed.addresses
+
+    def _report(self, meeting_id: str, field: str, parsed: AttendeeText) -> None:
+        """Tell the meeting's log what in the attendees field was not used."""
+        label = self._schema.module(EVENTS).label(field)
+        parts = [f'"{s.text}" ({_advice(s.reason)})' for s in parsed.skipped[:_MAX_SKIPPED_SHOWN]]
+        if len(parsed.skipped) > _MAX_SKIPPED_SHOWN:
+            parts.append(f"and {len(parsed.skipped) - _MAX_SKIPPED_SHOWN} more")
+        if parsed.dropped:
+            parts.append(f"{parsed.dropped} address(es) beyond the first {MAX_ADDRESSES}")
+        if parsed.truncated:
+            parts.append(f"everything after the first {MAX_CHARS} characters")
+        message = f"{label} ({field}): not invited: " + "; ".join(parts)
+        # The key names the meeting and what was wrong, not the whole text: adding a good
+        # address to the field does not repeat the note, a new mistake does.
+        lines = [
+            meeting_id,
+            field,
+            *(f"{s.reason}:{s.text}" for s in parsed.skipped),
+            f"dropped:{parsed.dropped}",
+            f"truncated:{parsed.truncated}",
+        ]
+        key = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+        if self.notice is not None:
+            self.notice(meeting_id, key, message)
+        else:
+            logger.warning("vtiger meeting %s: %s", meeting_id, message)
+
+
+def _advice(reason: SkipReason) -> str:
+    if reason is SkipReason.NO_ADDRESS:
+        return (
+            "no address; vtiger's web form removes <...>, so write Name (address) "
+            "or just the address"
+        )
+    return str(reason)

@@ -279,13 +279,13 @@ def _describe_field(fspec: FieldSpec) -> dict[str, Any]:
         kind["format"] = "yyyy-mm-dd"
     return {
         "name": fspec.name,
-        "label": fspec.name.replace("_", " ").title(),
+        "label": fspec.label or fspec.name.replace("_", " ").title(),
         "mandatory": fspec.mandatory,
         "type": kind,
         "isunique": False,
         "nullable": not fspec.mandatory,
         "editable": True,
-        "default": "",
+        "default": fspec.default,
     }
 
 
