@@ -40,7 +40,7 @@ from invitegw.crm_adapter.port import (
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.crmlog import CrmLog
 from invitegw.crm_adapter.vtiger.feed import ChangeFeed
-from invitegw.crm_adapter.vtiger.meetings import MeetingReader
+from invitegw.crm_adapter.vtiger.meetings import MeetingReader, SwitchReading
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import Directory
 from invitegw.crm_adapter.vtiger.schema import Schema
@@ -123,6 +123,21 @@ class VtigerCrm:
     def get_meeting(self, meeting_id: str) -> Meeting | None:
         """The meeting's snapshot, or ``None`` when it no longer exists."""
         return self.meetings.get(meeting_id)
+
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """How certain ``meeting.sync`` is: see :class:`~.meetings.SwitchReading`.
+
+        vtiger reads an untouched "Send invitations" checkbox as unticked, exactly like one
+        a person unticked; only a ticked box is certain. The gateway can use this to avoid
+        cancelling an already-invited meeting on a reading that may be nobody's choice.
+
+        Parameters:
+            meeting: a snapshot from this adapter.
+
+        Returns:
+            ``NO_SWITCH``, ``SET`` or ``MAYBE_DEFAULT``.
+        """
+        return self.meetings.sync_reading(meeting)
 
     def confirm_existing(self, meeting_ids: Sequence[str]) -> set[str]:
         """Of ``meeting_ids``, the ones that still exist (deletion check without ``sync``)."""

@@ -16,6 +16,10 @@ recordings"):
   its address). What it cannot use is reported on the meeting's log once per distinct
   content (:meth:`.crmlog.CrmLog.notice`), never guessed.
 - **User invitees cannot be read back at all**; they are not in the snapshot.
+- **The send switch** (``sync_field``, a checkbox): vtiger returns ``"0"`` for a checkbox
+  nobody ever set (records older than the field, records created through the
+  webservice: only the web form applies the field's default), exactly as for one a
+  person unticked. :meth:`MeetingReader.sync_reading` says which readings are certain.
 
 Times are read in the server's zone and given in the meeting's zone: the optional
 ``meeting_time_zone_field`` on Events, else the organizer's ``time_zone`` preference; it
@@ -29,6 +33,7 @@ import hashlib
 import logging
 import zoneinfo
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from invitegw.crm_adapter.port import EntityType, Meeting, MeetingKind, Party, PartyRef
@@ -51,7 +56,7 @@ from invitegw.crm_adapter.vtiger.records import (
 )
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
 
-__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader", "NoticeSink"]
+__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader", "NoticeSink", "SwitchReading"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,23 @@ MAX_EXTRA_ADDRESSES = MAX_ADDRESSES
 _MAX_SKIPPED_SHOWN = 10
 # (meeting id, key, message): where problems found while reading a meeting go.
 NoticeSink = Callable[[str, str, str], None]
+
+
+class SwitchReading(StrEnum):
+    """How the adapter knows a meeting's send switch (``Meeting.sync``).
+
+    vtiger cannot tell an untouched checkbox from one a person unticked: both read
+    ``"0"``, and the webservice exposes no field history (no ModTracker), no time the
+    field was added, and no difference between a stored ``0`` and a missing value. A
+    ticked box (``"1"``) is certain: only a person, a mass update, an integration or the
+    web form's default can have stored it.
+    """
+
+    NO_SWITCH = "no-switch"  # no sync_field: every meeting is sent
+    SET = "set"  # the box is ticked: someone or something stored it
+    MAYBE_DEFAULT = "maybe-default"  # unticked: a person's choice or never set at all
+
+
 # Columns of vtiger_activity, vtiger_crmentity and the custom-field table only: one row
 # per event. `contact_id` would join the contact links and repeat rows (module docstring).
 _EVENT_FIELDS = (
@@ -201,6 +223,23 @@ class MeetingReader:
             return True
         checked = is_true(record.get(name))
         return checked if self._options.sync_field_means == "send" else not checked
+
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """How certain ``meeting.sync`` is (see :class:`SwitchReading`).
+
+        Parameters:
+            meeting: a snapshot this adapter made (with the current configuration).
+
+        Returns:
+            ``NO_SWITCH`` without a ``sync_field``; ``SET`` when the box reads ticked;
+            ``MAYBE_DEFAULT`` when it reads unticked. With ``sync_field_means = "send"``
+            an unticked box means "do not send", so ``sync=False`` is the uncertain one;
+            with ``"skip"`` it means "send", and ``sync=False`` is certain.
+        """
+        if not self._options.sync_field:
+            return SwitchReading.NO_SWITCH
+        ticked = meeting.sync if self._options.sync_field_means == "send" else not meeting.sync
+        return SwitchReading.SET if ticked else SwitchReading.MAYBE_DEFAULT
 
     def _organizer(self, record: Mapping[str, Any]) -> Party:
         for key in ("assigned_user_id", "modifiedby"):
