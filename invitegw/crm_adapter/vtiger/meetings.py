@@ -3,8 +3,10 @@
 What vtiger can and cannot tell us (facts sheet, "Meeting attendees" and "Follow-up
 recordings"):
 
-- **Organizer**: the assigned user (its ``email1``). A meeting assigned to a group falls
-  back to the user who last changed it.
+- **Organizer**: the assigned user (its ``email1``). A meeting assigned to a group (a
+  group has no address) falls back to ``modifiedby``, the user who last changed it: so
+  the organizer changes when another user edits it, or when the adapter itself writes
+  the event (``allow_event_updates``). The webservice shows no creator to prefer.
 - **Contacts**: ``retrieve`` shows one ``contact_id`` only, and every related-list route
   fails on events. But ``query`` on Events joins the contact links, so
   ``WHERE id = 'E'`` reports one linked contact, ``... AND contact_id != 'C1'`` the next,

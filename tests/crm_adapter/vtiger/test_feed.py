@@ -283,3 +283,29 @@ def test_a_per_user_sync_does_not_stand_in_for_the_existence_check(
         assert [c.meeting_id for c in later.changes if c.deleted] == [gone]
         assert crm.feed_reports_deletions is False
     assert requests_of(fake, "sync")[-1]["syncType"] == "user"
+
+
+def test_a_group_meeting_is_organized_by_whoever_changed_it_last(
+    server: FakeVtigerServer, seed: Seeder, fake: FakeVtiger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ewa = fake.add_user("ewa", "Ewa", "Planner", "ewa@corp.example", "ewa-key")
+    event = seed.event("The team's", assigned_user_id="20x3")  # a group: no address of its own
+    caplog.set_level(logging.WARNING, logger="invitegw")
+    with VtigerCrm(make_options(server.url)) as crm:
+        first = crm.get_meeting(event)
+        assert first is not None
+        assert first.organizer.id == seed.admin  # modifiedby: the admin made it
+        options = dataclasses.replace(
+            make_options(server.url), username="ewa", access_key="ewa-key"
+        )
+        with VtigerCrm(options) as as_ewa:
+            as_ewa.client.revise(
+                {"id": event, "location": "Room 2"},
+                module="Events",
+                extra={"contactidlist": "", "inviteesid": ""},
+            )
+        second = crm.get_meeting(event)
+    assert second is not None
+    assert second.organizer.id == ewa  # Ewa edited it last: she organizes it now
+    assert second.organizer.emails == ("ewa@corp.example",)
+    assert caplog.records == []  # a user was found: nothing to warn about
