@@ -24,6 +24,8 @@ from invitegw.ics.model import (
     Organizer,
     PartStat,
     Role,
+    ZoneNote,
+    ZoneNoteKind,
 )
 from invitegw.ics.parse import parse_calendar, parse_calendars
 from invitegw.ics.recurrence import expand, last_occurrence_end
@@ -45,6 +47,8 @@ __all__ = [
     "Organizer",
     "PartStat",
     "Role",
+    "ZoneNote",
+    "ZoneNoteKind",
     "build_calendar",
     "build_cancel",
     "build_publish",

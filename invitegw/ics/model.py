@@ -33,6 +33,8 @@ __all__ = [
     "Organizer",
     "PartStat",
     "Role",
+    "ZoneNote",
+    "ZoneNoteKind",
     "to_utc",
 ]
 
@@ -139,6 +141,44 @@ class Alarm:
     trigger_at: dt.datetime | None = None
 
 
+class ZoneNoteKind(StrEnum):
+    """What a :class:`ZoneNote` reports about a TZID (:rfc:`5545` section 3.2.19)."""
+
+    # The TZID is an IANA or Windows zone name and its VTIMEZONE gives other offsets: the
+    # IANA zone is used (producers copy VTIMEZONEs once, or truncate them).
+    IANA_OVER_VTIMEZONE = "iana-over-vtimezone"
+    # The TZID was only guessed (a display name, a label) and its VTIMEZONE gives other
+    # offsets: the VTIMEZONE is used, as RFC 5545 says.
+    VTIMEZONE_OVER_GUESS = "vtimezone-over-guess"
+    # No VTIMEZONE: the zone was guessed from the name alone.
+    GUESSED_WITHOUT_VTIMEZONE = "guessed-without-vtimezone"
+    # No VTIMEZONE and no known name: read in the calendar's X-WR-TIMEZONE.
+    X_WR_TIMEZONE = "x-wr-timezone"
+    # No VTIMEZONE and no known name: the times stay floating (wall clock, zone unknown).
+    FLOATING = "floating"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneNote:
+    """A decision about one TZID worth recording beside the task it affects.
+
+    ``zone`` is the IANA zone the name was taken to mean (``None`` when none);
+    ``how`` says how the name was understood (``"Windows zone name (CLDR map)"``). For the
+    two disagreement kinds, ``at`` is the wall-clock time where the VTIMEZONE and the IANA
+    zone were found to differ, with each one's UTC offset there. ``text`` is the same
+    sentence the calendar's warnings hold.
+    """
+
+    tzid: str
+    kind: ZoneNoteKind
+    zone: str | None = None
+    how: str = ""
+    at: dt.datetime | None = None
+    vtimezone_offset: dt.timedelta | None = None
+    zone_offset: dt.timedelta | None = None
+    text: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One VEVENT: a whole series (master) or one occurrence (``recurrence_id`` set).
@@ -149,6 +189,8 @@ class Event:
     floating and all-day values); ``original_tzid`` is the TZID as the producer wrote it.
     ``extra`` keeps properties the model does not name, as (NAME, content line) pairs, so
     that nothing the producer sent is lost.
+
+    ``zone_notes`` record what was decided about the TZIDs this event's times use.
 
     ``start_given`` is ``False`` when the producer wrote no DTSTART, which :rfc:`5546`
     (section 3.2) allows in REPLY, CANCEL, REFRESH and DECLINECOUNTER; ``start`` then holds
@@ -184,6 +226,7 @@ class Event:
     original_tzid: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
     start_given: bool = True
+    zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
 
     @property
     def all_day(self) -> bool:
@@ -227,7 +270,7 @@ class CalendarObject:
     alone, or unrelated events). ``other_components`` names the components kept out of the
     model, such as ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what
     normalisation did (a Windows zone name mapped, a METHOD taken from MIME), in words for
-    a log or ``ics inspect``.
+    a log or ``ics inspect``; ``zone_notes`` hold the TZID decisions among them as values.
     """
 
     method: Method
@@ -238,6 +281,7 @@ class CalendarObject:
     other_components: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
 
 
 def to_utc(value: DateOrDateTime) -> dt.datetime | None:

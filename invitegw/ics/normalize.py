@@ -100,6 +100,7 @@ class EventReader:
         self._resolver = resolver
         self._limits = limits
         self._warnings = warnings
+        self._tzids: list[str] = []  # the TZIDs the event being read uses
         self._handlers: dict[str, Callable[[Property, _Fields], None]] = {
             "UID": self._uid,
             "SUMMARY": self._text,
@@ -127,6 +128,7 @@ class EventReader:
             IcsParseError: no usable DTSTART (nor a RECURRENCE-ID to stand in for it).
             IcsLimitError: more ATTENDEEs than ``max_attendees``.
         """
+        self._tzids = []
         start, given = self._start(component)
         fields = _Fields()
         end_prop = duration_prop = None
@@ -188,6 +190,7 @@ class EventReader:
             original_tzid=start.original_tzid if isinstance(start, Localized) else None,
             extra=tuple(fields.extra),
             start_given=given,
+            zone_notes=self._resolver.notes_for(self._tzids),
         )
 
     # -- warnings and times ---------------------------------------------------------------
@@ -214,7 +217,10 @@ class EventReader:
             raise ValueError(f"year {parsed.value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
         if not isinstance(parsed.value, dt.datetime):
             return parsed.value
-        return self._resolver.localize(parsed.value, utc=parsed.utc, tzid=prop.param("TZID"))
+        tzid = prop.param("TZID")
+        if tzid and not parsed.utc:
+            self._tzids.append(tzid)
+        return self._resolver.localize(parsed.value, utc=parsed.utc, tzid=tzid)
 
     def _start(self, component: Component) -> tuple[DateOrDateTime | Localized, bool]:
         """DTSTART, or what stands in for it; and whether DTSTART was given."""

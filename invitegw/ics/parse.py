@@ -194,6 +194,7 @@ def _calendar(
         other_components=tuple(others),
         extra=extra,
         warnings=tuple(warnings),
+        zone_notes=tuple(resolver.notes),
     )
 
 
