@@ -190,6 +190,10 @@ class Event:
     ``extra`` keeps properties the model does not name, as (NAME, content line) pairs, so
     that nothing the producer sent is lost.
 
+    ``rrule`` is the first RRULE; ``more_rrules`` holds any further ones (Zimbra writes
+    several; :rfc:`5545` section 3.8.5.3 deprecates that but the set of instances is their
+    union), and :attr:`rrules` gives them all. A rule in ``more_rrules`` counts only while
+    ``rrule`` is set, so ``dataclasses.replace(event, rrule=None)`` ends the series.
     ``zone_notes`` record what was decided about the TZIDs this event's times use.
 
     ``start_given`` is ``False`` when the producer wrote no DTSTART, which :rfc:`5546`
@@ -226,7 +230,15 @@ class Event:
     original_tzid: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
     start_given: bool = True
+    more_rrules: tuple[str, ...] = ()
     zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
+
+    @property
+    def rrules(self) -> tuple[str, ...]:
+        """Every RRULE of the event, the first one first; empty when it has none."""
+        if self.rrule is None:
+            return ()
+        return (self.rrule, *self.more_rrules)
 
     @property
     def all_day(self) -> bool:

@@ -9,8 +9,9 @@ place for it, stays in ``Event.extra`` as the producer wrote it.
 Quirks handled here (others are in :mod:`invitegw.ics.timezones`): DURATION instead of
 DTEND; DTEND before DTSTART or of another value type; SEQUENCE missing but Exchange's
 ``X-MICROSOFT-CDO-APPT-SEQUENCE`` present; ``ORGANIZER;CN=x`` without an address;
-``TRIGGER:PT-2H``; ``TRIGGER;RELATED=END``; several SUMMARYs; unknown STATUS, ROLE,
-PARTSTAT and CUTYPE values (RFC 5545 says how to read the last three).
+``TRIGGER:PT-2H``; ``TRIGGER;RELATED=END``; several SUMMARYs; several RRULEs (Zimbra;
+all kept, in ``Event.rrule`` and ``Event.more_rrules``, up to ``max_rrules``); unknown
+STATUS, ROLE, PARTSTAT and CUTYPE values (RFC 5545 says how to read the last three).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _Fields:
         self.recurrence_id: DateOrDateTime | None = None
         self.this_and_future = False
         self.rrule: str | None = None
+        self.more_rrules: list[str] = []
         self.status: EventStatus | None = None
         self.transparent = False
         self.extra: list[tuple[str, str]] = []
@@ -179,6 +181,7 @@ class EventReader:
             recurrence_id=fields.recurrence_id,
             this_and_future=fields.this_and_future,
             rrule=fields.rrule,
+            more_rrules=tuple(fields.more_rrules),
             rdates=tuple(fields.rdates),
             exdates=tuple(fields.exdates),
             status=fields.status,
@@ -415,14 +418,29 @@ class EventReader:
             fields.this_and_future = True
 
     def _rrule(self, prop: Property, fields: _Fields) -> None:
-        if not self._once(prop, fields):
-            return
         text = prop.value.strip()
+        if fields.rrule is not None:
+            if text == fields.rrule or text in fields.more_rrules:
+                self._warn(prop, "repeated: the same rule is kept once")
+                return
+            if len(fields.more_rrules) + 2 > self._limits.max_rrules:
+                raise over_limit(
+                    "max_rrules",
+                    len(fields.more_rrules) + 2,
+                    self._limits.max_rrules,
+                    "RRULEs in one VEVENT",
+                )
+            # RFC 5545 section 3.8.5.3 deprecates several RRULEs (Zimbra writes them); the
+            # set of instances is still their union (RFC 2445 section 4.8.5.4).
+            self._warn(prop, "is one of several: the instances of all of them are used")
         try:
             parse_recur(text)
         except ValueError as exc:
             self._warn(prop, f"cannot be expanded ({exc}); kept as written")
-        fields.rrule = text
+        if fields.rrule is None:
+            fields.rrule = text
+        else:
+            fields.more_rrules.append(text)
 
     def _dates(self, prop: Property, target: list[DateOrDateTime]) -> None:
         for item in prop.value.split(","):

@@ -11,9 +11,11 @@ day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends a
   that ``dateutil`` stops by itself after at most ``max_recurrence_years`` + 400 years
   whatever the rule; instances are moved back afterwards, and those more than
   ``max_recurrence_years`` after DTSTART are beyond the horizon;
-- at most ``max_recurrence_instances`` instances are produced, else
-  :class:`~invitegw.errors.IcsLimitError` names that cap.
+- at most ``max_recurrence_instances`` instances are produced, all rules of an event
+  together, else :class:`~invitegw.errors.IcsLimitError` names that cap.
 
+An event with several RRULEs (Zimbra writes them; :rfc:`5545` section 3.8.5.3 deprecates
+but does not forbid it) has the union of their instances, plus RDATE, minus EXDATE.
 Instances are wall-clock times in the event's own zone (a meeting at 09:00 stays at 09:00
 across a DST change); DTSTART always counts as the first instance (section 3.3.10).
 """
@@ -96,10 +98,8 @@ def last_occurrence_end(
         # A floating end with a zoned start (or the reverse) has no usable length.
         with contextlib.suppress(TypeError):
             duration = event.end - event.start
-    if event.rrule is not None and event.recurrence_id is None:
-        recur = _recur(event)
-        if not recur.bounded:
-            return None
+    if event.recurrence_id is None and not all(recur.bounded for _, recur in _recurs(event)):
+        return None
     expansion = _expand(event, limits, None)
     if not expansion.complete:
         return None
@@ -107,24 +107,33 @@ def last_occurrence_end(
     return last + duration
 
 
-def _recur(event: Event) -> Recur:
-    assert event.rrule is not None
-    try:
-        return parse_recur(event.rrule)
-    except ValueError as exc:
-        raise IcsParseError(
-            str(exc), component="VEVENT", property="RRULE", line=event.rrule
-        ) from None
+def _recurs(event: Event) -> list[tuple[str, Recur]]:
+    found = []
+    for text in event.rrules:
+        try:
+            found.append((text, parse_recur(text)))
+        except ValueError as exc:
+            raise IcsParseError(str(exc), component="VEVENT", property="RRULE", line=text) from None
+    return found
 
 
 def _expand(event: Event, limits: IcsLimits, until: DateOrDateTime | None) -> _Expansion:
     start = event.start
     instances: list[DateOrDateTime] = [start]
     complete = True
-    if event.rrule is not None and event.recurrence_id is None:
-        generated, complete = _rule_instances(event, _recur(event), limits, until)
-        instances.extend(generated)
     if event.recurrence_id is None:
+        # All rules share the one cap on distinct instances; each rule may make at most
+        # that many, so the work is bounded by max_rrules times the cap.
+        distinct: set[dt.datetime] = set()
+        for text, recur in _recurs(event):
+            budget = limits.max_recurrence_instances + 1 - len(distinct)
+            generated, rule_complete = _rule_instances(
+                event, text, recur, limits, until, budget=budget
+            )
+            instances.extend(generated)
+            complete = complete and rule_complete
+            distinct.update(_sort_key(value) for value in generated)
+            _check_count(len(distinct), limits)
         instances.extend(_like(start, value) for value in event.rdates)
     excluded = {_sort_key(_like(start, value)) for value in event.exdates}
     seen: dict[dt.datetime, DateOrDateTime] = {}
@@ -190,14 +199,24 @@ def _until_wall(recur: Recur, start: DateOrDateTime) -> dt.datetime | None:
 
 
 def _rule_instances(
-    event: Event, recur: Recur, limits: IcsLimits, until: DateOrDateTime | None
+    event: Event,
+    text: str,
+    recur: Recur,
+    limits: IcsLimits,
+    until: DateOrDateTime | None,
+    *,
+    budget: int,
 ) -> tuple[list[DateOrDateTime], bool]:
+    """One rule's instances from DTSTART on (up to ``until``), at most ``budget`` + 1.
+
+    More than ``budget`` would be over the cap: the caller's count check then raises.
+    """
     if recur.bysetpos and recur.freq in _SUB_DAILY:
         raise IcsParseError(
             f"BYSETPOS with FREQ={recur.freq} is not expanded",
             component="VEVENT",
             property="RRULE",
-            line=event.rrule,
+            line=text,
         )
     start = event.start
     wall = _wall(start)
@@ -222,7 +241,7 @@ def _rule_instances(
         )
         horizon = _years_later(wall, limits.max_recurrence_years)
         produced: list[dt.datetime] = []
-        for item in itertools.islice(rule, limits.max_recurrence_instances + 1):
+        for item in itertools.islice(rule, max(budget, 0) + 1):
             moved = _moved(item, -shift)
             if stop is not None and moved > stop:
                 break
@@ -232,7 +251,7 @@ def _rule_instances(
             produced.append(moved)
     except (ValueError, OverflowError) as exc:
         raise IcsParseError(
-            f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=event.rrule
+            f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=text
         ) from None
     _check_count(len(produced), limits)
     if recur.count is not None and len(produced) < recur.count and stop is None:
