@@ -15,8 +15,10 @@ from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits
 from invitegw.ics.model import (
     Alarm,
     Attendee,
+    CalendarError,
     CalendarObject,
     CuType,
+    DroppedEvent,
     Event,
     EventStatus,
     Method,
@@ -27,7 +29,12 @@ from invitegw.ics.model import (
     ZoneNote,
     ZoneNoteKind,
 )
-from invitegw.ics.parse import parse_calendar, parse_calendars
+from invitegw.ics.parse import (
+    CalendarOutcome,
+    parse_calendar,
+    parse_calendar_objects,
+    parse_calendars,
+)
 from invitegw.ics.recurrence import expand, last_occurrence_end
 
 __all__ = [
@@ -35,9 +42,12 @@ __all__ = [
     "DEFAULT_PRODUCER",
     "Alarm",
     "Attendee",
+    "CalendarError",
     "CalendarObject",
+    "CalendarOutcome",
     "ChangeKind",
     "CuType",
+    "DroppedEvent",
     "Event",
     "EventChange",
     "EventStatus",
@@ -58,5 +68,6 @@ __all__ = [
     "expand",
     "last_occurrence_end",
     "parse_calendar",
+    "parse_calendar_objects",
     "parse_calendars",
 ]

@@ -23,9 +23,11 @@ from enum import StrEnum
 __all__ = [
     "Alarm",
     "Attendee",
+    "CalendarError",
     "CalendarObject",
     "CuType",
     "DateOrDateTime",
+    "DroppedEvent",
     "Event",
     "EventStatus",
     "Method",
@@ -275,14 +277,33 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class DroppedEvent:
+    """A VEVENT left out of a calendar object because it cannot be used.
+
+    The reason is the error's full text (``"line 6: VEVENT/DTSTART: no such date:
+    2026-02-30 [...]"``), the same words that follow ``"VEVENT dropped: "`` in the
+    calendar's warnings. ``uid`` and ``recurrence_id`` are what the VEVENT says, when it
+    says it readably, so that the dropped occurrence can be named; ``line_number`` is where
+    the VEVENT begins and ``property`` the property at fault (``DTSTART``), when known.
+    """
+
+    reason: str
+    uid: str | None = None
+    recurrence_id: DateOrDateTime | None = None
+    line_number: int | None = None
+    property: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CalendarObject:
     """One VCALENDAR: an iTIP message when ``method`` is set (:rfc:`5546` section 1.4).
 
-    ``events`` hold every VEVENT in file order (a master and its exceptions, exceptions
-    alone, or unrelated events). ``other_components`` names the components kept out of the
-    model, such as ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what
-    normalisation did (a Windows zone name mapped, a METHOD taken from MIME), in words for
-    a log or ``ics inspect``; ``zone_notes`` hold the TZID decisions among them as values.
+    ``events`` hold every usable VEVENT in file order (a master and its exceptions,
+    exceptions alone, or unrelated events); ``dropped`` names the VEVENTs left out, with
+    why. ``other_components`` names the components kept out of the model, such as
+    ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what normalisation did (a
+    Windows zone name mapped, a METHOD taken from MIME), in words for a log or
+    ``ics inspect``; ``zone_notes`` hold the TZID decisions among them as values.
     """
 
     method: Method
@@ -293,7 +314,28 @@ class CalendarObject:
     other_components: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    dropped: tuple[DroppedEvent, ...] = ()
     zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarError:
+    """A calendar object (VCALENDAR) that could not be used, set aside with the reason.
+
+    ``index`` is its position among the calendar objects of the data (0 for the first,
+    counting the good ones too; stray components outside any VCALENDAR come last).
+    ``reason`` is the error's full text; ``line_number`` where the object begins;
+    ``method`` its METHOD when that could be read; ``limit`` the
+    :class:`~invitegw.ics.limits.IcsLimits` cap it went over, if that was why; ``dropped``
+    the VEVENTs that failed, when none of them was usable.
+    """
+
+    index: int
+    reason: str
+    line_number: int | None = None
+    method: Method | None = None
+    limit: str | None = None
+    dropped: tuple[DroppedEvent, ...] = ()
 
 
 def to_utc(value: DateOrDateTime) -> dt.datetime | None:

@@ -196,6 +196,26 @@ class EventReader:
             zone_notes=self._resolver.notes_for(self._tzids),
         )
 
+    def identity(self, component: Component) -> tuple[str | None, DateOrDateTime | None]:
+        """UID and RECURRENCE-ID of a VEVENT that could not be read, where they are readable.
+
+        Parameters:
+            component: the VEVENT.
+
+        Returns:
+            (UID or ``None``, RECURRENCE-ID or ``None``); never raises for a bad value.
+        """
+        uid_prop = component.first("UID")
+        uid = (unescape_text(uid_prop.value).strip() or None) if uid_prop is not None else None
+        recurrence_prop = component.first("RECURRENCE-ID")
+        recurrence_id: DateOrDateTime | None = None
+        if recurrence_prop is not None:
+            try:
+                recurrence_id = self._plain(self.time(recurrence_prop))
+            except ValueError:
+                recurrence_id = None
+        return uid, recurrence_id
+
     # -- warnings and times ---------------------------------------------------------------
 
     def _warn(self, prop: Property, text: str) -> None:
