@@ -35,7 +35,13 @@ from invitegw.ics.parse import (
     parse_calendar_objects,
     parse_calendars,
 )
-from invitegw.ics.recurrence import expand, last_occurrence_end
+from invitegw.ics.recurrence import (
+    expand,
+    last_occurrence_end,
+    occurrences_between,
+    validate_rrule,
+)
+from invitegw.ics.rrule import Recur
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -56,6 +62,7 @@ __all__ = [
     "MethodSource",
     "Organizer",
     "PartStat",
+    "Recur",
     "Role",
     "ZoneNote",
     "ZoneNoteKind",
@@ -67,7 +74,9 @@ __all__ = [
     "compare_events",
     "expand",
     "last_occurrence_end",
+    "occurrences_between",
     "parse_calendar",
     "parse_calendar_objects",
     "parse_calendars",
+    "validate_rrule",
 ]

@@ -1,5 +1,11 @@
 """Bounded expansion of RRULE, RDATE and EXDATE (:rfc:`5545` sections 3.3.10, 3.8.5).
 
+This is the one reader of recurrence rules the gateway needs: :func:`validate_rrule` checks
+a rule (from a message or from the CRM) and :func:`occurrences_between` lists the instances
+of a rule between two instants; :func:`expand` and :func:`last_occurrence_end` do the same
+for an :class:`~invitegw.ics.model.Event`. All of them are bounded by the same
+:class:`~invitegw.ics.limits.IcsLimits`; nothing else should hand a rule to ``dateutil``.
+
 ``dateutil`` does the rule arithmetic, but cannot be trusted with strangers' rules as they
 are: a rule that never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) makes it search
 day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends at all. So:
@@ -25,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,7 +42,7 @@ from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits, over_limit
 from invitegw.ics.model import DateOrDateTime, Event
 from invitegw.ics.rrule import FREQUENCIES, Recur, parse_recur
 
-__all__ = ["expand", "last_occurrence_end"]
+__all__ = ["expand", "last_occurrence_end", "occurrences_between", "validate_rrule"]
 
 _SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")
 _CYCLE = 400  # years after which the Gregorian calendar repeats exactly
@@ -105,6 +112,107 @@ def last_occurrence_end(
         return None
     last: DateOrDateTime = max(expansion.instances, key=_sort_key)
     return last + duration
+
+
+def validate_rrule(
+    value: str, *, start: DateOrDateTime | None = None, limits: IcsLimits = DEFAULT_LIMITS
+) -> Recur:
+    """Check one RRULE value the way the expander will read it.
+
+    Lenient on case, blanks, a trailing semicolon and an ``RRULE:`` prefix; strict on
+    meaning (:rfc:`5545` section 3.3.10): FREQ is required, every part is range-checked,
+    COUNT and UNTIL exclude each other, BYSETPOS is refused with a sub-daily FREQ. With
+    ``start``, the rule is also run from it (bounded by ``limits``), so that a rule that
+    passes here can be expanded from that start.
+
+    Parameters:
+        value: the rule (``FREQ=WEEKLY;BYDAY=MO,WE``), with or without ``RRULE:``.
+        start: the series start (DTSTART) the rule will be expanded from, if known.
+        limits: the caps in force.
+
+    Returns:
+        The checked rule; ``Recur.to_text()`` writes it in the customary order.
+
+    Raises:
+        IcsParseError: the rule is not valid or cannot be expanded (``property`` is
+            ``RRULE``; the message says why).
+    """
+    text = value.strip()
+    if text[:6].upper() == "RRULE:":
+        text = text[6:].strip()
+    try:
+        recur = parse_recur(text)
+    except ValueError as exc:
+        raise IcsParseError(str(exc), component="VEVENT", property="RRULE", line=text) from None
+    if recur.bysetpos and recur.freq in _SUB_DAILY:
+        raise IcsParseError(
+            f"BYSETPOS with FREQ={recur.freq} is not expanded",
+            component="VEVENT",
+            property="RRULE",
+            line=text,
+        )
+    if start is not None:
+        event = Event(uid="", start=start, rrule=text)
+        # Up to DTSTART only: dateutil builds the rule and looks for its first instance.
+        _rule_instances(event, text, recur, limits, start, budget=1)
+    return recur
+
+
+def occurrences_between(
+    rrules: str | Sequence[str],
+    start: DateOrDateTime,
+    window_start: DateOrDateTime,
+    window_end: DateOrDateTime,
+    *,
+    rdates: Sequence[DateOrDateTime] = (),
+    exdates: Sequence[DateOrDateTime] = (),
+    limits: IcsLimits = DEFAULT_LIMITS,
+) -> list[DateOrDateTime]:
+    """The starts of a series' instances from ``window_start`` to ``window_end``, inclusive.
+
+    The series is DTSTART ``start`` with the rule(s) (their union when several), RDATEs
+    and EXDATEs, as :func:`expand` reads an event: DTSTART counts as an instance, times
+    keep their wall-clock time in ``start``'s zone, and aware values compare as instants.
+    The work is bounded: instances are generated from ``start`` up to ``window_end`` (not
+    beyond), at most ``max_recurrence_instances`` of them and none later than
+    ``max_recurrence_years`` after ``start``.
+
+    Parameters:
+        rrules: one RRULE value, or several; an empty sequence for RDATEs alone.
+        start: the series start (a ``date``, a floating or an aware ``datetime``).
+        window_start: the first instant (or day) wanted.
+        window_end: the last instant (or day) wanted.
+        rdates: extra instance starts (RDATE).
+        exdates: excluded instance starts (EXDATE).
+        limits: the caps in force.
+
+    Returns:
+        The instance starts in the window, in order, of the same kind as ``start``.
+
+    Raises:
+        IcsParseError: a rule is not valid or cannot be expanded.
+        IcsLimitError: more than ``max_recurrence_instances`` instances up to ``window_end``.
+    """
+    rules = (rrules,) if isinstance(rrules, str) else tuple(rrules)
+    rules = tuple(rule.strip().removeprefix("RRULE:") for rule in rules)
+    event = Event(
+        uid="",
+        start=start,
+        rrule=rules[0] if rules else None,
+        more_rrules=rules[1:],
+        rdates=tuple(rdates),
+        exdates=tuple(exdates),
+    )
+    instances = _expand(event, limits, window_end).instances
+    lower = _sort_key(_like(start, window_start))
+    upper = _sort_key(_like(start, window_end))
+    # expand() keeps DTSTART when everything is excluded; a window holds instances only.
+    excluded = {_sort_key(_like(start, value)) for value in exdates}
+    return [
+        value
+        for value in instances
+        if lower <= _sort_key(value) <= upper and _sort_key(value) not in excluded
+    ]
 
 
 def _recurs(event: Event) -> list[tuple[str, Recur]]:
