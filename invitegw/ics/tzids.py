@@ -640,6 +640,9 @@ def guess_zone(tzid: str, cdo_id: str | None = None) -> ZoneGuess | None:
     name = tzid.strip().strip('"').strip()
     if not name or len(name) > 200:
         return None
+    # Outlook escapes the commas of a display name as TEXT (RFC 5545 section 3.3.11) in
+    # the VTIMEZONE; some producers copy that spelling into the TZID parameter too.
+    name = name.replace("\\,", ",").replace("\\;", ";")
     named = _named(name)
     if named is not None:
         return named

@@ -117,6 +117,8 @@ def test_real_tzids_without_vtimezone_give_the_instant_meant(
         ("W. Europe Standard Time", "Europe/Berlin", NameKind.WINDOWS),
         ("India Standard Time", "Asia/Kolkata", NameKind.WINDOWS),  # not CLDR's Asia/Calcutta
         ("Brussels, Copenhagen, Madrid, Paris", "Europe/Paris", NameKind.WINDOWS),
+        ("Brussels\\, Copenhagen\\, Madrid\\, Paris", "Europe/Paris", NameKind.WINDOWS),
+        ("Pacific Time (US & Canada)\\; Tijuana", "America/Los_Angeles", NameKind.WINDOWS),
         (
             "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna",
             "Europe/Berlin",
