@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from invitegw.domain.records import EntityType, PartyRef
 from invitegw.crm_adapter.vtiger import VtigerClient, VtigerCrm
+from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.bootstrap import build_gateway
 from invitegw.gateway.config import load_settings
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
