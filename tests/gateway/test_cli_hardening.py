@@ -92,6 +92,10 @@ def test_log_lines_have_url_passwords_redacted_and_controls_escaped() -> None:
         install_log_filter(logger)  # once per handler, however often asked
         assert sum(isinstance(f, SafeLogFilter) for f in handler.filters) == 1
         logger.warning("connecting to %s for %s", f"https://u:{SECRET}@crm.example/x", HOSTILE)
+        try:
+            raise ValueError(f"bad UID {HOSTILE} at postgresql://gw:{SECRET}@db/x")
+        except ValueError:
+            logger.exception("processing failed")
     finally:
         logger.removeHandler(handler)
     line = stream.getvalue()

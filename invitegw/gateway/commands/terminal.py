@@ -111,7 +111,7 @@ def terminal_stream(stream: TextIO) -> TextIO:
 
 
 class SafeLogFilter(logging.Filter):
-    """Redacts URL credentials and escapes controls in every record's message."""
+    """Redacts URL credentials and escapes controls in every record's message and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record's message in place; never drops a record."""
@@ -122,6 +122,10 @@ class SafeLogFilter(logging.Filter):
         safe = for_terminal_lines(message)
         if safe != message or record.args:
             record.msg, record.args = safe, None
+        if record.exc_info and not record.exc_text:
+            # A traceback quotes exception messages, which may quote the message's text.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = for_terminal_lines(text)
         return True
 
 
