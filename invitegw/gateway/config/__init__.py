@@ -15,6 +15,7 @@ from invitegw.gateway.config.loader import (
     resolve_config_path,
 )
 from invitegw.gateway.config.settings import (
+    AuthMethod,
     CalendarSettings,
     CrmAdapterName,
     CrmSettings,
@@ -28,9 +29,12 @@ from invitegw.gateway.config.settings import (
     ListenerSettings,
     MailboxSettings,
     NonInviteeReplyPolicy,
+    OAuth2Settings,
+    OAuthProvider,
     OrganizerMode,
     OutboundSettings,
     RetrySettings,
+    SaslMechanismName,
     Settings,
     SmtpSettings,
     TlsMode,
@@ -39,6 +43,7 @@ from invitegw.gateway.config.settings import (
 
 __all__ = [
     "ENV_PREFIX",
+    "AuthMethod",
     "CalendarSettings",
     "CrmAdapterName",
     "CrmSettings",
@@ -52,10 +57,13 @@ __all__ = [
     "ListenerSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
+    "OAuth2Settings",
+    "OAuthProvider",
     "OrganizerMode",
     "OutboundSettings",
     "RawTable",
     "RetrySettings",
+    "SaslMechanismName",
     "Secret",
     "Settings",
     "SmtpSettings",

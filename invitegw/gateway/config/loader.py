@@ -12,8 +12,12 @@ else the built-in defaults (the embedded setup). Then environment variables over
 - Lists of strings are comma separated; booleans read true/false/yes/no/on/off/1/0; an
   empty value unsets an optional key.
 - Passwords and keys (``smtp.password``, ``mailboxes.*.password``, ``database.password``,
-  ``crm.vtiger.access_key``) are read from the environment only: in the file they are an
-  error naming the variable to use.
+  ``crm.vtiger.access_key``, the ``oauth2`` tables' secrets) are read from the environment
+  only: in the file they are an error naming the variable to use. A secret setting's
+  variable with ``_FILE`` appended names a file holding the value instead
+  (``INVITEGW_SMTP__OAUTH2__CLIENT_SECRET_FILE=/run/credentials/invitegw/smtp-secret``):
+  how systemd's ``LoadCredential`` and container secrets deliver them. One trailing line
+  break is dropped; giving both forms is an error.
 
 Every error is a :class:`~invitegw.errors.ConfigError` naming the key
 (``smtp.port: expected an integer 1-65535, got 'abc'``).
@@ -211,6 +215,8 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
     while i < len(parts):
         name = parts[i].lower()
         fields = _fields(cls)
+        if name not in fields and i == len(parts) - 1 and _secret_file(node, fields, name, value):
+            return
         if name not in fields:
             raise ConfigError(
                 f"{value.var}: {_join(path, name) if name else path or 'key'} is not a setting; "
@@ -242,6 +248,29 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
             node, path, cls, i = _child_table(node, name, key), key, tp, i + 1
             continue
         raise ConfigError(f"{value.var}: {key} is not a table")
+
+
+def _secret_file(
+    node: dict[str, Any], fields: dict[str, dataclasses.Field[Any]], name: str, value: _EnvValue
+) -> bool:
+    """``<SECRET>_FILE``: read the secret from the file it names; False if not that form."""
+    base = name.removesuffix("_file")
+    spec = fields.get(base)
+    if base == name or spec is None or not spec.metadata.get("secret"):
+        return False
+    existing = node.get(base)
+    if isinstance(existing, _EnvValue):
+        raise ConfigError(f"{value.var} and {existing.var}: both set the same secret; give one")
+    path = Path(value.text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"{value.var}: cannot read the secret file {value.text!r}: {reason}"
+        ) from exc
+    node[base] = _EnvValue(text.removesuffix("\n").removesuffix("\r"), value.var)
+    return True
 
 
 def _child_table(node: dict[str, Any], name: str, key: str) -> dict[str, Any]:
@@ -326,7 +355,8 @@ def _convert(tp: Any, raw: Any, key: str, md: Mapping[str, Any]) -> Any:
         if not isinstance(raw, _EnvValue):
             raise ConfigError(
                 f"{key}: secrets are not read from the configuration file; "
-                f"set {env_var_for(key)} in the environment"
+                f"set {env_var_for(key)} in the environment "
+                f"(or {env_var_for(key)}_FILE naming a file that holds it)"
             )
         return Secret(raw.text) if raw.text else None
     if optional and isinstance(raw, _EnvValue) and raw.text == "":

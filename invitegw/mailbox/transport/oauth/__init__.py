@@ -15,7 +15,12 @@
 
 from __future__ import annotations
 
-from invitegw.mailbox.transport.oauth.health import AuthHealth, AuthListener, AuthStatus
+from invitegw.mailbox.transport.oauth.health import (
+    AUTH_HEALTH,
+    AuthHealth,
+    AuthListener,
+    AuthStatus,
+)
 from invitegw.mailbox.transport.oauth.login import Login, OAuth2Login, PasswordLogin, as_login
 from invitegw.mailbox.transport.oauth.sasl import SaslExchange, SaslMechanism
 from invitegw.mailbox.transport.oauth.tokens import (
@@ -26,6 +31,7 @@ from invitegw.mailbox.transport.oauth.tokens import (
 )
 
 __all__ = [
+    "AUTH_HEALTH",
     "AuthHealth",
     "AuthListener",
     "AuthStatus",

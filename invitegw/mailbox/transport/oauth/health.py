@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-__all__ = ["AuthHealth", "AuthListener", "AuthStatus"]
+__all__ = ["AUTH_HEALTH", "AuthHealth", "AuthListener", "AuthStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,3 +148,7 @@ class AuthHealth:
                 listener(status)
             except Exception:  # a reporter's failure must not break the login path
                 logger.exception("auth health listener failed for %s", status.account)
+
+
+AUTH_HEALTH = AuthHealth()
+"""The process's registry: every login the gateway builds from its settings records here."""
