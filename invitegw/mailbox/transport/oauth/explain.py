@@ -72,10 +72,11 @@ _OAUTH_WORDS: dict[str, str] = {
 
 # Google's token endpoint adds its own words to the RFC codes.
 _GOOGLE_WORDS: dict[str, str] = {
-    "unauthorized_client": "Google refused the service account: domain-wide delegation is "
+    "unauthorized_client": "the service account may not act for this mailbox: domain-wide "
+    "delegation is "
     "not set up for its client id with the scope https://mail.google.com/ (Admin console > "
     "Security > API controls), or {o}.scope differs",
-    "invalid_grant": "Google refused the grant: {o}.subject must be an existing user of the "
+    "invalid_grant": "the grant was refused: {o}.subject must be an existing user of the "
     "Workspace domain, and a refresh token must not be expired or revoked ({o}.refresh_token)",
 }
 

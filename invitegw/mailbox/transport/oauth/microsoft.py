@@ -167,6 +167,13 @@ class MicrosoftSource:
                     f"{self._where}: {self._authority} could not be reached ({exc})",
                     transient=True,
                 ) from exc
+            except Exception as exc:  # MSAL's and PyJWT's own errors stop at this adapter
+                key = f"{self._where}.oauth2.private_key"
+                raise TokenError(
+                    f"{self._where}: MSAL could not build the token request "
+                    f"({type(exc).__name__}: {str(exc)[:160]}); with a certificate, {key} "
+                    "must be the certificate's RSA key"
+                ) from exc
             if isinstance(result, dict) and result.get("access_token"):
                 lifetime = result.get("expires_in")
                 return IssuedToken(
