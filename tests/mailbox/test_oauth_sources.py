@@ -88,7 +88,8 @@ def test_short_tokens_get_a_proportional_margin_and_no_lifetime_means_the_defaul
     now[0] += 44
     cache.get()
     assert silent.calls == 1
-    assert "token" not in repr(cache) and "token-" not in repr(IssuedToken("token-9", 1))
+    assert "token" not in repr(cache)
+    assert "token-" not in repr(IssuedToken("token-9", 1))
 
 
 # -- generic RFC 6749 endpoint --------------------------------------------------------------
@@ -139,7 +140,8 @@ def test_generic_refresh_token_and_a_refusal_in_words(
         bad.fetch()
     message = str(caught.value)
     assert "mailboxes[sales].oauth2.refresh_token" in message
-    assert "rt-revoked" not in message and not caught.value.transient
+    assert "rt-revoked" not in message
+    assert not caught.value.transient
 
 
 def test_an_unreachable_endpoint_is_transient(oauth_server: OAuthServer) -> None:
@@ -258,7 +260,8 @@ def test_google_service_account_with_delegation(
     )
     issued = source.fetch()
     assert oauth_server.check(issued.value) == "staff@example.test"
-    assert issued.lifetime is not None and 3500 < issued.lifetime <= 3600
+    assert issued.lifetime is not None
+    assert 3500 < issued.lifetime <= 3600
     [sent] = [r for r in oauth_server.requests if r.client_id == email]
     assert sent.grant_type == JWT_BEARER
     assert sent.assertion_claims["sub"] == "staff@example.test"
