@@ -192,10 +192,12 @@ def explain_password_refusal(where: str, server_text: str) -> str:
             f'{where}.password, or auth = "oauth2" and {table} (provider = "google") '
             f"[server: {text[:160]}]"
         )
-    return (
-        f"{where}: the server refused the login: check {where}.username and {where}.password "
-        f"[server: {text[:160]}]"
+    keys = (
+        f"{where}.username and {where}.password"
+        if where.startswith(("mailboxes[", "smtp"))
+        else "the username and password"
     )
+    return f"{where}: the server refused the login: check {keys} [server: {text[:160]}]"
 
 
 def explain_token_refusal(where: str, server_text: str, sasl_error: str, mechanism: str) -> str:
