@@ -121,7 +121,7 @@ def test_mailbox_check_human(
     assert "FAIL  authenticate" in legal
     assert "(AADSTS7000215)" in legal
     assert "mailboxes[legal].oauth2.client_secret" in legal
-    assert legal.rstrip().splitlines()[-1].startswith("mailbox legal: FAILED: ")
+    assert legal.rstrip().splitlines()[-1].startswith("mailbox legal: FAILED (authenticate)")
     assert "secret-value" not in out
     assert "b7e2c1d0" not in out
 

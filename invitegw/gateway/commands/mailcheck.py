@@ -137,6 +137,11 @@ def _print_steps(steps: list[ProbeStep], notes: list[str]) -> None:
         print(f"  note  {note}")
 
 
+def _failed_step(steps: list[ProbeStep]) -> str:
+    failed = [s.name for s in steps if not s.ok]
+    return failed[-1] if failed else "unknown step"
+
+
 def _print_mailbox(probe: ImapProbe) -> None:
     print(f"mailbox {probe.mailbox}")
     _print_steps(probe.steps, probe.notes)
@@ -149,7 +154,7 @@ def _print_mailbox(probe: ImapProbe) -> None:
     if probe.ok:
         print(f"mailbox {probe.mailbox}: OK ({probe.seconds:.1f} s)")
     else:
-        print(f"mailbox {probe.mailbox}: FAILED: {probe.error or 'folders missing'}")
+        print(f"mailbox {probe.mailbox}: FAILED ({_failed_step(probe.steps)})")
 
 
 # -- smtp check ------------------------------------------------------------------------------
@@ -187,7 +192,7 @@ def _smtp_check(args: argparse.Namespace) -> int:
         if probe.ok:
             print(f"smtp relay: OK ({probe.seconds:.1f} s, nothing sent)")
         else:
-            print(f"smtp relay: FAILED: {probe.error}")
+            print(f"smtp relay: FAILED ({_failed_step(probe.steps)}; nothing sent)")
     return 0 if probe.ok else 1
 
 
