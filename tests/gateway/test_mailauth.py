@@ -273,3 +273,17 @@ def test_a_revoked_mailbox_is_reported_and_the_other_keeps_working(
 
 def _user(box: MailboxSettings) -> ImapUser:
     return ImapUser(box.username, DEFAULT_PASSWORD)
+
+
+def test_provider_libraries_load_only_when_an_account_uses_them() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, invitegw.gateway.cli as cli; cli.build_parser(); "
+        "print(','.join(m for m in ('msal', 'google.auth', 'requests', 'jwt') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == ""
