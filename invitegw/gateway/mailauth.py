@@ -115,7 +115,7 @@ def _build_source(
         secret = _secret(oauth2.client_secret)
         key = _secret(oauth2.private_key)
         certificate: str | None = None
-        if oauth2.certificate is not None:
+        if secret is None and oauth2.certificate is not None:  # a secret wins
             try:
                 certificate = oauth2.certificate.read_text(encoding="ascii")
             except (OSError, UnicodeDecodeError) as exc:
