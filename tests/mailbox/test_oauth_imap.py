@@ -234,3 +234,72 @@ def test_a_mechanism_the_server_lacks_is_named(
     with pytest.raises(MailboxAuthError, match=r"does not offer AUTH=XOAUTH2 .*oauth2\.mechanism"):
         ImapConnection.connect(_account(dovecot, imap_user), login)
     assert login.tokens.fetches == 0
+
+
+@pytest.fixture(scope="module")
+def dovecot_noidle() -> Iterator[DovecotServer]:
+    """A Dovecot that advertises neither IDLE nor AUTH=XOAUTH2 (an older server)."""
+    from tests.fixtures.dovecot import NO_MOVE_CAPABILITIES, _start_server
+
+    server = _start_server(capabilities=NO_MOVE_CAPABILITIES.replace(" IDLE", "") + " MOVE")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def test_without_idle_the_watcher_polls_and_says_so_once(
+    dovecot_noidle: DovecotServer, watchers: list[ImapWatcher], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    user = dovecot_noidle.add_user()
+    handler = Handler()
+    watcher = ImapWatcher(
+        _account(dovecot_noidle, user),
+        user.password,
+        config_for(user, poll_interval=0.2),
+        handler,
+        MemoryCheckpoint(),
+    )
+    watchers.append(watcher)
+    watcher.start()
+    _wait(watcher, WatchEvent.POLLED)
+    dovecot_noidle.kick(user)
+    _wait(watcher, WatchEvent.CONNECTED, 2)
+    dovecot_noidle.append(user, mail(1))
+    handler.wait_for(1)
+    assert watcher.events.count(WatchEvent.IDLE) == 0
+    assert caplog.text.count("does not offer IDLE (RFC 2177): polling every") == 1
+
+
+def test_the_probe_notes_polling_and_creates_folders_only_when_asked(
+    dovecot_noidle: DovecotServer,
+) -> None:
+    from invitegw.mailbox.transport.imap_probe import probe_mailbox
+
+    user = dovecot_noidle.add_user()
+    account = _account(dovecot_noidle, user)
+    asked: list[list[str]] = []
+
+    def refuse(missing: list[str]) -> bool:
+        asked.append(missing)
+        return False
+
+    probe = probe_mailbox(
+        account, user.password, config_for(user), where="mailboxes[x]", create=refuse
+    )
+    assert asked == [["Processed", "Quarantine"]]
+    assert probe.missing == ["Processed", "Quarantine"]
+    assert not probe.ok
+    assert probe.capabilities == {"IDLE": False, "MOVE": True, "UIDPLUS": True}
+    assert probe.notes == [
+        "the server does not offer IDLE: the watcher will poll every 60 s "
+        "(mailboxes[x].poll_interval)"
+    ]
+    assert "Processed" not in dovecot_noidle.list_folders(user)
+    created = probe_mailbox(
+        account, user.password, config_for(user), where="mailboxes[x]", create=lambda _m: True
+    )
+    assert created.ok
+    assert created.created == ["Processed", "Quarantine"]
+    assert {"Processed", "Quarantine"} <= set(dovecot_noidle.list_folders(user))
