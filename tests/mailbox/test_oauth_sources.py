@@ -368,3 +368,23 @@ def test_no_token_or_secret_reaches_the_log(
     text = caplog.text
     for secret in ("SECRET-VALUE-123", "SECRET-WRONG-456", token, token2):
         assert secret not in text
+
+
+def test_health_tells_listeners_once_per_outage() -> None:
+    from invitegw.mailbox.transport.oauth import AuthHealth
+
+    health = AuthHealth()
+    told: list[tuple[str, bool]] = []
+    unsubscribe = health.subscribe(lambda s: told.append((s.account, s.ok)))
+    health.succeeded("imap:a")  # the first success is no change worth telling
+    health.failed("imap:a", "refused")
+    health.failed("imap:a", "refused, worded differently")
+    health.failed("imap:b", "other account")
+    health.succeeded("imap:a")
+    unsubscribe()
+    health.failed("imap:a", "after unsubscribing")
+    assert told == [("imap:a", False), ("imap:b", False), ("imap:a", True)]
+    status = health.get("imap:a")
+    assert status is not None
+    assert (status.ok, status.failures, status.message) == (False, 1, "after unsubscribing")
+    assert set(health.snapshot()) == {"imap:a", "imap:b"}

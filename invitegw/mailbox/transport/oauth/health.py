@@ -111,7 +111,8 @@ class AuthHealth:
         now = self._clock()
         with self._lock:
             old = self._states.get(account)
-            changed = old is None or old.ok or old.message != message
+            # Told once per outage, not per reconnect (nor per reworded refusal).
+            changed = old is None or old.ok
             if old is None or old.ok:
                 status = AuthStatus(
                     account,
