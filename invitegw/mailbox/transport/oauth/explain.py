@@ -94,14 +94,12 @@ def oauth_table(where: str) -> str:
 
 
 def _toml_table(where: str) -> str:
-    section = where.split("[", 1)[0]
-    name = where[len(section) :].strip("[]")
+    """``[mailboxes.oauth2] for mailbox 'sales'`` for ``mailboxes[sales]``; ``[smtp.oauth2]``."""
+    section, _, rest = where.partition("[")
     table = f"[{section}.oauth2]"
-    return (
-        f"{table} for {section[:-2] if section.endswith('es') else section} {name!r}"
-        if (name)
-        else table
-    )
+    if not rest:
+        return table
+    return f"{table} for {section.removesuffix('es')} {rest.rstrip(']')!r}"
 
 
 def explain_aadsts(where: str, error: str, description: str) -> str:
