@@ -8,9 +8,11 @@
   :class:`~invitegw.errors.ConfigError` naming its environment variable.
 - A mailbox's login is kept per gateway (``gateway.extras``), so every watcher tenure and
   every ``serve --once`` pass of that gateway shares one token cache.
-- :func:`report_auth_changes` writes each change of an account's credentials (stopped
-  working, works again) to the CRM's integration log (target ``gateway``), besides the
-  log line :class:`~invitegw.mailbox.transport.oauth.health.AuthHealth` writes itself.
+- :func:`report_auth_changes` writes each change of the credentials of a mailbox this
+  gateway watches (stopped working, works again) to the CRM's integration log (target
+  ``gateway``), besides the log line
+  :class:`~invitegw.mailbox.transport.oauth.health.AuthHealth` writes itself. The relay's
+  refusals reach the CRM through the dispatcher, on each meeting whose messages wait.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 _LOGINS_KEY = "mailauth.logins"
 _REPORTER_KEY = "mailauth.reporter"
+_ACCOUNTS_KEY = "mailauth.accounts"
 _lock = threading.Lock()
 
 
@@ -247,6 +250,9 @@ def mailbox_login(
         return build()
     report_auth_changes(gateway)
     with _lock:
+        accounts = gateway.extras.setdefault(_ACCOUNTS_KEY, set())
+        assert isinstance(accounts, set)
+        accounts.add(imap_account_key(mailbox.name))
         logins = gateway.extras.setdefault(_LOGINS_KEY, {})
         assert isinstance(logins, dict)
         found = logins.get(mailbox.name)
@@ -304,7 +310,12 @@ def report_auth_changes(gateway: Gateway, health: AuthHealth | None = None) -> N
             return
         registry = health or AUTH_HEALTH
 
+        accounts = gateway.extras.setdefault(_ACCOUNTS_KEY, set())
+        assert isinstance(accounts, set)
+
         def report(status: AuthStatus) -> None:
+            if status.account not in accounts:
+                return  # another gateway's account (several gateways in one process: tests)
             if status.ok:
                 level, text = LogLevel.INFO, f"{status.account}: the credentials work again"
             else:

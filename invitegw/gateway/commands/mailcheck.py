@@ -28,6 +28,7 @@ from invitegw.gateway.config import MailboxSettings, Settings
 from invitegw.gateway.inbound.imap_source import imap_account, watch_config
 from invitegw.gateway.mailauth import mailbox_login, smtp_login
 from invitegw.mailbox.transport.imap_probe import ImapProbe, ProbeStep, probe_mailbox
+from invitegw.mailbox.transport.oauth.health import AuthHealth
 from invitegw.mailbox.transport.smtp_probe import SmtpProbe, probe_relay
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
@@ -93,7 +94,8 @@ def _asker(mailbox: str, args: argparse.Namespace) -> Any:
 def _check_one(settings: Settings, mailbox: MailboxSettings, args: argparse.Namespace) -> ImapProbe:
     where = f"mailboxes[{mailbox.name}]"
     try:
-        login = mailbox_login(None, mailbox)
+        # A registry of its own: a check is no news for a running gateway's reporters.
+        login = mailbox_login(None, mailbox, health=AuthHealth())
     except ConfigError as exc:
         return ImapProbe(mailbox.name).fail("settings", str(exc))
     config = watch_config(mailbox, max_message_size=settings.limits.message_bytes)
@@ -172,7 +174,7 @@ def _smtp_check(args: argparse.Namespace) -> int:
         local_hostname=smtp.local_hostname,
     )
     try:
-        login = smtp_login(smtp)
+        login = smtp_login(smtp, health=AuthHealth())
         if smtp.username and login is None:
             raise ConfigError(
                 "smtp.password: not set (give INVITEGW_SMTP__PASSWORD in the environment, "
