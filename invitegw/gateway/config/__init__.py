@@ -7,7 +7,13 @@ explicitly (no global configuration object). See ``invitegw.example.toml`` for e
 from __future__ import annotations
 
 from invitegw.gateway.config.dump import dump_settings
-from invitegw.gateway.config.fields import RawTable, Secret, format_duration, parse_duration
+from invitegw.gateway.config.fields import (
+    RawTable,
+    RawTables,
+    Secret,
+    format_duration,
+    parse_duration,
+)
 from invitegw.gateway.config.loader import (
     ENV_PREFIX,
     env_var_for,
@@ -17,7 +23,6 @@ from invitegw.gateway.config.loader import (
 from invitegw.gateway.config.settings import (
     AuthMethod,
     CalendarSettings,
-    CrmAdapterName,
     CrmSettings,
     DatabaseSettings,
     DuplicatePolicy,
@@ -45,7 +50,6 @@ __all__ = [
     "ENV_PREFIX",
     "AuthMethod",
     "CalendarSettings",
-    "CrmAdapterName",
     "CrmSettings",
     "DatabaseSettings",
     "DuplicatePolicy",
@@ -62,6 +66,7 @@ __all__ = [
     "OrganizerMode",
     "OutboundSettings",
     "RawTable",
+    "RawTables",
     "RetrySettings",
     "SaslMechanismName",
     "Secret",

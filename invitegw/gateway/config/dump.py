@@ -42,7 +42,13 @@ def _table(obj: Any, path: str, lines: list[str], header: str | None = None) -> 
         value = getattr(obj, spec.name)
         key = f"{path}.{spec.name}" if path else spec.name
         title = f"{header}.{spec.name}" if header else spec.name
-        if spec.metadata.get("secret"):
+        if spec.metadata.get("tables") is not None:
+            # Named tables are written as the section's own sub-tables: [crm.vtiger].
+            nested.extend(
+                (f"{path}.{name}" if path else name, f"{header}.{name}" if header else name, t)
+                for name, t in value.items()
+            )
+        elif spec.metadata.get("secret"):
             shown = f'"{REDACTED}"' if value is not None else None
             var = env_var_for(key)
             _scalar(lines, spec.name, shown, f"secret, from {var} or {var}_FILE")
