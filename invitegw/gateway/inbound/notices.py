@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from invitegw.domain.addresses import Mailbox, validate_address
+from invitegw.domain.addresses import NamedAddress, validate_address
 from invitegw.errors import AddressError, MimeError
 from invitegw.gateway.config import CalendarSettings
 from invitegw.gateway.inbound.model import ReceivedMessage
@@ -162,13 +162,13 @@ def write_notice(
     reply_mailbox = None
     if reply_to:
         try:
-            reply_mailbox = Mailbox("", validate_address(reply_to))
+            reply_mailbox = NamedAddress("", validate_address(reply_to))
         except AddressError:
             reply_mailbox = None
     spec = NoticeEmail(
         body=body,
-        sender=Mailbox(calendar.label, calendar.sender),
-        recipient=Mailbox("", organizer),
+        sender=NamedAddress(calendar.label, calendar.sender),
+        recipient=NamedAddress("", organizer),
         message_id=message_id,
         date=now,
         reply_to=reply_mailbox,
