@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from invitegw.domain.records import EntityType, TaskStatus
+from invitegw.gateway.inbound.model import SourcePosition
 from invitegw.gateway.inbound.pipeline import QuarantineReleaseError
 from invitegw.gateway.storage import InboundEvent, ProcessedMessage, QuarantinedMessage, Store
 from invitegw.itip.policy import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
@@ -75,8 +76,8 @@ def test_a_direct_invitation_from_a_contact_becomes_one_task(gw: InboundHarness)
 
 def test_the_same_message_twice_is_handled_once(gw: InboundHarness) -> None:
     raw = invitation()
-    first = gw.handle(raw, uidvalidity=7, uid=1)
-    again = gw.handle(raw, uidvalidity=7, uid=1)
+    first = gw.handle(raw, position=SourcePosition(7, 1))
+    again = gw.handle(raw, position=SourcePosition(7, 1))
     elsewhere = gw.handle(raw, source="file")  # same Message-ID and body, other source
 
     assert outcomes(first) == ["created"]
@@ -640,9 +641,9 @@ def test_after_the_commit_the_same_message_is_a_no_op(gw: InboundHarness) -> Non
     # The worker committed the CRM write and the ledger, then died before moving the IMAP
     # message: the restart sees the same message at the same place again.
     raw = invitation()
-    gw.handle(raw, uidvalidity=3, uid=42)
-    again = gw.handle(raw, uidvalidity=3, uid=42)
-    moved_copy = gw.handle(raw, uidvalidity=4, uid=1)  # UIDVALIDITY changed: re-scan
+    gw.handle(raw, position=SourcePosition(3, 42))
+    again = gw.handle(raw, position=SourcePosition(3, 42))
+    moved_copy = gw.handle(raw, position=SourcePosition(4, 1))  # UIDVALIDITY changed: re-scan
 
     assert again.already_processed
     assert moved_copy.already_processed  # known by its Message-ID and body

@@ -19,8 +19,8 @@ from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.crm_adapter.port import CrmPort
 from invitegw.domain.records import LogEntry, NewTask, Party, Task
 from invitegw.errors import CrmError, CrmUnavailableError
-from invitegw.gateway.bootstrap import sql_crm_options
-from invitegw.gateway.inbound.model import MessageResult
+from invitegw.gateway.bootstrap import inbound_pipeline, sql_crm_options
+from invitegw.gateway.inbound.model import MessageResult, SourcePosition
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
     InboundEvent,
@@ -78,7 +78,7 @@ def flaky(gw: InboundHarness, **behaviour: Any) -> InboundPipeline:
         return FlakyCrm(SqlCrm(session, options, clock=gw.clock), behaviour)  # type: ignore[return-value]
 
     gateway = dataclasses.replace(gw.gateway, crm_factory=factory)
-    return InboundPipeline(gateway)
+    return inbound_pipeline(gateway)
 
 
 def test_a_refused_event_is_quarantined_and_the_others_stay(gw: InboundHarness) -> None:
@@ -102,7 +102,9 @@ def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
     gw: InboundHarness,
 ) -> None:
     raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
-    result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw, uidvalidity=1, uid=3))
+    result = flaky(gw, refuse_titles={"Bad one"}).handle(
+        gw.received(raw, position=SourcePosition(1, 3))
+    )
 
     assert outcomes(result) == ["quarantined"]
     assert result.events[0].uid == "bad@x"
@@ -113,7 +115,7 @@ def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
     [row] = gw.quarantine()
     assert row.reason == result.reason
     assert gw.count(ProcessedMessage) == 1
-    again = gw.pipeline.handle(gw.received(raw, uidvalidity=1, uid=3))
+    again = gw.pipeline.handle(gw.received(raw, position=SourcePosition(1, 3)))
     assert again.already_processed
     assert outcomes(again) == ["quarantined"]
 
@@ -140,11 +142,13 @@ def test_an_unreachable_crm_commits_nothing_and_raises(gw: InboundHarness) -> No
     pipeline = flaky(gw, down=True)
     raw = invitation()
     with pytest.raises(CrmUnavailableError):
-        pipeline.handle(gw.received(raw, uidvalidity=1, uid=5))
+        pipeline.handle(gw.received(raw, position=SourcePosition(1, 5)))
 
     assert gw.count(ProcessedMessage) == 0
     assert gw.count(InboundEvent) == 0
-    assert outcomes(gw.pipeline.handle(gw.received(raw, uidvalidity=1, uid=5))) == ["created"]
+    assert outcomes(gw.pipeline.handle(gw.received(raw, position=SourcePosition(1, 5)))) == [
+        "created"
+    ]
 
 
 def test_an_unexpected_failure_quarantines_the_message(gw: InboundHarness) -> None:
@@ -251,7 +255,7 @@ def test_a_truncated_quarantine_cannot_be_released(gw: InboundHarness) -> None:
         gw.settings, limits=dataclasses.replace(gw.settings.limits, quarantine_bytes=10)
     )
     gw.gateway = dataclasses.replace(gw.gateway, settings=gw.settings)
-    pipeline = InboundPipeline(gw.gateway)
+    pipeline = inbound_pipeline(gw.gateway)
     result = pipeline.handle(gw.received(invitation(calendar("ADD", vevent()), method="ADD")))
     [row] = gw.quarantine()
 
