@@ -20,6 +20,8 @@ from invitegw.crm_adapter.port import CrmPort
 from invitegw.domain.records import LogEntry, NewTask, Party, Task
 from invitegw.errors import CrmError, CrmUnavailableError
 from invitegw.gateway.bootstrap import inbound_pipeline, sql_crm_options
+from invitegw.gateway.inbound import pipeline as pipeline_module
+from invitegw.gateway.inbound import routing, task_events
 from invitegw.gateway.inbound.model import MessageResult, SourcePosition
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
@@ -118,6 +120,33 @@ def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
     again = gw.pipeline.handle(gw.received(raw, position=SourcePosition(1, 3)))
     assert again.already_processed
     assert outcomes(again) == ["quarantined"]
+
+
+def test_a_lone_refused_event_is_read_and_decided_once(
+    gw: InboundHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lone event runs without a savepoint; its refusal is kept and the transaction
+    # rolled back, without extracting, parsing or deciding the message a second time.
+    calls: dict[str, int] = {"extract": 0, "parse": 0, "decide": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(pipeline_module, "extract", counted("extract", pipeline_module.extract))
+    monkeypatch.setattr(routing, "parse_calendars", counted("parse", routing.parse_calendars))
+    monkeypatch.setattr(task_events, "decide_event", counted("decide", task_events.decide_event))
+    raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
+    result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw))
+
+    assert outcomes(result) == ["quarantined"]
+    assert calls == {"extract": 1, "parse": 1, "decide": 1}
+    assert gw.tasks() == []
+    assert gw.ledger() == []
+    assert gw.count(ProcessedMessage) == 1
 
 
 def test_a_refusal_after_a_write_undoes_the_events_writes(gw: InboundHarness) -> None:

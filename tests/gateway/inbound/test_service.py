@@ -40,6 +40,7 @@ from invitegw.gateway.inbound.model import (
 )
 from invitegw.gateway.inbound.smtp_listener import ListenerService, listener_config, listener_tls
 from invitegw.gateway.inbound.smtp_source import MAX_BUG_ATTEMPTS, SpoolService
+from invitegw.gateway.inbound.source import MailSource
 from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Lease, QuarantinedMessage, SpooledMessage, SpoolState, Store
@@ -141,6 +142,19 @@ def mailbox_settings_offline(**changes: object) -> MailboxSettings:
     }
     values.update(changes)
     return MailboxSettings(**values)  # type: ignore[arg-type]
+
+
+def test_the_imap_mailboxes_and_the_spool_are_mail_sources(store: Store, tmp_path: Path) -> None:
+    box = mailbox_settings_offline()
+    gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
+    pipeline = RecordingPipeline()
+    # Typed as the port: mypy checks that each implementation fits it.
+    sources: list[MailSource] = [
+        imap_source(gateway, box, pipeline),
+        spool_worker(gateway, pipeline),
+    ]
+    assert [s.name for s in sources] == ["sales", "smtp"]
+    assert str(sources[1].drain()) == "0 processed, 0 quarantined, 0 deferred, 0 failed"
 
 
 # -- leases: one watcher per mailbox among several workers ------------------------------------
