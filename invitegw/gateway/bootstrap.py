@@ -28,10 +28,8 @@ from invitegw.gateway.config import CrmAdapterName, MailboxSettings, Settings
 from invitegw.gateway.inbound.config import InboundConfig
 from invitegw.gateway.inbound.file_source import FileInput, FileSource
 from invitegw.gateway.inbound.imap_source import ImapSource
-from invitegw.gateway.inbound.jobs import InboundParts
-from invitegw.gateway.inbound.jobs import inbound_jobs as _inbound_jobs
-from invitegw.gateway.inbound.jobs import inbound_services as _inbound_services
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.parts import InboundParts
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.inbound.smtp_listener import ListenerService, listener_config, listener_tls
 from invitegw.gateway.inbound.smtp_source import SpoolWorker
@@ -536,7 +534,10 @@ def inbound_services(runtime: Runtime) -> Sequence[Service]:
     Raises:
         ConfigError: a mailbox without a password, or a listener without addresses.
     """
-    return _inbound_services(inbound_parts(runtime.gateway))
+    # Imported here: the scheduler (and APScheduler) is loaded by `serve`, not every command.
+    from invitegw.gateway.inbound.jobs import inbound_services as services
+
+    return services(inbound_parts(runtime.gateway))
 
 
 def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
@@ -549,4 +550,6 @@ def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
     Returns:
         The mailbox pass and the spool drain, each when its source is configured.
     """
-    return _inbound_jobs(inbound_parts(runtime.gateway))
+    from invitegw.gateway.inbound.jobs import inbound_jobs as jobs  # as inbound_services
+
+    return jobs(inbound_parts(runtime.gateway))

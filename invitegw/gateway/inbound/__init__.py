@@ -14,7 +14,8 @@ through them:
 - :mod:`~invitegw.gateway.inbound.model`: what a source hands over
   (``ReceivedMessage`` with a generic ``SourcePosition`` and ``Envelope``) and what the
   pipeline answers (``MessageResult``).
-- :mod:`~invitegw.gateway.inbound.jobs`: the sources as scheduler services and jobs.
+- :mod:`~invitegw.gateway.inbound.parts`: one worker's pipeline and sources;
+  :mod:`~invitegw.gateway.inbound.jobs`: the scheduler's services and jobs made of them.
 
 **The pipeline** (:mod:`~invitegw.gateway.inbound.pipeline`: one message, one unit of work)
 

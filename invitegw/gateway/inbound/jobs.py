@@ -1,8 +1,8 @@
 """The inbound side's scheduler entries: watcher and listener services, and two jobs.
 
-:class:`InboundParts` holds the inbound side of one worker, built once by the composition
-root (:func:`invitegw.gateway.bootstrap.inbound_parts`): the pipeline and the mail sources
-that feed it. From it,
+:class:`~invitegw.gateway.inbound.parts.InboundParts` holds the inbound side of one worker,
+built once by the composition root (:func:`invitegw.gateway.bootstrap.inbound_parts`): the
+pipeline and the mail sources that feed it. From it,
 
 - :func:`inbound_services` (``invitegw serve``): one
   :class:`~invitegw.gateway.inbound.imap_source.MailboxService` per ``[[mailboxes]]`` (IDLE
@@ -20,22 +20,20 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from invitegw.errors import MailboxError
 from invitegw.gateway.inbound.imap_service import MailboxService
-from invitegw.gateway.inbound.imap_source import DrainReport, ImapSource
-from invitegw.gateway.inbound.smtp_listener import ListenerService
-from invitegw.gateway.inbound.smtp_source import SpoolReport, SpoolService, SpoolWorker
-from invitegw.gateway.inbound.source import Pipeline
+from invitegw.gateway.inbound.imap_source import DrainReport
+from invitegw.gateway.inbound.parts import InboundParts
+from invitegw.gateway.inbound.smtp_source import SpoolReport, SpoolService
 from invitegw.gateway.scheduler import Job, Service
 
 __all__ = [
     "MAILBOX_JOB",
     "SPOOL_INTERVAL",
     "SPOOL_JOB",
-    "InboundParts",
     "MailboxesReport",
     "inbound_jobs",
     "inbound_services",
@@ -44,32 +42,6 @@ __all__ = [
 MAILBOX_JOB = "inbound-mailboxes"
 SPOOL_JOB = "inbound-spool"
 SPOOL_INTERVAL = dt.timedelta(seconds=60)
-
-
-@dataclass
-class InboundParts:
-    """The inbound side of one worker: its pipeline and the mail sources that feed it.
-
-    Parameters:
-        pipeline: the inbound pipeline.
-        imap: one source per ``[[mailboxes]]``.
-        spool: the SMTP spool's source, when ``[listener] enabled``.
-        listener: builds the SMTP listener, waking the function it is given after each
-            spooled message (when ``[listener] enabled``).
-    """
-
-    pipeline: Pipeline
-    imap: tuple[ImapSource, ...] = ()
-    spool: SpoolWorker | None = None
-    listener: Callable[[Callable[[], None]], ListenerService] | None = None
-    watchers: list[MailboxService] = field(default_factory=list)
-    spool_service: SpoolService | None = None
-    listener_service: ListenerService | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def watching(self, mailbox: str) -> bool:
-        """Whether this worker's watcher service runs for ``mailbox``."""
-        return any(s.mailbox.name == mailbox and s.running for s in self.watchers)
 
 
 @dataclass(frozen=True, slots=True)
