@@ -7,8 +7,9 @@
 3. no calendar object: an automatic message (a vacation reply) → ``ignored``; a reply by
    hand to a reply-token address → :mod:`~invitegw.gateway.inbound.human_replies`;
    anything else → quarantined ("no calendar object");
-4. every calendar part is parsed (one that cannot be read, or a VEVENT the parser dropped,
-   is quarantined with the reason; the others go on), and every VEVENT goes by METHOD:
+4. every calendar part is parsed, each calendar object on its own (one that cannot be
+   read, or a VEVENT the parser dropped, is quarantined with the reason; the others go
+   on), and every VEVENT goes by METHOD:
    REPLY, COUNTER, REFRESH → :mod:`~invitegw.gateway.inbound.attendee_messages` (REPLY
    and COUNTER only from a confirmed author when ``inbound.require_authentication_results``
    is set); REQUEST, PUBLISH, CANCEL → :mod:`~invitegw.gateway.inbound.task_events`;
@@ -36,8 +37,8 @@ from invitegw.gateway.inbound.task_events import handle_task_event
 from invitegw.gateway.inbound.task_writes import event_result
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.ics.limits import IcsLimits
-from invitegw.ics.model import CalendarObject, Event, Method
-from invitegw.ics.parse import parse_calendars
+from invitegw.ics.model import CalendarError, CalendarObject, Event, Method
+from invitegw.ics.parse import parse_calendar_objects
 from invitegw.mailbox.mime.calendar_part import CalendarPart
 from invitegw.mailbox.mime.extract import Extraction
 
@@ -48,7 +49,6 @@ _ATTENDEE_METHODS = frozenset({Method.REPLY, Method.COUNTER, Method.REFRESH})
 # Methods that speak for an attendee or the organizer: their author must be confirmed
 # when inbound.require_authentication_results is set.
 _AUTHENTICATED_METHODS = frozenset({Method.REPLY, Method.COUNTER})
-_DROPPED = "VEVENT dropped: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,22 +149,34 @@ def _part_name(part: CalendarPart) -> str:
     return part.filename or f"part {part.location}"
 
 
-def read_part(part: CalendarPart, limits: IcsLimits) -> list[CalendarObject] | EventResult:
-    """The calendars of one calendar part, or the quarantine of a part that cannot be read.
+def read_part(part: CalendarPart, limits: IcsLimits) -> list[CalendarObject | EventResult]:
+    """The calendar objects of one calendar part, each one's quarantine if it cannot be read.
+
+    One calendar object that cannot be used costs only itself
+    (:func:`~invitegw.ics.parse.parse_calendar_objects`); data that is no calendar at all,
+    or over a cap as a whole, is one quarantine for the part.
 
     Parameters:
         part: the calendar part.
         limits: the caps for calendar objects.
 
     Returns:
-        The parsed calendar objects, or a quarantine result with the reason.
+        In file order, each calendar object, or a quarantine result with the reason.
     """
+    name = _part_name(part)
     try:
-        return parse_calendars(part.data, mime_method=part.mime_method, limits=limits)
+        outcomes = parse_calendar_objects(part.data, mime_method=part.mime_method, limits=limits)
     except IcsLimitError as exc:
-        return quarantined(f"calendar in {_part_name(part)} is over a limit: {exc}")
+        return [quarantined(f"calendar in {name} is over a limit: {exc}")]
     except IcsError as exc:
-        return quarantined(f"malformed calendar in {_part_name(part)}: {exc}")
+        return [quarantined(f"malformed calendar in {name}: {exc}")]
+    return [_unusable(name, o) if isinstance(o, CalendarError) else o for o in outcomes]
+
+
+def _unusable(name: str, error: CalendarError) -> EventResult:
+    if error.limit is not None:
+        return quarantined(f"calendar in {name} is over a limit: {error.reason}")
+    return quarantined(f"malformed calendar in {name}: {error.reason}")
 
 
 def _calendar_events(
@@ -173,16 +185,13 @@ def _calendar_events(
     parsed = [
         (part, read_part(part, config.ics_limits)) for part in message.extraction.calendar_parts
     ]
-    alone = sum(len(c.events) for _, p in parsed if isinstance(p, list) for c in p) == 1
+    alone = sum(len(c.events) for _, p in parsed for c in p if isinstance(c, CalendarObject)) == 1
     isolation = Isolation(unit.session, alone=alone)
     parties = MessageParties(unit.crm, config, message)
     route = _EventRoute(unit, config, message, parties, isolation, resend)
     events: list[EventResult] = []
-    for part, calendars in parsed:
-        if isinstance(calendars, EventResult):
-            events.append(calendars)
-        else:
-            events.extend(route.part_events(part, calendars))
+    for part, outcomes in parsed:
+        events.extend(route.part_events(part, outcomes))
     return Routed(events, isolation.undo)
 
 
@@ -197,14 +206,19 @@ class _EventRoute:
     isolation: Isolation
     request_resend: RequestResend
 
-    def part_events(self, part: CalendarPart, calendars: list[CalendarObject]) -> list[EventResult]:
+    def part_events(
+        self, part: CalendarPart, outcomes: list[CalendarObject | EventResult]
+    ) -> list[EventResult]:
         name = _part_name(part)
         events: list[EventResult] = []
-        for calendar in calendars:
+        for calendar in outcomes:
+            if isinstance(calendar, EventResult):  # a calendar object that cannot be used
+                events.append(calendar)
+                continue
             method = calendar.method.value
-            dropped = [w[len(_DROPPED) :] for w in calendar.warnings if w.startswith(_DROPPED)]
-            for warning in dropped:
-                events.append(quarantined(f"malformed event in {name}: {warning}", method=method))
+            dropped = [d.reason for d in calendar.dropped]
+            for reason in dropped:
+                events.append(quarantined(f"malformed event in {name}: {reason}", method=method))
             if not calendar.events and not dropped:
                 held = ", ".join(calendar.other_components)
                 events.append(

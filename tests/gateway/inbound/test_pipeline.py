@@ -548,6 +548,34 @@ def test_one_malformed_part_does_not_stop_the_others(gw: InboundHarness) -> None
     assert len(gw.quarantine()) == 1
 
 
+def test_one_unusable_calendar_object_costs_only_itself(gw: InboundHarness) -> None:
+    # One part, two VCALENDARs: the second has no usable VEVENT. The first still makes its
+    # task; the second is quarantined with its reason (the part is not lost whole).
+    broken = calendar("REQUEST", vevent(uid="broken@x", start="DTSTART:not-a-date"))
+    good = calendar("REQUEST", vevent(uid="good@x"))
+    result = gw.handle(invitation(good + broken, attachments_only=True))
+
+    assert outcomes(result) == ["created", "quarantined"]
+    assert (result.events[1].reason or "").startswith("malformed calendar in invite.ics: ")
+    assert [t.source_uid for t, _, _ in gw.tasks()] == ["good@x"]
+    assert len(gw.quarantine()) == 1
+
+
+def test_a_dropped_vevent_is_quarantined_beside_the_events_kept(gw: InboundHarness) -> None:
+    both = calendar(
+        "REQUEST",
+        vevent(uid="kept@x"),
+        vevent(uid="dropped@x", start="DTSTART:20260230T090000Z", end=None),
+    )
+    result = gw.handle(invitation(both, attachments_only=True))
+
+    assert outcomes(result) == ["quarantined", "created"]
+    assert result.events[0].method == "REQUEST"
+    assert (result.events[0].reason or "").startswith("malformed event in invite.ics: line ")
+    assert "DTSTART" in (result.events[0].reason or "")
+    assert [t.source_uid for t, _, _ in gw.tasks()] == ["kept@x"]
+
+
 def test_no_calendar_is_quarantined(gw: InboundHarness) -> None:
     result = gw.handle(plain())
 

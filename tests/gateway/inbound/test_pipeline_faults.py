@@ -141,7 +141,9 @@ def test_a_lone_refused_event_is_read_and_decided_once(
         return wrapper
 
     monkeypatch.setattr(pipeline_module, "extract", counted("extract", pipeline_module.extract))
-    monkeypatch.setattr(routing, "parse_calendars", counted("parse", routing.parse_calendars))
+    monkeypatch.setattr(
+        routing, "parse_calendar_objects", counted("parse", routing.parse_calendar_objects)
+    )
     monkeypatch.setattr(task_events, "decide_event", counted("decide", task_events.decide_event))
     raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
     result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw))
