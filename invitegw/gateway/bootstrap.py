@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -35,6 +36,7 @@ from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.inbound.smtp_listener import ListenerService, listener_config, listener_tls
 from invitegw.gateway.inbound.smtp_source import SpoolWorker
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext
+from invitegw.gateway.mailauth import mailbox_login, smtp_login
 from invitegw.gateway.outbound.feed import request_resend
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
@@ -43,10 +45,9 @@ from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 if TYPE_CHECKING:
-    import ssl
-
     from invitegw.gateway.scheduler import Job, Runtime, Service
     from invitegw.mailbox.transport.imap_values import WatchConfig
+    from invitegw.mailbox.transport.oauth.login import Login
     from invitegw.mailbox.transport.smtp_receive import ListenerConfig
 
 __all__ = [
@@ -93,6 +94,7 @@ class Gateway:
     crm_factory: CrmFactory
     worker: str
     schema: SchemaStatus | None = None
+    extras: dict[str, object] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
     # The inbound side's parts, built once by inbound_parts() ("-- inbound parts" below).
     inbound: InboundParts | None = field(default=None, repr=False)
@@ -218,17 +220,20 @@ def mime_limits(settings: Settings) -> MimeLimits:
     )
 
 
-def smtp_sender(settings: Settings) -> SmtpSender:
-    """The SMTP sender for ``[smtp]`` (the password was read from the environment).
+def smtp_sender(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> SmtpSender:
+    """The SMTP sender for ``[smtp]``: a password from the environment, or OAuth 2.0 tokens.
 
     Parameters:
         settings: the configuration.
+        ssl_context: TLS settings for the relay and the token provider (default: the
+            system's verifying context).
 
     Returns:
         The sender.
 
     Raises:
-        ConfigError: a username without a password, clear-text AUTH, a value out of range.
+        ConfigError: a username without a password (or an OAuth 2.0 secret), clear-text
+            AUTH, a value out of range.
     """
     smtp = settings.smtp
     config = SmtpRelayConfig(
@@ -240,8 +245,8 @@ def smtp_sender(settings: Settings) -> SmtpSender:
         local_hostname=smtp.local_hostname,
         rate_limit=smtp.rate_limit or None,
     )
-    password = smtp.password.reveal() if smtp.password else None
-    return SmtpSender(config, password=password)
+    login = smtp_login(smtp, ssl_context=ssl_context)
+    return SmtpSender(config, password=login, ssl_context=ssl_context)
 
 
 def worker_id(settings: Settings) -> str:
@@ -398,10 +403,15 @@ def imap_source(
     Returns:
         The source.
     """
+
+    def login() -> str | Login:
+        return mailbox_login(gateway, mailbox)  # one per gateway: one token cache
+
     return ImapSource(
         mailbox,
         pipeline,
         worker_context(gateway),
+        login=login,
         max_message_size=gateway.settings.limits.message_bytes,
         config=config,
         ssl_context=ssl_context,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from invitegw.errors import StorageError
-from invitegw.gateway.inbound.imap_source import ImapSource, mailbox_password
+from invitegw.gateway.inbound.imap_source import ImapSource
 from invitegw.mailbox.transport.imap_values import WatcherEvents
 from invitegw.mailbox.transport.imap_watch import ImapWatcher
 
@@ -42,7 +42,7 @@ class MailboxService:
             started again.
 
     Raises:
-        ConfigError: the mailbox has no password.
+        ConfigError: the mailbox has no password (or, with OAuth 2.0, a secret is missing).
     """
 
     def __init__(
@@ -53,7 +53,7 @@ class MailboxService:
         fatal_retry: float = 300.0,
     ) -> None:
         mailbox = source.mailbox
-        mailbox_password(mailbox)  # refuse at start, not in the thread
+        source.login()  # refuse a missing password or secret at start, not in the thread
         self.name = f"imap-watch:{mailbox.name}"
         self.mailbox = mailbox
         self.source = source

@@ -27,9 +27,10 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from invitegw.errors import ConfigError, GatewayError, StorageError
+from invitegw.errors import GatewayError, StorageError
 from invitegw.gateway.config import MailboxSettings, TlsMode
 from invitegw.gateway.inbound.model import ReceivedMessage, SourcePosition
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext, hand_over
@@ -43,15 +44,16 @@ from invitegw.mailbox.transport.imap_values import (
     WatcherEvents,
 )
 from invitegw.mailbox.transport.imap_watch import ImapWatcher
+from invitegw.mailbox.transport.oauth.login import Login
 
 __all__ = [
     "DrainReport",
     "ImapSource",
+    "LoginProvider",
     "MailboxHandler",
     "MailboxLease",
     "imap_account",
     "lease_name",
-    "mailbox_password",
     "watch_config",
 ]
 
@@ -111,17 +113,8 @@ def watch_config(mailbox: MailboxSettings, *, max_message_size: int) -> WatchCon
     )
 
 
-def mailbox_password(mailbox: MailboxSettings) -> str:
-    """The mailbox's password (from the environment).
-
-    Raises:
-        ConfigError: it has none.
-    """
-    if mailbox.password is None:
-        raise ConfigError(
-            f"mailboxes[{mailbox.name}].password: not set (give it in the environment)"
-        )
-    return mailbox.password.reveal()
+# The mailbox's login (a password, or OAuth 2.0 tokens), from the composition root.
+LoginProvider = Callable[[], str | Login]
 
 
 class MailboxHandler:
@@ -218,6 +211,8 @@ class ImapSource:
         mailbox: the mailbox's settings.
         pipeline: the inbound pipeline.
         worker: what this worker's sources share (store, clock, id, lease timings).
+        login: the mailbox's login (password or OAuth 2.0); raises ``ConfigError`` when a
+            secret is missing.
         max_message_size: ``limits.message_bytes``: larger messages are handed over with
             their header only (and quarantined).
         config: the watcher's config (default: from the settings).
@@ -230,6 +225,7 @@ class ImapSource:
         pipeline: Pipeline,
         worker: WorkerContext,
         *,
+        login: LoginProvider,
         max_message_size: int,
         config: WatchConfig | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -237,6 +233,7 @@ class ImapSource:
         self.mailbox = mailbox
         self.pipeline = pipeline
         self.worker = worker
+        self.login = login
         self._config = config or watch_config(mailbox, max_message_size=max_message_size)
         self._ssl_context = ssl_context
 
@@ -259,11 +256,12 @@ class ImapSource:
             The watcher.
 
         Raises:
-            ConfigError: the mailbox has no password.
+            ConfigError: the mailbox has no password (or, with OAuth 2.0, a secret is
+                missing).
         """
         return ImapWatcher(
             imap_account(self.mailbox),
-            mailbox_password(self.mailbox),
+            self.login(),
             self._config,
             MailboxHandler(self.pipeline, self.mailbox),
             StoreCheckpoint(self.worker.store, self.worker.clock),
@@ -284,7 +282,7 @@ class ImapSource:
             The report (an IMAP failure is reported, not raised).
 
         Raises:
-            ConfigError: the mailbox has no password.
+            ConfigError: the mailbox has no password (or an OAuth 2.0 secret is missing).
             StorageError: the lease could not be taken (database down).
         """
         return _drain(self, stop)
