@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import event
 
 from bench.inbound import OWNER, gateway_for, invitations, settings_for
+from invitegw.gateway.bootstrap import inbound_pipeline
 from invitegw.gateway.config import DatabaseSettings
-from invitegw.gateway.inbound.model import ReceivedMessage
-from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.inbound.model import ReceivedMessage, SourcePosition
 from tests.fixtures.dovecot import ImapUser
 
 
@@ -52,11 +52,13 @@ def main() -> int:
 
         event.listen(gateway.store.engine, "before_cursor_execute", count)
         try:
-            pipeline = InboundPipeline(gateway)
+            pipeline = inbound_pipeline(gateway)
 
             def handle(n: int, raw: bytes) -> None:
                 pipeline.handle(
-                    ReceivedMessage(raw=raw, source="bench", uidvalidity=1, uid=n + 1, owner=OWNER)
+                    ReceivedMessage(
+                        raw=raw, source="bench", position=SourcePosition(1, n + 1), owner=OWNER
+                    )
                 )
 
             for n, raw in enumerate(messages[: args.warmup]):
