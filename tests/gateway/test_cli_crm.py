@@ -154,7 +154,7 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
         crm.log(LogEntry(LogTarget.TASK, task.id, LogLevel.INFO, "created from an invitation"))
     code, out, _ = seeded("crm", "task", "list", "--json")
     assert code == 0
-    (record,) = json.loads(out)
+    (record,) = [json.loads(line) for line in out.splitlines()]
     assert record == {
         "id": task.id,
         "title": "Visit Acme",
@@ -172,7 +172,7 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
     assert "Visit Acme" in out
     assert "cancelled" in out
     code, out, _ = seeded("crm", "log", "list", "--json")
-    (entry,) = json.loads(out)
+    (entry,) = [json.loads(line) for line in out.splitlines()]
     assert (entry["level"], entry["target"], entry["target_id"], entry["message"]) == (
         "info",
         "task",

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.config import dump_settings, resolve_config_path
+from invitegw.gateway.commands.common import Subparsers, config_file, settings_for
 
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``check-config``."""
     parser = subparsers.add_parser(
         "check-config", help="validate the configuration and print it (secrets redacted)"
@@ -20,8 +18,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from invitegw.gateway.config import dump_settings
+
     settings = settings_for(args)
-    source = resolve_config_path(getattr(args, "config", None), os.environ)
+    source = config_file(args)
     print(f"# invitegw configuration: {source or 'built-in defaults'}, plus the environment")
     print(dump_settings(settings), end="")
     return 0

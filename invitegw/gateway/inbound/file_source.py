@@ -7,6 +7,11 @@ yields each input's messages as :class:`~invitegw.gateway.inbound.model.Received
 with ``source="file"`` and a ``reference`` naming the file (``box.mbox#3`` for the third
 message of an mbox, the file's path inside a Maildir).
 
+Inside a walked folder, files that are obviously neither mail nor calendars (no header
+line, no ``BEGIN:VCALENDAR``, no mbox ``From`` line at their start, and no mail or
+calendar suffix: a README, a picture) are left out and reported to the caller; a file
+named on the command line is always read (and quarantined when it is not mail).
+
 A bare calendar file (``.ics``/``.vcs``, or any file whose content starts with
 ``BEGIN:VCALENDAR``) is wrapped in a minimal iMIP message (a single ``text/calendar``
 part, no From): the pipeline then judges it by its ORGANIZER, as it judges an invitation
@@ -22,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,12 +40,23 @@ __all__ = [
     "FileInput",
     "InputKind",
     "collect_inputs",
+    "looks_like_mail",
     "read_input",
     "wrap_calendar",
 ]
 
 _CALENDAR_SUFFIXES = (".ics", ".vcs", ".ical", ".icalendar")
 _MBOX_SUFFIXES = (".mbox", ".mbx")
+_MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".rfc822", *_MBOX_SUFFIXES, *_CALENDAR_SUFFIXES)
+# An RFC 5322 header field at the start of a file: a name of printable ASCII but ':'
+# (section 2.2), then the colon (obsolete syntax allows blanks before it, section 4.5).
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+# Documents that may well start with "word:" (a JSON key, a YAML line), never mail.
+_DOCUMENT_SUFFIXES = frozenset({
+    ".md", ".rst", ".json", ".toml", ".yaml", ".yml", ".ini", ".cfg", ".py", ".sh", ".html",
+    ".htm", ".css", ".js", ".csv", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".zip",
+    ".gz", ".tar", ".tgz", ".doc", ".docx", ".xls", ".xlsx", ".odt",
+})  # fmt: skip
 # Bytes read of an oversized file: enough for its header section.
 _HEADER_PREFIX = 64 * 1024
 _SNIFF = 512
@@ -85,14 +102,41 @@ def _file_kind(path: Path) -> InputKind:
     return InputKind.MESSAGE
 
 
-def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[FileInput]:
+def looks_like_mail(path: Path) -> bool:
+    """False for a file that is obviously neither mail nor a calendar (see the docstring).
+
+    Parameters:
+        path: a file.
+
+    Returns:
+        True when the file has a mail or calendar suffix, starts like a calendar object
+        or an mbox (``From``), or starts like a message (a header field) and has no
+        document suffix (``.md``, ``.json``, ``.png`` ...).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    suffix = path.suffix.lower()
+    if suffix in _MAIL_SUFFIXES:
+        return True
+    head = _sniff(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:15].upper() == b"BEGIN:VCALENDAR" or head.startswith(b"From "):
+        return True
+    return suffix not in _DOCUMENT_SUFFIXES and _HEADER_LINE.match(head) is not None
+
+
+def collect_inputs(
+    paths: Sequence[str | os.PathLike[str]], *, skipped: list[Path] | None = None
+) -> list[FileInput]:
     """The inputs named by ``paths``, directories walked in name order.
 
-    Hidden files (``.name``) inside walked directories are skipped; a path named on the
-    command line is always read.
+    Hidden files (``.name``) inside walked directories are skipped, and so are files that
+    are obviously not mail (:func:`looks_like_mail`); a path named on the command line is
+    always read.
 
     Parameters:
         paths: files and directories.
+        skipped: when given, the files left out as not mail are appended to it.
 
     Returns:
         The inputs, in order, each path once.
@@ -123,7 +167,14 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[FileInput]:
             if entry.is_dir():
                 walk(entry)
             elif entry.is_file():
-                add(entry, _file_kind(entry))
+                try:
+                    mail = looks_like_mail(entry)
+                except OSError as exc:
+                    raise GatewayError(f"{entry}: cannot read the file: {exc.strerror}") from exc
+                if mail:
+                    add(entry, _file_kind(entry))
+                elif skipped is not None:
+                    skipped.append(entry)
 
     for name in paths:
         path = Path(name)

@@ -111,3 +111,19 @@ def test_oversized_file_is_not_read_whole(tmp_path: Path) -> None:
     assert message.oversized
     assert message.size == path.stat().st_size
     assert len(message.raw) < path.stat().st_size
+
+
+def test_a_walked_folder_leaves_out_what_is_obviously_not_mail(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Examples\n\nInvitations: see below.\n")
+    (tmp_path / "settings.json").write_text('{"from": "a@example.org"}\n')
+    (tmp_path / "notes").write_text("just some notes, no header\n")
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp_path / "saved").write_bytes(_message("saved"))  # a header, no suffix: mail
+    (tmp_path / "broken.eml").write_bytes(b"not really mail")  # the suffix says mail
+    skipped: list[Path] = []
+    found = collect_inputs([tmp_path], skipped=skipped)
+    assert [f.path.name for f in found] == ["broken.eml", "saved"]
+    assert sorted(p.name for p in skipped) == ["README.md", "notes", "picture.png", "settings.json"]
+    # Named one by one, every file is read (and the pipeline says why it is not mail).
+    [named] = collect_inputs([tmp_path / "README.md"], skipped=skipped)
+    assert named.kind is InputKind.MESSAGE

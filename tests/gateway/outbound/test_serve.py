@@ -220,7 +220,7 @@ def test_outbox_list_and_retry(
     capsys.readouterr()
 
     assert main(["--config", config, "outbox", "list", "--json"]) == 0
-    records = json.loads(capsys.readouterr().out)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["recipient"], r["state"], r["method"], r["meeting_id"]) for r in records] == [
         ("bounce@example.org", "dead", "REQUEST", meeting_id),
         ("olga@example.com", "sent", "REQUEST", meeting_id),
