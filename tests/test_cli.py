@@ -91,5 +91,5 @@ def test_every_group_is_registered_and_listed_in_help() -> None:
 
 
 def test_choices_spelled_out_for_a_light_start_match_the_enums() -> None:
-    assert OUTBOX_STATES == tuple(s.value for s in OutboxState)
-    assert MEETING_KINDS == tuple(k.value for k in MeetingKind)
+    assert tuple(s.value for s in OutboxState) == OUTBOX_STATES
+    assert tuple(k.value for k in MeetingKind) == MEETING_KINDS
