@@ -202,6 +202,7 @@ def test_serve_runs_until_sigterm_and_picks_up_changes(
     extra = '[outbound]\npoll_interval = "1s"\nflush_interval = "1s"\n'
     serve = Cli(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra), "serve")
     try:
+        serve.wait_ready()
         smtp_sink.wait_for(4, timeout=60)
         with h.admin() as crm:
             crm.update_meeting(meeting_id, location="Room 7")
