@@ -5,7 +5,7 @@ who sent the message and what the CRM knows of them, the policies in force) into
 :class:`EventFacts` value; :func:`decide_event` answers with a :class:`Decision` that the
 pipeline then applies. No I/O, no database: every rule is tested with plain values.
 
-The rules (issue 5, "Deciding (pure) and applying"; :rfc:`5546` sections 2.1.4-2.1.5):
+The rules (:rfc:`5546` sections 2.1.4-2.1.5; docs/architecture.md, the inbound flow):
 
 - **Versions.** A copy is newer when its SEQUENCE is higher, or equal with a later DTSTAMP.
   Same or older → ``duplicate``; newer with the same content → ``duplicate`` with the

@@ -193,7 +193,7 @@ def outcomes(result: MessageResult) -> list[InboundOutcome]:
     return [e.outcome for e in result.events]
 
 
-# -- the cases of issue 5 ---------------------------------------------------------------------
+# -- the inbound cases --------------------------------------------------------------------------
 
 
 def test_invitations_become_tasks_with_the_right_outcome_and_folder(inbound: Inbound) -> None:
