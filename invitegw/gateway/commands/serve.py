@@ -160,7 +160,12 @@ def _until_stopped(scheduler: GatewayScheduler, stop_timeout: float) -> int:
             file=sys.stderr,
             flush=True,
         )
-        scheduler.wait()
+        # Wait in short slices: Python runs a signal handler only when the main thread
+        # runs Python code, and a signal the kernel hands to another thread (the SMTP
+        # sink's or listener's event loop) does not wake a main thread blocked in a lock
+        # without a timeout, so SIGTERM could go unnoticed.
+        while not scheduler.wait(0.5):
+            pass
     finally:
         scheduler.shutdown(timeout=stop_timeout)
         for sig, handler in previous.items():
