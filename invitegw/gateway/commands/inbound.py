@@ -214,7 +214,10 @@ class Tally:
             self.reasons.append(result.reason)
 
     def summary(self, *, dry_run: bool) -> str:
-        """The summary: ``7 messages read: 2 created, 1 quarantined; 4 handled before, skipped``.
+        """The summary line: ``7 messages read: 2 created, 1 quarantined; 4 handled before``.
+
+        The outcomes count events; when this run's messages held more (or fewer) events
+        than messages, the count of events is given too (``2 messages read, 3 events: ...``).
 
         Parameters:
             dry_run: the run decided only.
@@ -222,14 +225,17 @@ class Tally:
         Returns:
             The line.
         """
-        noun = "message" if self.messages == 1 else "messages"
+        head = f"{self.messages} {'message' if self.messages == 1 else 'messages'} read"
+        events = sum(self.outcomes.values())
+        if events and events != self.messages - self.handled_before:
+            head += f", {events} events"
         parts = ", ".join(f"{count} {name}" for name, count in sorted(self.outcomes.items()))
         if dry_run:
             parts = f"{parts or 'nothing to do'} (dry run, nothing written)"
         if self.handled_before:
             before = f"{self.handled_before} handled before, skipped"
             parts = f"{parts}; {before}" if parts else before
-        return f"{self.messages} {noun} read: {parts or 'nothing found'}"
+        return f"{head}: {parts or 'nothing found'}"
 
     def hints(self) -> list[str]:
         """What a person can do about this run's quarantined messages, one line each."""
