@@ -1,19 +1,31 @@
 """``invitegw crm ...``: the built-in CRM (users, contacts, meetings, tasks, log) and ``check``.
 
-Each command runs in one transaction: an error (unknown id, invalid address, end before
-start, unknown zone) prints one line and exits 1 with nothing written. ``list`` commands
-print a table, or with ``--json`` one JSON object per line. ``crm log list`` and ``crm
-check`` work with vtiger too; the others manage the built-in CRM only.
+``crm check`` works on any adapter: it runs the configured adapter's own ``check`` hook
+(:mod:`invitegw.crm_adapter.registry`). The other commands are about the built-in CRM
+(``crm.adapter = "sql"``) and use its admin API; ``crm log list`` on another adapter shows
+the gateway's own log of what it did. Each command runs in one transaction: an error
+(unknown id, invalid address, end before start, unknown zone) prints one line and exits 1
+with nothing written. ``list`` commands print a table, or with ``--json`` one JSON object
+per line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.crm_common import crm_session
 from invitegw.gateway.commands.crm_meetings import register_meetings
 from invitegw.gateway.commands.crm_parties import register_parties
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from invitegw.crm_adapter.registry import SessionOpener
+    from invitegw.gateway.config import Settings
 
 __all__ = ["register"]
 
@@ -55,12 +67,12 @@ def _task_list(args: argparse.Namespace) -> int:
 
 
 def _log_list(args: argparse.Namespace) -> int:
+    from invitegw.crm_adapter.registry import BUILTIN_NAME
     from invitegw.gateway.bootstrap import build_gateway
     from invitegw.gateway.commands.crm_output import gateway_log, print_logs
-    from invitegw.gateway.config import CrmAdapterName
 
     settings = settings_for(args)
-    if settings.crm.adapter is not CrmAdapterName.SQL:
+    if settings.crm.adapter != BUILTIN_NAME:
         # A remote CRM keeps its own log (vtiger: comments on the linked contact); the
         # gateway's event log has every entry, including those with nothing to link to.
         gateway = build_gateway(settings)
@@ -78,19 +90,33 @@ def _log_list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from invitegw.gateway.config import CrmAdapterName
+    from invitegw.crm_adapter.registry import CrmCheckContext, get_adapter
+    from invitegw.gateway.bootstrap import build_gateway, crm_options
 
     settings = settings_for(args)
-    if settings.crm.adapter is CrmAdapterName.VTIGER:
-        from invitegw.crm_adapter.vtiger import check_connection, render_check_report
-        from invitegw.gateway.bootstrap import vtiger_options
+    spec = get_adapter(settings.crm.adapter)
+    options = crm_options(settings)
+    if spec.check is None:
+        # Nothing more to look at than what building the gateway does (it builds the adapter).
+        build_gateway(settings).close()
+        print(f"{spec.name}: {spec.summary}; built, no further check")
+        return 0
+    result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
+    print(result.text)
+    return 0 if result.ok else 1
 
-        report = check_connection(vtiger_options(settings))
-        print(render_check_report(report))
-        return 0 if report.error is None else 1
-    with crm_session(args) as (gateway, admin):
-        counts = admin.counts()
-    print(f"built-in CRM in {gateway.settings.database_url}")
-    for name, count in counts.items():
-        print(f"  {name + ':':<12} {count}")
-    return 0
+
+def _session(settings: Settings) -> SessionOpener:
+    """Opens a transaction on the gateway's database, building the gateway only then."""
+    from invitegw.gateway.bootstrap import build_gateway
+
+    @contextlib.contextmanager
+    def open_session() -> Iterator[Session]:
+        gateway = build_gateway(settings)
+        try:
+            with gateway.store.session() as session:
+                yield session
+        finally:
+            gateway.close()
+
+    return open_session

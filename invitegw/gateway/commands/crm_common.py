@@ -16,7 +16,8 @@ from invitegw.gateway.commands.common import settings_for
 
 if TYPE_CHECKING:
     from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
-    from invitegw.crm_adapter.builtin.crm import SqlCrm, SqlCrmOptions
+    from invitegw.crm_adapter.builtin.crm import SqlCrmOptions
+    from invitegw.crm_adapter.port import CrmPort
     from invitegw.domain.records import Meeting
     from invitegw.gateway.bootstrap import Gateway
 
@@ -69,14 +70,14 @@ def crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmin
         ConfigError: the configured CRM is not the built-in one.
     """
     from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
+    from invitegw.crm_adapter.registry import BUILTIN_NAME
     from invitegw.gateway.bootstrap import build_gateway
-    from invitegw.gateway.config import CrmAdapterName
 
     settings = settings_for(args)
-    if settings.crm.adapter is not CrmAdapterName.SQL:
+    if settings.crm.adapter != BUILTIN_NAME:
         raise ConfigError(
             f"crm.adapter: the crm commands manage the built-in CRM, but the configured "
-            f"adapter is {settings.crm.adapter.value!r}"
+            f"adapter is {settings.crm.adapter!r}"
         )
     gateway = build_gateway(settings)
     try:
@@ -87,7 +88,7 @@ def crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmin
 
 
 def crm_options(gateway: Gateway) -> SqlCrmOptions:
-    """The built-in CRM's options as configured.
+    """The built-in CRM's options as configured (``[crm.email_fields]``).
 
     Parameters:
         gateway: the assembled gateway.
@@ -95,13 +96,15 @@ def crm_options(gateway: Gateway) -> SqlCrmOptions:
     Returns:
         The options.
     """
-    from invitegw.gateway.bootstrap import sql_crm_options
+    from invitegw.crm_adapter.builtin.crm import SqlCrmOptions
+    from invitegw.gateway.bootstrap import crm_build_context
 
-    return sql_crm_options(gateway.settings)
+    counts = crm_build_context(gateway.settings).email_counts
+    return SqlCrmOptions(email_fields=dict(counts))
 
 
-def builtin_crm(gateway: Gateway, admin: SqlCrmAdmin) -> SqlCrm:
-    """The built-in CRM's port in the admin's transaction.
+def builtin_crm(gateway: Gateway, admin: SqlCrmAdmin) -> CrmPort:
+    """The built-in CRM's port in the admin's transaction, as the gateway builds it.
 
     Parameters:
         gateway: the assembled gateway.
@@ -110,9 +113,7 @@ def builtin_crm(gateway: Gateway, admin: SqlCrmAdmin) -> SqlCrm:
     Returns:
         The port.
     """
-    from invitegw.crm_adapter.builtin.crm import SqlCrm
-
-    return SqlCrm(admin.session, crm_options(gateway), clock=gateway.clock)
+    return gateway.crm(admin.session)
 
 
 def find_meeting(gateway: Gateway, admin: SqlCrmAdmin, meeting_id: str) -> Meeting:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from invitegw.errors import GatewayError
 from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 
 __all__ = [
     "FileInput",
@@ -45,7 +46,6 @@ __all__ = [
     "wrap_calendar",
 ]
 
-_CALENDAR_SUFFIXES = (".ics", ".vcs", ".ical", ".icalendar")
 _MBOX_SUFFIXES = (".mbox", ".mbx")
 _MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".rfc822", *_MBOX_SUFFIXES, *_CALENDAR_SUFFIXES)
 # An RFC 5322 header field at the start of a file: a name of printable ASCII but ':'
@@ -90,7 +90,7 @@ def _sniff(path: Path) -> bytes:
 
 def _file_kind(path: Path) -> InputKind:
     suffix = path.suffix.lower()
-    if suffix in _CALENDAR_SUFFIXES:
+    if suffix in CALENDAR_FILE_SUFFIXES:
         return InputKind.CALENDAR
     if suffix in _MBOX_SUFFIXES:
         return InputKind.MBOX

@@ -51,7 +51,7 @@ from invitegw.errors import (
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
-from invitegw.gateway.inbound.dryrun import DryRunCrm
+from invitegw.gateway.dryrun import DryRunCrm
 from invitegw.gateway.inbound.events import MessageContext, handle_event
 from invitegw.gateway.inbound.model import (
     EventResult,

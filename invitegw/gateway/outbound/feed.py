@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, ExistenceCheck
+from invitegw.crm_adapter.port import CrmPort, ExistenceCheck, needs_existence_check
 from invitegw.domain.addresses import normalize_address
 from invitegw.domain.records import LogLevel, Meeting, MeetingChange
 from invitegw.errors import ConfigError, CrmUnavailableError, GatewayError, StorageError
@@ -357,7 +357,7 @@ class Outbound:
         settings = self.gateway.settings.outbound
         with self.gateway.store.session() as session:
             crm = self.gateway.crm(session)
-            if not isinstance(crm, ExistenceCheck) or getattr(crm, "feed_reports_deletions", None):
+            if not needs_existence_check(crm):
                 return
             last = get_cursor(session, EXISTENCE_CURSOR)
             if last and not force:
