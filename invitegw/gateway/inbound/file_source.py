@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 _MBOX_SUFFIXES = (".mbox", ".mbx")
-_MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".rfc822", *_MBOX_SUFFIXES, *_CALENDAR_SUFFIXES)
+_MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".rfc822", *_MBOX_SUFFIXES, *CALENDAR_FILE_SUFFIXES)
 # An RFC 5322 header field at the start of a file: a name of printable ASCII but ':'
 # (section 2.2), then the colon (obsolete syntax allows blanks before it, section 4.5).
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
