@@ -114,3 +114,26 @@ def test_the_sink_binds_loopback_only_and_never_overwrites(tmp_path: Path) -> No
     assert len(names) == 2
     assert len(set(names)) == 2
     assert [m.path.name for m in sink.messages if m.path] == names
+
+
+def test_a_meeting_already_over_says_where_to_read_why_nothing_went_out(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INVITEGW_SMTP__PORT", str(pick_free_port()))
+    day = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).date().isoformat()
+    assert run("crm", "user", "add", "olga@example.com", "--name", "Olga")[0] == 0
+    assert run("crm", "contact", "add", "gina@example.org", "--name", "Gina")[0] == 0
+    code, _, err = run(
+        "crm", "meeting", "create", "--title", "Last month", "--start", f"{day}T10:00",
+        "--end", f"{day}T11:00", "--organizer", "olga@example.com",
+        "--attendee", "gina@example.org",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = run("serve", "--once")
+    assert code == 0, err
+    assert out.splitlines()[0] == (
+        "crm-poll: 1 meeting changed (1 created), nothing to send "
+        "(`invitegw crm log list` says why)"
+    )
+    code, out, _ = run("crm", "log", "list")
+    assert "not sent: the meeting ended" in out

@@ -64,17 +64,31 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# The planner's one-word actions (itip.plan_model.Plan.action), as the poll's line says them.
+_ACTIONS = {
+    "occurrences": "with occurrences changed",
+    "attendees": "with attendees changed",
+    "minor": "with a minor change",
+    "past": "already over",
+    "sync-off": "with invitations off",
+    "too-large": "too large to send",
+}
+
+
 def _poll_text(report: OutboundReport) -> str:
     if report.skipped:
         return "skipped: another worker is polling the CRM"
     parts = []
     if report.meetings:
-        actions = ", ".join(f"{n} {action}" for action, n in sorted(report.actions.items()))
-        parts.append(
-            _plural(report.meetings, "meeting") + " changed" + f" ({actions})" * bool(actions)
+        actions = ", ".join(
+            f"{n} {_ACTIONS.get(action, action)}" for action, n in sorted(report.actions.items())
         )
+        changed = _plural(report.meetings, "meeting") + " changed"
+        parts.append(f"{changed} ({actions})" if actions else changed)
     if report.messages:
         parts.append(_plural(report.messages, "message") + " queued")
+    elif report.meetings:
+        parts.append("nothing to send (`invitegw crm log list` says why)")
     if report.resent:
         parts.append(f"{report.resent} sent again on request")
     if report.deleted_found:
