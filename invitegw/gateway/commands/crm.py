@@ -32,7 +32,7 @@ __all__ = ["register"]
 
 def register(subparsers: Subparsers) -> None:
     """Add ``crm user|contact|meeting|task|log|check ...``."""
-    crm = subparsers.add_parser("crm", help="the CRM: manage the built-in one, check vtiger")
+    crm = subparsers.add_parser("crm", help="the CRM: manage the built-in one; check the configured one")
     groups = crm.add_subparsers(dest="crm_group", metavar="GROUP", required=True)
     register_parties(groups)
     register_meetings(groups)
