@@ -22,7 +22,17 @@ from typing import Protocol
 
 from invitegw import __version__
 from invitegw.errors import GatewayError
-from invitegw.gateway.commands import config, crm, db, demo, ics, inbound, outbox, serve
+from invitegw.gateway.commands import (
+    config,
+    crm,
+    db,
+    demo,
+    ics,
+    inbound,
+    mailcheck,
+    outbox,
+    serve,
+)
 
 __all__ = ["COMMAND_GROUPS", "CommandGroup", "build_parser", "main"]
 
@@ -37,7 +47,17 @@ class CommandGroup(Protocol):
 
 
 # Command groups, in the order `invitegw --help` lists them.
-COMMAND_GROUPS: tuple[CommandGroup, ...] = (demo, serve, outbox, inbound, ics, db, crm, config)
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (
+    demo,
+    serve,
+    outbox,
+    inbound,
+    ics,
+    db,
+    crm,
+    mailcheck,
+    config,
+)
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -65,8 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbosity: int) -> None:
+    from invitegw.gateway.commands.terminal import install_log_filter
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()  # URL credentials redacted, control characters escaped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except GatewayError as exc:
-        print(f"invitegw: error: {exc}", file=sys.stderr)
+        from invitegw.gateway.commands.terminal import for_terminal
+
+        print(f"invitegw: error: {for_terminal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("invitegw: interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from invitegw.gateway.commands.common import Subparsers, config_file, settings_for
 
@@ -18,10 +19,15 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
     from invitegw.gateway.config import dump_settings
+    from invitegw.gateway.permissions import permission_warnings
 
     settings = settings_for(args)
     source = config_file(args)
-    print(f"# invitegw configuration: {source or 'built-in defaults'}, plus the environment")
-    print(dump_settings(settings), end="")
+    where = for_terminal(source) if source else "built-in defaults"
+    print(f"# invitegw configuration: {where}, plus the environment")
+    print(for_terminal_lines(dump_settings(settings)), end="")
+    for warning in permission_warnings(settings):
+        print(f"invitegw: warning: {for_terminal(warning)}", file=sys.stderr)
     return 0

@@ -32,7 +32,9 @@ __all__ = ["register"]
 
 def register(subparsers: Subparsers) -> None:
     """Add ``crm user|contact|meeting|task|log|check ...``."""
-    crm = subparsers.add_parser("crm", help="the CRM: manage the built-in one; check the configured one")
+    crm = subparsers.add_parser(
+        "crm", help="the CRM: manage the built-in one; check the configured one"
+    )
     groups = crm.add_subparsers(dest="crm_group", metavar="GROUP", required=True)
     register_parties(groups)
     register_meetings(groups)
@@ -92,6 +94,7 @@ def _log_list(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from invitegw.crm_adapter.registry import CrmCheckContext, get_adapter
     from invitegw.gateway.bootstrap import build_gateway, crm_options
+    from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
 
     settings = settings_for(args)
     spec = get_adapter(settings.crm.adapter)
@@ -99,10 +102,10 @@ def _check(args: argparse.Namespace) -> int:
     if spec.check is None:
         # Nothing more to look at than what building the gateway does (it builds the adapter).
         build_gateway(settings).close()
-        print(f"{spec.name}: {spec.summary}; built, no further check")
+        print(for_terminal(f"{spec.name}: {spec.summary}; built, no further check"))
         return 0
     result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
-    print(result.text)
+    print(for_terminal_lines(result.text))
     return 0 if result.ok else 1
 
 

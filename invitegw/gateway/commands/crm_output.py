@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from invitegw.crm_adapter.builtin.listing import ContactListing, MeetingListing
 from invitegw.domain.records import LogEntry, LogTarget, Meeting, Party, Task
 from invitegw.gateway.commands.output import iso_utc, print_records
+from invitegw.gateway.commands.terminal import for_terminal_lines
 from invitegw.gateway.storage import EventLogEntry
 
 __all__ = [
@@ -337,4 +338,4 @@ def print_meeting(listing: MeetingListing, *, as_json: bool) -> None:
         lines.append(
             f"  attendee:  {attendee['name']} <{attendee['email']}> ({attendee['type']}): {answer}"
         )
-    print("\n".join(lines))
+    print(for_terminal_lines("\n".join(lines)))

@@ -54,6 +54,13 @@ def _read(name: str, cap: int) -> bytes:
     return data
 
 
+def _warn(text: str) -> None:
+    """One line on stderr, made safe for a terminal (file names and errors are the sender's)."""
+    from invitegw.gateway.commands.terminal import for_terminal
+
+    print(for_terminal(text), file=sys.stderr)
+
+
 def _sources(names: list[str], cap: int) -> Iterator[tuple[str, bytes | None]]:
     """(name, bytes) of each file to inspect; bytes None when it could not be read."""
     from invitegw.errors import GatewayError
@@ -64,36 +71,37 @@ def _sources(names: list[str], cap: int) -> Iterator[tuple[str, bytes | None]]:
             try:
                 yield name, _read(name, cap)
             except (OSError, ValueError) as exc:
-                print(f"{name}: cannot read: {exc}", file=sys.stderr)
+                _warn(f"{name}: cannot read: {exc}")
                 yield name, None
             continue
         skipped: list[Path] = []
         try:
             inputs = collect_inputs([name], skipped=skipped)
         except GatewayError as exc:
-            print(f"{name}: {exc}", file=sys.stderr)
+            _warn(f"{name}: {exc}")
             yield name, None
             continue
         if skipped:
             listed = ", ".join(str(p) for p in skipped)
-            print(f"{name}: skipped, not mail or calendars: {listed}", file=sys.stderr)
+            _warn(f"{name}: skipped, not mail or calendars: {listed}")
         for item in inputs:
             if item.kind in (InputKind.MBOX, InputKind.MAILDIR):
                 try:
                     for message in read_input(item, max_bytes=cap):
                         if message.oversized:
-                            print(f"{message.reference}: larger than {cap} bytes", file=sys.stderr)
+                            _warn(f"{message.reference}: larger than {cap} bytes")
                             yield message.reference or str(item.path), None
                         else:
                             yield message.reference or str(item.path), message.raw
                 except GatewayError as exc:
-                    print(f"{item.path}: {exc}", file=sys.stderr)
+                    _warn(f"{item.path}: {exc}")
                     yield str(item.path), None
             else:
                 yield from _sources([str(item.path)], cap)
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from invitegw.gateway.commands.terminal import terminal_stream
     from invitegw.gateway.inspection import inspect_bytes
     from invitegw.mailbox.mime import MimeLimits
 
@@ -107,10 +115,10 @@ def _inspect(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(inspection, sys.stdout)
         else:
-            _print_readable(inspection, sys.stdout)
+            _print_readable(inspection, terminal_stream(sys.stdout))
         sys.stdout.flush()
         for problem in _problems(inspection):
-            print(f"{name}: {problem}", file=sys.stderr)
+            _warn(f"{name}: {problem}")
         failed = failed or not inspection.ok
     return 1 if failed else 0
 

@@ -128,6 +128,13 @@ def quarantine_record(row: QuarantinedMessage) -> dict[str, Any]:
     }
 
 
+def _for_terminal(value: object) -> str:
+    """``value`` as one line safe for a terminal (see :mod:`.terminal`, imported when used)."""
+    from invitegw.gateway.commands.terminal import for_terminal as escape
+
+    return escape(value)
+
+
 def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out: TextIO) -> None:
     for record in event_records(result, file):
         if as_json:
@@ -142,7 +149,7 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
             cells.append(f"task {record['task_id']}")
         if record["reason"]:
             cells.append(" ".join(record["reason"].split()))
-        out.write("  ".join(cells) + "\n")
+        out.write("  ".join(_for_terminal(c) for c in cells) + "\n")
     if result.already_processed and result.quarantine_id is not None and not as_json:
         out.write(
             f"  quarantined before as #{result.quarantine_id}: once the cause is fixed, "
@@ -270,7 +277,7 @@ def _ingest(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.paths, skipped=skipped)
     if skipped:
         listed = ", ".join(str(p) for p in skipped)
-        print(f"invitegw: skipped, not mail or calendars: {listed}", file=sys.stderr)
+        print(f"invitegw: skipped, not mail or calendars: {_for_terminal(listed)}", file=sys.stderr)
     gateway = build_gateway(settings_for(args))
     tally = Tally()
     failed = False
@@ -289,13 +296,13 @@ def _ingest(args: argparse.Namespace) -> int:
             except GatewayError as exc:  # this file could not be read: go on with the rest
                 failed = True
                 progress.end()
-                print(f"invitegw: {exc}", file=sys.stderr)
+                print(f"invitegw: {_for_terminal(exc)}", file=sys.stderr)
             progress.show(done, tally.messages)
     except (CrmUnavailableError, StorageError) as exc:
         progress.end()
         print(
-            f"invitegw: stopped after {tally.messages} messages: {exc}; run it again when it "
-            "is back (what was handled is skipped)",
+            f"invitegw: stopped after {tally.messages} messages: {_for_terminal(exc)}; run it "
+            "again when it is back (what was handled is skipped)",
             file=sys.stderr,
         )
         return 1
@@ -356,7 +363,7 @@ def _release(args: argparse.Namespace) -> int:
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)
     if result.quarantined:
         print(
-            f"quarantine {args.id}: still set aside: {result.reason}",
+            f"quarantine {args.id}: still set aside: {_for_terminal(result.reason)}",
             file=sys.stderr,
         )
     return 0

@@ -5,10 +5,12 @@ list``, ``crm ... list``, ``ingest``, ``ics inspect``, ``serve --once``): with `
 each record is one JSON object on a line of its own (JSON Lines), written as soon as it is
 known, so long runs stream and ``jq`` reads the output as it is (``jq -s`` makes an
 array). Nothing else goes to standard output with ``--json``; notes and summaries go to
-standard error. Without ``--json`` records are an aligned table, or ``empty`` when there
-are none.
+standard error. Without ``--json`` records are an aligned table (each cell made safe for
+a terminal: control characters escaped, URL credentials redacted), or ``empty`` when
+there are none.
 
-This module imports only the standard library: every command imports it at start-up.
+This module imports only the standard library at import (every command imports it at
+start-up); the terminal escaping is imported when a table is printed.
 """
 
 from __future__ import annotations
@@ -97,12 +99,14 @@ def print_records(
         row: a record's cells, in the order of ``headers``.
     """
     if as_json:
-        print_json_lines(records)
+        print_json_lines(records)  # json.dumps escapes control characters itself
         return
     if not records:
         print(empty)
         return
-    cells = [[("" if v is None else str(v)) for v in row(r)] for r in records]
+    from invitegw.gateway.commands.terminal import for_terminal  # (it loads the settings)
+
+    cells = [[for_terminal(v) for v in row(r)] for r in records]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
     for line in [list(headers), *cells]:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())

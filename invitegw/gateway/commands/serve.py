@@ -128,6 +128,7 @@ def _once(scheduler: GatewayScheduler, *, as_json: bool) -> int:
         waiting_messages,
         waiting_note,
     )
+    from invitegw.gateway.commands.terminal import for_terminal
 
     outcomes = scheduler.run_once()
     gateway = scheduler.runtime.gateway
@@ -136,12 +137,12 @@ def _once(scheduler: GatewayScheduler, *, as_json: bool) -> int:
         if as_json:
             sys.stdout.write(json_line(job_record(outcome, waiting)))
         else:
-            sys.stdout.write(job_line(outcome, waiting) + "\n")
+            sys.stdout.write(for_terminal(job_line(outcome, waiting)) + "\n")
     sys.stdout.flush()
     smtp = gateway.settings.smtp
     note = waiting_note(waiting, f"{smtp.host}:{smtp.port}")
     if note is not None:
-        print(note, file=sys.stderr)
+        print(for_terminal(note), file=sys.stderr)
     return 0 if all(o.ok for o in outcomes) else 1
 
 
