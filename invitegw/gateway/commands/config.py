@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
-from invitegw.gateway.config import dump_settings, resolve_config_path
-from invitegw.gateway.permissions import permission_warnings
+from invitegw.gateway.commands.common import Subparsers, config_file, settings_for
 
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``check-config``."""
     parser = subparsers.add_parser(
         "check-config", help="validate the configuration and print it (secrets redacted)"
@@ -23,8 +19,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
+    from invitegw.gateway.config import dump_settings
+    from invitegw.gateway.permissions import permission_warnings
+
     settings = settings_for(args)
-    source = resolve_config_path(getattr(args, "config", None), os.environ)
+    source = config_file(args)
     where = for_terminal(source) if source else "built-in defaults"
     print(f"# invitegw configuration: {where}, plus the environment")
     print(for_terminal_lines(dump_settings(settings)), end="")

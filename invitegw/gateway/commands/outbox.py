@@ -1,7 +1,7 @@
 """``invitegw outbox list|retry``: look at the messages waiting, sent or given up; retry.
 
-``outbox list`` prints the newest messages first as a table (``--json``: an array of the
-objects below, the interface scripts rely on); ``--state`` and ``--meeting`` filter.
+``outbox list`` prints the newest messages first as a table (``--json``: one object per
+line, JSON Lines, the interface scripts rely on); ``--state`` and ``--meeting`` filter.
 ``outbox retry ID...`` puts dead (or waiting) messages back in the queue now, with a fresh
 count of attempts; ``outbox retry --dead`` does it for every dead message. The message is
 sent by the next outbox flush (``invitegw serve``, or ``serve --once``).
@@ -14,28 +14,30 @@ last_error``; times ISO 8601 in UTC with ``Z``.
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any
 
 from invitegw.errors import GatewayError
-from invitegw.gateway.bootstrap import build_gateway
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.commands.crm_output import iso_utc, print_records
-from invitegw.gateway.storage import OutboundMeeting, OutboxMessage, OutboxState, requeue
+from invitegw.gateway.commands.common import Subparsers, settings_for
+from invitegw.gateway.commands.output import iso_utc, print_records, shorten
 
-__all__ = ["outbox_record", "register"]
+if TYPE_CHECKING:
+    from invitegw.gateway.storage import OutboxMessage
+
+__all__ = ["OUTBOX_STATES", "outbox_record", "register"]
 
 _ERROR_WIDTH = 60
+# The values of storage.OutboxState, spelled out so that parsing the command line needs no
+# database code (a test checks they agree).
+OUTBOX_STATES = ("pending", "sending", "sent", "dead", "cancelled")
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``outbox list`` and ``outbox retry``."""
     outbox = subparsers.add_parser("outbox", help="the messages to send: list, retry")
     commands = outbox.add_subparsers(dest="outbox_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="list messages, newest first")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.add_argument("--state", choices=[s.value for s in OutboxState], help="only these")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--state", choices=OUTBOX_STATES, help="only these")
     listing.add_argument("--meeting", metavar="ID", help="only this CRM meeting's messages")
     listing.add_argument(
         "--limit", type=int, default=100, metavar="N", help="at most N (default 100)"
@@ -77,14 +79,12 @@ def outbox_record(row: OutboxMessage, crm_meeting_id: str | None) -> dict[str, A
     }
 
 
-def _short(text: str | None) -> str:
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _ERROR_WIDTH else flat[: _ERROR_WIDTH - 1] + "…"
-
-
 def _list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from invitegw.gateway.bootstrap import build_gateway
+    from invitegw.gateway.storage import OutboundMeeting, OutboxMessage, OutboxState
+
     if args.limit < 1:
         raise GatewayError("--limit: expected a positive number")
     gateway = build_gateway(settings_for(args))
@@ -118,13 +118,18 @@ def _list(args: argparse.Namespace) -> int:
             r["meeting_id"],
             r["attempts"],
             r["next_attempt_at"] if r["state"] == "pending" else "",
-            _short(r["last_error"]),
+            shorten(r["last_error"], _ERROR_WIDTH),
         ],
     )
     return 0
 
 
 def _retry(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from invitegw.gateway.bootstrap import build_gateway
+    from invitegw.gateway.storage import OutboxMessage, OutboxState, requeue
+
     gateway = build_gateway(settings_for(args))
     try:
         with gateway.store.session() as session:
