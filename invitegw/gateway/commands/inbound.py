@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.commands.common import Subparsers, settings_for
-from invitegw.gateway.commands.output import iso_utc, json_line, print_records, shorten
+from invitegw.gateway.commands.output import json_line, print_records, shorten
 
 if TYPE_CHECKING:
     from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-    from invitegw.gateway.storage import QuarantinedMessage
 
-__all__ = ["Tally", "event_records", "quarantine_record", "register"]
+__all__ = ["Tally", "event_records", "register"]
 
 _REASON_WIDTH = 70
 
@@ -111,21 +110,6 @@ def event_records(result: MessageResult, file: str | None) -> list[dict[str, Any
         }
         for event in result.events
     ]
-
-
-def quarantine_record(row: QuarantinedMessage) -> dict[str, Any]:
-    """The JSON object of one quarantined message (see the module docstring)."""
-    return {
-        "id": row.id,
-        "created_at": iso_utc(row.created_at),
-        "source": row.source,
-        "reference": row.reference,
-        "message_id": row.message_id,
-        "size": row.size,
-        "truncated": row.truncated,
-        "reason": row.reason,
-        "released_at": iso_utc(row.released_at),
-    }
 
 
 def _for_terminal(value: object) -> str:
@@ -319,24 +303,18 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
+    from invitegw.gateway.app.quarantine import list_quarantine
     from invitegw.gateway.bootstrap import build_gateway
-    from invitegw.gateway.storage import QuarantinedMessage
 
     if args.limit < 1:
         raise GatewayError("--limit: expected a positive number")
     gateway = build_gateway(settings_for(args))
     try:
-        with gateway.store.session() as session:
-            query = select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc())
-            if not args.all:
-                query = query.where(QuarantinedMessage.released_at.is_(None))
-            records = [quarantine_record(row) for row in session.scalars(query.limit(args.limit))]
+        entries = list_quarantine(gateway, include_released=args.all, limit=args.limit)
     finally:
         gateway.close()
     print_records(
-        records,
+        [entry.to_json() for entry in entries],
         as_json=args.json,
         empty="the quarantine is empty",
         headers=["ID", "CREATED", "SOURCE", "REFERENCE", "MESSAGE-ID", "REASON", "RELEASED"],

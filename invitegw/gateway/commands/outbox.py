@@ -14,16 +14,16 @@ last_error``; times ISO 8601 in UTC with ``Z``.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from invitegw.errors import GatewayError
 from invitegw.gateway.commands.common import Subparsers, settings_for
-from invitegw.gateway.commands.output import iso_utc, print_records, shorten
+from invitegw.gateway.commands.output import print_records, shorten
 
 if TYPE_CHECKING:
-    from invitegw.gateway.storage import OutboxMessage
+    pass
 
-__all__ = ["OUTBOX_STATES", "outbox_record", "register"]
+__all__ = ["OUTBOX_STATES", "register"]
 
 _ERROR_WIDTH = 60
 # The values of storage.OutboxState, spelled out so that parsing the command line needs no
@@ -50,61 +50,19 @@ def register(subparsers: Subparsers) -> None:
     retry.set_defaults(func=_retry)
 
 
-def outbox_record(row: OutboxMessage, crm_meeting_id: str | None) -> dict[str, Any]:
-    """The JSON object of one outbox message (see the module docstring).
-
-    Parameters:
-        row: the outbox row.
-        crm_meeting_id: the CRM id of its meeting, if it has one.
-
-    Returns:
-        The object.
-    """
-    return {
-        "id": row.id,
-        "message_id": row.message_id,
-        "state": row.state.value,
-        "kind": row.kind,
-        "method": row.method,
-        "sequence": row.sequence,
-        "recurrence_id": row.recurrence_id,
-        "sender": row.sender,
-        "recipient": row.recipient,
-        "meeting_id": crm_meeting_id,
-        "attempts": row.attempts,
-        "next_attempt_at": iso_utc(row.next_attempt_at),
-        "sent_at": iso_utc(row.sent_at),
-        "created_at": iso_utc(row.created_at),
-        "last_error": row.last_error,
-    }
-
-
 def _list(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
+    from invitegw.gateway.app.outbox import list_outbox
     from invitegw.gateway.bootstrap import build_gateway
-    from invitegw.gateway.storage import OutboundMeeting, OutboxMessage, OutboxState
 
     if args.limit < 1:
         raise GatewayError("--limit: expected a positive number")
     gateway = build_gateway(settings_for(args))
     try:
-        with gateway.store.session() as session:
-            query = (
-                select(OutboxMessage, OutboundMeeting.crm_meeting_id)
-                .outerjoin(OutboundMeeting, OutboxMessage.meeting_id == OutboundMeeting.id)
-                .order_by(OutboxMessage.id.desc())
-                .limit(args.limit)
-            )
-            if args.state:
-                query = query.where(OutboxMessage.state == OutboxState(args.state))
-            if args.meeting:
-                query = query.where(OutboundMeeting.crm_meeting_id == args.meeting)
-            records = [outbox_record(row, crm_id) for row, crm_id in session.execute(query)]
+        entries = list_outbox(gateway, state=args.state, meeting_id=args.meeting, limit=args.limit)
     finally:
         gateway.close()
     print_records(
-        records,
+        [entry.to_json() for entry in entries],
         as_json=args.json,
         empty="the outbox is empty",
         headers=["ID", "STATE", "KIND", "METHOD", "SEQ", "TO", "MEETING", "TRIES", "NEXT", "ERROR"],
@@ -125,37 +83,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
+    from invitegw.gateway.app.outbox import retry_outbox
     from invitegw.gateway.bootstrap import build_gateway
-    from invitegw.gateway.storage import OutboxMessage, OutboxState, requeue
 
     gateway = build_gateway(settings_for(args))
     try:
-        with gateway.store.session() as session:
-            now = gateway.clock()
-            if args.dead:
-                count = requeue(session, now=now)
-            else:
-                count = requeue(session, now=now, row_ids=args.ids)
-                if count < len(set(args.ids)):
-                    states = dict(
-                        session.execute(
-                            select(OutboxMessage.id, OutboxMessage.state).where(
-                                OutboxMessage.id.in_(args.ids)
-                            )
-                        ).all()
-                    )
-                    problems = [
-                        f"{i}: {'no such message' if i not in states else states[i].value}"
-                        for i in sorted(set(args.ids))
-                        if i not in states or states[i] not in (OutboxState.PENDING,)
-                    ]
-                    raise GatewayError(
-                        "only dead or waiting messages can be retried; nothing changed ("
-                        + "; ".join(problems)
-                        + ")"
-                    )
+        count = retry_outbox(gateway, ids=args.ids, every_dead=args.dead)
     finally:
         gateway.close()
     print(f"{count} message{'s' if count != 1 else ''} queued again")

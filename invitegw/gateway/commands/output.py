@@ -15,29 +15,14 @@ start-up); the terminal escaping is imported when a table is printed.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
+from invitegw.gateway.app.json_values import iso_utc
+
 __all__ = ["iso_utc", "json_line", "print_json_lines", "print_records", "shorten"]
-
-
-def iso_utc(value: dt.date | dt.datetime | None) -> str | None:
-    """``2026-06-03T08:00:00Z`` for a time, ``2026-06-03`` for a date, None for None.
-
-    Parameters:
-        value: a date, an aware datetime, or None.
-
-    Returns:
-        The ISO 8601 text (times in UTC), or None.
-    """
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.isoformat()
 
 
 def json_line(record: dict[str, Any]) -> str:
