@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from invitegw.domain.backoff import backoff
 from invitegw.domain.records import LogLevel
 from invitegw.errors import AddressError, DeliveryError, MimeError, TransientDeliveryError
 from invitegw.gateway.bootstrap import Gateway, smtp_sender
@@ -65,10 +66,15 @@ def retry_delay(attempt: int, retry: RetrySettings, rng: Callable[[], float]) ->
         ``first_delay * factor ** (attempt - 1)``, at most ``max_delay``, spread by
         ``± jitter`` of itself.
     """
-    base = retry.first_delay.total_seconds() * retry.factor ** max(0, attempt - 1)
-    base = min(base, retry.max_delay.total_seconds())
-    spread = base * retry.jitter * (2 * rng() - 1)
-    return dt.timedelta(seconds=max(0.0, base + spread))
+    seconds = backoff(
+        attempt,
+        first=retry.first_delay.total_seconds(),
+        cap=retry.max_delay.total_seconds(),
+        factor=retry.factor,
+        jitter=retry.jitter,
+        draw=rng(),
+    )
+    return dt.timedelta(seconds=seconds)
 
 
 @dataclass
