@@ -23,7 +23,7 @@ from invitegw.ics.model import Method
 from invitegw.itip.plan_model import (
     CalendarProfile,
     LedgerAttendee,
-    MessageContext,
+    MeetingDetails,
     PlannedMessage,
 )
 from invitegw.itip.policy import MessageKind
@@ -73,7 +73,7 @@ def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> Mailbox:
 
 
 def _view(
-    context: MessageContext,
+    details: MeetingDetails,
     recipient: LedgerAttendee,
     calendar: CalendarProfile,
     *,
@@ -90,19 +90,19 @@ def _view(
         kind=kind,
         audience=Audience.INTERNAL if internal else Audience.EXTERNAL,
         language=pick_language(recipient.language, calendar.language),
-        title=context.title,
+        title=details.title,
         start=start,
         end=end,
-        time_zone=recipient.time_zone or context.time_zone,
-        organizer_name=context.organizer_name,
-        organizer_email=context.organizer_email,
-        location=context.location,
-        description=context.description,
-        attendees=context.attendees,
+        time_zone=recipient.time_zone or details.time_zone,
+        organizer_name=details.organizer_name,
+        organizer_email=details.organizer_email,
+        location=details.location,
+        description=details.description,
+        attendees=details.attendees,
         rrule=rrule,
         occurrence=occurrence,
         removed=removed,
-        crm_url=context.crm_url if internal else None,
+        crm_url=details.crm_url if internal else None,
         calendar_name=calendar.label,
         changes=changes,
     )
@@ -135,7 +135,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
     recipient = message.recipient
     body = render_body(
         _view(
-            message.context,
+            message.details,
             recipient,
             calendar,
             kind=message.kind,
@@ -147,7 +147,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
             changes=message.changes,
         )
     )
-    sender = from_mailbox(calendar, message.context.organizer_name)
+    sender = from_mailbox(calendar, message.details.organizer_name)
     thread = (message.thread_id,) if message.thread_id else ()
     spec = InvitationEmail(
         method=message.method,
@@ -166,7 +166,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
 
 
 def write_reminder(
-    context: MessageContext,
+    details: MeetingDetails,
     recipient: LedgerAttendee,
     calendar: CalendarProfile,
     *,
@@ -179,7 +179,7 @@ def write_reminder(
     """A reminder email for one occurrence (text and HTML, no calendar object).
 
     Parameters:
-        context: the meeting as the body shows it.
+        details: the meeting as the body shows it.
         recipient: the attendee it goes to.
         calendar: the sending calendar.
         start: the occurrence's start.
@@ -195,9 +195,9 @@ def write_reminder(
         MimeError: an address or the Message-ID cannot be written.
     """
     body = render_body(
-        _view(context, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
+        _view(details, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
     )
-    sender = from_mailbox(calendar, context.organizer_name)
+    sender = from_mailbox(calendar, details.organizer_name)
     thread = (recipient.thread_id,) if recipient.thread_id else ()
     spec = NoticeEmail(
         body=body,
@@ -205,7 +205,7 @@ def write_reminder(
         recipient=Mailbox(recipient.name, recipient.address),
         message_id=message_id,
         date=now,
-        reply_to=Mailbox(context.organizer_name, reply_to),
+        reply_to=Mailbox(details.organizer_name, reply_to),
         in_reply_to=recipient.thread_id,
         references=thread,
     )

@@ -40,12 +40,12 @@ from invitegw.gateway.storage import (
 from invitegw.ics.model import Event, PartStat
 from invitegw.ics.recurrence import expand
 from invitegw.itip.meeting_events import base_event, occurrence_key, occurrence_span
-from invitegw.itip.plan_messages import message_env
+from invitegw.itip.plan_messages import meeting_details
 from invitegw.itip.plan_model import (
     CalendarProfile,
     IdSource,
     LedgerAttendee,
-    MessageContext,
+    MeetingDetails,
     RandomIds,
 )
 from invitegw.itip.recipients import organizer_for
@@ -227,9 +227,7 @@ class Reminders:
         )
         rows = {a.address: a for a in row.attendees}
         listed = [a for a in state.attendees if a.invited]
-        env = message_env(
-            state.snapshot, calendar, state.uid, state.sequence, now, self.ids, listed, False
-        )
+        details = meeting_details(state.snapshot, calendar, listed)
         queued = 0
         for attendee in listed:
             if not _wants_reminders(attendee):
@@ -241,7 +239,7 @@ class Reminders:
                 ):
                     continue
                 queued += self._queue(
-                    session, row, target.id, attendee, occurrence, calendar, env.context, now
+                    session, row, target.id, attendee, occurrence, calendar, details, now
                 )
         return queued
 
@@ -253,19 +251,19 @@ class Reminders:
         attendee: LedgerAttendee,
         occurrence: Occurrence,
         calendar: CalendarProfile,
-        context: MessageContext,
+        details: MeetingDetails,
         now: dt.datetime,
     ) -> int:
         assert row.snapshot is not None
         message_id = self.ids.message_id(calendar.domain)
         organizer = organizer_for(
             calendar,
-            name=context.organizer_name,
-            user_address=context.organizer_email,
+            name=details.organizer_name,
+            user_address=details.organizer_email,
             token=attendee.token,
         )
         raw = write_reminder(
-            context,
+            details,
             attendee,
             calendar,
             start=occurrence.start,

@@ -156,7 +156,7 @@ def test_a_cancellation_says_so(created: Plan) -> None:
 def test_a_reminder_has_no_calendar_object(created: Plan) -> None:
     planned = to(created, "pawel@example.org")
     raw = write_reminder(
-        planned.context,
+        planned.details,
         planned.recipient,
         SALES,
         start=at(8, 10),
