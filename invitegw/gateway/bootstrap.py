@@ -22,15 +22,23 @@ from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
 from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import CrmAdapterName, Settings
+from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
+from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
+from invitegw.gateway.outbound.feed import FeedOptions, Outbound
+from invitegw.gateway.outbound.reminders import Reminders
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
+from invitegw.itip.plan_model import IdSource, RandomIds
 from invitegw.mailbox.mime.extract import MimeLimits
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 __all__ = [
     "Gateway",
+    "build_dispatcher",
     "build_gateway",
+    "build_outbound",
+    "build_reminders",
     "mime_limits",
     "open_settings_store",
     "smtp_sender",
@@ -272,3 +280,90 @@ def _sql_crm(options: SqlCrmOptions, clock: Clock) -> CrmFactory:
         return SqlCrm(session, options, clock=clock)
 
     return factory
+
+
+# -- outbound parts ------------------------------------------------------------------------
+# The outbound side's parts take a unit-of-work factory, their own settings and their
+# collaborators, never the gateway: these builders are where the gateway is taken apart.
+
+
+def build_outbound(gateway: Gateway, *, ids: IdSource | None = None) -> Outbound:
+    """The CRM change feed, with the plan-apply step it feeds.
+
+    Parameters:
+        gateway: the assembled gateway.
+        ids: where UIDs, reply tokens and Message-IDs come from (default: random).
+
+    Returns:
+        The feed.
+    """
+    settings = gateway.settings
+    outbound = settings.outbound
+    applier = ChangeApplier(
+        Calendars(settings.calendars, crm_url=settings.crm.meeting_url),
+        grace=outbound.grace_period,
+        max_attendees=settings.limits.attendees,
+        ids=ids or RandomIds(),
+    )
+    options = FeedOptions(
+        batch_size=outbound.feed_batch_size,
+        lease=settings.worker.lease_duration + outbound.poll_interval,
+        existence_interval=outbound.existence_check_interval,
+        grace=outbound.grace_period,
+    )
+    return Outbound(gateway.units, applier, worker=gateway.worker, options=options)
+
+
+def build_dispatcher(
+    gateway: Gateway,
+    *,
+    sender: SmtpSender | None = None,
+    rng: Callable[[], float] | None = None,
+) -> Dispatcher:
+    """The outbox dispatcher.
+
+    Parameters:
+        gateway: the assembled gateway.
+        sender: the SMTP sender (default: from ``[smtp]``, password from the environment).
+        rng: uniform random numbers for the retry jitter (default: :func:`random.random`).
+
+    Returns:
+        The dispatcher.
+
+    Raises:
+        ConfigError: the ``[smtp]`` settings cannot make a sender.
+    """
+    settings = gateway.settings
+    options = DispatchOptions(
+        batch_size=settings.smtp.batch_size,
+        claim_for=settings.outbound.claim_timeout,
+        retry=settings.smtp.retry,
+    )
+    return Dispatcher(
+        gateway.units,
+        sender or smtp_sender(settings),
+        worker=gateway.worker,
+        options=options,
+        rng=rng,
+    )
+
+
+def build_reminders(gateway: Gateway, *, ids: IdSource | None = None) -> Reminders:
+    """The reminder emails job.
+
+    Parameters:
+        gateway: the assembled gateway.
+        ids: where Message-IDs come from (default: random).
+
+    Returns:
+        The job.
+    """
+    settings = gateway.settings
+    calendars = Calendars(settings.calendars, crm_url=settings.crm.meeting_url)
+    return Reminders(
+        gateway.units,
+        calendars.with_reminders(),
+        worker=gateway.worker,
+        lease=settings.worker.lease_duration,
+        ids=ids,
+    )

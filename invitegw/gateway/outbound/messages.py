@@ -1,9 +1,11 @@
-"""Planned messages as email bytes: the calendar object, the body, the MIME (pure).
+"""The compose step: planned messages as email bytes (the calendar, the body, the MIME; pure).
 
-:func:`write_invitation` turns a :class:`~invitegw.itip.plan_model.PlannedMessage` into
-the exact bytes the dispatcher will hand to the relay (``email.policy.SMTP``, CRLF): the
-iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time
-zone (:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
+Between the planner and the ledger: :func:`compose_plan` turns every
+:class:`~invitegw.itip.plan_model.PlannedMessage` of a plan into a :class:`ComposedMessage`,
+the exact bytes the dispatcher will hand to the relay (``email.policy.SMTP``, CRLF), which
+the ledger then stores as they are. :func:`write_invitation` does it for one message: the
+iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time zone
+(:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
 zone, else the meeting's, else the calendar's), and the iMIP layout
 (:mod:`invitegw.mailbox.mime.compose`). :func:`write_reminder` does the same for a reminder
 email (no calendar object: it must not look like an update to the receiving client).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 
 from invitegw.domain.addresses import Mailbox
 from invitegw.ics.build import build_cancel, build_request
@@ -24,6 +27,7 @@ from invitegw.itip.plan_model import (
     CalendarProfile,
     LedgerAttendee,
     MeetingDetails,
+    Plan,
     PlannedMessage,
 )
 from invitegw.itip.policy import MessageKind
@@ -42,7 +46,40 @@ from invitegw.templates.render import (
     render_message,
 )
 
-__all__ = ["from_mailbox", "render_body", "write_invitation", "write_reminder"]
+__all__ = [
+    "ComposedMessage",
+    "compose_plan",
+    "from_mailbox",
+    "render_body",
+    "write_invitation",
+    "write_reminder",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """A planned message and its email, ready to be stored in the outbox."""
+
+    planned: PlannedMessage
+    raw: bytes
+
+
+def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> list[ComposedMessage]:
+    """Every message of ``plan`` as email bytes, in the plan's order.
+
+    Parameters:
+        plan: the planner's decision.
+        calendar: the sending calendar.
+        now: the Date header and DTSTAMP.
+
+    Returns:
+        The composed messages.
+
+    Raises:
+        IcsBuildError: a message's calendar object cannot be built.
+        MimeError: a message cannot be composed.
+    """
+    return [ComposedMessage(m, write_invitation(m, calendar, now)) for m in plan.messages]
 
 
 @functools.lru_cache(maxsize=1024)
