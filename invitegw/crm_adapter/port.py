@@ -16,12 +16,29 @@ Contract (checked by ``tests/crm_adapter/contract.py`` for every adapter):
   one, so a crash between the CRM write and the gateway's own commit cannot duplicate it.
 - **Errors** are :class:`invitegw.errors.CrmError` subclasses: ``CrmNotFoundError`` for an
   unknown id, ``CrmUnavailableError`` when a retry may help, ``CrmError`` otherwise.
-- **Deletions.** A feed that cannot see deletions (vtiger without a working ``sync``)
-  says so by implementing :class:`ExistenceCheck`: the gateway then asks now and then
-  which of the meetings it still tracks exist, and treats the rest as deleted.
+- **Deletions.** The feed reports deletions, unless the adapter says otherwise (below).
 - **Transactions.** An adapter that lives in the gateway's database (the built-in CRM)
   writes within the caller's session and never commits; the caller commits the CRM write
   together with its own ledger. A remote adapter (vtiger) writes at once.
+
+Optional capabilities. What an adapter can do beyond :class:`CrmPort` is declared by the
+methods it has, each one a small ``runtime_checkable`` protocol below, and the gateway asks
+with ``isinstance`` (never by probing attribute names):
+
+- :class:`FindsPartiesInBatch`: ``find_parties_many`` looks up several addresses at once
+  (the built-in CRM: one query); the inbound side then fetches every address a message is
+  likely to ask about in one call.
+- :class:`ExistenceCheck`: ``confirm_existing`` tells which meeting ids still exist. An
+  adapter whose feed may miss deletions (vtiger without a working ``sync``) has it; the
+  gateway then asks now and then which of the meetings it still tracks exist and treats
+  the rest as deleted.
+- :class:`FeedDeletionStatus`: ``feed_reports_deletions`` says whether the feed sees
+  deletions *now* (``None``: not known yet), for an adapter that only learns it at run time;
+  :func:`needs_existence_check` combines it with :class:`ExistenceCheck`.
+
+A wrapper around an adapter (a dry run, a test double) must declare exactly the
+capabilities it really forwards: :func:`capabilities_of` lists what an object declares, and
+the contract suite checks each declared capability's behaviour.
 """
 
 from __future__ import annotations
@@ -43,7 +60,15 @@ from invitegw.domain.records import (
     TaskUpdate,
 )
 
-__all__ = ["CrmPort", "ExistenceCheck"]
+__all__ = [
+    "CAPABILITIES",
+    "CrmPort",
+    "ExistenceCheck",
+    "FeedDeletionStatus",
+    "FindsPartiesInBatch",
+    "capabilities_of",
+    "needs_existence_check",
+]
 
 
 @runtime_checkable
@@ -112,6 +137,26 @@ class CrmPort(Protocol):
 
 
 @runtime_checkable
+class FindsPartiesInBatch(Protocol):
+    """An optional capability: :meth:`CrmPort.find_parties` for several addresses at once."""
+
+    def find_parties_many(
+        self, emails: Sequence[str], types: Sequence[EntityType] | None = None
+    ) -> dict[str, list[Party]]:
+        """Each address (as given, every one present) with what ``find_parties`` returns.
+
+        Parameters:
+            emails: the addresses.
+            types: the entity types, in the order wanted (default: all, port order).
+
+        Returns:
+            ``{email: parties}``, each list exactly what ``find_parties(email, types)``
+            would return.
+        """
+        ...
+
+
+@runtime_checkable
 class ExistenceCheck(Protocol):
     """An optional capability of an adapter whose change feed may miss deletions.
 
@@ -122,3 +167,53 @@ class ExistenceCheck(Protocol):
     def confirm_existing(self, meeting_ids: Sequence[str]) -> set[str]:
         """Of ``meeting_ids``, those that still exist in the CRM as meetings."""
         ...
+
+
+@runtime_checkable
+class FeedDeletionStatus(Protocol):
+    """An optional declaration: whether the change feed sees deletions at this moment.
+
+    For an adapter that learns it only at run time (vtiger: whether ``sync`` answers).
+    ``True``: deletions come through the feed, no existence check is needed; ``False``:
+    they do not; ``None``: not known yet (the feed has not been read).
+    """
+
+    @property
+    def feed_reports_deletions(self) -> bool | None:
+        """Whether the feed sees deletions now (``None``: not known yet)."""
+        ...
+
+
+# Every optional capability, in the order they are documented and listed.
+CAPABILITIES: tuple[type, ...] = (FindsPartiesInBatch, ExistenceCheck, FeedDeletionStatus)
+
+
+def capabilities_of(crm: object) -> frozenset[str]:
+    """The names of the optional capabilities ``crm`` declares.
+
+    Parameters:
+        crm: an adapter (or a wrapper around one).
+
+    Returns:
+        The protocol names (``"FindsPartiesInBatch"`` ...) of :data:`CAPABILITIES` it
+        implements.
+    """
+    return frozenset(cap.__name__ for cap in CAPABILITIES if isinstance(crm, cap))
+
+
+def needs_existence_check(crm: object) -> bool:
+    """Whether the gateway must look for deletions the feed cannot see, now.
+
+    True when the adapter has :class:`ExistenceCheck` and does not declare (through
+    :class:`FeedDeletionStatus`) that its feed reports deletions at the moment. An adapter
+    without :class:`ExistenceCheck` has a feed that reports deletions (the port contract).
+
+    Parameters:
+        crm: the adapter.
+
+    Returns:
+        True to run the existence check.
+    """
+    if not isinstance(crm, ExistenceCheck):
+        return False
+    return not (isinstance(crm, FeedDeletionStatus) and crm.feed_reports_deletions)

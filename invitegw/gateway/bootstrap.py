@@ -1,27 +1,29 @@
 """The composition root: build the gateway's parts from the settings, once, at start.
 
 :func:`build_gateway` opens the database (checking its schema, or upgrading the embedded
-SQLite default), chooses the CRM adapter and the clock, and returns a :class:`Gateway`
-holding them. Commands and, later, the pipelines and the scheduler take what they need from
-it; tests pass their own ``crm``, ``clock`` or ``store``. Nothing here runs at import.
+SQLite default), builds the configured CRM adapter (found by name in
+:mod:`invitegw.crm_adapter.registry`: nothing here knows any adapter) and the clock, and
+returns a :class:`Gateway` holding them. Commands and, later, the pipelines and the
+scheduler take what they need from it; tests pass their own ``crm``, ``clock`` or
+``store``. Nothing here runs at import.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.builtin.crm import SqlCrm, SqlCrmOptions, utc_now
 from invitegw.crm_adapter.port import CrmPort
-from invitegw.crm_adapter.vtiger import ACCESS_KEY_ENV, VtigerCrm, VtigerOptions
+from invitegw.crm_adapter.registry import CrmBinding, CrmBuildContext, get_adapter
 from invitegw.domain.records import EntityType
-from invitegw.errors import ConfigError
-from invitegw.gateway.config import CrmAdapterName, Settings
+from invitegw.gateway.config import Settings
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
 from invitegw.gateway.outbound.feed import FeedOptions, Outbound
@@ -35,19 +37,26 @@ from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 __all__ = [
     "Gateway",
+    "build_crm",
     "build_dispatcher",
     "build_gateway",
     "build_outbound",
     "build_reminders",
+    "crm_build_context",
+    "crm_options",
     "mime_limits",
     "open_settings_store",
     "smtp_sender",
-    "sql_crm_options",
-    "vtiger_options",
+    "utc_now",
     "worker_id",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def utc_now() -> dt.datetime:
+    """The current time, aware, in UTC (the gateway's default clock)."""
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -113,17 +122,58 @@ def open_settings_store(settings: Settings) -> Store:
     )
 
 
-def sql_crm_options(settings: Settings) -> SqlCrmOptions:
-    """The built-in CRM adapter's options from the settings.
+def crm_build_context(settings: Settings, clock: Clock | None = None) -> CrmBuildContext:
+    """What every CRM adapter is built with besides its own options (``[crm]``, the clock).
 
     Parameters:
         settings: the configuration.
+        clock: the gateway's clock (default: the system clock, UTC).
 
     Returns:
-        The options (email-field counts per entity type).
+        The context.
     """
     fields = settings.crm.email_fields
-    return SqlCrmOptions(email_fields={entity: fields.count(entity) for entity in EntityType})
+    return CrmBuildContext(
+        clock=clock or utc_now,
+        email_counts={entity: fields.count(entity) for entity in EntityType},
+    )
+
+
+def crm_options(settings: Settings) -> Any:
+    """The configured adapter's options, validated from its ``[crm.<name>]`` table.
+
+    Parameters:
+        settings: the configuration (the table already holds its secrets from the
+            environment: ``INVITEGW_CRM__<NAME>__<KEY>``).
+
+    Returns:
+        The adapter's own options object.
+
+    Raises:
+        ConfigError: the adapter is unknown or cannot be loaded, or its table is invalid
+            (the message names the key).
+    """
+    spec = get_adapter(settings.crm.adapter)
+    return spec.parse_options(settings.crm.adapter_table)
+
+
+def build_crm(settings: Settings, clock: Clock | None = None) -> CrmBinding:
+    """Build the configured CRM adapter (``crm.adapter``) through the registry.
+
+    Parameters:
+        settings: the configuration.
+        clock: the gateway's clock (default: the system clock, UTC).
+
+    Returns:
+        The binding: a per-session factory (a CRM in our database) or one process-wide
+        adapter with its close hook (a remote CRM).
+
+    Raises:
+        ConfigError: the adapter is unknown, or its options are invalid.
+    """
+    spec = get_adapter(settings.crm.adapter)
+    options = spec.parse_options(settings.crm.adapter_table)
+    return spec.build(options, crm_build_context(settings, clock))
 
 
 def mime_limits(settings: Settings) -> MimeLimits:
@@ -172,27 +222,6 @@ def smtp_sender(settings: Settings) -> SmtpSender:
     return SmtpSender(config, password=password)
 
 
-def vtiger_options(settings: Settings) -> VtigerOptions:
-    """The vtiger adapter's options from ``[crm.vtiger]``.
-
-    The settings loader has already folded ``INVITEGW_CRM__VTIGER__*`` variables (the
-    access key among them) into the table it read from its own environment, so that table is
-    the one source: the adapter is not left to look at ``os.environ`` again.
-
-    Parameters:
-        settings: the configuration.
-
-    Returns:
-        The validated options.
-
-    Raises:
-        ConfigError: the table is invalid or the access key is missing (names the key).
-    """
-    table = settings.crm.vtiger
-    key = table.get("access_key")
-    return VtigerOptions.from_mapping(table, {ACCESS_KEY_ENV: str(key) if key else ""})
-
-
 def worker_id(settings: Settings) -> str:
     """This process's name among workers: ``worker.id``, else host name and pid.
 
@@ -232,19 +261,14 @@ def build_gateway(
     """
     clock = clock or utc_now
     closers: list[Callable[[], None]] = []
-    # Check the adapter first: nothing to undo if it cannot be built.
+    # Build the adapter first: nothing to undo if it cannot be built.
     crm_factory: CrmFactory
     if crm is not None:
         crm_factory = _fixed_crm(crm)
-    elif settings.crm.adapter is CrmAdapterName.SQL:
-        crm_factory = _sql_crm(sql_crm_options(settings), clock)
-    elif settings.crm.adapter is CrmAdapterName.VTIGER:
-        # A remote CRM: one adapter (one webservice session) for the whole process.
-        remote = VtigerCrm(vtiger_options(settings))
-        crm_factory = _fixed_crm(remote)
-        closers.append(remote.close)
-    else:  # pragma: no cover - the enum has no other member
-        raise ConfigError(f"crm.adapter: unknown adapter {settings.crm.adapter.value!r}")
+    else:
+        binding = build_crm(settings, clock)
+        crm_factory = binding.for_session
+        closers.append(binding.close)
     owned = store is None
     store = store or open_settings_store(settings)
     schema = None
@@ -271,13 +295,6 @@ def build_gateway(
 def _fixed_crm(crm: CrmPort) -> CrmFactory:
     def factory(_session: Session) -> CrmPort:
         return crm
-
-    return factory
-
-
-def _sql_crm(options: SqlCrmOptions, clock: Clock) -> CrmFactory:
-    def factory(session: Session) -> CrmPort:
-        return SqlCrm(session, options, clock=clock)
 
     return factory
 

@@ -5,14 +5,26 @@ writes are answered as the adapter would answer them, from memory, so the inboun
 decides exactly as it would for real (a second event with the same key in one message is a
 duplicate of the first's pretend task) while nothing reaches the CRM. The built-in CRM's
 session is rolled back by the pipeline as well; a remote CRM never sees a write.
+
+Capabilities are forwarded honestly: ``DryRunCrm(crm)`` is an instance of a subclass that
+has exactly the optional capabilities (:mod:`invitegw.crm_adapter.port`) ``crm`` has, all
+of them reads, so a dry run takes the same paths as the real run (one batch look-up of
+parties, the existence check) and claims nothing the adapter cannot do.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
+from typing import cast
 
-from invitegw.crm_adapter.port import CrmPort
+from invitegw.crm_adapter.port import (
+    CrmPort,
+    ExistenceCheck,
+    FeedDeletionStatus,
+    FindsPartiesInBatch,
+)
 from invitegw.domain.records import (
     ChangeBatch,
     EntityType,
@@ -35,8 +47,16 @@ class DryRunCrm:
     """The port over ``crm`` with every write kept in memory.
 
     Parameters:
-        crm: the real adapter (only read).
+        crm: the real adapter (only read). The instance made has its capabilities.
     """
+
+    def __new__(cls, crm: CrmPort) -> DryRunCrm:
+        chosen = cls
+        if cls is DryRunCrm:
+            chosen = _with_capabilities(
+                tuple(m for m in _FORWARDERS if isinstance(crm, m.capability))
+            )
+        return object.__new__(chosen)
 
     def __init__(self, crm: CrmPort) -> None:
         self._crm = crm
@@ -131,3 +151,54 @@ class DryRunCrm:
         if task is None:
             raise CrmNotFoundError(f"no CRM task with id {task_id!r}")
         return task
+
+
+class _BatchLookups(DryRunCrm):
+    """Forwards :class:`FindsPartiesInBatch` (a read)."""
+
+    capability = FindsPartiesInBatch
+
+    def find_parties_many(
+        self, emails: Sequence[str], types: Sequence[EntityType] | None = None
+    ) -> dict[str, list[Party]]:
+        """Read through."""
+        return cast(FindsPartiesInBatch, self._crm).find_parties_many(emails, types)
+
+
+class _ExistenceCheck(DryRunCrm):
+    """Forwards :class:`ExistenceCheck` (a read)."""
+
+    capability = ExistenceCheck
+
+    def confirm_existing(self, meeting_ids: Sequence[str]) -> set[str]:
+        """Read through."""
+        return cast(ExistenceCheck, self._crm).confirm_existing(meeting_ids)
+
+
+class _DeletionStatus(DryRunCrm):
+    """Forwards :class:`FeedDeletionStatus` (a read, asked each time: it may change)."""
+
+    capability = FeedDeletionStatus
+
+    @property
+    def feed_reports_deletions(self) -> bool | None:
+        """Read through."""
+        return cast(FeedDeletionStatus, self._crm).feed_reports_deletions
+
+
+_FORWARDERS: tuple[type[_BatchLookups] | type[_ExistenceCheck] | type[_DeletionStatus], ...] = (
+    _BatchLookups,
+    _ExistenceCheck,
+    _DeletionStatus,
+)
+
+
+@functools.cache
+def _with_capabilities(forwarders: tuple[type[DryRunCrm], ...]) -> type[DryRunCrm]:
+    """``DryRunCrm`` with the forwarders of the capabilities the adapter has (one class each)."""
+    if not forwarders:
+        return DryRunCrm
+    if len(forwarders) == 1:
+        return forwarders[0]
+    name = "DryRunCrm+" + "+".join(f.__name__.lstrip("_") for f in forwarders)
+    return cast(type[DryRunCrm], type(name, forwarders, {"__doc__": DryRunCrm.__doc__}))

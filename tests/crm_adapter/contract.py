@@ -10,10 +10,14 @@ How an adapter plugs in (see ``test_contract_sql.py``): subclass :class:`CrmCont
   session, wrap each call in a committed session);
 - ``seed``: a :class:`CrmSeeder`, the adapter-specific way a test creates users, contacts,
   meetings ... and reads back what the port wrote but cannot read itself (responses, log).
-  The port has no write API for meetings and parties: people make those in the CRM.
+  The port has no write API for meetings and parties: people make those in the CRM;
+- ``capabilities``: the names of the optional capabilities the adapter declares
+  (:func:`~invitegw.crm_adapter.port.capabilities_of`); the suite checks that it declares
+  exactly these, and the behaviour of each one it declares.
 
 The suite checks behaviour only through the port and the seeder, so it runs unchanged
-against the built-in CRM (SQLite and PostgreSQL) and, later, vtiger behind a stub server.
+against the built-in CRM (SQLite and PostgreSQL), vtiger behind a fake server, and the
+in-memory test adapter registered only through the registry (``test_contract_memory.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from invitegw.crm_adapter.port import CrmPort
+from invitegw.crm_adapter.port import (
+    CrmPort,
+    ExistenceCheck,
+    FeedDeletionStatus,
+    FindsPartiesInBatch,
+    capabilities_of,
+    needs_existence_check,
+)
 from invitegw.domain.records import (
     EntityType,
     LogEntry,
@@ -132,6 +143,7 @@ class CrmHarness:
 
     crm: CrmPort
     seed: CrmSeeder
+    capabilities: frozenset[str] = frozenset()
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -538,3 +550,43 @@ class CrmContract:
             (LogTarget.MEETING, meeting_id, LogLevel.WARNING, "bounce: 550 no user"),
             (LogTarget.GATEWAY, None, LogLevel.INFO, "started"),
         ]
+
+    # -- optional capabilities ---------------------------------------------------------------
+
+    def test_declares_exactly_its_capabilities(self, h: CrmHarness) -> None:
+        assert capabilities_of(h.crm) == h.capabilities
+
+    def test_batch_lookup_is_find_parties_for_each_address(self, h: CrmHarness) -> None:
+        if not isinstance(h.crm, FindsPartiesInBatch):
+            pytest.skip("the adapter does not declare FindsPartiesInBatch")
+        h.seed.add_party(EntityType.USER, ["Pat@example.com"], name="Pat")
+        h.seed.add_party(EntityType.CONTACT, ["pat@example.com", "p2@example.org"], name="P")
+        h.seed.add_party(EntityType.LEAD, ["p2@example.org"], name="Lead")
+        asked = ["PAT@example.com", "p2@example.org", "nobody@example.org"]
+        for types in (None, [EntityType.LEAD, EntityType.CONTACT]):
+            many = h.crm.find_parties_many(asked, types)
+            assert set(many) == set(asked)
+            for email in asked:
+                assert many[email] == h.crm.find_parties(email, types)
+        assert h.crm.find_parties_many([]) == {}
+
+    def test_existence_check_names_the_meetings_that_exist(self, h: CrmHarness) -> None:
+        if not isinstance(h.crm, ExistenceCheck):
+            pytest.skip("the adapter does not declare ExistenceCheck")
+        kept, organizer, _, guest = self._meeting(h)
+        gone = h.seed.add_meeting(MeetingSpec("Gone", _t(5, 9), _t(5, 10), organizer, (guest,)))
+        assert h.crm.confirm_existing([kept, gone]) == {kept, gone}
+        h.seed.delete_meeting(gone)
+        assert h.crm.confirm_existing([kept, gone, "999999", "not-an-id"]) == {kept}
+        assert h.crm.confirm_existing([]) == set()
+
+    def test_feed_deletion_status_is_known_once_the_feed_is_read(self, h: CrmHarness) -> None:
+        if not isinstance(h.crm, FeedDeletionStatus):
+            pytest.skip("the adapter does not declare FeedDeletionStatus")
+        self._meeting(h)
+        _drain(h.crm, None)
+        status = h.crm.feed_reports_deletions
+        assert status in (True, False)
+        # A feed blind to deletions is useless without the check that finds them.
+        assert status or isinstance(h.crm, ExistenceCheck)
+        assert needs_existence_check(h.crm) is (isinstance(h.crm, ExistenceCheck) and not status)

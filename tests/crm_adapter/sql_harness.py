@@ -62,6 +62,13 @@ class CommittingSqlCrm:
         with self.store.session() as s:
             return self._crm(s).get_party(ref)
 
+    def find_parties_many(
+        self, emails: Sequence[str], types: Sequence[EntityType] | None = None
+    ) -> dict[str, list[Party]]:
+        """The built-in CRM's one capability, forwarded (it declares no other)."""
+        with self.store.session() as s:
+            return self._crm(s).find_parties_many(emails, types)
+
     def create_task(self, task: NewTask) -> Task:
         with self.store.session() as s:
             return self._crm(s).create_task(task)
@@ -193,4 +200,9 @@ def sql_harness(store: Store, email_fields: Mapping[EntityType, int] | None = No
     """A contract harness for the built-in CRM on ``store`` (schema already upgraded)."""
     clock = fixed_clock(dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC))
     crm = CommittingSqlCrm(store, SqlCrmOptions(email_fields=dict(email_fields or {})), clock)
-    return CrmHarness(crm=crm, seed=SqlSeeder(store, clock), extra={"store": store})
+    return CrmHarness(
+        crm=crm,
+        seed=SqlSeeder(store, clock),
+        capabilities=frozenset({"FindsPartiesInBatch"}),
+        extra={"store": store},
+    )

@@ -11,7 +11,12 @@ from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.crm_adapter.vtiger import VtigerCrm
 from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError, SchemaOutdatedError
-from invitegw.gateway.bootstrap import build_gateway, mime_limits, sql_crm_options, worker_id
+from invitegw.gateway.bootstrap import (
+    build_gateway,
+    crm_build_context,
+    mime_limits,
+    worker_id,
+)
 from invitegw.gateway.config import load_settings
 from invitegw.gateway.storage import Store
 
@@ -47,7 +52,7 @@ def test_injected_parts_win(tmp_path: Path, store: Store) -> None:
     gateway = build_gateway(settings, store=store, crm=fake)  # type: ignore[arg-type]
     with store.session() as session:
         assert gateway.crm(session) is fake
-    assert sql_crm_options(settings).email_count(EntityType.LEAD) == 2
+    assert crm_build_context(settings).email_counts[EntityType.LEAD] == 2
     assert worker_id(settings)  # host:pid when worker.id is empty
 
 

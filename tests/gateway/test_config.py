@@ -10,7 +10,6 @@ import pytest
 from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config import (
-    CrmAdapterName,
     Secret,
     TlsMode,
     dump_settings,
@@ -45,7 +44,7 @@ def test_defaults_run_the_embedded_setup(tmp_path: Path) -> None:
     assert settings.embedded_database
     assert settings.data_dir == tmp_path / "data"
     assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'invitegw.sqlite3'}"
-    assert settings.crm.adapter is CrmAdapterName.SQL
+    assert settings.crm.adapter == "sql"
     assert (settings.smtp.host, settings.smtp.port, settings.smtp.tls) == (
         "127.0.0.1",
         8025,
@@ -251,8 +250,8 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     settings = load_settings(None, env, cwd=tmp_path)
     assert settings.smtp.password is not None
     assert settings.smtp.password.reveal() == "smtp-pass-1"
-    assert settings.crm.vtiger["access_key"] == "vt-key-3"
-    assert settings.crm.vtiger["url"] == "http://127.0.0.1:1"
+    assert settings.crm.adapter_table["access_key"] == "vt-key-3"
+    assert settings.crm.table("vtiger")["url"] == "http://127.0.0.1:1"
     for shown in (repr(settings), str(settings), dump_settings(settings)):
         for secret in ("smtp-pass-1", "db-pass-2", "vt-key-3"):
             assert secret not in shown

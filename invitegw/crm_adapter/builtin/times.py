@@ -4,29 +4,33 @@ Timed meetings are stored as UTC instants plus the zone they are planned in; all
 meetings as dates with an exclusive end (DTEND, :rfc:`5545` section 3.6.1). Occurrences of
 a series are found by expanding its RRULE (:rfc:`5545` section 3.3.10) in the meeting's
 zone, so an occurrence keeps its wall-clock time across a daylight-saving change.
+
+Rules are read and expanded by :func:`invitegw.ics.expand`, the gateway's one bounded
+RRULE reader (parts range-checked, expansion capped in instances and in years), never by
+``dateutil`` directly: a rule typed into the CRM is as untrusted as one from a stranger's
+invitation, and one that never matches would otherwise search day by day to year 9999.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from dateutil.rrule import rrulestr
-
 from invitegw.crm_adapter.builtin.records import parse_recurrence_key, recurrence_key, zone
 from invitegw.crm_adapter.builtin.schema import CrmMeeting, CrmMeetingOccurrence
-from invitegw.errors import CrmError
+from invitegw.errors import CrmError, IcsError
+from invitegw.ics import Event, IcsLimits, expand
 
 __all__ = [
     "checked_rrule",
     "find_occurrence",
     "meeting_span",
-    "series_start",
     "set_meeting_span",
     "shift_occurrences",
 ]
 
-# How far a recurrence is expanded when looking for one occurrence.
-_MAX_OCCURRENCES = 10_000
+# How far a recurrence is expanded when looking for one occurrence: at most this many
+# occurrences before it (a daily meeting for 27 years), within the default 200 years.
+LIMITS = IcsLimits(max_recurrence_instances=10_000)
 
 
 def meeting_span(row: CrmMeeting) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
@@ -103,52 +107,65 @@ def shift_occurrences(
         occurrence.recurrence_key = recurrence_key(moved)
 
 
-def series_start(row: CrmMeeting) -> dt.datetime:
-    start, _ = meeting_span(row)
-    if isinstance(start, dt.datetime):
-        return start
-    return dt.datetime.combine(start, dt.time())  # floating midnight for an all-day series
+def _series(row: CrmMeeting, rule: str) -> Event:
+    """The meeting as a recurring VEVENT for the expander (start in the meeting's zone)."""
+    start, end = meeting_span(row)
+    return Event(uid=f"crm-meeting-{row.id}", start=start, end=end, rrule=rule)
 
 
 def checked_rrule(rule: str | None, row: CrmMeeting) -> str | None:
+    """``rule`` without an ``RRULE:`` prefix, once it reads and expands from the row's start.
+
+    Raises:
+        CrmError: the rule is not a valid, expandable RRULE (the reason given).
+    """
     if not rule:
         return None
     value = rule.strip()
     if value.upper().startswith("RRULE:"):
         value = value[len("RRULE:") :]
+    series = _series(row, value)
     try:
-        rrulestr(value, dtstart=series_start(row))
-    except (ValueError, TypeError) as exc:
+        # Expanding up to the start reads every part and stops at once.
+        expand(series, limits=LIMITS, until=series.start)
+    except IcsError as exc:
         raise CrmError(f"invalid recurrence rule {rule!r}: {exc}") from exc
     return value
 
 
 def find_occurrence(row: CrmMeeting, when: dt.date | dt.datetime) -> dt.date | dt.datetime:
+    """The occurrence of the series on ``when``: a date (in the meeting's zone), or its start.
+
+    Raises:
+        CrmError: the meeting is not recurring, has no occurrence then, or its rule
+            cannot be expanded that far (over :data:`LIMITS`).
+    """
     if not row.rrule:
         raise CrmError(f"meeting {row.id} is not recurring")
     tz = zone(row.time_zone)
     if isinstance(when, dt.datetime) and when.tzinfo is None:
         when = when.replace(tzinfo=tz)
-    rule = rrulestr(row.rrule, dtstart=series_start(row))
-    for count, occurrence in enumerate(rule):
-        if count >= _MAX_OCCURRENCES:
-            break
+    day = when.date() if isinstance(when, dt.datetime) else when
+    until: dt.date | dt.datetime
+    if row.all_day:
+        until = day
+    elif isinstance(when, dt.datetime):
+        until = when.astimezone(tz)
+    else:
+        until = dt.datetime.combine(day, dt.time.max, tzinfo=tz)
+    try:
+        occurrences = expand(_series(row, row.rrule), limits=LIMITS, until=until)
+    except IcsError as exc:
+        raise CrmError(
+            f"meeting {row.id}: cannot look for an occurrence on {when.isoformat()}: {exc}"
+        ) from exc
+    for occurrence in occurrences:
         if row.all_day:
-            day = occurrence.date()
-            target = when.date() if isinstance(when, dt.datetime) else when
-            if day == target:
-                return day
-            if day > target:
-                break
-            continue
-        local = occurrence.astimezone(tz)
-        if isinstance(when, dt.datetime):
-            if local == when:
-                return local
-            if local > when:
-                break
-        elif local.date() == when:
-            return local
-        elif local.date() > when:
-            break
+            if occurrence == day:
+                return occurrence
+        elif isinstance(when, dt.datetime):
+            if occurrence == when:
+                return occurrence
+        elif isinstance(occurrence, dt.datetime) and occurrence.date() == day:
+            return occurrence
     raise CrmError(f"meeting {row.id} has no occurrence on {when.isoformat()}")

@@ -1,5 +1,10 @@
 """``invitegw crm ...``: manage the built-in CRM (users, contacts, meetings; list tasks, log).
 
+``crm check`` works on any adapter: it runs the configured adapter's own ``check`` hook
+(:mod:`invitegw.crm_adapter.registry`). The other commands are about the built-in CRM
+(``crm.adapter = "sql"``) and use its admin API; ``crm log list`` on another adapter shows
+the gateway's own log of what it did.
+
 Each command runs in one transaction: an error (unknown id, invalid address, end before
 start, unknown zone) prints one line and exits 1 with nothing written. Times are ISO 8601:
 ``2026-06-03T10:00`` is read in ``--tz`` (else the organizer's zone, else the default
@@ -15,16 +20,23 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TypeAlias
 
+from sqlalchemy.orm import Session
+
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
-from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.crm_adapter.builtin.records import zone
-from invitegw.crm_adapter.vtiger import check_connection, render_check_report
+from invitegw.crm_adapter.port import CrmPort
+from invitegw.crm_adapter.registry import (
+    BUILTIN_NAME,
+    CrmCheckContext,
+    SessionOpener,
+    get_adapter,
+)
 from invitegw.domain.records import EntityType, Meeting, MeetingKind
 from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
-from invitegw.gateway.bootstrap import Gateway, build_gateway, sql_crm_options, vtiger_options
+from invitegw.gateway.bootstrap import Gateway, build_gateway, crm_options
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.crm_output import gateway_log, print_logs, print_tasks
-from invitegw.gateway.config import CrmAdapterName
+from invitegw.gateway.config import Settings
 
 __all__ = ["parse_when", "register"]
 
@@ -168,10 +180,10 @@ def parse_when(text: str, option: str, tz: str | None, *, all_day: bool) -> dt.d
 def _crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmin]]:
     """The gateway and the built-in CRM's admin API, in one transaction."""
     settings = settings_for(args)
-    if settings.crm.adapter is not CrmAdapterName.SQL:
+    if settings.crm.adapter != BUILTIN_NAME:
         raise ConfigError(
             f"crm.adapter: the crm commands manage the built-in CRM, but the configured "
-            f"adapter is {settings.crm.adapter.value!r}"
+            f"adapter is {settings.crm.adapter!r}"
         )
     gateway = build_gateway(settings)
     try:
@@ -181,8 +193,9 @@ def _crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmi
         gateway.close()
 
 
-def _crm(gateway: Gateway, admin: SqlCrmAdmin) -> SqlCrm:
-    return SqlCrm(admin.session, sql_crm_options(gateway.settings), clock=gateway.clock)
+def _crm(gateway: Gateway, admin: SqlCrmAdmin) -> CrmPort:
+    """The built-in CRM's port in the admin's transaction, as the gateway builds it."""
+    return gateway.crm(admin.session)
 
 
 def _meeting(gateway: Gateway, admin: SqlCrmAdmin, meeting_id: str) -> Meeting:
@@ -315,7 +328,7 @@ def _task_list(args: argparse.Namespace) -> int:
 
 def _log_list(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    if settings.crm.adapter is not CrmAdapterName.SQL:
+    if settings.crm.adapter != BUILTIN_NAME:
         # A remote CRM keeps its own log (vtiger: comments on the linked contact); the
         # gateway's event log has every entry, including those with nothing to link to.
         gateway = build_gateway(settings)
@@ -334,13 +347,28 @@ def _log_list(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    if settings.crm.adapter is CrmAdapterName.VTIGER:
-        report = check_connection(vtiger_options(settings))
-        print(render_check_report(report))
-        return 0 if report.error is None else 1
-    with _crm_session(args) as (gateway, admin):
-        counts = admin.counts()
-    print(f"built-in CRM in {gateway.settings.database_url}")
-    for name, count in counts.items():
-        print(f"  {name + ':':<12} {count}")
-    return 0
+    spec = get_adapter(settings.crm.adapter)
+    options = crm_options(settings)
+    if spec.check is None:
+        # Nothing more to look at than what building the gateway does (it builds the adapter).
+        build_gateway(settings).close()
+        print(f"{spec.name}: {spec.summary}; built, no further check")
+        return 0
+    result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
+    print(result.text)
+    return 0 if result.ok else 1
+
+
+def _session(settings: Settings) -> SessionOpener:
+    """Opens a transaction on the gateway's database, building the gateway only then."""
+
+    @contextlib.contextmanager
+    def open_session() -> Iterator[Session]:
+        gateway = build_gateway(settings)
+        try:
+            with gateway.store.session() as session:
+                yield session
+        finally:
+            gateway.close()
+
+    return open_session

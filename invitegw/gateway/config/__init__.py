@@ -7,7 +7,13 @@ explicitly (no global configuration object). See ``invitegw.example.toml`` for e
 from __future__ import annotations
 
 from invitegw.gateway.config.dump import dump_settings
-from invitegw.gateway.config.fields import RawTable, Secret, format_duration, parse_duration
+from invitegw.gateway.config.fields import (
+    RawTable,
+    RawTables,
+    Secret,
+    format_duration,
+    parse_duration,
+)
 from invitegw.gateway.config.loader import (
     ENV_PREFIX,
     env_var_for,
@@ -16,7 +22,6 @@ from invitegw.gateway.config.loader import (
 )
 from invitegw.gateway.config.settings import (
     CalendarSettings,
-    CrmAdapterName,
     CrmSettings,
     DatabaseSettings,
     DuplicatePolicy,
@@ -40,7 +45,6 @@ from invitegw.gateway.config.settings import (
 __all__ = [
     "ENV_PREFIX",
     "CalendarSettings",
-    "CrmAdapterName",
     "CrmSettings",
     "DatabaseSettings",
     "DuplicatePolicy",
@@ -55,6 +59,7 @@ __all__ = [
     "OrganizerMode",
     "OutboundSettings",
     "RawTable",
+    "RawTables",
     "RetrySettings",
     "Secret",
     "Settings",

@@ -38,7 +38,10 @@ def _table(obj: Any, path: str, lines: list[str]) -> None:
     for spec in dataclasses.fields(obj):
         value = getattr(obj, spec.name)
         key = f"{path}.{spec.name}" if path else spec.name
-        if spec.metadata.get("secret"):
+        if spec.metadata.get("tables") is not None:
+            # Named tables are written as the section's own sub-tables: [crm.vtiger].
+            nested.extend((f"{path}.{name}" if path else name, t) for name, t in value.items())
+        elif spec.metadata.get("secret"):
             shown = f'"{REDACTED}"' if value is not None else None
             _scalar(lines, spec.name, shown, f"secret, from {env_var_for(key)}")
         elif _is_table(value):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from invitegw.domain.addresses import validate_address
@@ -21,7 +21,9 @@ __all__ = [
     "REDACTED",
     "Check",
     "RawTable",
+    "RawTables",
     "Secret",
+    "TableNames",
     "check_address",
     "check_name",
     "check_time_zone",
@@ -60,8 +62,9 @@ class Secret:
 class RawTable(Mapping[str, Any]):
     """A settings table passed through unvalidated to the component that owns it.
 
-    ``crm.vtiger`` is one: the vtiger adapter validates it with its own options class. Keys
-    named in ``secret_keys`` come from the environment only and are redacted by ``repr``.
+    A CRM adapter's ``[crm.<name>]`` table is one: the adapter validates it with its own
+    options class. Keys named in ``secret_keys`` come from the environment only and are
+    redacted by ``repr``.
     """
 
     __slots__ = ("_data", "_secret_keys")
@@ -104,6 +107,60 @@ class RawTable(Mapping[str, Any]):
         return f"RawTable({self.redacted()!r})"
 
 
+class TableNames(Protocol):
+    """Which named tables a section holds beside its own keys, and their secret keys.
+
+    A section with a :class:`RawTables` field (``[crm]``: one table per CRM adapter,
+    ``[crm.vtiger]``) asks this which names are valid and which keys of each are secrets.
+    """
+
+    @property
+    def what(self) -> str:
+        """What the tables are, for error messages (``"a CRM adapter's table"``)."""
+        ...
+
+    def names(self) -> Collection[str]:
+        """The names a table may have."""
+        ...
+
+    def secret_keys(self, name: str) -> frozenset[str]:
+        """The keys of table ``name`` read only from the environment."""
+        ...
+
+
+class RawTables(Mapping[str, RawTable]):
+    """Named :class:`RawTable` s kept beside a section's own keys (``[crm.<adapter>]``).
+
+    The field holding them is not itself a key: the file writes ``[crm.vtiger]``, not
+    ``[crm.tables.vtiger]``. Its ``meta(tables=...)`` says which names are valid.
+    """
+
+    __slots__ = ("_tables",)
+
+    def __init__(self, tables: Mapping[str, RawTable] | None = None):
+        self._tables = dict(tables or {})
+
+    def __getitem__(self, key: str) -> RawTable:
+        return self._tables[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self._tables) == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._tables)))
+
+    def __repr__(self) -> str:
+        return f"RawTables({self._tables!r})"
+
+
 def meta(
     *,
     min: float | None = None,
@@ -112,6 +169,7 @@ def meta(
     check: Check | None = None,
     secret_keys: frozenset[str] = frozenset(),
     url: bool = False,
+    tables: TableNames | None = None,
 ) -> dict[str, Any]:
     """Field metadata for one setting.
 
@@ -122,6 +180,7 @@ def meta(
         check: extra validation; returns a message or ``None``.
         secret_keys: for a :class:`RawTable`, the keys that are secrets.
         url: a URL that may carry a password only when it comes from the environment.
+        tables: for a :class:`RawTables` field, which named tables the section may hold.
 
     Returns:
         The mapping to pass as ``dataclasses.field(metadata=...)``.
@@ -133,6 +192,7 @@ def meta(
         "check": check,
         "secret_keys": secret_keys,
         "url": url,
+        "tables": tables,
     }
 
 

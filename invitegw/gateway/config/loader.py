@@ -12,8 +12,11 @@ else the built-in defaults (the embedded setup). Then environment variables over
 - Lists of strings are comma separated; booleans read true/false/yes/no/on/off/1/0; an
   empty value unsets an optional key.
 - Passwords and keys (``smtp.password``, ``mailboxes.*.password``, ``database.password``,
-  ``crm.vtiger.access_key``) are read from the environment only: in the file they are an
-  error naming the variable to use.
+  and the keys a CRM adapter declares secret, like ``crm.vtiger.access_key``) are read from
+  the environment only: in the file they are an error naming the variable to use.
+- ``[crm]`` holds, beside its own keys, one table per CRM adapter (``[crm.vtiger]``,
+  ``INVITEGW_CRM__VTIGER__URL``): the adapter registry says which names exist and which of
+  their keys are secrets; the adapter validates its table when it is built.
 
 Every error is a :class:`~invitegw.errors.ConfigError` naming the key
 (``smtp.port: expected an integer 1-65535, got 'abc'``).
@@ -34,7 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from invitegw.errors import ConfigError
-from invitegw.gateway.config.fields import RawTable, Secret, parse_duration
+from invitegw.gateway.config.fields import RawTable, RawTables, Secret, TableNames, parse_duration
 from invitegw.gateway.config.settings import Settings
 
 __all__ = ["ENV_PREFIX", "env_var_for", "load_settings", "resolve_config_path"]
@@ -140,7 +143,26 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
-    return {f.name: f for f in dataclasses.fields(cls)}
+    """The keys of a section: its fields, except a :class:`RawTables` one (not a key)."""
+    return {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("tables") is None}
+
+
+def _tables_field(cls: type) -> tuple[str, TableNames] | None:
+    """The section's :class:`RawTables` field and what its names are, if it has one."""
+    for spec in dataclasses.fields(cls):
+        names = spec.metadata.get("tables")
+        if names is not None:
+            return spec.name, names
+    return None
+
+
+def _valid_keys(cls: type, path: str) -> str:
+    """``valid keys of crm: a, b`` plus, for a section with named tables, their names."""
+    text = f"valid keys{' of ' + path if path else ''}: {', '.join(sorted(_fields(cls)))}"
+    tables = _tables_field(cls)
+    if tables is not None:
+        text += f"; or {tables[1].what}: {', '.join(sorted(tables[1].names()))}"
+    return text
 
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -199,7 +221,7 @@ def _is_scalar(tp: Any) -> bool:
     return not (
         (isinstance(inner, type) and dataclasses.is_dataclass(inner))
         or _list_item_type(inner) is not None
-        or inner is RawTable
+        or inner in (RawTable, RawTables)
     )
 
 
@@ -212,9 +234,13 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
         name = parts[i].lower()
         fields = _fields(cls)
         if name not in fields:
+            tables = _tables_field(cls)
+            if name and tables is not None and name in tables[1].names():
+                _set_in_table(node, parts[i:], path, value)
+                return
             raise ConfigError(
                 f"{value.var}: {_join(path, name) if name else path or 'key'} is not a setting; "
-                f"valid keys{' of ' + path if path else ''}: {', '.join(sorted(fields))}"
+                f"{_valid_keys(cls, path)}"
             )
         tp, _ = _unwrap_optional(_hints(cls)[name])
         key = _join(path, name)
@@ -242,6 +268,17 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
             node, path, cls, i = _child_table(node, name, key), key, tp, i + 1
             continue
         raise ConfigError(f"{value.var}: {key} is not a table")
+
+
+def _set_in_table(node: dict[str, Any], parts: list[str], path: str, value: _EnvValue) -> None:
+    """``parts`` = [table name, sub-table ..., key]: set it in the named table under ``node``."""
+    key = _join(path, parts[0].lower())
+    if len(parts) == 1:
+        raise ConfigError(f"{value.var}: {key} is a table; set one of its keys")
+    table = _child_table(node, parts[0].lower(), key)
+    for part in parts[1:-1]:
+        table = _child_table(table, part.lower(), key)
+    table[parts[-1].lower()] = value
 
 
 def _child_table(node: dict[str, Any], name: str, key: str) -> dict[str, Any]:
@@ -291,13 +328,18 @@ def _to_raw(obj: Any) -> dict[str, Any]:
 def _build(cls: type[Any], data: Mapping[str, Any], path: str) -> Any:
     fields = _fields(cls)
     hints = _hints(cls)
+    tables = _tables_field(cls)
+    named: dict[str, Any] = {}
     for name in data:
-        if name not in fields:
-            raise ConfigError(
-                f"{_join(path, name)}: unknown key; valid keys"
-                f"{' of ' + path if path else ''}: {', '.join(sorted(fields))}"
-            )
+        if name in fields:
+            continue
+        if tables is not None and name in tables[1].names():
+            named[name] = data[name]
+            continue
+        raise ConfigError(f"{_join(path, name)}: unknown key; {_valid_keys(cls, path)}")
     kwargs: dict[str, Any] = {}
+    if tables is not None:
+        kwargs[tables[0]] = _raw_tables(named, path, tables[1])
     for name, spec in fields.items():
         key = _join(path, name)
         if name not in data:
@@ -418,6 +460,17 @@ def _convert_str_list(raw: Any, key: str) -> tuple[str, ...]:
     if isinstance(raw, list) and all(isinstance(e, str) for e in raw):
         return tuple(raw)
     raise ConfigError(f"{key}: expected an array of strings, got {_show(raw)}")
+
+
+def _raw_tables(named: Mapping[str, Any], path: str, names: TableNames) -> RawTables:
+    out: dict[str, RawTable] = {}
+    for name, raw in named.items():
+        key = _join(path, name)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{key}: expected a table ([{key}]), got {_show(raw)}")
+        secret_keys = names.secret_keys(name)
+        out[name] = RawTable(_raw_table(raw, key, secret_keys), secret_keys)
+    return RawTables(out)
 
 
 def _raw_table(raw: Mapping[str, Any], key: str, secret_keys: frozenset[str]) -> dict[str, Any]:

@@ -9,14 +9,17 @@ SQLite under ``data_dir``, the built-in CRM, a local SMTP sink on 127.0.0.1:8025
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from invitegw.crm_adapter.registry import BUILTIN_NAME, adapter_names, get_adapter
 from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config.fields import (
     RawTable,
+    RawTables,
     Secret,
     check_address,
     check_name,
@@ -33,7 +36,6 @@ from invitegw.itip.policy import (
 
 __all__ = [
     "CalendarSettings",
-    "CrmAdapterName",
     "CrmSettings",
     "DatabaseSettings",
     "DuplicatePolicy",
@@ -64,13 +66,6 @@ class TlsMode(StrEnum):
     NONE = "none"  # plain text: loopback and tests only
     STARTTLS = "starttls"  # plain connect, then STARTTLS (RFC 3207 / RFC 2595)
     TLS = "tls"  # TLS from the first byte (implicit TLS, RFC 8314)
-
-
-class CrmAdapterName(StrEnum):
-    """The CRM the gateway talks to."""
-
-    SQL = "sql"  # the built-in CRM, in the gateway's own database
-    VTIGER = "vtiger"  # vtiger's REST webservice
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,24 +232,69 @@ class EmailFieldSettings:
         return int(getattr(self, entity.value))
 
 
-VTIGER_SECRET_KEYS = frozenset({"access_key", "password"})
+class _AdapterTables:
+    """The ``[crm.<name>]`` tables: one per registered CRM adapter (the registry says which)."""
+
+    what = "a CRM adapter's options table"
+
+    def names(self) -> Collection[str]:
+        return adapter_names()
+
+    def secret_keys(self, name: str) -> frozenset[str]:
+        return get_adapter(name).secret_keys
+
+
+def _check_adapter(value: object) -> str | None:
+    """A check: ``crm.adapter`` names a registered CRM adapter."""
+    if not isinstance(value, str):
+        return None
+    known = adapter_names()
+    if value.strip().lower() in known:
+        return None
+    return f"expected one of {', '.join(repr(n) for n in known)}, got {value!r}"
 
 
 @dataclass(frozen=True, slots=True)
 class CrmSettings:
-    """``[crm]``: which CRM adapter runs, and its settings."""
+    """``[crm]``: which CRM adapter runs, and its settings.
 
-    adapter: CrmAdapterName = CrmAdapterName.SQL
+    ``adapter`` names an adapter of :mod:`invitegw.crm_adapter.registry`; each adapter's
+    options are its own table, ``[crm.<name>]`` (``[crm.vtiger]``), kept raw in ``tables``
+    and validated by the adapter when it is built. Their secret keys come from the
+    environment only (``INVITEGW_CRM__<NAME>__<KEY>``).
+    """
+
+    adapter: str = field(default=BUILTIN_NAME, metadata=meta(check=_check_adapter))
     email_fields: EmailFieldSettings = field(default_factory=EmailFieldSettings)
     meeting_url: str = ""
-    vtiger: RawTable = field(
-        default_factory=lambda: RawTable({}, VTIGER_SECRET_KEYS),
-        metadata=meta(secret_keys=VTIGER_SECRET_KEYS),
-    )
+    tables: RawTables = field(default_factory=RawTables, metadata=meta(tables=_AdapterTables()))
+
+    def __post_init__(self) -> None:
+        # Names are lower case; the environment may say VTIGER (as the old enum accepted).
+        object.__setattr__(self, "adapter", self.adapter.strip().lower())
+
+    def table(self, name: str) -> RawTable:
+        """The ``[crm.<name>]`` table as read (file and environment), empty when absent.
+
+        Parameters:
+            name: an adapter's name.
+
+        Returns:
+            The raw table (secrets included, redacted by ``repr``).
+        """
+        found = self.tables.get(name)
+        return found if found is not None else RawTable({})
+
+    @property
+    def adapter_table(self) -> RawTable:
+        """The configured adapter's own table (see :meth:`table`)."""
+        return self.table(self.adapter)
 
     def _check(self, path: str) -> None:
-        if self.adapter is CrmAdapterName.VTIGER and not self.vtiger:
-            raise ConfigError(f"{path}.vtiger: required when {path}.adapter is 'vtiger'")
+        if get_adapter(self.adapter).requires_table and not self.adapter_table:
+            raise ConfigError(
+                f"{path}.{self.adapter}: required when {path}.adapter is {self.adapter!r}"
+            )
         if self.meeting_url and (
             not self.meeting_url.startswith(("https://", "http://"))
             or "{id}" not in self.meeting_url

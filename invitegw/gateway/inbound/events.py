@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort
+from invitegw.crm_adapter.port import CrmPort, FindsPartiesInBatch
 from invitegw.domain.addresses import split_plus_token
 from invitegw.domain.records import (
     EntityType,
@@ -153,21 +153,19 @@ class MessageContext:
     def parties(self, address: str | None) -> list[Party]:
         """The CRM records with ``address`` (looked up once per message).
 
-        When the CRM's class has ``find_parties_many(emails) -> {email: parties}`` (the
-        built-in CRM: one query), the first look-up also fetches every address the
-        message's events are likely to ask about: the From, the forwarded message's From,
-        the mailbox owner and the envelope recipients. (Only the class counts: a wrapper
-        that forwards attributes but overrides ``find_parties`` keeps its override.)
+        When the CRM has the :class:`~invitegw.crm_adapter.port.FindsPartiesInBatch`
+        capability (the built-in CRM: one query), the first look-up also fetches every
+        address the message's events are likely to ask about: the From, the forwarded
+        message's From, the mailbox owner and the envelope recipients.
         """
         if not address:
             return []
         found = self._parties.get(address)
         if found is not None:
             return found
-        bulk = getattr(type(self.crm), "find_parties_many", None)
-        if bulk is not None:
+        if isinstance(self.crm, FindsPartiesInBatch):
             wanted = [address, *(a for a in self._likely_addresses() if a not in self._parties)]
-            self._parties.update(bulk(self.crm, list(dict.fromkeys(wanted))))
+            self._parties.update(self.crm.find_parties_many(list(dict.fromkeys(wanted))))
         else:
             self._parties[address] = self.crm.find_parties(address)
         return self._parties[address]

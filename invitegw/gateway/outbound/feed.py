@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import ExistenceCheck
+from invitegw.crm_adapter.port import ExistenceCheck, needs_existence_check
 from invitegw.domain.addresses import normalize_address
 from invitegw.domain.records import Meeting, MeetingChange
 from invitegw.errors import GatewayError
@@ -292,8 +292,7 @@ class Outbound:
         now = self.units.now()
         options = self.options
         with self.units.start() as uow:
-            crm = uow.crm
-            if not isinstance(crm, ExistenceCheck) or getattr(crm, "feed_reports_deletions", None):
+            if not needs_existence_check(uow.crm):
                 return
             last = get_cursor(uow.session, EXISTENCE_CURSOR)
             if last and not force:

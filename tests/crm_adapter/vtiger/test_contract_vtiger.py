@@ -25,6 +25,8 @@ class TestVtigerContract(CrmContract):
 
             def make(email_fields: Mapping[EntityType, int] | None = None) -> CrmHarness:
                 crm, seed = stack.enter_context(vtiger_harness_parts(email_fields))
-                return CrmHarness(crm=crm, seed=seed)
+                # Existence check and a run-time answer to "does the feed see deletions?".
+                capabilities = frozenset({"ExistenceCheck", "FeedDeletionStatus"})
+                return CrmHarness(crm=crm, seed=seed, capabilities=capabilities)
 
             yield make
