@@ -19,12 +19,16 @@ escape an adapter.
     ├── DeliveryError                  outbound SMTP failed permanently (5xx)
     │   └── TransientDeliveryError     ... or for now (4xx, connection refused): retry
     ├── MailboxError                   IMAP trouble (login, select, fetch, move)
-    │   └── CapabilityError            the server lacks a capability we need
+    │   ├── CapabilityError            the server lacks a capability we need
+    │   └── MailboxAuthError           ... refused our credentials (AuthenticationError)
+    ├── AuthenticationError            credentials refused, or no OAuth 2.0 token to be had
+    │   (RelayAuthError is also a TransientDeliveryError; MailboxAuthError a MailboxError)
     ├── CrmError                       the CRM refused or failed an operation
     │   ├── CrmNotFoundError           the record does not exist (or is not visible)
     │   ├── CrmConflictError           the write conflicts (duplicate, stale)
     │   └── CrmUnavailableError        unreachable or 5xx: retry later
     ├── StorageError                   the gateway's own database
+    │   ├── StorageDataError           ... refused a value: the data's fault, retry won't help
     │   └── SchemaOutdatedError        the schema needs ``invitegw db upgrade``
     └── ConfigError                    invalid configuration; names the key
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "AddressError",
+    "AuthenticationError",
     "CapabilityError",
     "ConfigError",
     "CrmConflictError",
@@ -45,10 +50,13 @@ __all__ = [
     "IcsError",
     "IcsLimitError",
     "IcsParseError",
+    "MailboxAuthError",
     "MailboxError",
     "MimeError",
     "MimeLimitError",
+    "RelayAuthError",
     "SchemaOutdatedError",
+    "StorageDataError",
     "StorageError",
     "TransientDeliveryError",
 ]
@@ -163,6 +171,21 @@ class CapabilityError(MailboxError):
     """The IMAP server lacks a capability the operation needs."""
 
 
+class AuthenticationError(GatewayError):
+    """A server refused the gateway's credentials, or no OAuth 2.0 token could be had.
+
+    The message is one line that names the setting to change.
+    """
+
+
+class MailboxAuthError(MailboxError, AuthenticationError):
+    """The IMAP server refused the login, or the mailbox's token could not be had."""
+
+
+class RelayAuthError(TransientDeliveryError, AuthenticationError):
+    """The SMTP relay refused AUTH, or the relay's token could not be had (retry later)."""
+
+
 class CrmError(GatewayError):
     """The CRM refused or failed an operation; the message names the operation."""
 
@@ -181,6 +204,14 @@ class CrmUnavailableError(CrmError):
 
 class StorageError(GatewayError):
     """The gateway's own database failed."""
+
+
+class StorageDataError(StorageError):
+    """The database refused a value (too long, out of range, not encodable).
+
+    Unlike a lost connection or a lock, this is the data's fault: writing the same data
+    again fails the same way, so whatever carried it is set aside instead of retried.
+    """
 
 
 class SchemaOutdatedError(StorageError):

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from invitegw.crm_adapter.port import CrmPort
 from invitegw.crm_adapter.registry import CrmBinding, CrmBuildContext, get_adapter
 from invitegw.domain.records import EntityType
 from invitegw.gateway.config import Settings
+from invitegw.gateway.mailauth import smtp_login
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
 from invitegw.gateway.outbound.feed import FeedOptions, Outbound
@@ -190,23 +192,27 @@ def mime_limits(settings: Settings) -> MimeLimits:
         max_message_bytes=limits.message_bytes,
         max_parts=limits.mime_parts,
         max_depth=limits.mime_depth,
+        max_lines=limits.mime_lines,
         max_calendar_bytes=limits.calendar_bytes,
         max_calendar_parts=limits.calendar_parts,
         max_tnef_bytes=limits.tnef_bytes,
     )
 
 
-def smtp_sender(settings: Settings) -> SmtpSender:
-    """The SMTP sender for ``[smtp]`` (the password was read from the environment).
+def smtp_sender(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> SmtpSender:
+    """The SMTP sender for ``[smtp]``: a password from the environment, or OAuth 2.0 tokens.
 
     Parameters:
         settings: the configuration.
+        ssl_context: TLS settings for the relay and the token provider (default: the
+            system's verifying context).
 
     Returns:
         The sender.
 
     Raises:
-        ConfigError: a username without a password, clear-text AUTH, a value out of range.
+        ConfigError: a username without a password (or an OAuth 2.0 secret), clear-text
+            AUTH, a value out of range.
     """
     smtp = settings.smtp
     config = SmtpRelayConfig(
@@ -218,8 +224,8 @@ def smtp_sender(settings: Settings) -> SmtpSender:
         local_hostname=smtp.local_hostname,
         rate_limit=smtp.rate_limit or None,
     )
-    password = smtp.password.reveal() if smtp.password else None
-    return SmtpSender(config, password=password)
+    login = smtp_login(smtp, ssl_context=ssl_context)
+    return SmtpSender(config, password=login, ssl_context=ssl_context)
 
 
 def worker_id(settings: Settings) -> str:

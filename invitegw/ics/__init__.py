@@ -13,6 +13,7 @@ from invitegw.ics.build import (
 from invitegw.ics.changes import ChangeKind, EventChange, compare_events
 from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits
 from invitegw.ics.model import (
+    CALENDAR_FILE_SUFFIXES,
     Alarm,
     Attendee,
     CalendarError,
@@ -44,6 +45,7 @@ from invitegw.ics.recurrence import (
 from invitegw.ics.rrule import Recur
 
 __all__ = [
+    "CALENDAR_FILE_SUFFIXES",
     "DEFAULT_LIMITS",
     "DEFAULT_PRODUCER",
     "Alarm",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "CALENDAR_FILE_SUFFIXES",
     "Alarm",
     "Attendee",
     "CalendarError",
@@ -39,6 +40,11 @@ __all__ = [
     "ZoneNoteKind",
     "to_utc",
 ]
+
+# File names that hold iCalendar data: .ics (RFC 5545 section 8.1), .ifb (free/busy), and
+# the older or vendor spellings real mail carries (.vcs from vCalendar 1.0, .ical,
+# .icalendar). One list for MIME extraction, `ingest` and `ics inspect`.
+CALENDAR_FILE_SUFFIXES: tuple[str, ...] = (".ics", ".ifb", ".vcs", ".ical", ".icalendar")
 
 DateOrDateTime = dt.date | dt.datetime
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
 from invitegw.gateway.config import dump_settings, resolve_config_path
+from invitegw.gateway.permissions import permission_warnings
 
 __all__ = ["register"]
 
@@ -22,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _check_config(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     source = resolve_config_path(getattr(args, "config", None), os.environ)
-    print(f"# invitegw configuration: {source or 'built-in defaults'}, plus the environment")
-    print(dump_settings(settings), end="")
+    where = for_terminal(source) if source else "built-in defaults"
+    print(f"# invitegw configuration: {where}, plus the environment")
+    print(for_terminal_lines(dump_settings(settings)), end="")
+    for warning in permission_warnings(settings):
+        print(f"invitegw: warning: {for_terminal(warning)}", file=sys.stderr)
     return 0

@@ -36,6 +36,7 @@ from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway, build_gateway, crm_options
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.crm_output import gateway_log, print_logs, print_tasks
+from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
 from invitegw.gateway.config import Settings
 
 __all__ = ["parse_when", "register"]
@@ -352,10 +353,10 @@ def _check(args: argparse.Namespace) -> int:
     if spec.check is None:
         # Nothing more to look at than what building the gateway does (it builds the adapter).
         build_gateway(settings).close()
-        print(f"{spec.name}: {spec.summary}; built, no further check")
+        print(for_terminal(f"{spec.name}: {spec.summary}; built, no further check"))
         return 0
     result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
-    print(result.text)
+    print(for_terminal_lines(result.text))
     return 0 if result.ok else 1
 
 

@@ -21,6 +21,7 @@ from invitegw.gateway.config.loader import (
     resolve_config_path,
 )
 from invitegw.gateway.config.settings import (
+    AuthMethod,
     CalendarSettings,
     CrmSettings,
     DatabaseSettings,
@@ -33,9 +34,12 @@ from invitegw.gateway.config.settings import (
     ListenerSettings,
     MailboxSettings,
     NonInviteeReplyPolicy,
+    OAuth2Settings,
+    OAuthProvider,
     OrganizerMode,
     OutboundSettings,
     RetrySettings,
+    SaslMechanismName,
     Settings,
     SmtpSettings,
     TlsMode,
@@ -44,6 +48,7 @@ from invitegw.gateway.config.settings import (
 
 __all__ = [
     "ENV_PREFIX",
+    "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
     "DatabaseSettings",
@@ -56,11 +61,14 @@ __all__ = [
     "ListenerSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
+    "OAuth2Settings",
+    "OAuthProvider",
     "OrganizerMode",
     "OutboundSettings",
     "RawTable",
     "RawTables",
     "RetrySettings",
+    "SaslMechanismName",
     "Secret",
     "Settings",
     "SmtpSettings",

@@ -26,6 +26,13 @@ from invitegw.gateway.config.fields import (
     check_time_zone,
     meta,
 )
+from invitegw.gateway.config.oauth import (
+    AuthMethod,
+    OAuth2Settings,
+    OAuthProvider,
+    SaslMechanismName,
+    check_auth,
+)
 from invitegw.itip.policy import (
     DuplicatePolicy,
     ExternalInvitationPolicy,
@@ -35,6 +42,7 @@ from invitegw.itip.policy import (
 )
 
 __all__ = [
+    "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
     "DatabaseSettings",
@@ -47,9 +55,12 @@ __all__ = [
     "ListenerSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
+    "OAuth2Settings",
+    "OAuthProvider",
     "OrganizerMode",
     "OutboundSettings",
     "RetrySettings",
+    "SaslMechanismName",
     "Settings",
     "SmtpSettings",
     "TlsMode",
@@ -109,11 +120,22 @@ class SmtpSettings:
     tls: TlsMode = TlsMode.NONE
     username: str | None = None
     password: Secret | None = field(default=None, metadata=meta(secret=True))
+    # "oauth2": AUTH with a token from [smtp.oauth2] (Microsoft 365, Google Workspace).
+    auth: AuthMethod = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
     local_hostname: str | None = None
     timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
     rate_limit: float = field(default=0.0, metadata=meta(min=0.0))
     batch_size: int = field(default=50, metadata=meta(min=1, max=10000))
     retry: RetrySettings = field(default_factory=RetrySettings)
+
+    def _check(self, path: str) -> None:
+        check_auth(path or "smtp", self.auth, self.oauth2, self.username or "")
+        if self.auth is AuthMethod.OAUTH2 and self.tls is TlsMode.NONE:
+            raise ConfigError(
+                f"{path or 'smtp'}.tls: a token is never sent in clear text: set "
+                "'starttls' or 'tls' with auth = 'oauth2'"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +189,9 @@ class MailboxSettings:
     port: int | None = field(default=None, metadata=meta(min=1, max=65535))
     tls: TlsMode = TlsMode.TLS
     password: Secret | None = field(default=None, metadata=meta(secret=True))
+    # "oauth2": SASL XOAUTH2/OAUTHBEARER with a token from [mailboxes.oauth2].
+    auth: AuthMethod = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
@@ -175,6 +200,9 @@ class MailboxSettings:
     poll_interval: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=1))
     batch_size: int = field(default=100, metadata=meta(min=1, max=5000))
     timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
+
+    def _check(self, path: str) -> None:
+        check_auth(path, self.auth, self.oauth2, self.username)
 
     @property
     def effective_port(self) -> int:
@@ -199,6 +227,11 @@ class ListenerSettings:
     tls_key: Path | None = None
     # Refuse mail until the client has started TLS.
     require_starttls: bool = False
+    # Sessions at once, and from one client address; beyond: 421 (RFC 5321 section 3.8).
+    max_connections: int = field(default=50, metadata=meta(min=1, max=10000))
+    max_connections_per_ip: int = field(default=10, metadata=meta(min=1, max=10000))
+    # DATA bytes a session keeps in memory; the rest goes to a file in data_dir/incoming.
+    spool_threshold: int = field(default=256 * 1024, metadata=meta(min=0))
 
     def _check(self, path: str) -> None:
         for index, address in enumerate(self.recipients):
@@ -362,6 +395,7 @@ class LimitsSettings:
     calendar_bytes: int = field(default=2 * _MIB, metadata=meta(min=1024))
     mime_parts: int = field(default=500, metadata=meta(min=1))
     mime_depth: int = field(default=16, metadata=meta(min=1, max=100))
+    mime_lines: int = field(default=1_000_000, metadata=meta(min=1000))
     calendar_parts: int = field(default=50, metadata=meta(min=1))
     tnef_bytes: int = field(default=10 * _MIB, metadata=meta(min=1024))
     components: int = field(default=1000, metadata=meta(min=1))
