@@ -48,10 +48,8 @@ import icalendar
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.domain.records import EntityType, Meeting, PartyRef
-from invitegw.gateway.bootstrap import build_gateway
+from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, build_outbound
 from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
-from invitegw.gateway.outbound.dispatch import Dispatcher
-from invitegw.gateway.outbound.feed import Outbound
 from invitegw.gateway.storage import open_store, upgrade
 from invitegw.mailbox.transport.netutil import pick_free_port
 
@@ -193,9 +191,9 @@ def run_invitegw(template: Path, port: int, folder: Path) -> Run:
     gateway = build_gateway(settings)
     try:
         began = time.perf_counter()
-        report = Outbound(gateway).poll()
+        report = build_outbound(gateway).poll()
         planned = time.perf_counter()
-        sent = Dispatcher(gateway).flush()
+        sent = build_dispatcher(gateway).flush()
         ended = time.perf_counter()
     finally:
         gateway.close()

@@ -42,9 +42,13 @@ from invitegw.gateway.inbound.smtp_listener import (
 from invitegw.gateway.inbound.smtp_source import SpoolWorker
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext
 from invitegw.gateway.mailauth import mailbox_login, smtp_login
-from invitegw.gateway.outbound.feed import request_resend
+from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
+from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
+from invitegw.gateway.outbound.feed import FeedOptions, Outbound, request_resend
+from invitegw.gateway.outbound.reminders import Reminders
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
+from invitegw.itip.plan_model import IdSource, RandomIds
 from invitegw.mailbox.mime.extract import MimeLimits
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
@@ -58,7 +62,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Gateway",
     "build_crm",
+    "build_dispatcher",
     "build_gateway",
+    "build_outbound",
+    "build_reminders",
     "crm_build_context",
     "crm_options",
     "file_source",
@@ -588,3 +595,90 @@ def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
     from invitegw.gateway.inbound.jobs import inbound_jobs as jobs  # as inbound_services
 
     return jobs(inbound_parts(runtime.gateway))
+
+
+# -- outbound parts ------------------------------------------------------------------------
+# The outbound side's parts take a unit-of-work factory, their own settings and their
+# collaborators, never the gateway: these builders are where the gateway is taken apart.
+
+
+def build_outbound(gateway: Gateway, *, ids: IdSource | None = None) -> Outbound:
+    """The CRM change feed, with the plan-apply step it feeds.
+
+    Parameters:
+        gateway: the assembled gateway.
+        ids: where UIDs, reply tokens and Message-IDs come from (default: random).
+
+    Returns:
+        The feed.
+    """
+    settings = gateway.settings
+    outbound = settings.outbound
+    applier = ChangeApplier(
+        Calendars(settings.calendars, crm_url=settings.crm.meeting_url),
+        grace=outbound.grace_period,
+        max_attendees=settings.limits.attendees,
+        ids=ids or RandomIds(),
+    )
+    options = FeedOptions(
+        batch_size=outbound.feed_batch_size,
+        lease=settings.worker.lease_duration + outbound.poll_interval,
+        existence_interval=outbound.existence_check_interval,
+        grace=outbound.grace_period,
+    )
+    return Outbound(gateway.units, applier, worker=gateway.worker, options=options)
+
+
+def build_dispatcher(
+    gateway: Gateway,
+    *,
+    sender: SmtpSender | None = None,
+    rng: Callable[[], float] | None = None,
+) -> Dispatcher:
+    """The outbox dispatcher.
+
+    Parameters:
+        gateway: the assembled gateway.
+        sender: the SMTP sender (default: from ``[smtp]``, password from the environment).
+        rng: uniform random numbers for the retry jitter (default: :func:`random.random`).
+
+    Returns:
+        The dispatcher.
+
+    Raises:
+        ConfigError: the ``[smtp]`` settings cannot make a sender.
+    """
+    settings = gateway.settings
+    options = DispatchOptions(
+        batch_size=settings.smtp.batch_size,
+        claim_for=settings.outbound.claim_timeout,
+        retry=settings.smtp.retry,
+    )
+    return Dispatcher(
+        gateway.units,
+        sender or smtp_sender(settings),
+        worker=gateway.worker,
+        options=options,
+        rng=rng,
+    )
+
+
+def build_reminders(gateway: Gateway, *, ids: IdSource | None = None) -> Reminders:
+    """The reminder emails job.
+
+    Parameters:
+        gateway: the assembled gateway.
+        ids: where Message-IDs come from (default: random).
+
+    Returns:
+        The job.
+    """
+    settings = gateway.settings
+    calendars = Calendars(settings.calendars, crm_url=settings.crm.meeting_url)
+    return Reminders(
+        gateway.units,
+        calendars.with_reminders(),
+        worker=gateway.worker,
+        lease=settings.worker.lease_duration,
+        ids=ids,
+    )

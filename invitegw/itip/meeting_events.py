@@ -191,10 +191,6 @@ def series_events(
         The master first, then the exceptions in time order.
     """
     base = base_event(meeting, uid)
-    alarms = _alarms(meeting, alarm_minutes)
-    cancelled = tuple(
-        in_meeting_zone(meeting, o.recurrence_id) for o in meeting.occurrences if o.cancelled
-    )
     master = Event(
         uid=uid,
         start=base.start,
@@ -207,17 +203,13 @@ def series_events(
         sequence=sequence,
         dtstamp=stamp,
         rrule=base.rrule,
-        exdates=cancelled if base.rrule else (),
+        exdates=_cancelled_starts(meeting) if base.rrule else (),
         status=EventStatus.CONFIRMED,
-        alarms=alarms,
+        alarms=_alarms(meeting, alarm_minutes),
         tzid=base.tzid,
     )
     if not base.rrule:
         return (master,)
-    moved = sorted(
-        (o for o in meeting.occurrences if not o.cancelled),
-        key=lambda o: occurrence_key(o.recurrence_id),
-    )
     exceptions = tuple(
         occurrence_event(
             meeting,
@@ -229,9 +221,22 @@ def series_events(
             alarm_minutes=alarm_minutes,
             stamp=stamp,
         )
-        for o in moved
+        for o in _moved(meeting)
     )
     return (master, *exceptions)
+
+
+def _cancelled_starts(meeting: Meeting) -> tuple[Moment, ...]:
+    """The original starts of the cancelled occurrences (the EXDATEs), in the meeting's zone."""
+    return tuple(
+        in_meeting_zone(meeting, o.recurrence_id) for o in meeting.occurrences if o.cancelled
+    )
+
+
+def _moved(meeting: Meeting) -> list[MeetingOccurrence]:
+    """The occurrences kept but changed (the exception VEVENTs), in order of original start."""
+    kept = (o for o in meeting.occurrences if not o.cancelled)
+    return sorted(kept, key=lambda o: occurrence_key(o.recurrence_id))
 
 
 def occurrence_event(
@@ -303,11 +308,12 @@ def last_end_utc(meeting: Meeting, fallback_zone: str = "UTC") -> dt.datetime | 
         The end, or ``None`` for a series without an end.
     """
     base = base_event(meeting, "end-check")
-    cancelled = tuple(
-        in_meeting_zone(meeting, o.recurrence_id) for o in meeting.occurrences if o.cancelled
-    )
     series = Event(
-        uid=base.uid, start=base.start, end=base.end, rrule=base.rrule, exdates=cancelled
+        uid=base.uid,
+        start=base.start,
+        end=base.end,
+        rrule=base.rrule,
+        exdates=_cancelled_starts(meeting),
     )
     try:
         last: Moment | None = last_occurrence_end(series) if base.rrule else base.end

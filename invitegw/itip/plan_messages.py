@@ -1,11 +1,12 @@
 """The messages of an outbound plan: one email per recipient, with its VEVENTs (pure).
 
-:func:`message_env` gathers what every message about one meeting shares (UID, SEQUENCE,
-the ATTENDEE list, the body context); :func:`full_request` (the whole series),
-:func:`occurrence_message` (one RECURRENCE-ID alone), :func:`cancel_all` (the meeting is
-off) and :func:`uninvite` (a CANCEL for one removed attendee, :rfc:`5546` section 3.2.5)
-make a :class:`~invitegw.itip.plan_model.PlannedMessage` for one recipient, with that
-recipient's own ORGANIZER; :func:`summarize` says in one line what a plan queues.
+:func:`mailing` gathers what every message of one plan shares (a :class:`Mailing`: UID,
+SEQUENCE, DTSTAMP, the ATTENDEE list, the :class:`~invitegw.itip.plan_model.MeetingDetails`
+the bodies show, which :func:`meeting_details` makes); :func:`full_request` (the whole
+series), :func:`occurrence_message` (one RECURRENCE-ID alone), :func:`cancel_all` (the
+meeting is off) and :func:`uninvite` (a CANCEL for one removed attendee, :rfc:`5546`
+section 3.2.5) make a :class:`~invitegw.itip.plan_model.PlannedMessage` for one recipient,
+with that recipient's own ORGANIZER; :func:`summarize` says in one line what a plan queues.
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ from invitegw.itip.plan_model import (
     CalendarProfile,
     IdSource,
     LedgerAttendee,
-    MessageContext,
+    MeetingDetails,
     PlannedMessage,
 )
 from invitegw.itip.policy import MessageKind
 from invitegw.itip.recipients import ics_attendees, organizer_for
 
 __all__ = [
-    "MessageEnv",
+    "Mailing",
     "cancel_all",
     "full_request",
-    "message_env",
+    "mailing",
+    "meeting_details",
     "occurrence_message",
     "summarize",
     "uninvite",
@@ -48,33 +50,36 @@ _LISTED_IN_NOTE = 10
 
 
 @dataclass(frozen=True, slots=True)
-class MessageEnv:
-    """What every message of one plan shares."""
+class Mailing:
+    """What every message of one plan shares: the meeting at one SEQUENCE, to one list."""
 
     meeting: Meeting
     calendar: CalendarProfile
     uid: str
     sequence: int
     now: dt.datetime
-    context: MessageContext
+    details: MeetingDetails
     attendees: tuple[Attendee, ...]
     ids: IdSource
 
 
-def message_env(
-    meeting: Meeting,
-    calendar: CalendarProfile,
-    uid: str,
-    sequence: int,
-    now: dt.datetime,
-    ids: IdSource,
-    listed: Iterable[LedgerAttendee],
-    ask_again: bool,
-) -> MessageEnv:
-    rows = sorted(listed, key=lambda r: r.role is not Role.CHAIR)
+def meeting_details(
+    meeting: Meeting, calendar: CalendarProfile, listed: Sequence[LedgerAttendee]
+) -> MeetingDetails:
+    """The meeting as message bodies show it.
+
+    Parameters:
+        meeting: the snapshot.
+        calendar: the sending calendar (its address, zone and CRM link).
+        listed: the ledger rows listed in the meeting (the organizer's row is left out of
+            the attendees the body names: it names the organizer on its own).
+
+    Returns:
+        The details (title, place, organizer, the attendees by name).
+    """
     organizer = meeting.organizer
-    base = base_event(meeting, uid)
-    context = MessageContext(
+    base = base_event(meeting, "details")
+    return MeetingDetails(
         meeting_id=meeting.id,
         title=base.summary,
         description=base.description,
@@ -82,23 +87,52 @@ def message_env(
         organizer_name=organizer.name,
         organizer_email=organizer.primary_email or calendar.address,
         time_zone=meeting.time_zone or calendar.time_zone,
-        attendees=tuple((r.name, r.address) for r in rows if r.role is not Role.CHAIR),
+        attendees=tuple((r.name, r.address) for r in listed if r.role is not Role.CHAIR),
         crm_url=calendar.crm_url.replace("{id}", meeting.id) if calendar.crm_url else None,
     )
-    return MessageEnv(
+
+
+def mailing(
+    meeting: Meeting,
+    calendar: CalendarProfile,
+    *,
+    uid: str,
+    sequence: int,
+    now: dt.datetime,
+    ids: IdSource,
+    listed: Iterable[LedgerAttendee],
+    ask_again: bool,
+) -> Mailing:
+    """What the messages of one plan share.
+
+    Parameters:
+        meeting: the snapshot the messages carry.
+        calendar: the sending calendar.
+        uid: the meeting's UID.
+        sequence: the SEQUENCE every message carries.
+        now: the DTSTAMP.
+        ids: where Message-IDs come from.
+        listed: the ledger rows listed in the meeting (the ATTENDEE list).
+        ask_again: NEEDS-ACTION for every attendee (a change that asks for answers again).
+
+    Returns:
+        The mailing.
+    """
+    rows = sorted(listed, key=lambda r: r.role is not Role.CHAIR)
+    return Mailing(
         meeting=meeting,
         calendar=calendar,
         uid=uid,
         sequence=sequence,
         now=now,
-        context=context,
+        details=meeting_details(meeting, calendar, rows),
         attendees=ics_attendees(rows, ask_again=ask_again),
         ids=ids,
     )
 
 
 def _message(
-    env: MessageEnv,
+    sending: Mailing,
     row: LedgerAttendee,
     method: Method,
     kind: MessageKind,
@@ -117,12 +151,12 @@ def _message(
         recipient=row,
         method=method,
         kind=kind,
-        sequence=env.sequence,
+        sequence=sending.sequence,
         events=events,
         organizer=organizer,
-        context=env.context,
-        message_id=env.ids.message_id(env.calendar.domain),
-        reply_to=env.calendar.reply_to or organizer.email,
+        details=sending.details,
+        message_id=sending.ids.message_id(sending.calendar.domain),
+        reply_to=sending.calendar.reply_to or organizer.email,
         thread_id=row.thread_id,
         start=start,
         end=end,
@@ -133,30 +167,41 @@ def _message(
     )
 
 
-def _organizer(env: MessageEnv, row: LedgerAttendee) -> Organizer:
+def _organizer(sending: Mailing, row: LedgerAttendee) -> Organizer:
     return organizer_for(
-        env.calendar,
-        name=env.meeting.organizer.name,
-        user_address=env.context.organizer_email,
+        sending.calendar,
+        name=sending.meeting.organizer.name,
+        user_address=sending.details.organizer_email,
         token=row.token,
     )
 
 
 def full_request(
-    env: MessageEnv, row: LedgerAttendee, kind: MessageKind, changes: tuple[str, ...]
+    sending: Mailing, row: LedgerAttendee, kind: MessageKind, changes: tuple[str, ...]
 ) -> PlannedMessage:
+    """A REQUEST of the whole series (master and exceptions) to ``row``.
+
+    Parameters:
+        sending: what the plan's messages share.
+        row: the recipient.
+        kind: an invitation (first message) or an update.
+        changes: the fields an update names as changed.
+
+    Returns:
+        The message.
+    """
     events = series_events(
-        env.meeting,
-        uid=env.uid,
-        sequence=env.sequence,
-        organizer=_organizer(env, row),
-        attendees=env.attendees,
-        alarm_minutes=env.calendar.alarm_minutes,
-        stamp=env.now,
+        sending.meeting,
+        uid=sending.uid,
+        sequence=sending.sequence,
+        organizer=_organizer(sending, row),
+        attendees=sending.attendees,
+        alarm_minutes=sending.calendar.alarm_minutes,
+        stamp=sending.now,
     )
     master = events[0]
     return _message(
-        env,
+        sending,
         row,
         Method.REQUEST,
         kind,
@@ -169,25 +214,35 @@ def full_request(
 
 
 def occurrence_message(
-    env: MessageEnv, row: LedgerAttendee, occurrence: MeetingOccurrence
+    sending: Mailing, row: LedgerAttendee, occurrence: MeetingOccurrence
 ) -> PlannedMessage:
+    """One occurrence alone (RECURRENCE-ID): a REQUEST when moved, a CANCEL when cancelled.
+
+    Parameters:
+        sending: what the plan's messages share.
+        row: the recipient.
+        occurrence: the occurrence that changed.
+
+    Returns:
+        The message.
+    """
     event = occurrence_event(
-        env.meeting,
+        sending.meeting,
         occurrence,
-        uid=env.uid,
-        sequence=env.sequence,
-        organizer=_organizer(env, row),
-        attendees=env.attendees,
-        alarm_minutes=env.calendar.alarm_minutes,
-        stamp=env.now,
+        uid=sending.uid,
+        sequence=sending.sequence,
+        organizer=_organizer(sending, row),
+        attendees=sending.attendees,
+        alarm_minutes=sending.calendar.alarm_minutes,
+        stamp=sending.now,
     )
     cancelled = occurrence.cancelled
     if cancelled:
         start, end = event.start, event.end
     else:
-        start, end = occurrence_span(env.meeting, occurrence)
+        start, end = occurrence_span(sending.meeting, occurrence)
     return _message(
-        env,
+        sending,
         row,
         Method.CANCEL if cancelled else Method.REQUEST,
         MessageKind.CANCELLATION if cancelled else MessageKind.UPDATE,
@@ -199,33 +254,49 @@ def occurrence_message(
     )
 
 
-def cancel_all(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
-    """The meeting is off: a CANCEL of the whole series (STATUS:CANCELLED) to ``row``."""
-    return _cancel(env, row, env.attendees, uninvite=False)
+def cancel_all(sending: Mailing, row: LedgerAttendee) -> PlannedMessage:
+    """The meeting is off: a CANCEL of the whole series (STATUS:CANCELLED) to ``row``.
+
+    Parameters:
+        sending: what the plan's messages share.
+        row: the recipient.
+
+    Returns:
+        The message.
+    """
+    return _cancel(sending, row, sending.attendees, uninvite=False)
 
 
-def uninvite(env: MessageEnv, row: LedgerAttendee) -> PlannedMessage:
-    """A CANCEL to one removed attendee only (:rfc:`5546` section 3.2.5, no STATUS)."""
+def uninvite(sending: Mailing, row: LedgerAttendee) -> PlannedMessage:
+    """A CANCEL to one removed attendee only (:rfc:`5546` section 3.2.5, no STATUS).
+
+    Parameters:
+        sending: what the plan's messages share.
+        row: the removed attendee.
+
+    Returns:
+        The message.
+    """
     removed = (Attendee(email=row.address, cn=row.name or None, role=row.role),)
-    return _cancel(env, row, removed, uninvite=True)
+    return _cancel(sending, row, removed, uninvite=True)
 
 
 def _cancel(
-    env: MessageEnv, row: LedgerAttendee, attendees: tuple[Attendee, ...], *, uninvite: bool
+    sending: Mailing, row: LedgerAttendee, attendees: tuple[Attendee, ...], *, uninvite: bool
 ) -> PlannedMessage:
     (master, *_exceptions) = series_events(
-        env.meeting,
-        uid=env.uid,
-        sequence=env.sequence,
-        organizer=_organizer(env, row),
+        sending.meeting,
+        uid=sending.uid,
+        sequence=sending.sequence,
+        organizer=_organizer(sending, row),
         attendees=attendees,
         alarm_minutes=None,  # RFC 5546 section 3.2.5: a CANCEL carries no VALARM
-        stamp=env.now,
+        stamp=sending.now,
     )
     # The master alone, without the exceptions it had: cancelling it cancels them all.
     master = dataclasses.replace(master, exdates=())
     return _message(
-        env,
+        sending,
         row,
         Method.CANCEL,
         MessageKind.CANCELLATION,
@@ -238,7 +309,14 @@ def _cancel(
 
 
 def summarize(messages: Sequence[PlannedMessage]) -> str:
-    """``REQUEST SEQUENCE 1 queued for 3 recipients: a, b, c; CANCEL ...`` for the log."""
+    """``REQUEST SEQUENCE 1 queued for 3 recipients: a, b, c; CANCEL ...`` for the log.
+
+    Parameters:
+        messages: what a plan queues.
+
+    Returns:
+        The line (empty for no messages).
+    """
     groups: dict[tuple[str, int, str], list[str]] = {}
     for message in messages:
         what = message.method.value

@@ -5,7 +5,7 @@
 - :class:`LedgerAttendee` and :class:`LedgerState`: what the gateway last sent for one CRM
   meeting (the ``outbound_meetings`` / ``outbound_attendees`` rows, as values).
 - :class:`PlannedMessage`: one email to one recipient, with the iCalendar components it
-  carries; :class:`MessageContext` holds what every message of a meeting shares.
+  carries; :class:`MeetingDetails` is the meeting as every message's body shows it.
 - :class:`Plan`: the messages, the new ledger state, and the notes for the CRM log.
 - :class:`IdSource` / :class:`RandomIds`: UIDs, reply tokens and Message-IDs (injected, so
   tests are deterministic; the default draws from :mod:`secrets`).
@@ -30,7 +30,7 @@ __all__ = [
     "IdSource",
     "LedgerAttendee",
     "LedgerState",
-    "MessageContext",
+    "MeetingDetails",
     "Plan",
     "PlanNote",
     "PlannedMessage",
@@ -135,8 +135,8 @@ class LedgerState:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageContext:
-    """What every message about one meeting shares (the body templates' common part).
+class MeetingDetails:
+    """The meeting as the body of every message about it shows it (one per plan).
 
     ``organizer_email`` is the organizer's own address, shown to people; the ORGANIZER
     property may differ (the calendar's tokenised mailbox). ``attendees`` are the
@@ -161,7 +161,7 @@ class PlannedMessage:
     ``events`` are the VEVENTs of its calendar object (a master and its exceptions, or
     one occurrence alone), already carrying this recipient's ORGANIZER. ``uninvite`` makes
     a CANCEL for this attendee only (no STATUS:CANCELLED, :rfc:`5546` section 3.2.5).
-    ``start``/``end``/``rrule``/``occurrence`` are what the body shows.
+    ``details``, ``start``/``end``/``rrule``/``occurrence`` are what the body shows.
     """
 
     recipient: LedgerAttendee
@@ -170,7 +170,7 @@ class PlannedMessage:
     sequence: int
     events: tuple[Event, ...]
     organizer: Organizer
-    context: MessageContext
+    details: MeetingDetails
     message_id: str
     start: dt.date | dt.datetime
     end: dt.date | dt.datetime | None

@@ -23,31 +23,29 @@ the messages, the new ledger state and the notes for the meeting's log. The rule
 - a meeting whose last occurrence ended more than the grace period ago: no mail, the
   ledger is still updated.
 
-Every message carries the recipient's own ORGANIZER (per-attendee reply token) and a
-Message-ID from the injected :class:`~invitegw.itip.plan_model.IdSource`.
+The path is linear: the people of the meeting are worked out once
+(:func:`~invitegw.itip.recipients.meeting_people`), the ledger rows follow from them
+(:mod:`invitegw.itip.plan_rows`), the messages from the rows
+(:mod:`invitegw.itip.plan_messages`). Every message carries the recipient's own ORGANIZER
+(per-attendee reply token) and a Message-ID from the injected
+:class:`~invitegw.itip.plan_model.IdSource`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from invitegw.domain.records import LogLevel, Meeting, MeetingOccurrence
 from invitegw.ics.changes import compare_events
-from invitegw.ics.model import PartStat, Role
-from invitegw.itip.meeting_events import (
-    base_event,
-    last_end_utc,
-    occurrence_key,
-)
+from invitegw.itip.meeting_events import base_event, last_end_utc, occurrence_key
 from invitegw.itip.plan_messages import (
+    Mailing,
     cancel_all,
     full_request,
-    message_env,
+    mailing,
     occurrence_message,
-    summarize,
     uninvite,
 )
 from invitegw.itip.plan_model import (
@@ -59,10 +57,21 @@ from invitegw.itip.plan_model import (
     PlannedMessage,
     PlanNote,
 )
+from invitegw.itip.plan_rows import finish, merge_rows, sent_rows, unless_past
 from invitegw.itip.policy import MessageKind
-from invitegw.itip.recipients import Person, meeting_people
+from invitegw.itip.recipients import MeetingPeople, meeting_people
 
 __all__ = ["plan_meeting"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What one planning run is given besides the meeting and its ledger."""
+
+    calendar: CalendarProfile
+    now: dt.datetime
+    grace: dt.timedelta
+    ids: IdSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,36 +112,40 @@ def plan_meeting(
     Returns:
         The plan.
     """
+    given = _Round(calendar, now, grace, ids)
     if meeting is None:
         if ledger is None or ledger.snapshot is None or ledger.cancelled:
             # Never sent, or already cancelled: only remember that it is gone.
             state = dataclasses.replace(ledger, deleted=True) if ledger else None
             return Plan(meeting_id, "unchanged", state)
-        return _withdraw(ledger.snapshot, ledger, "deleted", calendar, now, grace, ids)
+        return _withdraw(ledger.snapshot, ledger, "deleted", given)
     if not meeting.sync or meeting.cancelled:
         action = "cancelled" if meeting.cancelled else "sync-off"
         if ledger is not None and not ledger.cancelled and ledger.snapshot is not None:
-            return _withdraw(meeting, ledger, action, calendar, now, grace, ids)
-        return _record_inactive(meeting, ledger, action, meeting_id, calendar, ids)
-    people, _muted, _notes = meeting_people(meeting)
-    if len(people) > max_attendees:
-        note = PlanNote(
-            LogLevel.ERROR,
-            f"invitations not sent: {len(people)} addresses, more than the {max_attendees} "
-            "allowed (limits.attendees)",
-            kind="too-large",
+            return _withdraw(meeting, ledger, action, given)
+        return _record_inactive(meeting, ledger, action, meeting_id, given)
+    people = meeting_people(meeting)
+    if len(people.listed) > max_attendees:
+        return _too_large(meeting_id, ledger, len(people.listed), max_attendees)
+    return _plan_active(meeting, people, ledger, given)
+
+
+def _too_large(meeting_id: str, ledger: LedgerState | None, count: int, limit: int) -> Plan:
+    note = PlanNote(
+        LogLevel.ERROR,
+        f"invitations not sent: {count} addresses, more than the {limit} allowed "
+        "(limits.attendees)",
+        kind="too-large",
+    )
+    # A pending REFRESH is answered by this note: asking again must not repeat it.
+    state = (
+        dataclasses.replace(
+            ledger, attendees=tuple(dataclasses.replace(r, resend=False) for r in ledger.attendees)
         )
-        # A pending REFRESH is answered by this note: asking again must not repeat it.
-        state = (
-            dataclasses.replace(
-                ledger,
-                attendees=tuple(dataclasses.replace(r, resend=False) for r in ledger.attendees),
-            )
-            if ledger is not None
-            else None
-        )
-        return Plan(meeting_id, "too-large", state, notes=(note,))
-    return _plan_active(meeting, ledger, calendar, now, grace, ids)
+        if ledger is not None
+        else None
+    )
+    return Plan(meeting_id, "too-large", state, notes=(note,))
 
 
 # -- an active meeting ---------------------------------------------------------------------
@@ -157,77 +170,81 @@ def _diff(old: Meeting, new: Meeting, uid: str) -> _Diff:
     )
 
 
-def _merge_rows(
-    people: Sequence[Person],
-    ledger: LedgerState | None,
-    ids: IdSource,
-    *,
-    ask_again: bool,
-) -> dict[str, LedgerAttendee]:
-    """The ledger rows of the people listed now, carrying over tokens and answers."""
-    rows: dict[str, LedgerAttendee] = {}
-    for person in people:
-        old = ledger.attendee(person.address) if ledger else None
-        back = old is not None and old.removed
-        partstat = PartStat.NEEDS_ACTION
-        if person.role is Role.CHAIR:
-            partstat = PartStat.ACCEPTED
-        elif old is not None and not back and not ask_again:
-            partstat = old.partstat
-        rows[person.address] = LedgerAttendee(
-            address=person.address,
-            name=person.name,
-            party_type=person.party_type,
-            party_id=person.party_id,
-            role=person.role,
-            token=old.token if old is not None and old.token else ids.token(),
-            language=person.language,
-            time_zone=person.time_zone,
-            # Back after a removal: they hold a cancelled copy, so they start afresh.
-            last_sequence_sent=None if old is None or back else old.last_sequence_sent,
-            partstat=partstat,
-            removed=False,
-            resend=old.resend if old is not None and not back else False,
-            invited_at=None if old is None or back else old.invited_at,
-            thread_id=old.thread_id if old is not None else None,
-        )
-    return rows
-
-
-def _plan_active(
-    meeting: Meeting,
-    ledger: LedgerState | None,
-    calendar: CalendarProfile,
-    now: dt.datetime,
-    grace: dt.timedelta,
-    ids: IdSource,
-) -> Plan:
-    people, muted, notes = meeting_people(meeting)
-    uid = ledger.uid if ledger is not None else ids.uid(calendar.domain)
-    old = ledger.snapshot if ledger is not None and not ledger.cancelled else None
+def _compare(
+    meeting: Meeting, ledger: LedgerState | None, old: Meeting | None, uid: str
+) -> tuple[_Diff, int]:
+    """What changed since the last snapshot sent, and the SEQUENCE the messages carry."""
     if ledger is None or old is None:
         # New, or revived after a CANCEL: everyone gets the whole meeting afresh.
         diff = _Diff(significant=ledger is not None, minor=False, occurrences=(), fields=())
-        sequence = 0 if ledger is None else ledger.sequence + 1
-    else:
-        diff = _diff(old, meeting, uid)
-        bump = diff.significant or bool(diff.occurrences)
-        sequence = ledger.sequence + (1 if bump else 0)
-    rows = _merge_rows(people, ledger, ids, ask_again=diff.significant)
+        return diff, 0 if ledger is None else ledger.sequence + 1
+    diff = _diff(old, meeting, uid)
+    bump = diff.significant or bool(diff.occurrences)
+    return diff, ledger.sequence + (1 if bump else 0)
+
+
+def _plan_active(
+    meeting: Meeting, people: MeetingPeople, ledger: LedgerState | None, given: _Round
+) -> Plan:
+    uid = ledger.uid if ledger is not None else given.ids.uid(given.calendar.domain)
+    old = ledger.snapshot if ledger is not None and not ledger.cancelled else None
+    diff, sequence = _compare(meeting, ledger, old, uid)
+    rows = merge_rows(people.listed, ledger, given.ids, ask_again=diff.significant)
     previous = {row.address: row for row in ledger.attendees} if ledger else {}
     roster_before = {(r.address, r.name, r.role) for r in previous.values() if not r.removed}
-    roster_after = {(r.address, r.name, r.role) for r in rows.values()}
-    whole = old is None or diff.significant or diff.minor or roster_before != roster_after
-    env = message_env(meeting, calendar, uid, sequence, now, ids, rows.values(), diff.significant)
-    notify = {person.address for person in people if person.notify}
+    roster_changed = roster_before != {(r.address, r.name, r.role) for r in rows.values()}
+    whole = old is None or diff.significant or diff.minor or roster_changed
+    sending = mailing(
+        meeting,
+        given.calendar,
+        uid=uid,
+        sequence=sequence,
+        now=given.now,
+        ids=given.ids,
+        listed=rows.values(),
+        ask_again=diff.significant,
+    )
+    messages = _requests(sending, rows, people.notified, diff, whole=whole, ledger=ledger, old=old)
+    uninvites, removal_notes, removed_rows = _removals(sending, previous, rows, people.muted)
+    messages += uninvites
+    notes = [*people.notes, *removal_notes]
+    ends_at = last_end_utc(meeting, given.calendar.time_zone)
+    action = _action(ledger, old, diff, roster_changed, messages)
+    messages, notes = unless_past(messages, notes, ends_at, given.now, given.grace)
+    # Every REFRESH is answered now: by a message, or by none when the meeting is over.
+    final_rows = [
+        dataclasses.replace(row, resend=False)
+        for row in sent_rows([*rows.values(), *removed_rows], messages, given.now)
+    ]
+    state = LedgerState(
+        uid=uid,
+        calendar=ledger.calendar if ledger is not None else given.calendar.name,
+        sequence=sequence,
+        snapshot=meeting,
+        ends_at=ends_at,
+        attendees=tuple(final_rows),
+    )
+    return finish(meeting.id, action, state, messages, notes)
 
+
+def _requests(
+    sending: Mailing,
+    rows: dict[str, LedgerAttendee],
+    notified: frozenset[str],
+    diff: _Diff,
+    *,
+    whole: bool,
+    ledger: LedgerState | None,
+    old: Meeting | None,
+) -> list[PlannedMessage]:
+    """The REQUESTs (and cancelled occurrences) to the people listed now."""
     messages: list[PlannedMessage] = []
     for address, row in rows.items():
-        if address not in notify:
+        if address not in notified:
             continue
         resend = row.resend
         if row.last_sequence_sent is None or old is None:
-            messages.append(full_request(env, row, MessageKind.INVITATION, ()))
+            messages.append(full_request(sending, row, MessageKind.INVITATION, ()))
         elif (
             diff.occurrences
             and not whole
@@ -235,16 +252,28 @@ def _plan_active(
             and ledger is not None
             and row.last_sequence_sent >= ledger.sequence
         ):
-            messages += [occurrence_message(env, row, o) for o in diff.occurrences]
-        elif whole or diff.occurrences or resend or row.last_sequence_sent < sequence:
-            messages.append(full_request(env, row, MessageKind.UPDATE, diff.fields))
+            messages += [occurrence_message(sending, row, o) for o in diff.occurrences]
+        elif whole or diff.occurrences or resend or row.last_sequence_sent < sending.sequence:
+            messages.append(full_request(sending, row, MessageKind.UPDATE, diff.fields))
+    return messages
 
+
+def _removals(
+    sending: Mailing,
+    previous: dict[str, LedgerAttendee],
+    rows: dict[str, LedgerAttendee],
+    muted: frozenset[str],
+) -> tuple[list[PlannedMessage], list[PlanNote], list[LedgerAttendee]]:
+    """The addresses taken off the list: a CANCEL each, or a note when their record has
+    invitations off; and their rows, marked removed."""
+    messages: list[PlannedMessage] = []
+    notes: list[PlanNote] = []
     removed_rows: list[LedgerAttendee] = []
     for address, row in previous.items():
         if address in rows or row.removed:
             continue
         if row.invited and address not in muted:
-            messages.append(uninvite(env, row))
+            messages.append(uninvite(sending, row))
         elif row.invited:
             notes.append(
                 PlanNote(
@@ -255,24 +284,7 @@ def _plan_active(
                 )
             )
         removed_rows.append(dataclasses.replace(row, removed=True, resend=False))
-
-    ends_at = last_end_utc(meeting, calendar.time_zone)
-    action = _action(ledger, old, diff, roster_before != roster_after, messages)
-    messages, notes = _unless_past(messages, notes, ends_at, now, grace, calendar)
-    # Every REFRESH is answered now: by a message, or by none when the meeting is over.
-    final_rows = [
-        dataclasses.replace(row, resend=False)
-        for row in _sent_rows([*rows.values(), *removed_rows], messages, now)
-    ]
-    state = LedgerState(
-        uid=uid,
-        calendar=ledger.calendar if ledger is not None else calendar.name,
-        sequence=sequence,
-        snapshot=meeting,
-        ends_at=ends_at,
-        attendees=tuple(final_rows),
-    )
-    return _finish(meeting.id, action, state, messages, notes)
+    return messages, notes, removed_rows
 
 
 def _action(
@@ -300,24 +312,24 @@ def _action(
 # -- cancelled, deleted, switched off ----------------------------------------------------
 
 
-def _withdraw(
-    content: Meeting,
-    ledger: LedgerState,
-    action: str,
-    calendar: CalendarProfile,
-    now: dt.datetime,
-    grace: dt.timedelta,
-    ids: IdSource,
-) -> Plan:
+def _withdraw(content: Meeting, ledger: LedgerState, action: str, given: _Round) -> Plan:
     """CANCEL (STATUS:CANCELLED) to everyone who holds the meeting, SEQUENCE + 1."""
     sequence = ledger.sequence + 1
     invited = [row for row in ledger.attendees if row.invited]
-    env = message_env(content, calendar, ledger.uid, sequence, now, ids, invited, False)
-    messages = [cancel_all(env, row) for row in invited]
-    notes: list[PlanNote] = []
-    ends_at = last_end_utc(content, calendar.time_zone)
-    messages, notes = _unless_past(messages, notes, ends_at, now, grace, calendar)
-    rows = _sent_rows(ledger.attendees, messages, now)
+    sending = mailing(
+        content,
+        given.calendar,
+        uid=ledger.uid,
+        sequence=sequence,
+        now=given.now,
+        ids=given.ids,
+        listed=invited,
+        ask_again=False,
+    )
+    messages = [cancel_all(sending, row) for row in invited]
+    ends_at = last_end_utc(content, given.calendar.time_zone)
+    messages, notes = unless_past(messages, [], ends_at, given.now, given.grace)
+    rows = sent_rows(ledger.attendees, messages, given.now)
     state = dataclasses.replace(
         ledger,
         sequence=sequence,
@@ -327,111 +339,26 @@ def _withdraw(
         ends_at=ends_at,
         attendees=tuple(dataclasses.replace(row, resend=False) for row in rows),
     )
-    return _finish(content.id, action, state, messages, notes)
+    return finish(content.id, action, state, messages, notes)
 
 
 def _record_inactive(
-    meeting: Meeting,
-    ledger: LedgerState | None,
-    action: str,
-    meeting_id: str,
-    calendar: CalendarProfile,
-    ids: IdSource,
+    meeting: Meeting, ledger: LedgerState | None, action: str, meeting_id: str, given: _Round
 ) -> Plan:
     """A cancelled or switched-off meeting nobody holds: remember it, send nothing."""
     if ledger is not None:
         state = dataclasses.replace(ledger, snapshot=meeting, cancelled=True)
         return Plan(meeting_id, "unchanged", state)
-    people, _muted, notes = meeting_people(meeting)
-    rows = _merge_rows(people, None, ids, ask_again=False)
+    people = meeting_people(meeting)
+    rows = merge_rows(people.listed, None, given.ids, ask_again=False)
     state = LedgerState(
-        uid=ids.uid(calendar.domain),
-        calendar=calendar.name,
+        uid=given.ids.uid(given.calendar.domain),
+        calendar=given.calendar.name,
         snapshot=meeting,
         cancelled=True,
-        ends_at=last_end_utc(meeting, calendar.time_zone),
+        ends_at=last_end_utc(meeting, given.calendar.time_zone),
         attendees=tuple(rows.values()),
     )
-    notes.append(PlanNote(LogLevel.INFO, f"not sent: the meeting is {_inactive_reason(action)}"))
-    return Plan(meeting_id, action, state, notes=tuple(notes))
-
-
-def _inactive_reason(action: str) -> str:
-    return "cancelled" if action == "cancelled" else "not synchronised (sync is off)"
-
-
-# -- finishing -------------------------------------------------------------------------------
-
-
-def _unless_past(
-    messages: list[PlannedMessage],
-    notes: list[PlanNote],
-    ends_at: dt.datetime | None,
-    now: dt.datetime,
-    grace: dt.timedelta,
-    calendar: CalendarProfile,
-) -> tuple[list[PlannedMessage], list[PlanNote]]:
-    if ends_at is None or ends_at >= now - grace or not messages:
-        return messages, notes
-    when = ends_at.strftime("%Y-%m-%d %H:%M UTC")
-    note = PlanNote(
-        LogLevel.INFO,
-        f"not sent: the meeting ended on {when}, more than {_hours(grace)} ago "
-        f"({len(messages)} message(s) withheld)",
-        kind="past",
-    )
-    return [], [*notes, note]
-
-
-def _hours(value: dt.timedelta) -> str:
-    hours = value.total_seconds() / 3600
-    return f"{hours:g} hour" + ("" if hours == 1 else "s")
-
-
-def _sent_rows(
-    rows: Iterable[LedgerAttendee], messages: Sequence[PlannedMessage], now: dt.datetime
-) -> list[LedgerAttendee]:
-    """The rows with what was queued for them: SEQUENCE, first invitation, thread."""
-    last: dict[str, PlannedMessage] = {}
-    first: dict[str, PlannedMessage] = {}
-    for message in messages:
-        first.setdefault(message.recipient.address, message)
-        last[message.recipient.address] = message
-    out = []
-    for row in rows:
-        latest = last.get(row.address)
-        if latest is None:
-            out.append(row)
-            continue
-        out.append(
-            dataclasses.replace(
-                row,
-                last_sequence_sent=latest.sequence,
-                removed=row.removed or latest.uninvite,
-                resend=False,
-                invited_at=row.invited_at or now,
-                thread_id=row.thread_id or first[row.address].message_id,
-            )
-        )
-    return out
-
-
-def _finish(
-    meeting_id: str,
-    action: str,
-    state: LedgerState,
-    messages: list[PlannedMessage],
-    notes: list[PlanNote],
-) -> Plan:
-    summary = summarize(messages)
-    if summary:
-        notes = [*notes, PlanNote(LogLevel.INFO, summary, kind="queued")]
-    supersedes = frozenset(m.recipient.address for m in messages if m.occurrence is None)
-    return Plan(
-        meeting_id=meeting_id,
-        action=action,
-        ledger=state,
-        messages=tuple(messages),
-        notes=tuple(notes),
-        supersedes=supersedes,
-    )
+    reason = "cancelled" if action == "cancelled" else "not synchronised (sync is off)"
+    notes = (*people.notes, PlanNote(LogLevel.INFO, f"not sent: the meeting is {reason}"))
+    return Plan(meeting_id, action, state, notes=notes)

@@ -25,12 +25,12 @@ from invitegw.errors import AddressError
 from invitegw.ics.model import Attendee, Organizer, PartStat, Role
 from invitegw.itip.plan_model import CalendarProfile, LedgerAttendee, PlanNote
 
-__all__ = ["Person", "ics_attendees", "meeting_people", "organizer_for"]
+__all__ = ["MeetingPeople", "Recipient", "ics_attendees", "meeting_people", "organizer_for"]
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
-    """One address to list in the meeting, from the CRM.
+class Recipient:
+    """One address listed in a meeting's invitations, from the CRM.
 
     ``notify`` is false for an organizer whose own record has invitations off: listed as
     CHAIR, sent nothing.
@@ -44,6 +44,26 @@ class Person:
     language: str | None
     time_zone: str | None
     notify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingPeople:
+    """Who a meeting's invitations list, worked out once per plan.
+
+    ``listed`` are the recipients (organizer first, each address once); ``muted`` the
+    addresses of records with invitations off (they get nothing, not even a CANCEL);
+    ``notes`` what the meeting's log should say about the others (invalid addresses,
+    records without one).
+    """
+
+    listed: tuple[Recipient, ...]
+    muted: frozenset[str]
+    notes: tuple[PlanNote, ...]
+
+    @property
+    def notified(self) -> frozenset[str]:
+        """The listed addresses that are sent messages."""
+        return frozenset(r.address for r in self.listed if r.notify)
 
 
 def _label(party: Party) -> str:
@@ -72,74 +92,76 @@ def _muted_addresses(party: Party) -> Iterable[str]:
             continue
 
 
-def meeting_people(meeting: Meeting) -> tuple[list[Person], set[str], list[PlanNote]]:
+def _recipient(party: Party, address: str, role: Role, *, notify: bool = True) -> Recipient:
+    return Recipient(
+        address=address,
+        name=party.name,
+        party_type=party.type.value,
+        party_id=party.id,
+        role=role,
+        language=party.language,
+        time_zone=party.time_zone,
+        notify=notify,
+    )
+
+
+def _organizer(organizer: Party, notes: list[PlanNote]) -> Recipient | None:
+    """The organizer as CHAIR: their first invitation address (else their first address)."""
+    for candidate in organizer.invite_emails[:1] or organizer.emails[:1]:
+        address = _valid(candidate, organizer, notes)
+        if address is not None:
+            return _recipient(organizer, address, Role.CHAIR, notify=bool(organizer.invite_emails))
+    return None
+
+
+def _unlisted_note(party: Party) -> PlanNote | None:
+    """Why an attendee record lists no address: invitations off, or none to send to."""
+    if not party.sync:
+        return PlanNote(
+            LogLevel.INFO,
+            f"{_label(party)} has invitations switched off: nothing is sent to them",
+            kind="sync-off",
+        )
+    if not party.invite_emails:
+        return PlanNote(
+            LogLevel.WARNING,
+            f"{_label(party)} has no email address: not invited",
+            kind="no-address",
+        )
+    return None
+
+
+def meeting_people(meeting: Meeting) -> MeetingPeople:
     """The people to list in ``meeting``'s invitations.
 
     Parameters:
         meeting: the CRM snapshot.
 
     Returns:
-        The people (organizer first, each address once), the muted addresses, and notes
-        (invalid addresses, records without an address or with invitations off).
+        The recipients (organizer first, each address once), the muted addresses, and
+        notes (invalid addresses, records without an address or with invitations off).
     """
     notes: list[PlanNote] = []
-    people: list[Person] = []
-    seen: set[str] = set()
-    organizer = meeting.organizer
-    for candidate in organizer.invite_emails[:1] or organizer.emails[:1]:
-        address = _valid(candidate, organizer, notes)
-        if address is not None:
-            people.append(
-                Person(
-                    address=address,
-                    name=organizer.name,
-                    party_type=organizer.type.value,
-                    party_id=organizer.id,
-                    role=Role.CHAIR,
-                    language=organizer.language,
-                    time_zone=organizer.time_zone,
-                    notify=bool(organizer.invite_emails),
-                )
-            )
-            seen.add(address)
+    people: list[Recipient] = []
+    organizer = _organizer(meeting.organizer, notes)
+    if organizer is not None:
+        people.append(organizer)
+    seen = {person.address for person in people}
     muted: set[str] = set()
     for party in meeting.attendees:
-        if not party.sync:
-            muted.update(_muted_addresses(party))
-            notes.append(
-                PlanNote(
-                    LogLevel.INFO,
-                    f"{_label(party)} has invitations switched off: nothing is sent to them",
-                    kind="sync-off",
-                )
-            )
-            continue
-        if not party.invite_emails:
-            notes.append(
-                PlanNote(
-                    LogLevel.WARNING,
-                    f"{_label(party)} has no email address: not invited",
-                    kind="no-address",
-                )
-            )
+        unlisted = _unlisted_note(party)
+        if unlisted is not None:
+            if not party.sync:
+                muted.update(_muted_addresses(party))
+            notes.append(unlisted)
             continue
         for candidate in party.invite_emails:
             address = _valid(candidate, party, notes)
             if address is None or address in seen:
                 continue
             seen.add(address)
-            people.append(
-                Person(
-                    address=address,
-                    name=party.name,
-                    party_type=party.type.value,
-                    party_id=party.id,
-                    role=Role.REQ_PARTICIPANT,
-                    language=party.language,
-                    time_zone=party.time_zone,
-                )
-            )
-    return people, muted - seen, notes
+            people.append(_recipient(party, address, Role.REQ_PARTICIPANT))
+    return MeetingPeople(tuple(people), frozenset(muted - seen), tuple(notes))
 
 
 def organizer_for(

@@ -10,10 +10,12 @@ import pytest
 from invitegw.domain.records import LogLevel, Meeting, Party
 from invitegw.ics import Method, PartStat, Role, build_cancel, build_request, parse_calendar
 from invitegw.ics.model import EventStatus
+from invitegw.itip import planner
 from invitegw.itip.meeting_events import MAX_DESCRIPTION, MAX_LINE_TEXT
 from invitegw.itip.plan_model import LedgerState, Plan, PlannedMessage
 from invitegw.itip.planner import plan_meeting
 from invitegw.itip.policy import MessageKind
+from invitegw.itip.recipients import MeetingPeople, meeting_people
 from tests.gateway.outbound.builders import (
     CARL,
     DORA,
@@ -687,3 +689,18 @@ def test_a_refresh_for_a_meeting_that_is_over_is_answered_once(ids: CountingIds)
     result = plan(over, asked, ids=ids)
     assert result.messages == ()
     assert not any(r.resend for r in ledger(result).attendees)
+
+
+def test_the_people_of_a_meeting_are_worked_out_once_per_plan(
+    monkeypatch: pytest.MonkeyPatch, ids: CountingIds
+) -> None:
+    calls: list[Meeting] = []
+
+    def counted(meeting: Meeting) -> MeetingPeople:
+        calls.append(meeting)
+        return meeting_people(meeting)
+
+    monkeypatch.setattr(planner, "meeting_people", counted)
+    first = plan(meeting(), ids=ids)
+    then(first, meeting(title="Renamed", attendees=(CARL,)), ids)
+    assert len(calls) == 2  # one per plan

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from invitegw.errors import RelayAuthError, TransientDeliveryError
-from invitegw.gateway.bootstrap import smtp_sender
+from invitegw.gateway.bootstrap import build_dispatcher, smtp_sender
 from invitegw.gateway.config import (
     AuthMethod,
     OAuth2Settings,
@@ -23,7 +23,6 @@ from invitegw.gateway.config import (
     Secret,
     TlsMode,
 )
-from invitegw.gateway.outbound.dispatch import Dispatcher
 from invitegw.gateway.storage import OutboxState, Store
 from invitegw.mailbox.transport.oauth import AuthHealth, OAuth2Login, TokenCache
 from invitegw.mailbox.transport.oauth.endpoint import TokenEndpointSource
@@ -171,7 +170,7 @@ def test_invitations_go_out_through_the_oauth_relay(
     )
     # One context for the relay and the token endpoint: both use the session's test CA.
     sender = smtp_sender(h.settings, ssl_context=relay.client_context())
-    h.dispatcher = Dispatcher(h.gateway, sender=sender, rng=lambda: 0.5)
+    h.dispatcher = build_dispatcher(h.gateway, sender=sender, rng=lambda: 0.5)
     h.seed()
     h.create_meeting()
     _poll, flush = h.run()

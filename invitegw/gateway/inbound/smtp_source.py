@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
+from invitegw.domain.backoff import backoff
 from invitegw.errors import StorageError
 from invitegw.gateway.inbound.model import Envelope, ReceivedMessage
 from invitegw.gateway.inbound.quarantine import received_facts
@@ -173,8 +174,8 @@ class SpoolWorker:
         return "processed"
 
     def _delay(self, attempts: int) -> dt.timedelta:
-        factor = 2.0 ** max(0, attempts - 1)
-        return min(self._retry_max, self._retry_initial * factor)
+        first, cap = self._retry_initial.total_seconds(), self._retry_max.total_seconds()
+        return dt.timedelta(seconds=backoff(attempts, first=first, cap=cap))
 
     def _finish(
         self, row: _Claimed, *, error: str | None, give_up: ReceivedMessage | None = None

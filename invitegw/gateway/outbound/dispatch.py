@@ -26,14 +26,14 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from invitegw.domain.backoff import backoff
 from invitegw.domain.records import LogLevel
 from invitegw.errors import AddressError, DeliveryError, MimeError, TransientDeliveryError
-from invitegw.gateway.bootstrap import Gateway, smtp_sender
 from invitegw.gateway.config import RetrySettings
 from invitegw.gateway.outbound.ledger import crm_note
 from invitegw.gateway.storage import (
@@ -46,9 +46,10 @@ from invitegw.gateway.storage import (
     mark_sent,
     release_claims,
 )
+from invitegw.gateway.uow import UnitOfWork, UnitsOfWork
 from invitegw.mailbox.transport.smtp_send import SmtpSender, SmtpSession
 
-__all__ = ["DispatchReport", "Dispatcher", "retry_delay"]
+__all__ = ["DispatchOptions", "DispatchReport", "Dispatcher", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,30 @@ def retry_delay(attempt: int, retry: RetrySettings, rng: Callable[[], float]) ->
         ``first_delay * factor ** (attempt - 1)``, at most ``max_delay``, spread by
         ``± jitter`` of itself.
     """
-    base = retry.first_delay.total_seconds() * retry.factor ** max(0, attempt - 1)
-    base = min(base, retry.max_delay.total_seconds())
-    spread = base * retry.jitter * (2 * rng() - 1)
-    return dt.timedelta(seconds=max(0.0, base + spread))
+    seconds = backoff(
+        attempt,
+        first=retry.first_delay.total_seconds(),
+        cap=retry.max_delay.total_seconds(),
+        factor=retry.factor,
+        jitter=retry.jitter,
+        draw=rng(),
+    )
+    return dt.timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchOptions:
+    """How the outbox is sent (from ``[smtp]`` and ``[outbound]``).
+
+    Parameters:
+        batch_size: messages claimed, and sent over one connection, at a time.
+        claim_for: how long a claim lasts before another worker may take the message.
+        retry: the backoff schedule after a temporary failure (``[smtp.retry]``).
+    """
+
+    batch_size: int = 50
+    claim_for: dt.timedelta = dt.timedelta(minutes=5)
+    retry: RetrySettings = field(default_factory=RetrySettings)
 
 
 @dataclass
@@ -110,20 +131,26 @@ class Dispatcher:
     """Sends the outbox of one gateway (see the module docstring).
 
     Parameters:
-        gateway: the assembled gateway.
-        sender: the SMTP sender (default: from ``[smtp]``, password from the environment).
+        units: starts the units of work (session, CRM for the logs).
+        sender: the SMTP sender.
+        worker: this worker's name (its claims).
+        options: batch size, claim duration, retry schedule.
         rng: uniform random numbers for the jitter (injected in tests).
     """
 
     def __init__(
         self,
-        gateway: Gateway,
+        units: UnitsOfWork,
+        sender: SmtpSender,
         *,
-        sender: SmtpSender | None = None,
+        worker: str,
+        options: DispatchOptions | None = None,
         rng: Callable[[], float] | None = None,
     ) -> None:
-        self.gateway = gateway
-        self.sender = sender or smtp_sender(gateway.settings)
+        self.units = units
+        self.sender = sender
+        self.worker = worker
+        self.options = options or DispatchOptions()
         self._rng = rng or random.random
 
     def flush(
@@ -142,7 +169,7 @@ class Dispatcher:
             StorageError: the database failed.
         """
         report = DispatchReport()
-        batch_size = self.gateway.settings.smtp.batch_size
+        batch_size = self.options.batch_size
         while not (stop and stop.is_set()):
             room = batch_size if limit is None else min(batch_size, limit - report.handled)
             if room <= 0:
@@ -156,14 +183,14 @@ class Dispatcher:
         return report
 
     def _claim(self, limit: int) -> list[_Claimed]:
-        gateway = self.gateway
-        with gateway.store.session() as session:
+        with self.units.start() as uow:
+            session = uow.session
             rows = claim_due(
                 session,
-                worker=gateway.worker,
-                now=gateway.clock(),
+                worker=self.worker,
+                now=uow.now,
                 limit=limit,
-                claim_for=gateway.settings.outbound.claim_timeout,
+                claim_for=self.options.claim_for,
             )
             meetings = {r.meeting_id for r in rows if r.meeting_id is not None}
             crm_ids: dict[int, str] = {
@@ -195,26 +222,26 @@ class Dispatcher:
         self, claimed: list[_Claimed], report: DispatchReport, stop: threading.Event | None
     ) -> bool:
         """Send one claimed batch over one connection; False when the relay is unreachable."""
-        store = self.gateway.store
-        with self.sender.session() as smtp, store.session() as session:
+        with self.sender.session() as smtp, self.units.start() as uow:
+            session = uow.session
             for index, row in enumerate(claimed):
                 if stop is not None and stop.is_set():
                     rest = [r.id for r in claimed[index:]]
                     report.released += release_claims(
-                        session, rest, worker=self.gateway.worker, now=self.gateway.clock()
+                        session, rest, worker=self.worker, now=self.units.now()
                     )
                     session.commit()
                     return True
-                unreachable = self._send_one(smtp, session, row, report)
+                unreachable = self._send_one(smtp, uow, row, report)
                 session.commit()
                 if unreachable is not None:
-                    self._defer_rest(session, claimed[index + 1 :], report, unreachable)
+                    self._defer_rest(uow, claimed[index + 1 :], report, unreachable)
                     session.commit()
                     return False
         return True
 
     def _send_one(
-        self, smtp: SmtpSession, session: Session, row: _Claimed, report: DispatchReport
+        self, smtp: SmtpSession, uow: UnitOfWork, row: _Claimed, report: DispatchReport
     ) -> DeliveryError | None:
         """Send one message and record the outcome; the error when the relay is unreachable."""
         try:
@@ -224,20 +251,20 @@ class Dispatcher:
                 row.raw, mail_from=row.sender, rcpt_to=[row.recipient], message_id=row.message_id
             )
         except TransientDeliveryError as exc:
-            self._failed(session, row, report, exc, permanent=False)
+            self._failed(uow, row, report, exc, permanent=False)
             # No recipient named: the connection, TLS or AUTH failed, not this message.
             return exc if exc.recipient is None else None
         except (DeliveryError, AddressError, MimeError) as exc:
-            self._failed(session, row, report, exc, permanent=True)
+            self._failed(uow, row, report, exc, permanent=True)
             return None
-        self._sent(session, row, report)
+        self._sent(uow, row, report)
         return None
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _sent(self, session: Session, row: _Claimed, report: DispatchReport) -> None:
-        now = self.gateway.clock()
-        if not mark_sent(session, row.id, worker=self.gateway.worker, now=now):
+    def _sent(self, uow: UnitOfWork, row: _Claimed, report: DispatchReport) -> None:
+        session, now = uow.session, self.units.now()
+        if not mark_sent(session, row.id, worker=self.worker, now=now):
             report.lost_claims += 1
             logger.warning("outbox %d sent, but its claim had been taken over", row.id)
             return
@@ -248,20 +275,20 @@ class Dispatcher:
             # after failures ends a story the logs told, so they say how it ended.
             plural = "s" if row.attempts != 1 else ""
             text = f"{row.kind} to {row.recipient} delivered after {row.attempts} attempt{plural}"
-            self._note(session, row, LogLevel.INFO, text, "sent", crm=True)
+            self._note(uow, row, LogLevel.INFO, text, "sent", crm=True)
 
     def _failed(
         self,
-        session: Session,
+        uow: UnitOfWork,
         row: _Claimed,
         report: DispatchReport,
         error: Exception,
         *,
         permanent: bool,
     ) -> None:
-        now = self.gateway.clock()
-        retry = self.gateway.settings.smtp.retry
-        worker = self.gateway.worker
+        session, now = uow.session, self.units.now()
+        retry = self.options.retry
+        worker = self.worker
         exhausted = (
             row.attempts >= retry.max_attempts or now - row.created_at >= retry.give_up_after
         )
@@ -274,7 +301,7 @@ class Dispatcher:
             self._attendee(session, row, DeliveryState.FAILED, str(error), now)
             text = f"{row.kind} to {row.recipient} could not be delivered ({why}): {error}"
             logger.warning("outbox %d dead: %s", row.id, text)
-            self._note(session, row, LogLevel.ERROR, text, "dead", crm=True)
+            self._note(uow, row, LogLevel.ERROR, text, "dead", crm=True)
             return
         delay = retry_delay(row.attempts, retry, self._rng)
         next_at = now + delay
@@ -288,25 +315,25 @@ class Dispatcher:
             f"{row.kind} to {row.recipient} delayed (attempt {row.attempts}): {error}; "
             f"next attempt at {next_at:%Y-%m-%d %H:%M:%S} UTC"
         )
-        self._note(session, row, LogLevel.WARNING, text, "retry", crm=row.attempts == 1)
+        self._note(uow, row, LogLevel.WARNING, text, "retry", crm=row.attempts == 1)
 
     def _defer_rest(
-        self, session: Session, rest: list[_Claimed], report: DispatchReport, cause: Exception
+        self, uow: UnitOfWork, rest: list[_Claimed], report: DispatchReport, cause: Exception
     ) -> None:
         """The relay is unreachable: the rest of the batch waits like the failed message.
 
         They were not tried, so they spend no attempt (their claim counted one, given
         back here) and none of them can be given up for it.
         """
-        now = self.gateway.clock()
-        retry = self.gateway.settings.smtp.retry
+        now = self.units.now()
+        retry = self.options.retry
         for row in rest:
             error = f"not tried: {cause}"
             next_at = now + retry_delay(max(1, row.attempts - 1), retry, self._rng)
             if not mark_retry(
-                session,
+                uow.session,
                 row.id,
-                worker=self.gateway.worker,
+                worker=self.worker,
                 now=now,
                 error=error,
                 next_attempt_at=next_at,
@@ -316,7 +343,7 @@ class Dispatcher:
                 continue
             report.retried += 1
             self._note(
-                session,
+                uow,
                 row,
                 LogLevel.WARNING,
                 f"{row.kind} to {row.recipient} delayed (not tried: {cause}); "
@@ -347,7 +374,7 @@ class Dispatcher:
 
     def _note(
         self,
-        session: Session,
+        uow: UnitOfWork,
         row: _Claimed,
         level: LogLevel,
         text: str,
@@ -357,13 +384,13 @@ class Dispatcher:
     ) -> None:
         """The event log always; the meeting's CRM log too when ``crm`` (and it has one)."""
         crm_note(
-            self.gateway.crm(session) if crm else None,
-            session,
+            uow.crm if crm else None,
+            uow.session,
             meeting_id=row.crm_meeting_id,
             level=level,
             text=text,
             kind=kind,
-            now=self.gateway.clock(),
+            now=self.units.now(),
             message_id=row.message_id,
             details={"message_id": row.message_id, "recipient": row.recipient},
         )

@@ -1,46 +1,38 @@
-"""The outbound pipeline: CRM changes become ledger updates and outbox rows (the shell).
+"""The outbound feed: CRM changes become ledger updates and outbox rows (the shell).
 
-:class:`Outbound` reads the CRM's change feed from the stored cursor (``crm.changes``),
-plans each changed meeting (:func:`~invitegw.itip.planner.plan_meeting`) and writes the
-ledger update and the composed messages in one transaction with the cursor advance. A
-page of the feed is written in transactions of a few hundred messages (so memory stays
-flat however many meetings change at once); the cursor moves with the page's last one.
-Planning is idempotent, so a crash in the middle of a page only means that page is read
-again and its already written meetings plan to "unchanged".
+:class:`Outbound` reads the CRM's change feed from the stored cursor (``crm.changes``) and
+hands each changed meeting to the :class:`~invitegw.gateway.outbound.apply.ChangeApplier`
+(plan, compose, store), in one transaction with the cursor advance. A page of the feed is
+written in transactions of a few hundred messages (so memory stays flat however many
+meetings change at once); the cursor moves with the page's last one. Planning is
+idempotent, so a crash in the middle of a page only means that page is read again and its
+already written meetings plan to "unchanged".
 
 Also here: :meth:`Outbound.submit` (a meeting handed over directly), the REFRESH resends
 (:func:`request_resend`, which the inbound side calls), and, for a CRM whose feed cannot
 see deletions (:class:`~invitegw.crm_adapter.port.ExistenceCheck`), the periodic check of
 the meetings still tracked: the missing ones are cancelled.
 
-A meeting whose messages cannot be built (an invalid recurrence rule, say) is skipped
-with an error in its CRM log; the CRM being unreachable stops the pass (retried by the
-next one).
+The CRM being unreachable stops the pass (retried by the next one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.port import CrmPort, ExistenceCheck, needs_existence_check
+from invitegw.crm_adapter.port import ExistenceCheck, needs_existence_check
 from invitegw.domain.addresses import normalize_address
-from invitegw.domain.records import LogLevel, Meeting, MeetingChange
-from invitegw.errors import ConfigError, CrmUnavailableError, GatewayError, StorageError
-from invitegw.gateway.outbound.ledger import (
-    calendar_profile,
-    crm_note,
-    ledger_state,
-    load_ledger,
-    store_plan,
-)
+from invitegw.domain.records import Meeting, MeetingChange
+from invitegw.errors import GatewayError
+from invitegw.gateway.outbound.apply import Applied, ChangeApplier
 from invitegw.gateway.storage import (
     OutboundAttendee,
     OutboundMeeting,
@@ -50,16 +42,14 @@ from invitegw.gateway.storage import (
     renew_lease,
     set_cursor,
 )
-from invitegw.itip.plan_model import CalendarProfile, IdSource, Plan, RandomIds
-from invitegw.itip.planner import plan_meeting
-
-if TYPE_CHECKING:  # the composition root imports this module (request_resend), not the reverse
-    from invitegw.gateway.bootstrap import Gateway
+from invitegw.gateway.uow import UnitOfWork, UnitsOfWork
+from invitegw.itip.plan_model import Plan
 
 __all__ = [
     "EXISTENCE_CURSOR",
     "FEED_CURSOR",
     "POLL_LEASE",
+    "FeedOptions",
     "Outbound",
     "OutboundReport",
     "request_resend",
@@ -72,6 +62,25 @@ EXISTENCE_CURSOR = "crm.existence-checked"
 POLL_LEASE = "job:crm-poll"
 # Messages written per transaction: bounds the memory a large batch of changes takes.
 _MESSAGES_PER_TRANSACTION = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """How the feed is read (from ``[outbound]`` and ``[worker]``).
+
+    Parameters:
+        batch_size: changes asked of the CRM per page (``outbound.feed_batch_size``).
+        lease: how long the poll lease is held without renewal (the worker's lease
+            duration plus the poll interval).
+        existence_interval: how often the meetings still tracked are checked against a CRM
+            whose feed cannot see deletions.
+        grace: how long after its end a meeting is still checked (``outbound.grace_period``).
+    """
+
+    batch_size: int = 200
+    lease: dt.timedelta = dt.timedelta(minutes=6)
+    existence_interval: dt.timedelta = dt.timedelta(minutes=15)
+    grace: dt.timedelta = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -134,102 +143,35 @@ def request_resend(session: Session, *, uid: str, address: str, now: dt.datetime
 
 
 class Outbound:
-    """The outbound pipeline of one gateway (see the module docstring).
+    """The outbound feed of one gateway (see the module docstring).
 
     Parameters:
-        gateway: the assembled gateway (settings, store, CRM, clock).
-        ids: where UIDs, reply tokens and Message-IDs come from (tests inject their own).
+        units: starts the units of work (session, CRM, time).
+        applier: plans, composes and stores one meeting change.
+        worker: this worker's name (the poll lease).
+        options: how the feed is read.
     """
 
-    def __init__(self, gateway: Gateway, *, ids: IdSource | None = None) -> None:
-        self.gateway = gateway
-        self.ids = ids or RandomIds()
-        self._profiles: dict[str, CalendarProfile] = {}
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        applier: ChangeApplier,
+        *,
+        worker: str,
+        options: FeedOptions | None = None,
+    ) -> None:
+        self.units = units
+        self.applier = applier
+        self.worker = worker
+        self.options = options or FeedOptions()
 
-    # -- calendars ---------------------------------------------------------------------------
-
-    def calendar(self, name: str | None) -> tuple[CalendarProfile, str | None]:
-        """The profile of calendar ``name``; the default one (and why) when it is unknown.
-
-        Parameters:
-            name: the calendar a meeting names (``None``: the default).
-
-        Returns:
-            (profile, a warning to log or ``None``).
-        """
-        settings = self.gateway.settings
-        warning = None
-        try:
-            chosen = settings.calendar(name)
-        except ConfigError:
-            chosen = settings.default_calendar
-            warning = f"unknown calendar {name!r}: sent from {chosen.name!r} instead"
-        profile = self._profiles.get(chosen.name)
-        if profile is None:
-            profile = calendar_profile(chosen, crm_url=settings.crm.meeting_url)
-            self._profiles[chosen.name] = profile
-        return profile, warning
+    def _apply(self, uow: UnitOfWork, meeting_id: str, meeting: Meeting | None) -> Applied:
+        # Each meeting is planned at its own time: a page of the feed may take a while,
+        # and its messages' DTSTAMP and Date say when they were made.
+        at = dataclasses.replace(uow, now=self.units.now())
+        return self.applier.apply(at, meeting_id, meeting)
 
     # -- one meeting -------------------------------------------------------------------------
-
-    def _apply(
-        self, session: Session, crm: CrmPort, meeting_id: str, meeting: Meeting | None
-    ) -> tuple[Plan | None, int]:
-        """Plan one meeting and write the result (inside a savepoint of ``session``)."""
-        now = self.gateway.clock()
-        try:
-            with session.begin_nested():
-                row = load_ledger(session, meeting_id)
-                ledger = ledger_state(row) if row is not None else None
-                name: str | None = None
-                if ledger is not None:
-                    name = ledger.calendar
-                else:
-                    name = meeting.calendar if meeting is not None else None
-                calendar, warning = self.calendar(name)
-                plan = plan_meeting(
-                    meeting,
-                    ledger,
-                    meeting_id=meeting_id,
-                    calendar=calendar,
-                    now=now,
-                    grace=self.gateway.settings.outbound.grace_period,
-                    ids=self.ids,
-                    max_attendees=self.gateway.settings.limits.attendees,
-                )
-                stored = store_plan(session, plan, row=row, calendar=calendar, crm=crm, now=now)
-                if warning:
-                    crm_note(
-                        crm,
-                        session,
-                        meeting_id=meeting_id,
-                        level=LogLevel.WARNING,
-                        text=warning,
-                        kind="calendar",
-                        now=now,
-                    )
-        except (CrmUnavailableError, StorageError):
-            raise
-        except GatewayError as exc:
-            logger.warning("meeting %s: not sent: %s", meeting_id, exc)
-            crm_note(
-                crm,
-                session,
-                meeting_id=meeting_id,
-                level=LogLevel.ERROR,
-                text=f"invitations not sent: {exc}",
-                kind="failed",
-                now=now,
-            )
-            return None, 0
-        logger.info(
-            "meeting %s: %s, %d message(s) queued (SEQUENCE %s)",
-            meeting_id,
-            plan.action,
-            stored.queued,
-            plan.ledger.sequence if plan.ledger else "-",
-        )
-        return plan, stored.queued
 
     def submit(self, meeting: Meeting) -> Plan | None:
         """Plan and queue one meeting handed over directly (not through the feed).
@@ -244,9 +186,8 @@ class Outbound:
             CrmUnavailableError: the CRM's log cannot be written now.
             StorageError: the database failed.
         """
-        with self.gateway.store.session() as session:
-            plan, _queued = self._apply(session, self.gateway.crm(session), meeting.id, meeting)
-        return plan
+        with self.units.start() as uow:
+            return self._apply(uow, meeting.id, meeting).plan
 
     def submit_deletion(self, meeting_id: str) -> Plan | None:
         """Cancel a meeting the CRM deleted (handed over directly).
@@ -257,9 +198,8 @@ class Outbound:
         Returns:
             The plan, or ``None`` when its messages could not be built (logged).
         """
-        with self.gateway.store.session() as session:
-            plan, _queued = self._apply(session, self.gateway.crm(session), meeting_id, None)
-        return plan
+        with self.units.start() as uow:
+            return self._apply(uow, meeting_id, None).plan
 
     # -- the feed ----------------------------------------------------------------------------
 
@@ -277,12 +217,9 @@ class Outbound:
             StorageError: the database failed.
         """
         report = OutboundReport()
-        settings = self.gateway.settings
-        worker = self.gateway.worker
-        lease_for = settings.worker.lease_duration + settings.outbound.poll_interval
-        with self.gateway.store.session() as session:
+        with self.units.start() as uow:
             if not acquire_lease(
-                session, POLL_LEASE, worker, now=self.gateway.clock(), duration=lease_for
+                uow.session, POLL_LEASE, self.worker, now=uow.now, duration=self.options.lease
             ):
                 report.skipped = True
                 return report
@@ -292,53 +229,50 @@ class Outbound:
                 self._resends(report)
                 self._existence_check(report)
         finally:
-            with self.gateway.store.session() as session:
-                release_lease(session, POLL_LEASE, worker)
+            with self.units.start() as uow:
+                release_lease(uow.session, POLL_LEASE, self.worker)
         return report
 
     def _read_feed(self, report: OutboundReport, stop: threading.Event | None) -> None:
-        settings = self.gateway.settings
-        store = self.gateway.store
         while True:
-            with store.session() as session:
-                cursor = get_cursor(session, FEED_CURSOR)
-                batch = self.gateway.crm(session).changed_meetings(
-                    cursor, limit=settings.outbound.feed_batch_size
-                )
+            with self.units.start() as uow:
+                cursor = get_cursor(uow.session, FEED_CURSOR)
+                batch = uow.crm.changed_meetings(cursor, limit=self.options.batch_size)
             changes = _latest_per_meeting(batch.changes)
             logger.debug("feed after %s: %d change(s), more=%s", cursor, len(changes), batch.more)
-            with store.session() as session:
-                crm = self.gateway.crm(session)
-                pending = 0
-                for change in changes:
-                    plan, queued = self._apply(session, crm, change.meeting_id, change.meeting)
-                    if plan is not None:
-                        report.count(plan, queued)
-                    else:
-                        report.failed += 1
-                    pending += queued
-                    if pending >= _MESSAGES_PER_TRANSACTION:
-                        session.commit()
-                        session.expunge_all()
-                        pending = 0
+            with self.units.start() as uow:
+                self._write_page(uow, changes, report)
                 if batch.cursor != cursor:
-                    set_cursor(session, FEED_CURSOR, batch.cursor, now=self.gateway.clock())
+                    set_cursor(uow.session, FEED_CURSOR, batch.cursor, now=self.units.now())
             if not batch.more or batch.cursor == cursor or (stop and stop.is_set()):
                 return
             # A long backlog: keep the poll lease while working through it.
-            with store.session() as session:
+            with self.units.start() as uow:
                 renew_lease(
-                    session,
-                    POLL_LEASE,
-                    self.gateway.worker,
-                    now=self.gateway.clock(),
-                    duration=settings.worker.lease_duration + settings.outbound.poll_interval,
+                    uow.session, POLL_LEASE, self.worker, now=uow.now, duration=self.options.lease
                 )
 
+    def _write_page(
+        self, uow: UnitOfWork, changes: Sequence[MeetingChange], report: OutboundReport
+    ) -> None:
+        """Apply a page of changes, committing every few hundred messages."""
+        pending = 0
+        for change in changes:
+            applied = self._apply(uow, change.meeting_id, change.meeting)
+            if applied.plan is not None:
+                report.count(applied.plan, applied.queued)
+            else:
+                report.failed += 1
+            pending += applied.queued
+            if pending >= _MESSAGES_PER_TRANSACTION:
+                uow.session.commit()
+                uow.session.expunge_all()
+                pending = 0
+
     def _resends(self, report: OutboundReport) -> None:
-        with self.gateway.store.session() as session:
+        with self.units.start() as uow:
             wanted = list(
-                session.scalars(
+                uow.session.scalars(
                     select(OutboundMeeting.crm_meeting_id)
                     .join(OutboundAttendee, OutboundAttendee.meeting_id == OutboundMeeting.id)
                     .where(OutboundAttendee.resend_requested_at.is_not(None))
@@ -346,56 +280,54 @@ class Outbound:
                 )
             )
         for meeting_id in wanted:
-            with self.gateway.store.session() as session:
-                crm = self.gateway.crm(session)
-                plan, queued = self._apply(session, crm, meeting_id, crm.get_meeting(meeting_id))
-                if plan is not None:
-                    report.count(plan, queued)
+            with self.units.start() as uow:
+                applied = self._apply(uow, meeting_id, uow.crm.get_meeting(meeting_id))
+                if applied.plan is not None:
+                    report.count(applied.plan, applied.queued)
                     report.resent += 1
 
     # -- deletions a feed cannot see ---------------------------------------------------------
 
     def _existence_check(self, report: OutboundReport, *, force: bool = False) -> None:
-        now = self.gateway.clock()
-        settings = self.gateway.settings.outbound
-        with self.gateway.store.session() as session:
-            crm = self.gateway.crm(session)
-            if not needs_existence_check(crm):
+        now = self.units.now()
+        options = self.options
+        with self.units.start() as uow:
+            if not needs_existence_check(uow.crm):
                 return
-            last = get_cursor(session, EXISTENCE_CURSOR)
+            last = get_cursor(uow.session, EXISTENCE_CURSOR)
             if last and not force:
-                due = dt.datetime.fromisoformat(last) + settings.existence_check_interval
+                due = dt.datetime.fromisoformat(last) + options.existence_interval
                 if now < due:
                     return
             tracked = list(
-                session.scalars(
+                uow.session.scalars(
                     select(OutboundMeeting.crm_meeting_id).where(
                         OutboundMeeting.cancelled.is_(False),
                         OutboundMeeting.deleted.is_(False),
                         or_(
                             OutboundMeeting.ends_at.is_(None),
-                            OutboundMeeting.ends_at >= now - settings.grace_period,
+                            OutboundMeeting.ends_at >= now - options.grace,
                         ),
                     )
                 )
             )
         # A remote CRM answers outside any database transaction (a session that runs no
         # statement holds no connection); one in our database reads within this one.
-        with self.gateway.store.session() as session:
-            checker = self.gateway.crm(session)
+        with self.units.start() as uow:
+            checker = uow.crm
             assert isinstance(checker, ExistenceCheck)
             alive = checker.confirm_existing(tracked) if tracked else set()
         gone = [meeting_id for meeting_id in tracked if meeting_id not in alive]
         if gone:
             logger.info("existence check: %d of %d meeting(s) gone", len(gone), len(tracked))
         for meeting_id in gone:
-            with self.gateway.store.session() as session:
-                plan, queued = self._apply(session, self.gateway.crm(session), meeting_id, None)
-                if plan is not None:
-                    report.count(plan, queued)
+            with self.units.start() as uow:
+                applied = self._apply(uow, meeting_id, None)
+                if applied.plan is not None:
+                    report.count(applied.plan, applied.queued)
                     report.deleted_found += 1
-        with self.gateway.store.session() as session:
-            set_cursor(session, EXISTENCE_CURSOR, now.isoformat(), now=now)
+        with self.units.start() as uow:
+            set_cursor(uow.session, EXISTENCE_CURSOR, now.isoformat(), now=now)
 
     def check_existence(self) -> OutboundReport:
         """Run the existence check now, whatever its interval (``invitegw`` commands, tests).

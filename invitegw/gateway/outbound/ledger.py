@@ -1,18 +1,20 @@
-"""The outbound ledger in the database: read it as a value, write a plan back (the shell).
+"""The outbound ledger in the database: read it as a value, store a plan (the shell).
 
 :func:`load_ledger` reads one meeting's ``outbound_meetings`` row and its attendees as a
 :class:`~invitegw.itip.plan_model.LedgerState` (locking the row on PostgreSQL, so two
-workers never plan the same meeting at once). :func:`store_plan` writes what the planner
-decided, in the caller's transaction: the ledger rows, one outbox row per message with
-the composed bytes and a stable Message-ID, the cancellation of earlier messages the plan
-makes obsolete, and the notes in the CRM's integration log and the gateway's event log.
-Either all of it commits or none of it.
+workers never plan the same meeting at once). :func:`store_plan` stores what the planner
+decided and the compose step wrote (:mod:`invitegw.gateway.outbound.messages`), in the
+caller's transaction, building nothing itself: the ledger rows, one outbox row per
+composed message with its bytes and stable Message-ID, the cancellation of earlier
+messages the plan makes obsolete, and the notes in the CRM's integration log and the
+gateway's event log (:func:`crm_note`). Either all of it commits or none of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -21,8 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from invitegw.crm_adapter.port import CrmPort
 from invitegw.domain.records import LogEntry, LogLevel, LogTarget
 from invitegw.errors import CrmError
-from invitegw.gateway.config import CalendarSettings
-from invitegw.gateway.outbound.messages import write_invitation
+from invitegw.gateway.outbound.messages import ComposedMessage
 from invitegw.gateway.outbound.snapshot import meeting_from_json, meeting_to_json
 from invitegw.gateway.storage import (
     DeliveryState,
@@ -35,12 +36,10 @@ from invitegw.gateway.storage import (
 )
 from invitegw.ics.model import PartStat, Role
 from invitegw.itip.meeting_events import occurrence_key
-from invitegw.itip.plan_model import CalendarProfile, LedgerAttendee, LedgerState, Plan
-from invitegw.itip.policy import OrganizerMode
+from invitegw.itip.plan_model import LedgerAttendee, LedgerState, Plan
 
 __all__ = [
     "StoredPlan",
-    "calendar_profile",
     "crm_note",
     "ledger_state",
     "load_ledger",
@@ -48,33 +47,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def calendar_profile(calendar: CalendarSettings, *, crm_url: str = "") -> CalendarProfile:
-    """The planner's view of a configured calendar.
-
-    Parameters:
-        calendar: the ``[[calendars]]`` entry.
-        crm_url: the CRM's meeting link template (``crm.meeting_url``).
-
-    Returns:
-        The profile.
-    """
-    return CalendarProfile(
-        name=calendar.name,
-        address=calendar.address,
-        sender=calendar.sender,
-        label=calendar.label,
-        reply_to=calendar.reply_to,
-        organizer_tokens=calendar.organizer_mode is OrganizerMode.TOKEN,
-        token_separator=calendar.token_separator,
-        language=calendar.language,
-        time_zone=calendar.time_zone,
-        alarm_minutes=calendar.alarm_minutes,
-        outlook_compat=calendar.outlook_compat,
-        reminder_lead=calendar.reminder_email_lead,
-        crm_url=crm_url,
-    )
 
 
 def _attendee_value(row: OutboundAttendee) -> LedgerAttendee:
@@ -195,28 +167,30 @@ def crm_note(
         message_id=message_id,
         details=dict(details) if details else None,
     )
-    if crm is None or meeting_id is None:
-        return
-    try:
-        crm.log(
-            LogEntry(
-                target=LogTarget.MEETING,
-                target_id=meeting_id,
-                level=level,
-                message=text,
-                created_at=now,
-                details=dict(details or {}),
-            )
+    if crm is not None and meeting_id is not None:
+        entry = LogEntry(
+            target=LogTarget.MEETING,
+            target_id=meeting_id,
+            level=level,
+            message=text,
+            created_at=now,
+            details=dict(details or {}),
         )
+        _crm_log(crm, session, entry, now)
+
+
+def _crm_log(crm: CrmPort, session: Session, entry: LogEntry, now: dt.datetime) -> None:
+    try:
+        crm.log(entry)
     except CrmError as exc:
-        logger.warning("CRM log for meeting %s failed: %s", meeting_id, exc)
+        logger.warning("CRM log for meeting %s failed: %s", entry.target_id, exc)
         log_event(
             session,
             now=now,
             level=LogLevel.WARNING,
             kind="crm-log-failed",
             text=f"the CRM did not take this log line: {exc}",
-            meeting_id=meeting_id,
+            meeting_id=entry.target_id,
         )
 
 
@@ -253,40 +227,59 @@ def _sync_attendees(
 def store_plan(
     session: Session,
     plan: Plan,
+    composed: Sequence[ComposedMessage],
     *,
     row: OutboundMeeting | None,
-    calendar: CalendarProfile,
+    sender: str,
     crm: CrmPort,
     now: dt.datetime,
 ) -> StoredPlan:
-    """Write ``plan`` in the caller's transaction (see the module docstring).
+    """Store ``plan`` and its composed messages in the caller's transaction.
+
+    See the module docstring: the ledger rows, the outbox rows, the superseded messages,
+    the notes. Nothing is built here: the messages come composed.
 
     Parameters:
         session: the unit of work.
         plan: the planner's decision.
+        composed: its messages as email bytes, in the plan's order.
         row: the meeting's ledger row, or ``None`` for a meeting never planned.
-        calendar: the sending calendar.
+        sender: the envelope sender of the outbox rows (the calendar's From address).
         crm: the CRM port (its integration log).
-        now: the current time (DTSTAMP, Date).
+        now: the current time.
 
     Returns:
         What was written.
 
     Raises:
-        IcsBuildError: a message's calendar object cannot be built.
-        MimeError: a message cannot be composed.
         GatewayError: the snapshot cannot be stored.
     """
     state = plan.ledger
     if state is None:
         _notes(session, plan, crm, now, {"action": plan.action})
         return StoredPlan(meeting_row_id=None, queued=0, superseded=0)
-    # Compose first: a meeting whose messages cannot be written changes nothing.
-    composed = [(m, write_invitation(m, calendar, now)) for m in plan.messages]
     created = row is None
     if row is None:
         row = OutboundMeeting(crm_meeting_id=plan.meeting_id, created_at=now)
         session.add(row)
+    _write_meeting(row, state, now, sent=bool(composed))
+    attendees = _sync_attendees(session, row, state, now)
+    superseded = 0
+    if plan.supersedes and not created:
+        superseded = _supersede(session, row.id, plan.supersedes, now)
+    queued = enqueue_many(
+        session, (_outbox_row(m, row.id, attendees, sender) for m in composed), now=now
+    )
+    details = {"action": plan.action, "uid": state.uid, "sequence": str(state.sequence)}
+    _notes(session, plan, crm, now, details)
+    if superseded:
+        logger.info("meeting %s: %d unsent message(s) superseded", plan.meeting_id, superseded)
+    return StoredPlan(meeting_row_id=row.id, queued=queued, superseded=superseded)
+
+
+def _write_meeting(
+    row: OutboundMeeting, state: LedgerState, now: dt.datetime, *, sent: bool
+) -> None:
     row.calendar = state.calendar
     row.uid = state.uid
     row.sequence = state.sequence
@@ -295,53 +288,47 @@ def store_plan(
     row.deleted = state.deleted
     row.ends_at = state.ends_at
     row.updated_at = now
-    if composed:
+    if sent:
         row.last_dtstamp = now
-    attendees = _sync_attendees(session, row, state, now)
-    superseded = 0
-    if plan.supersedes and not created:
-        result = session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.meeting_id == row.id,
-                OutboxMessage.state == OutboxState.PENDING,
-                OutboxMessage.recipient.in_(sorted(plan.supersedes)),
-            )
-            .values(state=OutboxState.CANCELLED, updated_at=now, last_error="superseded")
-            .execution_options(synchronize_session=False)
+
+
+def _supersede(
+    session: Session, meeting_row_id: int, recipients: frozenset[str], now: dt.datetime
+) -> int:
+    """Cancel the unsent messages of ``recipients`` that a newer whole-meeting one replaces."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.meeting_id == meeting_row_id,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.recipient.in_(sorted(recipients)),
         )
-        superseded = int(getattr(result, "rowcount", 0))
-    queued = enqueue_many(
-        session,
-        (
-            {
-                "message_id": f"<{message.message_id}>",
-                "sender": calendar.sender,
-                "recipient": message.recipient.address,
-                "kind": message.kind.value,
-                "meeting_id": row.id,
-                "attendee_id": attendees[message.recipient.address].id,
-                "method": message.method.value,
-                "sequence": message.sequence,
-                "recurrence_id": occurrence_key(message.occurrence)
-                if message.occurrence is not None
-                else None,
-                "raw": raw,
-            }
-            for message, raw in composed
-        ),
-        now=now,
+        .values(state=OutboxState.CANCELLED, updated_at=now, last_error="superseded")
+        .execution_options(synchronize_session=False)
     )
-    _notes(
-        session,
-        plan,
-        crm,
-        now,
-        {"action": plan.action, "uid": state.uid, "sequence": str(state.sequence)},
-    )
-    if superseded:
-        logger.info("meeting %s: %d unsent message(s) superseded", plan.meeting_id, superseded)
-    return StoredPlan(meeting_row_id=row.id, queued=queued, superseded=superseded)
+    return int(getattr(result, "rowcount", 0))
+
+
+def _outbox_row(
+    composed: ComposedMessage,
+    meeting_row_id: int,
+    attendees: dict[str, OutboundAttendee],
+    sender: str,
+) -> dict[str, object]:
+    message = composed.planned
+    occurrence = message.occurrence
+    return {
+        "message_id": f"<{message.message_id}>",
+        "sender": sender,
+        "recipient": message.recipient.address,
+        "kind": message.kind.value,
+        "meeting_id": meeting_row_id,
+        "attendee_id": attendees[message.recipient.address].id,
+        "method": message.method.value,
+        "sequence": message.sequence,
+        "recurrence_id": occurrence_key(occurrence) if occurrence is not None else None,
+        "raw": composed.raw,
+    }
 
 
 def _notes(

@@ -1,9 +1,11 @@
-"""Planned messages as email bytes: the calendar object, the body, the MIME (pure).
+"""The compose step: planned messages as email bytes (the calendar, the body, the MIME; pure).
 
-:func:`write_invitation` turns a :class:`~invitegw.itip.plan_model.PlannedMessage` into
-the exact bytes the dispatcher will hand to the relay (``email.policy.SMTP``, CRLF): the
-iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time
-zone (:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
+Between the planner and the ledger: :func:`compose_plan` turns every
+:class:`~invitegw.itip.plan_model.PlannedMessage` of a plan into a :class:`ComposedMessage`,
+the exact bytes the dispatcher will hand to the relay (``email.policy.SMTP``, CRLF), which
+the ledger then stores as they are. :func:`write_invitation` does it for one message: the
+iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time zone
+(:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
 zone, else the meeting's, else the calendar's), and the iMIP layout
 (:mod:`invitegw.mailbox.mime.compose`). :func:`write_reminder` does the same for a reminder
 email (no calendar object: it must not look like an update to the receiving client).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import dataclass
 
 from invitegw.domain.addresses import NamedAddress
 from invitegw.ics.build import build_cancel, build_request
@@ -23,7 +26,8 @@ from invitegw.ics.model import Method
 from invitegw.itip.plan_model import (
     CalendarProfile,
     LedgerAttendee,
-    MessageContext,
+    MeetingDetails,
+    Plan,
     PlannedMessage,
 )
 from invitegw.itip.policy import MessageKind
@@ -42,7 +46,40 @@ from invitegw.templates.render import (
     render_message,
 )
 
-__all__ = ["from_mailbox", "render_body", "write_invitation", "write_reminder"]
+__all__ = [
+    "ComposedMessage",
+    "compose_plan",
+    "from_mailbox",
+    "render_body",
+    "write_invitation",
+    "write_reminder",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    """A planned message and its email, ready to be stored in the outbox."""
+
+    planned: PlannedMessage
+    raw: bytes
+
+
+def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> list[ComposedMessage]:
+    """Every message of ``plan`` as email bytes, in the plan's order.
+
+    Parameters:
+        plan: the planner's decision.
+        calendar: the sending calendar.
+        now: the Date header and DTSTAMP.
+
+    Returns:
+        The composed messages.
+
+    Raises:
+        IcsBuildError: a message's calendar object cannot be built.
+        MimeError: a message cannot be composed.
+    """
+    return [ComposedMessage(m, write_invitation(m, calendar, now)) for m in plan.messages]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -73,7 +110,7 @@ def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> NamedAddress
 
 
 def _view(
-    context: MessageContext,
+    details: MeetingDetails,
     recipient: LedgerAttendee,
     calendar: CalendarProfile,
     *,
@@ -90,19 +127,19 @@ def _view(
         kind=kind,
         audience=Audience.INTERNAL if internal else Audience.EXTERNAL,
         language=pick_language(recipient.language, calendar.language),
-        title=context.title,
+        title=details.title,
         start=start,
         end=end,
-        time_zone=recipient.time_zone or context.time_zone,
-        organizer_name=context.organizer_name,
-        organizer_email=context.organizer_email,
-        location=context.location,
-        description=context.description,
-        attendees=context.attendees,
+        time_zone=recipient.time_zone or details.time_zone,
+        organizer_name=details.organizer_name,
+        organizer_email=details.organizer_email,
+        location=details.location,
+        description=details.description,
+        attendees=details.attendees,
         rrule=rrule,
         occurrence=occurrence,
         removed=removed,
-        crm_url=context.crm_url if internal else None,
+        crm_url=details.crm_url if internal else None,
         calendar_name=calendar.label,
         changes=changes,
     )
@@ -135,7 +172,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
     recipient = message.recipient
     body = render_body(
         _view(
-            message.context,
+            message.details,
             recipient,
             calendar,
             kind=message.kind,
@@ -147,7 +184,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
             changes=message.changes,
         )
     )
-    sender = from_mailbox(calendar, message.context.organizer_name)
+    sender = from_mailbox(calendar, message.details.organizer_name)
     thread = (message.thread_id,) if message.thread_id else ()
     spec = InvitationEmail(
         method=message.method,
@@ -166,7 +203,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
 
 
 def write_reminder(
-    context: MessageContext,
+    details: MeetingDetails,
     recipient: LedgerAttendee,
     calendar: CalendarProfile,
     *,
@@ -179,7 +216,7 @@ def write_reminder(
     """A reminder email for one occurrence (text and HTML, no calendar object).
 
     Parameters:
-        context: the meeting as the body shows it.
+        details: the meeting as the body shows it.
         recipient: the attendee it goes to.
         calendar: the sending calendar.
         start: the occurrence's start.
@@ -195,9 +232,9 @@ def write_reminder(
         MimeError: an address or the Message-ID cannot be written.
     """
     body = render_body(
-        _view(context, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
+        _view(details, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
     )
-    sender = from_mailbox(calendar, context.organizer_name)
+    sender = from_mailbox(calendar, details.organizer_name)
     thread = (recipient.thread_id,) if recipient.thread_id else ()
     spec = NoticeEmail(
         body=body,
@@ -205,7 +242,7 @@ def write_reminder(
         recipient=NamedAddress(recipient.name, recipient.address),
         message_id=message_id,
         date=now,
-        reply_to=NamedAddress(context.organizer_name, reply_to),
+        reply_to=NamedAddress(details.organizer_name, reply_to),
         in_reply_to=recipient.thread_id,
         references=thread,
     )

@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from invitegw.domain.records import Meeting
 from invitegw.errors import GatewayError
-from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.outbound.ledger import calendar_profile, ledger_state
+from invitegw.gateway.outbound.ledger import ledger_state
 from invitegw.gateway.outbound.messages import write_reminder
 from invitegw.gateway.storage import (
     OutboundMeeting,
@@ -37,15 +36,16 @@ from invitegw.gateway.storage import (
     enqueue,
     release_lease,
 )
+from invitegw.gateway.uow import UnitsOfWork
 from invitegw.ics.model import Event, PartStat
 from invitegw.ics.recurrence import expand
 from invitegw.itip.meeting_events import base_event, occurrence_key, occurrence_span
-from invitegw.itip.plan_messages import message_env
+from invitegw.itip.plan_messages import meeting_details
 from invitegw.itip.plan_model import (
     CalendarProfile,
     IdSource,
     LedgerAttendee,
-    MessageContext,
+    MeetingDetails,
     RandomIds,
 )
 from invitegw.itip.recipients import organizer_for
@@ -127,21 +127,27 @@ class Reminders:
     """The reminder job of one gateway (see the module docstring).
 
     Parameters:
-        gateway: the assembled gateway.
+        units: starts the units of work.
+        calendars: the calendars that send reminders (``reminder_email_lead`` set), by name.
+        worker: this worker's name (the job's lease).
+        lease: how long the job's lease is held.
         ids: where Message-IDs come from.
     """
 
-    def __init__(self, gateway: Gateway, *, ids: IdSource | None = None) -> None:
-        self.gateway = gateway
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        calendars: dict[str, CalendarProfile],
+        *,
+        worker: str,
+        lease: dt.timedelta,
+        ids: IdSource | None = None,
+    ) -> None:
+        self.units = units
+        self.calendars = calendars
+        self.worker = worker
+        self.lease = lease
         self.ids = ids or RandomIds()
-
-    def _calendars(self) -> dict[str, CalendarProfile]:
-        settings = self.gateway.settings
-        return {
-            c.name: calendar_profile(c, crm_url=settings.crm.meeting_url)
-            for c in settings.calendars
-            if c.reminder_email_lead is not None
-        }
 
     def run(self, *, stop: threading.Event | None = None) -> int:
         """Queue every reminder due now.
@@ -155,22 +161,20 @@ class Reminders:
         Raises:
             StorageError: the database failed.
         """
-        calendars = self._calendars()
+        calendars = self.calendars
         if not calendars:
             return 0
-        gateway = self.gateway
-        now = gateway.clock()
-        duration = gateway.settings.worker.lease_duration
-        with gateway.store.session() as session:
+        now = self.units.now()
+        with self.units.start() as uow:
             if not acquire_lease(
-                session, REMINDER_LEASE, gateway.worker, now=now, duration=duration
+                uow.session, REMINDER_LEASE, self.worker, now=now, duration=self.lease
             ):
                 return 0
         queued = 0
         try:
-            with gateway.store.session() as session:
+            with self.units.start() as uow:
                 ids = list(
-                    session.scalars(
+                    uow.session.scalars(
                         select(OutboundMeeting.id).where(
                             OutboundMeeting.calendar.in_(sorted(calendars)),
                             OutboundMeeting.cancelled.is_(False),
@@ -183,11 +187,11 @@ class Reminders:
             for meeting_id in ids:
                 if stop is not None and stop.is_set():
                     break
-                with gateway.store.session() as session:
-                    queued += self._meeting(session, meeting_id, calendars, now)
+                with self.units.start() as uow:
+                    queued += self._meeting(uow.session, meeting_id, calendars, now)
         finally:
-            with gateway.store.session() as session:
-                release_lease(session, REMINDER_LEASE, gateway.worker)
+            with self.units.start() as uow:
+                release_lease(uow.session, REMINDER_LEASE, self.worker)
         if queued:
             logger.info("%d reminder email(s) queued", queued)
         return queued
@@ -227,9 +231,7 @@ class Reminders:
         )
         rows = {a.address: a for a in row.attendees}
         listed = [a for a in state.attendees if a.invited]
-        env = message_env(
-            state.snapshot, calendar, state.uid, state.sequence, now, self.ids, listed, False
-        )
+        details = meeting_details(state.snapshot, calendar, listed)
         queued = 0
         for attendee in listed:
             if not _wants_reminders(attendee):
@@ -241,7 +243,7 @@ class Reminders:
                 ):
                     continue
                 queued += self._queue(
-                    session, row, target.id, attendee, occurrence, calendar, env.context, now
+                    session, row, target.id, attendee, occurrence, calendar, details, now
                 )
         return queued
 
@@ -253,19 +255,19 @@ class Reminders:
         attendee: LedgerAttendee,
         occurrence: Occurrence,
         calendar: CalendarProfile,
-        context: MessageContext,
+        details: MeetingDetails,
         now: dt.datetime,
     ) -> int:
         assert row.snapshot is not None
         message_id = self.ids.message_id(calendar.domain)
         organizer = organizer_for(
             calendar,
-            name=context.organizer_name,
-            user_address=context.organizer_email,
+            name=details.organizer_name,
+            user_address=details.organizer_email,
             token=attendee.token,
         )
         raw = write_reminder(
-            context,
+            details,
             attendee,
             calendar,
             start=occurrence.start,

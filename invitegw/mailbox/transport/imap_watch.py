@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from invitegw.domain.backoff import backoff
 from invitegw.errors import CapabilityError, GatewayError, MailboxError
 from invitegw.mailbox.transport.imap_client import (
     ImapAccount,
@@ -230,8 +231,15 @@ class ImapWatcher:
         return self.events.count(WatchEvent.HANDLED) - handled
 
     def _backoff(self, failures: int) -> float:
-        base = min(self.config.backoff_max, self.config.backoff_initial * 2.0**failures)
-        return base * (0.5 + self._rng.random() / 2)
+        # Between half the doubled delay and all of it: never above backoff_max.
+        return backoff(
+            failures + 1,
+            first=self.config.backoff_initial,
+            cap=self.config.backoff_max,
+            centre=0.75,
+            jitter=0.25,
+            draw=self._rng.random(),
+        )
 
     # -- one session -----------------------------------------------------------------------
 

@@ -21,7 +21,12 @@ from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, LogEntry
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import (
+    Gateway,
+    build_dispatcher,
+    build_gateway,
+    build_outbound,
+)
 from invitegw.gateway.config import (
     CalendarSettings,
     OutboundSettings,
@@ -29,8 +34,8 @@ from invitegw.gateway.config import (
     Settings,
     SmtpSettings,
 )
-from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchReport
-from invitegw.gateway.outbound.feed import Outbound, OutboundReport
+from invitegw.gateway.outbound.dispatch import DispatchReport
+from invitegw.gateway.outbound.feed import OutboundReport
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
 from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.process import CliProcess
@@ -98,16 +103,16 @@ class OutboundHarness:
         self.ids = CountingIds()
         self.settings = settings_for(sink.port, tmp_path / "data", **settings)
         self.gateway: Gateway = build_gateway(self.settings, store=store, clock=self.clock)
-        self.outbound = Outbound(self.gateway, ids=self.ids)
-        self.dispatcher = Dispatcher(self.gateway, rng=lambda: 0.5)
+        self.outbound = build_outbound(self.gateway, ids=self.ids)
+        self.dispatcher = build_dispatcher(self.gateway, rng=lambda: 0.5)
         self.people: dict[str, str] = {}
 
     def with_settings(self, **changes: Any) -> None:
         """Replace settings sections (``smtp=...``) and rebuild the pipeline parts."""
         self.settings = dataclasses.replace(self.settings, **changes)
         self.gateway = build_gateway(self.settings, store=self.store, clock=self.clock)
-        self.outbound = Outbound(self.gateway, ids=self.ids)
-        self.dispatcher = Dispatcher(self.gateway, rng=lambda: 0.5)
+        self.outbound = build_outbound(self.gateway, ids=self.ids)
+        self.dispatcher = build_dispatcher(self.gateway, rng=lambda: 0.5)
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[SqlCrmAdmin]:

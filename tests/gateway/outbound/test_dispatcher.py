@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from invitegw.domain.records import EntityType, LogLevel
-from invitegw.gateway.bootstrap import build_gateway, smtp_sender
+from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, smtp_sender
 from invitegw.gateway.config import RetrySettings, load_settings
-from invitegw.gateway.outbound.dispatch import Dispatcher, retry_delay
+from invitegw.gateway.outbound.dispatch import retry_delay
 from invitegw.gateway.storage import (
     DeliveryState,
     OutboundAttendee,
@@ -248,7 +248,7 @@ def test_two_workers_share_the_outbox_without_sending_twice(
         h.create_meeting(title=f"Meeting {n}")
     assert h.outbound.poll().messages == 40
     workers = [
-        Dispatcher(
+        build_dispatcher(
             build_gateway(
                 dataclasses.replace(
                     h.settings, worker=dataclasses.replace(h.settings.worker, id=f"w{n}")
@@ -353,7 +353,7 @@ def test_starttls_and_auth_with_the_password_from_the_environment(
     h.with_settings(smtp=loaded.smtp)
     # The sink's certificate comes from a test CA: trust it, as a deployment trusts its relay.
     assert loaded.smtp.password is not None
-    h.dispatcher = Dispatcher(
+    h.dispatcher = build_dispatcher(
         h.gateway,
         sender=SmtpSender(
             configured.config,

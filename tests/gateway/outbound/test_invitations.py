@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from invitegw.gateway.outbound.messages import write_invitation, write_reminder
+from invitegw.gateway.outbound.messages import compose_plan, write_invitation, write_reminder
 from invitegw.ics import parse_calendar
 from invitegw.itip.plan_model import Plan, PlannedMessage
 from tests.gateway.outbound.builders import (
@@ -145,6 +145,21 @@ def test_updates_refer_to_the_first_invitation(created: Plan) -> None:
     assert str(message["References"]) == f"<{first.message_id}>"
 
 
+def test_the_compose_step_writes_every_message_of_a_plan_in_order(created: Plan) -> None:
+    composed = compose_plan(created, SALES, NOW)
+    assert [c.planned for c in composed] == list(created.messages)
+    written = [parsed(c.raw) for c in composed]
+    assert [str(m["Message-ID"]) for m in written] == [
+        f"<{c.planned.message_id}>" for c in composed
+    ]
+    assert [str(m["To"]) for m in written] == [
+        "Olga Organizer <olga@example.com>",
+        "Carl Colleague <carl@example.com>",
+        "Gina Guest <gina@example.org>",
+        "Paweł Nowak <pawel@example.org>",
+    ]
+
+
 def test_a_cancellation_says_so(created: Plan) -> None:
     assert created.ledger is not None
     result = plan(meeting(attendees=(CARL, GINA, PAWEL), cancelled=True), created.ledger)
@@ -156,7 +171,7 @@ def test_a_cancellation_says_so(created: Plan) -> None:
 def test_a_reminder_has_no_calendar_object(created: Plan) -> None:
     planned = to(created, "pawel@example.org")
     raw = write_reminder(
-        planned.context,
+        planned.details,
         planned.recipient,
         SALES,
         start=at(8, 10),

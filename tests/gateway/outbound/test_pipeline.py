@@ -12,8 +12,8 @@ from sqlalchemy import select, text
 from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.crm_adapter.port import ExistenceCheck
 from invitegw.domain.records import ChangeBatch, LogLevel, Meeting
-from invitegw.gateway.bootstrap import build_gateway
-from invitegw.gateway.outbound.feed import FEED_CURSOR, POLL_LEASE, Outbound, request_resend
+from invitegw.gateway.bootstrap import build_gateway, build_outbound
+from invitegw.gateway.outbound.feed import FEED_CURSOR, POLL_LEASE, request_resend
 from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboxState,
@@ -242,7 +242,7 @@ def test_deletions_the_feed_cannot_see_are_found_and_cancelled(
     calls: list[Sequence[str]] = []
     h.gateway = build_gateway(h.settings, store=store, clock=h.clock)
     h.gateway.crm_factory = lambda session: FeedBlindToDeletions(SqlCrm(session), calls)  # type: ignore[assignment, return-value]
-    h.outbound = Outbound(h.gateway, ids=h.ids)
+    h.outbound = build_outbound(h.gateway, ids=h.ids)
     assert isinstance(FeedBlindToDeletions(SqlCrm(None), calls), ExistenceCheck)  # type: ignore[arg-type]
     h.seed()
     kept = h.create_meeting()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from invitegw.gateway.outbound.reminders import Reminders, due_occurrences
+from invitegw.gateway.bootstrap import build_reminders
+from invitegw.gateway.outbound.reminders import due_occurrences
 from invitegw.gateway.storage import OutboundAttendee, OutboxState, Store
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.outbound.builders import WARSAW, at, cancelled, meeting, moved
@@ -64,7 +65,7 @@ def reminders(h: OutboundHarness) -> list[tuple[str, str]]:
 
 def run_at(h: OutboundHarness, when: dt.datetime) -> int:
     h.clock.now = when.astimezone(dt.UTC)
-    queued = Reminders(h.gateway, ids=h.ids).run()
+    queued = build_reminders(h.gateway, ids=h.ids).run()
     h.dispatcher.flush()
     return queued
 
