@@ -24,6 +24,7 @@ from invitegw.crm_adapter.port import CrmPort
 from invitegw.crm_adapter.registry import CrmBinding, CrmBuildContext, get_adapter
 from invitegw.domain.records import EntityType
 from invitegw.gateway.config import Settings
+from invitegw.gateway.metrics import Instruments
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
 from invitegw.mailbox.mime.extract import MimeLimits
@@ -64,6 +65,8 @@ class Gateway:
     crm_factory: CrmFactory
     worker: str
     schema: SchemaStatus | None = None
+    # Event metrics and event log lines (metrics kept when [http] listen is set).
+    instruments: Instruments = field(default_factory=Instruments)
     extras: dict[str, object] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -280,6 +283,7 @@ def build_gateway(
         crm_factory=crm_factory,
         worker=worker_id(settings),
         schema=schema,
+        instruments=Instruments(enabled=bool(settings.http.listen)),
         closers=closers,
     )
 

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 COMMAND_MODULES: tuple[str, ...] = (
     "invitegw.gateway.commands.demo",
     "invitegw.gateway.commands.serve",
+    "invitegw.gateway.commands.status",
     "invitegw.gateway.commands.outbox",
     "invitegw.gateway.commands.inbound",
     "invitegw.gateway.commands.ics",

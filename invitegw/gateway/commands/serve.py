@@ -46,14 +46,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if not args.verbose:
-        logging.getLogger("invitegw").setLevel(logging.INFO)
-    gateway = build_gateway(settings_for(args))
+    from invitegw.gateway.logs import configure_logging
+    from invitegw.gateway.operations import attach_operations, record_once, write_once
+
+    settings = settings_for(args)
+    configure_logging(settings.logging, verbosity=args.verbose)
+    gateway = build_gateway(settings)
     runtime = Runtime(gateway)
     try:
         scheduler = GatewayScheduler(runtime)
         if args.once:
+            monitor = record_once(scheduler)
             outcomes = scheduler.run_once()
+            write_once(monitor)
             for outcome in outcomes:
                 status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
                 print(f"{outcome.name}: {outcome.result if outcome.ok else status}")
@@ -63,13 +68,17 @@ def _serve(args: argparse.Namespace) -> int:
             logger.info("%s received: stopping", signal.Signals(signum).name)
             runtime.stop.set()
 
+        ops = attach_operations(scheduler)
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             scheduler.start()
+            ops.ready()
             print(f"invitegw serving as {gateway.worker}; stop with Ctrl-C", file=sys.stderr)
             scheduler.wait()
         finally:
+            ops.stopping()
             scheduler.shutdown(timeout=args.stop_timeout)
+            ops.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         logger.info("stopped")

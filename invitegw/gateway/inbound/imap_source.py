@@ -415,6 +415,7 @@ class MailboxService:
             self._watcher = watcher
             self.tenures += 1
             self._cond.notify_all()
+        self._gateway.instruments.lease(self.lease.name, "taken")
         logger.info("%s: lease %s taken by %s", self.name, self.lease.name, self._gateway.worker)
 
     def _drop(self, *, release: bool) -> None:
@@ -426,6 +427,8 @@ class MailboxService:
             self._cond.notify_all()
         if watcher is not None and release:
             self.lease.release()
+        if watcher is not None:
+            self._gateway.instruments.lease(self.lease.name, "released" if release else "lost")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from invitegw.gateway.inbound.smtp_source import (
     SpoolService,
     SpoolWorker,
 )
+from invitegw.gateway.metrics import ObservedPipeline
 from invitegw.gateway.scheduler import Job, Runtime, Service
 
 __all__ = [
@@ -108,7 +109,9 @@ def inbound_parts(gateway: Gateway, *, pipeline: Pipeline | None = None) -> Inbo
     parts = gateway.extras.get(_EXTRAS_KEY)
     if isinstance(parts, InboundParts):
         return parts
-    made = InboundParts(gateway, pipeline or _LazyPipeline(gateway))
+    made = InboundParts(
+        gateway, ObservedPipeline(pipeline or _LazyPipeline(gateway), gateway.instruments)
+    )
     gateway.extras[_EXTRAS_KEY] = made
     return made
 

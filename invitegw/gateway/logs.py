@@ -1,0 +1,144 @@
+"""The log format of ``serve``: text for people, or one JSON object per line with stable keys.
+
+``[logging] format = "json"`` writes each record as one line::
+
+    {"time": "2026-12-07T10:00:00.123Z", "level": "info", "logger": "invitegw.events",
+     "event": "inbound.message", "message": "message from sales: created",
+     "message_id": "abc@example.org", "meeting": null, "mailbox": "sales",
+     "outcome": "created", "duration_ms": 41.2, "error": null}
+
+Every line has every key of :data:`KEYS` (``null`` when it does not apply), so a log
+collector can rely on them; ``event`` is ``log`` for a line that is not one of the
+gateway's events (:mod:`invitegw.gateway.metrics` writes those). Only these keys are
+written: nothing else a record carries, so no secret or message body reaches the log by
+way of an attribute. A traceback is in ``traceback``.
+
+Under systemd (``$JOURNAL_STREAM`` names the standard error stream) each line starts with
+its syslog priority (``<3>`` …, sd-daemon(3)): journald stores the level and adds the
+time itself, so text lines leave the time out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from typing import Any, TextIO
+
+from invitegw.gateway.config import LogFormat, LoggingSettings
+
+__all__ = ["KEYS", "JournalPrefix", "JsonFormatter", "configure_logging", "under_journald"]
+
+KEYS = ("event", "message_id", "meeting", "mailbox", "outcome", "duration_ms", "error")
+"""The stable keys of every JSON line, beside ``time``, ``level``, ``logger``, ``message``."""
+
+_PRIORITY = {  # syslog priorities (RFC 5424 section 6.2.1) by logging level
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+_TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_JOURNAL_TEXT = "%(levelname)s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with exactly the keys the module docstring lists."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        data: dict[str, Any] = {
+            "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in KEYS:
+            data[key] = getattr(record, key, None)
+        if data["event"] is None:
+            data["event"] = "log"
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class JournalPrefix(logging.Formatter):
+    """Puts the syslog priority before each line another formatter made (journald reads it).
+
+    Parameters:
+        inner: the formatter that makes the line.
+    """
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        """``<N>`` and the inner formatter's line (each line of a traceback prefixed too)."""
+        priority = _PRIORITY.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)
+        text = self.inner.format(record)
+        return "\n".join(f"<{priority}>{line}" for line in text.splitlines() or [""])
+
+
+def under_journald(stream: TextIO) -> bool:
+    """Whether ``stream`` is the journal stream systemd gave us (``$JOURNAL_STREAM``).
+
+    Parameters:
+        stream: the stream logs go to.
+
+    Returns:
+        True when its device and inode are the ones ``$JOURNAL_STREAM`` names.
+    """
+    value = os.environ.get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not device.isdigit() or not inode.isdigit():
+        return False
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return info.st_dev == int(device) and info.st_ino == int(inode)
+
+
+def configure_logging(
+    settings: LoggingSettings, *, verbosity: int = 0, stream: TextIO | None = None
+) -> logging.Handler:
+    """Replace the root logger's handlers by one that writes ``settings.format``.
+
+    Parameters:
+        settings: ``[logging]``.
+        verbosity: ``-v`` count: 1 raises invitegw's loggers to INFO at least, 2 to DEBUG.
+        stream: where lines go (default: standard error).
+
+    Returns:
+        The handler installed.
+    """
+    out = stream if stream is not None else sys.stderr
+    journal = under_journald(out)
+    formatter: logging.Formatter
+    if settings.format is LogFormat.JSON:
+        formatter = JsonFormatter()
+    else:
+        formatter = logging.Formatter(_JOURNAL_TEXT if journal else _TEXT)
+    if journal:
+        formatter = JournalPrefix(formatter)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    level = logging.getLevelName(settings.level.value.upper())
+    if verbosity >= 2:
+        level = logging.DEBUG
+    elif verbosity == 1:
+        level = min(level, logging.INFO)
+    logging.getLogger("invitegw").setLevel(level)
+    for name, value in settings.logger_levels.items():
+        logging.getLogger(name).setLevel(logging.getLevelName(value.value.upper()))
+    return handler
