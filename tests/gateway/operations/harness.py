@@ -61,6 +61,7 @@ def config_text(
     dovecot: DovecotServer | None = None,
     user: ImapUser | None = None,
     owner: str = "olga@example.com",
+    stall: str = "2s",
     extra: str = "",
 ) -> str:
     """An ``invitegw.toml`` for the deployment."""
@@ -72,7 +73,7 @@ def config_text(
         '[[calendars]]\nname = "sales"\naddress = "sales@example.com"\n'
         'time_zone = "Europe/Warsaw"\n'
         '[worker]\nid = "worker-1"\nheartbeat = "1s"\nlease_duration = "5s"\n'
-        'stall_timeout = "2s"\n'
+        f'stall_timeout = "{stall}"\n'
     )
     if dovecot is not None and user is not None:
         text += (
@@ -95,6 +96,8 @@ class Deployment:
         dovecot: DovecotServer | None = None,
         extra: str = "",
         env: dict[str, str] | None = None,
+        stall: str = "2s",
+        pipeline: Any = None,
     ) -> None:
         self.store = store
         self.dovecot = dovecot
@@ -110,11 +113,14 @@ class Deployment:
                 smtp_port=smtp_port,
                 dovecot=dovecot,
                 user=self.user,
+                stall=stall,
                 extra=extra,
             )
         )
         self.settings: Settings = load_settings(self.config, self.env)
         self.gateway: Gateway = build_gateway(self.settings, store=store)
+        if pipeline is not None:
+            inbound_parts(self.gateway, pipeline=pipeline)
         self.scheduler = GatewayScheduler(Runtime(self.gateway))
         self.ops: Operations = attach_operations(self.scheduler, env=self.env)
         self.started = False
