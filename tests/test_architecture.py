@@ -106,7 +106,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "invitegw.ics": ("invitegw.ics", "invitegw.errors"),
     "invitegw.domain": ("invitegw.domain", "invitegw.errors"),
     "invitegw.itip": ("invitegw.itip", "invitegw.ics", "invitegw.domain", "invitegw.errors"),
-    "invitegw.templates": ("invitegw.templates", "invitegw.itip.policy", "invitegw.errors"),
+    "invitegw.templates": (
+        "invitegw.templates",
+        "invitegw.itip.policy",
+        "invitegw.ics",
+        "invitegw.errors",
+    ),
     "invitegw.mailbox": (
         "invitegw.mailbox",
         "invitegw.templates",

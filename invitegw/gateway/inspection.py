@@ -15,10 +15,10 @@ from typing import Any
 from invitegw.errors import IcsError, MimeError
 from invitegw.ics import CalendarObject, Event, parse_calendars
 from invitegw.ics.limits import IcsLimits
+from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 from invitegw.mailbox.mime import Extraction, MimeLimits, extract
 
 __all__ = [
-    "CALENDAR_SUFFIXES",
     "Inspection",
     "ObjectReport",
     "event_record",
@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 # File names read as bare calendar objects; anything else is read as an email.
-CALENDAR_SUFFIXES = (".ics", ".ical", ".icalendar", ".ifb", ".vcs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +60,7 @@ class Inspection:
 
 def looks_like_calendar(name: str, data: bytes) -> bool:
     """True when ``data`` is a bare calendar object rather than an email."""
-    if name.lower().endswith(CALENDAR_SUFFIXES):
+    if name.lower().endswith(CALENDAR_FILE_SUFFIXES):
         return True
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n").upper()
     return head.startswith(b"BEGIN:VCALENDAR")

@@ -13,10 +13,13 @@ from invitegw.ics.build import (
 from invitegw.ics.changes import ChangeKind, EventChange, compare_events
 from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits
 from invitegw.ics.model import (
+    CALENDAR_FILE_SUFFIXES,
     Alarm,
     Attendee,
+    CalendarError,
     CalendarObject,
     CuType,
+    DroppedEvent,
     Event,
     EventStatus,
     Method,
@@ -24,18 +27,35 @@ from invitegw.ics.model import (
     Organizer,
     PartStat,
     Role,
+    ZoneNote,
+    ZoneNoteKind,
 )
-from invitegw.ics.parse import parse_calendar, parse_calendars
-from invitegw.ics.recurrence import expand, last_occurrence_end
+from invitegw.ics.parse import (
+    CalendarOutcome,
+    parse_calendar,
+    parse_calendar_objects,
+    parse_calendars,
+)
+from invitegw.ics.recurrence import (
+    expand,
+    last_occurrence_end,
+    occurrences_between,
+    validate_rrule,
+)
+from invitegw.ics.rrule import Recur
 
 __all__ = [
+    "CALENDAR_FILE_SUFFIXES",
     "DEFAULT_LIMITS",
     "DEFAULT_PRODUCER",
     "Alarm",
     "Attendee",
+    "CalendarError",
     "CalendarObject",
+    "CalendarOutcome",
     "ChangeKind",
     "CuType",
+    "DroppedEvent",
     "Event",
     "EventChange",
     "EventStatus",
@@ -44,7 +64,10 @@ __all__ = [
     "MethodSource",
     "Organizer",
     "PartStat",
+    "Recur",
     "Role",
+    "ZoneNote",
+    "ZoneNoteKind",
     "build_calendar",
     "build_cancel",
     "build_publish",
@@ -53,6 +76,9 @@ __all__ = [
     "compare_events",
     "expand",
     "last_occurrence_end",
+    "occurrences_between",
     "parse_calendar",
+    "parse_calendar_objects",
     "parse_calendars",
+    "validate_rrule",
 ]

@@ -193,6 +193,7 @@ def build_reply(
         location="",
         attendees=(),
         rrule=None,
+        more_rrules=(),
         rdates=(),
         exdates=(),
         status=None,
@@ -361,11 +362,11 @@ def _check_times(event: Event) -> None:
 
 def _recurrence_lines(event: Event) -> list[str]:
     lines: list[str] = []
-    if event.rrule is not None:
+    for rule in event.rrules:  # several only for an event read from a message that had them
         try:
-            recur = parse_recur(event.rrule)
+            recur = parse_recur(rule)
         except ValueError as exc:
-            raise IcsBuildError(f"RRULE {event.rrule!r}: {exc}") from None
+            raise IcsBuildError(f"RRULE {rule!r}: {exc}") from None
         until = None
         if recur.until is not None:
             until = _until_text(recur.until, recur.until_utc, event.start)

@@ -5,10 +5,11 @@ enough that attendees must answer again (date, time, duration, recurrence, locat
 cancellation); a change of wording does not bump it (the newer DTSTAMP tells the versions
 apart). The outbound planner uses :func:`compare_events` to decide.
 
-Significant fields: ``start``, ``end``, ``duration``, ``rrule``, ``rdates``, ``exdates``,
-``status``, ``location``. Minor: ``summary``, ``description``, ``url``, ``comment``,
-``alarms``, ``transparent``, ``organizer``. Attendee changes are reported apart
-(``attendees``): they decide who gets what, not the SEQUENCE of the others' copy.
+Significant fields: ``start``, ``end``, ``duration``, ``rrule`` (every RRULE, as a set),
+``rdates``, ``exdates``, ``status``, ``location``. Minor: ``summary``, ``description``,
+``url``, ``comment``, ``alarms``, ``transparent``, ``organizer``. Attendee changes are
+reported apart (``attendees``): they decide who gets what, not the SEQUENCE of the others'
+copy.
 Times compare as instants, so moving a meeting into another zone at the same instant is no
 change, except for a recurring one, whose later instances would move with the zone.
 """
@@ -85,7 +86,7 @@ def compare_events(old: Event, new: Event) -> EventChange:
         significant.append("end")
     if _duration(old) != _duration(new):
         significant.append("duration")
-    if _normal_rule(old.rrule) != _normal_rule(new.rrule):
+    if _normal_rules(old.rrules) != _normal_rules(new.rrules):
         significant.append("rrule")
     if _instants(old.rdates) != _instants(new.rdates):
         significant.append("rdates")
@@ -147,11 +148,12 @@ def _duration(event: Event) -> dt.timedelta | None:
         return None
 
 
-def _normal_rule(rule: str | None) -> frozenset[str] | None:
-    """The rule's parts, order and case aside."""
-    if rule is None:
-        return None
-    return frozenset(part.strip().upper() for part in rule.split(";") if part.strip())
+def _normal_rules(rules: tuple[str, ...]) -> frozenset[frozenset[str]]:
+    """Each rule's parts, order and case aside; the rules' order aside too (a union)."""
+    return frozenset(
+        frozenset(part.strip().upper() for part in rule.split(";") if part.strip())
+        for rule in rules
+    )
 
 
 def _instants(values: tuple[DateOrDateTime, ...]) -> frozenset[tuple[object, ...]]:

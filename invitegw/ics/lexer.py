@@ -13,8 +13,9 @@ escaped parameters, or anything unusual, goes through ``icalendar``'s ``Contentl
 Simple lines (the vast majority) take a regular-expression fast path with the same result.
 
 Being lenient here: bare LF or CR line ends, a UTF-8 BOM, blank lines, lower-case names, a
-missing END (closed at the end with a warning), an END that closes an outer component
-(inner ones closed with a warning). Every quantity is capped (:class:`IcsLimits`).
+missing END (closed at the end with a warning, or at the next BEGIN:VCALENDAR when a
+VCALENDAR is open), an END that closes an outer component (inner ones closed with a
+warning). Every quantity is capped (:class:`IcsLimits`).
 """
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ class _Reader:
 
     def begin(self, name: str, number: int, line: str) -> None:
         limits = self.limits
+        if name == "VCALENDAR" and any(open_.name == "VCALENDAR" for open_ in self.stack):
+            # A VCALENDAR never nests: the open one lacks its END (files glued together).
+            # Closing it keeps the next calendar object a calendar object of its own.
+            self.warn(
+                f"line {number}: BEGIN:VCALENDAR inside an open VCALENDAR: "
+                "the open one is closed first"
+            )
+            self.end("VCALENDAR", number, "END:VCALENDAR")
         if len(self.stack) >= limits.max_depth:
             raise over_limit("max_depth", len(self.stack) + 1, limits.max_depth, "nesting depth")
         self.components += 1

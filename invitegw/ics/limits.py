@@ -32,6 +32,8 @@ class IcsLimits:
         max_components: components of any kind in the whole input.
         max_events: VEVENTs in the whole input.
         max_attendees: ATTENDEE properties in one VEVENT.
+        max_rrules: RRULE properties in one VEVENT (:rfc:`5545` deprecates more than one;
+            Zimbra writes two or three; each costs an expansion of its own).
         max_recurrence_instances: instances one expansion may produce.
         max_recurrence_years: how far after DTSTART a rule is expanded; instances later than
             that are treated as "beyond the horizon" (an unbounded series, in effect).
@@ -43,6 +45,7 @@ class IcsLimits:
     max_components: int = 10_000
     max_events: int = 2_000
     max_attendees: int = 5_000
+    max_rrules: int = 10
     max_recurrence_instances: int = 20_000
     max_recurrence_years: int = 200
 

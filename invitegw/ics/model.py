@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "CALENDAR_FILE_SUFFIXES",
     "Alarm",
     "Attendee",
+    "CalendarError",
     "CalendarObject",
     "CuType",
     "DateOrDateTime",
+    "DroppedEvent",
     "Event",
     "EventStatus",
     "Method",
@@ -33,8 +36,15 @@ __all__ = [
     "Organizer",
     "PartStat",
     "Role",
+    "ZoneNote",
+    "ZoneNoteKind",
     "to_utc",
 ]
+
+# File names that hold iCalendar data: .ics (RFC 5545 section 8.1), .ifb (free/busy), and
+# the older or vendor spellings real mail carries (.vcs from vCalendar 1.0, .ical,
+# .icalendar). One list for MIME extraction, `ingest` and `ics inspect`.
+CALENDAR_FILE_SUFFIXES: tuple[str, ...] = (".ics", ".ifb", ".vcs", ".ical", ".icalendar")
 
 DateOrDateTime = dt.date | dt.datetime
 
@@ -139,6 +149,44 @@ class Alarm:
     trigger_at: dt.datetime | None = None
 
 
+class ZoneNoteKind(StrEnum):
+    """What a :class:`ZoneNote` reports about a TZID (:rfc:`5545` section 3.2.19)."""
+
+    # The TZID is an IANA or Windows zone name and its VTIMEZONE gives other offsets: the
+    # IANA zone is used (producers copy VTIMEZONEs once, or truncate them).
+    IANA_OVER_VTIMEZONE = "iana-over-vtimezone"
+    # The TZID was only guessed (a display name, a label) and its VTIMEZONE gives other
+    # offsets: the VTIMEZONE is used, as RFC 5545 says.
+    VTIMEZONE_OVER_GUESS = "vtimezone-over-guess"
+    # No VTIMEZONE: the zone was guessed from the name alone.
+    GUESSED_WITHOUT_VTIMEZONE = "guessed-without-vtimezone"
+    # No VTIMEZONE and no known name: read in the calendar's X-WR-TIMEZONE.
+    X_WR_TIMEZONE = "x-wr-timezone"
+    # No VTIMEZONE and no known name: the times stay floating (wall clock, zone unknown).
+    FLOATING = "floating"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneNote:
+    """A decision about one TZID worth recording beside the task it affects.
+
+    ``zone`` is the IANA zone the name was taken to mean (``None`` when none);
+    ``how`` says how the name was understood (``"Windows zone name (CLDR map)"``). For the
+    two disagreement kinds, ``at`` is the wall-clock time where the VTIMEZONE and the IANA
+    zone were found to differ, with each one's UTC offset there. ``text`` is the same
+    sentence the calendar's warnings hold.
+    """
+
+    tzid: str
+    kind: ZoneNoteKind
+    zone: str | None = None
+    how: str = ""
+    at: dt.datetime | None = None
+    vtimezone_offset: dt.timedelta | None = None
+    zone_offset: dt.timedelta | None = None
+    text: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One VEVENT: a whole series (master) or one occurrence (``recurrence_id`` set).
@@ -149,6 +197,12 @@ class Event:
     floating and all-day values); ``original_tzid`` is the TZID as the producer wrote it.
     ``extra`` keeps properties the model does not name, as (NAME, content line) pairs, so
     that nothing the producer sent is lost.
+
+    ``rrule`` is the first RRULE; ``more_rrules`` holds any further ones (Zimbra writes
+    several; :rfc:`5545` section 3.8.5.3 deprecates that but the set of instances is their
+    union), and :attr:`rrules` gives them all. A rule in ``more_rrules`` counts only while
+    ``rrule`` is set, so ``dataclasses.replace(event, rrule=None)`` ends the series.
+    ``zone_notes`` record what was decided about the TZIDs this event's times use.
 
     ``start_given`` is ``False`` when the producer wrote no DTSTART, which :rfc:`5546`
     (section 3.2) allows in REPLY, CANCEL, REFRESH and DECLINECOUNTER; ``start`` then holds
@@ -184,6 +238,15 @@ class Event:
     original_tzid: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
     start_given: bool = True
+    more_rrules: tuple[str, ...] = ()
+    zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
+
+    @property
+    def rrules(self) -> tuple[str, ...]:
+        """Every RRULE of the event, the first one first; empty when it has none."""
+        if self.rrule is None:
+            return ()
+        return (self.rrule, *self.more_rrules)
 
     @property
     def all_day(self) -> bool:
@@ -220,14 +283,33 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class DroppedEvent:
+    """A VEVENT left out of a calendar object because it cannot be used.
+
+    The reason is the error's full text (``"line 6: VEVENT/DTSTART: no such date:
+    2026-02-30 [...]"``), the same words that follow ``"VEVENT dropped: "`` in the
+    calendar's warnings. ``uid`` and ``recurrence_id`` are what the VEVENT says, when it
+    says it readably, so that the dropped occurrence can be named; ``line_number`` is where
+    the VEVENT begins and ``property`` the property at fault (``DTSTART``), when known.
+    """
+
+    reason: str
+    uid: str | None = None
+    recurrence_id: DateOrDateTime | None = None
+    line_number: int | None = None
+    property: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CalendarObject:
     """One VCALENDAR: an iTIP message when ``method`` is set (:rfc:`5546` section 1.4).
 
-    ``events`` hold every VEVENT in file order (a master and its exceptions, exceptions
-    alone, or unrelated events). ``other_components`` names the components kept out of the
-    model, such as ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what
-    normalisation did (a Windows zone name mapped, a METHOD taken from MIME), in words for
-    a log or ``ics inspect``.
+    ``events`` hold every usable VEVENT in file order (a master and its exceptions,
+    exceptions alone, or unrelated events); ``dropped`` names the VEVENTs left out, with
+    why. ``other_components`` names the components kept out of the model, such as
+    ``VTODO``, ``VJOURNAL`` and ``VFREEBUSY``. ``warnings`` say what normalisation did (a
+    Windows zone name mapped, a METHOD taken from MIME), in words for a log or
+    ``ics inspect``; ``zone_notes`` hold the TZID decisions among them as values.
     """
 
     method: Method
@@ -238,6 +320,28 @@ class CalendarObject:
     other_components: tuple[str, ...] = ()
     extra: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    dropped: tuple[DroppedEvent, ...] = ()
+    zone_notes: tuple[ZoneNote, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarError:
+    """A calendar object (VCALENDAR) that could not be used, set aside with the reason.
+
+    ``index`` is its position among the calendar objects of the data (0 for the first,
+    counting the good ones too; stray components outside any VCALENDAR come last).
+    ``reason`` is the error's full text; ``line_number`` where the object begins;
+    ``method`` its METHOD when that could be read; ``limit`` the
+    :class:`~invitegw.ics.limits.IcsLimits` cap it went over, if that was why; ``dropped``
+    the VEVENTs that failed, when none of them was usable.
+    """
+
+    index: int
+    reason: str
+    line_number: int | None = None
+    method: Method | None = None
+    limit: str | None = None
+    dropped: tuple[DroppedEvent, ...] = ()
 
 
 def to_utc(value: DateOrDateTime) -> dt.datetime | None:

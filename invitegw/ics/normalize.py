@@ -9,8 +9,9 @@ place for it, stays in ``Event.extra`` as the producer wrote it.
 Quirks handled here (others are in :mod:`invitegw.ics.timezones`): DURATION instead of
 DTEND; DTEND before DTSTART or of another value type; SEQUENCE missing but Exchange's
 ``X-MICROSOFT-CDO-APPT-SEQUENCE`` present; ``ORGANIZER;CN=x`` without an address;
-``TRIGGER:PT-2H``; ``TRIGGER;RELATED=END``; several SUMMARYs; unknown STATUS, ROLE,
-PARTSTAT and CUTYPE values (RFC 5545 says how to read the last three).
+``TRIGGER:PT-2H``; ``TRIGGER;RELATED=END``; several SUMMARYs; several RRULEs (Zimbra;
+all kept, in ``Event.rrule`` and ``Event.more_rrules``, up to ``max_rrules``); unknown
+STATUS, ROLE, PARTSTAT and CUTYPE values (RFC 5545 says how to read the last three).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class _Fields:
         self.recurrence_id: DateOrDateTime | None = None
         self.this_and_future = False
         self.rrule: str | None = None
+        self.more_rrules: list[str] = []
         self.status: EventStatus | None = None
         self.transparent = False
         self.extra: list[tuple[str, str]] = []
@@ -100,6 +102,7 @@ class EventReader:
         self._resolver = resolver
         self._limits = limits
         self._warnings = warnings
+        self._tzids: list[str] = []  # the TZIDs the event being read uses
         self._handlers: dict[str, Callable[[Property, _Fields], None]] = {
             "UID": self._uid,
             "SUMMARY": self._text,
@@ -127,6 +130,7 @@ class EventReader:
             IcsParseError: no usable DTSTART (nor a RECURRENCE-ID to stand in for it).
             IcsLimitError: more ATTENDEEs than ``max_attendees``.
         """
+        self._tzids = []
         start, given = self._start(component)
         fields = _Fields()
         end_prop = duration_prop = None
@@ -177,6 +181,7 @@ class EventReader:
             recurrence_id=fields.recurrence_id,
             this_and_future=fields.this_and_future,
             rrule=fields.rrule,
+            more_rrules=tuple(fields.more_rrules),
             rdates=tuple(fields.rdates),
             exdates=tuple(fields.exdates),
             status=fields.status,
@@ -188,7 +193,28 @@ class EventReader:
             original_tzid=start.original_tzid if isinstance(start, Localized) else None,
             extra=tuple(fields.extra),
             start_given=given,
+            zone_notes=self._resolver.notes_for(self._tzids),
         )
+
+    def identity(self, component: Component) -> tuple[str | None, DateOrDateTime | None]:
+        """UID and RECURRENCE-ID of a VEVENT that could not be read, where they are readable.
+
+        Parameters:
+            component: the VEVENT.
+
+        Returns:
+            (UID or ``None``, RECURRENCE-ID or ``None``); never raises for a bad value.
+        """
+        uid_prop = component.first("UID")
+        uid = (unescape_text(uid_prop.value).strip() or None) if uid_prop is not None else None
+        recurrence_prop = component.first("RECURRENCE-ID")
+        recurrence_id: DateOrDateTime | None = None
+        if recurrence_prop is not None:
+            try:
+                recurrence_id = self._plain(self.time(recurrence_prop))
+            except ValueError:
+                recurrence_id = None
+        return uid, recurrence_id
 
     # -- warnings and times ---------------------------------------------------------------
 
@@ -214,7 +240,10 @@ class EventReader:
             raise ValueError(f"year {parsed.value.year} is outside {MIN_YEAR}..{MAX_YEAR}")
         if not isinstance(parsed.value, dt.datetime):
             return parsed.value
-        return self._resolver.localize(parsed.value, utc=parsed.utc, tzid=prop.param("TZID"))
+        tzid = prop.param("TZID")
+        if tzid and not parsed.utc:
+            self._tzids.append(tzid)
+        return self._resolver.localize(parsed.value, utc=parsed.utc, tzid=tzid)
 
     def _start(self, component: Component) -> tuple[DateOrDateTime | Localized, bool]:
         """DTSTART, or what stands in for it; and whether DTSTART was given."""
@@ -409,14 +438,29 @@ class EventReader:
             fields.this_and_future = True
 
     def _rrule(self, prop: Property, fields: _Fields) -> None:
-        if not self._once(prop, fields):
-            return
         text = prop.value.strip()
+        if fields.rrule is not None:
+            if text == fields.rrule or text in fields.more_rrules:
+                self._warn(prop, "repeated: the same rule is kept once")
+                return
+            if len(fields.more_rrules) + 2 > self._limits.max_rrules:
+                raise over_limit(
+                    "max_rrules",
+                    len(fields.more_rrules) + 2,
+                    self._limits.max_rrules,
+                    "RRULEs in one VEVENT",
+                )
+            # RFC 5545 section 3.8.5.3 deprecates several RRULEs (Zimbra writes them); the
+            # set of instances is still their union (RFC 2445 section 4.8.5.4).
+            self._warn(prop, "is one of several: the instances of all of them are used")
         try:
             parse_recur(text)
         except ValueError as exc:
             self._warn(prop, f"cannot be expanded ({exc}); kept as written")
-        fields.rrule = text
+        if fields.rrule is None:
+            fields.rrule = text
+        else:
+            fields.more_rrules.append(text)
 
     def _dates(self, prop: Property, target: list[DateOrDateTime]) -> None:
         for item in prop.value.split(","):

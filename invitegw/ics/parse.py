@@ -1,7 +1,15 @@
 """Parse iCalendar data from any client into the model (:rfc:`5545`, :rfc:`5546`).
 
-:func:`parse_calendars` is the one entry point of the inbound path: bytes (or text) in,
-:class:`~invitegw.ics.model.CalendarObject` values out, or one of our own errors. The stages:
+Two entry points, bytes (or text) in:
+
+- :func:`parse_calendar_objects`: one outcome per calendar object (VCALENDAR) in the data,
+  in file order: the :class:`~invitegw.ics.model.CalendarObject`, or a
+  :class:`~invitegw.ics.model.CalendarError` (its index and reason) for one that cannot be
+  used, so that one broken VCALENDAR in a file with several costs only itself;
+- :func:`parse_calendars`: every calendar object, or the first one's error (the contract
+  the inbound path was written against); :func:`parse_calendar` the first object.
+
+The stages:
 
 1. decode: UTF-8 (a BOM is dropped), UTF-16 with a BOM, else Windows-1252 with a warning;
 2. :mod:`~invitegw.ics.lexer`: content lines to components, with line numbers and caps;
@@ -9,26 +17,37 @@
    :rfc:`5546` section 1.4), PRODID, the VTIMEZONEs and X-WR-TIMEZONE for
    :mod:`~invitegw.ics.timezones`, and each VEVENT through :mod:`~invitegw.ics.normalize`.
 
-A VEVENT that cannot be used (no real DTSTART) is dropped with a warning while others
-remain; when none remains its error is raised. Whatever the input, only
-:class:`~invitegw.errors.IcsParseError` or :class:`~invitegw.errors.IcsLimitError` leave
-this module.
+A VEVENT that cannot be used (no real DTSTART) is dropped, named in
+``CalendarObject.dropped`` (and, in words, in a ``"VEVENT dropped: "`` warning), while
+others remain; when none remains the calendar object cannot be used. Whatever the input,
+only :class:`~invitegw.errors.IcsParseError` or :class:`~invitegw.errors.IcsLimitError`
+leave this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
-from invitegw.errors import IcsError, IcsParseError
+from invitegw.errors import IcsError, IcsLimitError, IcsParseError
 from invitegw.ics.lexer import Component, read_components
 from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits, over_limit
-from invitegw.ics.model import CalendarObject, Event, Method, MethodSource
+from invitegw.ics.model import (
+    CalendarError,
+    CalendarObject,
+    DroppedEvent,
+    Event,
+    Method,
+    MethodSource,
+)
 from invitegw.ics.normalize import EventReader
 from invitegw.ics.timezones import ZoneResolver
 from invitegw.ics.values import unescape_text
 
-__all__ = ["parse_calendar", "parse_calendars"]
+__all__ = ["CalendarOutcome", "parse_calendar", "parse_calendar_objects", "parse_calendars"]
+
+CalendarOutcome = CalendarObject | CalendarError
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +55,45 @@ _KNOWN_CALENDAR_PROPS = ("METHOD", "PRODID", "VERSION")
 _MAX_WARNINGS = 200
 
 
+def parse_calendar_objects(
+    data: bytes | str, *, mime_method: str | None = None, limits: IcsLimits = DEFAULT_LIMITS
+) -> list[CalendarOutcome]:
+    """Every calendar object (VCALENDAR) in ``data``, each read on its own.
+
+    Item *i* of the result is the *i*-th calendar object of the data (components outside
+    any VCALENDAR, read as one more, come last): a :class:`CalendarObject`, or a
+    :class:`CalendarError` with ``index`` *i* and the reason when that object cannot be
+    used (no VEVENT in it is usable, a per-event cap is passed, a parser fault). The
+    others are returned all the same. Warnings about the data as a whole (its encoding,
+    repaired lines) go to the first usable object.
+
+    Parameters:
+        data: the calendar data (a ``text/calendar`` part's payload, an ``.ics`` file).
+        mime_method: the ``method=`` parameter of the MIME part, used when a VCALENDAR
+            has no METHOD (:rfc:`6047` section 2.4).
+        limits: the caps in force.
+
+    Returns:
+        One outcome per calendar object, in file order (at least one).
+
+    Raises:
+        IcsParseError: the data as a whole is not iCalendar (no VCALENDAR at all).
+        IcsLimitError: the data as a whole goes over a cap (size, lines, nesting,
+            components, events); the error names it.
+    """
+    outcomes = _guarded(data, mime_method, limits)
+    return [
+        outcome.calendar_error() if isinstance(outcome, _Failure) else outcome
+        for outcome in outcomes
+    ]
+
+
 def parse_calendars(
     data: bytes | str, *, mime_method: str | None = None, limits: IcsLimits = DEFAULT_LIMITS
 ) -> list[CalendarObject]:
-    """Every VCALENDAR in ``data``, normalised.
+    """Every VCALENDAR in ``data``, normalised; the first one's error if any cannot be used.
+
+    :func:`parse_calendar_objects` returns the usable ones beside the errors instead.
 
     Parameters:
         data: the calendar data (a ``text/calendar`` part's payload, an ``.ics`` file).
@@ -54,15 +108,12 @@ def parse_calendars(
         IcsParseError: the data is not iCalendar, or no event in a calendar is usable.
         IcsLimitError: the data goes over a cap (the error names it).
     """
-    try:
-        return _parse(data, mime_method, limits)
-    except IcsError:
-        raise
-    except Exception as exc:  # the boundary: nothing foreign may escape the parser
-        logger.warning("unexpected failure parsing calendar data", exc_info=True)
-        raise IcsParseError(
-            f"unexpected parser failure ({exc.__class__.__name__}: {str(exc)[:120]})"
-        ) from exc
+    calendars: list[CalendarObject] = []
+    for outcome in _guarded(data, mime_method, limits):
+        if isinstance(outcome, _Failure):
+            raise outcome.error
+        calendars.append(outcome)
+    return calendars
 
 
 def parse_calendar(
@@ -114,7 +165,55 @@ def _decode(data: bytes | str, limits: IcsLimits) -> tuple[str, list[str]]:
     return text, warnings
 
 
-def _parse(data: bytes | str, mime_method: str | None, limits: IcsLimits) -> list[CalendarObject]:
+@dataclass(slots=True)
+class _Failure:
+    """A calendar object that could not be used, with the error that says why."""
+
+    index: int
+    error: IcsError
+    line_number: int
+    method: Method
+    dropped: tuple[DroppedEvent, ...] = ()
+
+    def calendar_error(self) -> CalendarError:
+        return CalendarError(
+            index=self.index,
+            reason=str(self.error),
+            line_number=self.line_number,
+            method=self.method,
+            limit=self.error.limit if isinstance(self.error, IcsLimitError) else None,
+            dropped=self.dropped,
+        )
+
+
+class _NoUsableEventError(Exception):
+    """Every VEVENT of a calendar object was dropped (internal to this module)."""
+
+    def __init__(self, error: IcsParseError, dropped: tuple[DroppedEvent, ...]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.dropped = dropped
+
+
+def _guarded(
+    data: bytes | str, mime_method: str | None, limits: IcsLimits
+) -> list[CalendarObject | _Failure]:
+    try:
+        return _parse(data, mime_method, limits)
+    except IcsError:
+        raise
+    except Exception as exc:  # the boundary: nothing foreign may escape the parser
+        raise _unexpected(exc) from exc
+
+
+def _unexpected(exc: Exception) -> IcsParseError:
+    logger.warning("unexpected failure parsing calendar data", exc_info=exc)
+    return IcsParseError(f"unexpected parser failure ({exc.__class__.__name__}: {str(exc)[:120]})")
+
+
+def _parse(
+    data: bytes | str, mime_method: str | None, limits: IcsLimits
+) -> list[CalendarObject | _Failure]:
     text, warnings = _decode(data, limits)
     roots, lexer_warnings = read_components(text, limits)
     warnings.extend(lexer_warnings)
@@ -130,10 +229,37 @@ def _parse(data: bytes | str, mime_method: str | None, limits: IcsLimits) -> lis
     if not calendars:
         raise IcsParseError("no VCALENDAR found", component="VCALENDAR")
     method = _mime_method(mime_method, warnings)
-    results = []
+    results: list[CalendarObject | _Failure] = []
+    pending = warnings  # the data's own warnings, for the first usable calendar object
     for index, component in enumerate(calendars):
-        results.append(_calendar(component, method, limits, warnings if index == 0 else []))
+        outcome = _one(index, component, method, limits, pending)
+        if isinstance(outcome, CalendarObject):
+            pending = []
+        results.append(outcome)
     return results
+
+
+def _one(
+    index: int,
+    component: Component,
+    mime_method: Method | None,
+    limits: IcsLimits,
+    warnings: list[str],
+) -> CalendarObject | _Failure:
+    """One calendar object, or why it cannot be used."""
+    dropped: tuple[DroppedEvent, ...] = ()
+    try:
+        return _calendar(component, mime_method, limits, warnings)
+    except _NoUsableEventError as exc:
+        error: IcsError = exc.error
+        dropped = exc.dropped
+    except IcsError as exc:
+        error = exc
+    except Exception as exc:  # a fault of ours in one object must not cost the others
+        error = _unexpected(exc)
+        error.__cause__ = exc
+    method, _ = _method(component, mime_method, [])
+    return _Failure(index, error, component.line_number, method, dropped)
 
 
 def _mime_method(value: str | None, warnings: list[str]) -> Method | None:
@@ -164,6 +290,7 @@ def _calendar(
     reader = EventReader(method, resolver, limits, reader_warnings)
     events: list[Event] = []
     errors: list[IcsParseError] = []
+    dropped: list[DroppedEvent] = []
     others: list[str] = []
     for child in component.children:
         if child.name == "VEVENT":
@@ -171,12 +298,23 @@ def _calendar(
                 events.append(reader.read(child))
             except IcsParseError as exc:
                 errors.append(exc)
+                uid, recurrence_id = reader.identity(child)
+                dropped.append(
+                    DroppedEvent(
+                        reason=str(exc),
+                        uid=uid,
+                        recurrence_id=recurrence_id,
+                        line_number=child.line_number,
+                        property=exc.property,
+                    )
+                )
         elif child.name != "VTIMEZONE" and child.name not in others:
             others.append(child.name)
     if errors and not events:
-        raise errors[0]
+        raise _NoUsableEventError(errors[0], tuple(dropped))
     warnings.extend(resolver.warnings)
     warnings.extend(reader_warnings)
+    # Kept in words too: the inbound pipeline still reads dropped events from here.
     warnings.extend(f"VEVENT dropped: {error}" for error in errors)
     if len(warnings) > _MAX_WARNINGS:
         warnings = [*warnings[:_MAX_WARNINGS], f"{len(warnings) - _MAX_WARNINGS} more warnings"]
@@ -194,6 +332,8 @@ def _calendar(
         other_components=tuple(others),
         extra=extra,
         warnings=tuple(warnings),
+        dropped=tuple(dropped),
+        zone_notes=tuple(resolver.notes),
     )
 
 

@@ -1,5 +1,11 @@
 """Bounded expansion of RRULE, RDATE and EXDATE (:rfc:`5545` sections 3.3.10, 3.8.5).
 
+This is the one reader of recurrence rules the gateway needs: :func:`validate_rrule` checks
+a rule (from a message or from the CRM) and :func:`occurrences_between` lists the instances
+of a rule between two instants; :func:`expand` and :func:`last_occurrence_end` do the same
+for an :class:`~invitegw.ics.model.Event`. All of them are bounded by the same
+:class:`~invitegw.ics.limits.IcsLimits`; nothing else should hand a rule to ``dateutil``.
+
 ``dateutil`` does the rule arithmetic, but cannot be trusted with strangers' rules as they
 are: a rule that never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) makes it search
 day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends at all. So:
@@ -11,9 +17,11 @@ day by day up to year 9999, and ``FREQ=SECONDLY`` with ``BYSETPOS`` never ends a
   that ``dateutil`` stops by itself after at most ``max_recurrence_years`` + 400 years
   whatever the rule; instances are moved back afterwards, and those more than
   ``max_recurrence_years`` after DTSTART are beyond the horizon;
-- at most ``max_recurrence_instances`` instances are produced, else
-  :class:`~invitegw.errors.IcsLimitError` names that cap.
+- at most ``max_recurrence_instances`` instances are produced, all rules of an event
+  together, else :class:`~invitegw.errors.IcsLimitError` names that cap.
 
+An event with several RRULEs (Zimbra writes them; :rfc:`5545` section 3.8.5.3 deprecates
+but does not forbid it) has the union of their instances, plus RDATE, minus EXDATE.
 Instances are wall-clock times in the event's own zone (a meeting at 09:00 stays at 09:00
 across a DST change); DTSTART always counts as the first instance (section 3.3.10).
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,7 +42,7 @@ from invitegw.ics.limits import DEFAULT_LIMITS, IcsLimits, over_limit
 from invitegw.ics.model import DateOrDateTime, Event
 from invitegw.ics.rrule import FREQUENCIES, Recur, parse_recur
 
-__all__ = ["expand", "last_occurrence_end"]
+__all__ = ["expand", "last_occurrence_end", "occurrences_between", "validate_rrule"]
 
 _SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")
 _CYCLE = 400  # years after which the Gregorian calendar repeats exactly
@@ -96,10 +105,8 @@ def last_occurrence_end(
         # A floating end with a zoned start (or the reverse) has no usable length.
         with contextlib.suppress(TypeError):
             duration = event.end - event.start
-    if event.rrule is not None and event.recurrence_id is None:
-        recur = _recur(event)
-        if not recur.bounded:
-            return None
+    if event.recurrence_id is None and not all(recur.bounded for _, recur in _recurs(event)):
+        return None
     expansion = _expand(event, limits, None)
     if not expansion.complete:
         return None
@@ -107,24 +114,134 @@ def last_occurrence_end(
     return last + duration
 
 
-def _recur(event: Event) -> Recur:
-    assert event.rrule is not None
+def validate_rrule(
+    value: str, *, start: DateOrDateTime | None = None, limits: IcsLimits = DEFAULT_LIMITS
+) -> Recur:
+    """Check one RRULE value the way the expander will read it.
+
+    Lenient on case, blanks, a trailing semicolon and an ``RRULE:`` prefix; strict on
+    meaning (:rfc:`5545` section 3.3.10): FREQ is required, every part is range-checked,
+    COUNT and UNTIL exclude each other, BYSETPOS is refused with a sub-daily FREQ. With
+    ``start``, the rule is also run from it (bounded by ``limits``), so that a rule that
+    passes here can be expanded from that start.
+
+    Parameters:
+        value: the rule (``FREQ=WEEKLY;BYDAY=MO,WE``), with or without ``RRULE:``.
+        start: the series start (DTSTART) the rule will be expanded from, if known.
+        limits: the caps in force.
+
+    Returns:
+        The checked rule; ``Recur.to_text()`` writes it in the customary order.
+
+    Raises:
+        IcsParseError: the rule is not valid or cannot be expanded (``property`` is
+            ``RRULE``; the message says why).
+    """
+    text = value.strip()
+    if text[:6].upper() == "RRULE:":
+        text = text[6:].strip()
     try:
-        return parse_recur(event.rrule)
+        recur = parse_recur(text)
     except ValueError as exc:
+        raise IcsParseError(str(exc), component="VEVENT", property="RRULE", line=text) from None
+    if recur.bysetpos and recur.freq in _SUB_DAILY:
         raise IcsParseError(
-            str(exc), component="VEVENT", property="RRULE", line=event.rrule
-        ) from None
+            f"BYSETPOS with FREQ={recur.freq} is not expanded",
+            component="VEVENT",
+            property="RRULE",
+            line=text,
+        )
+    if start is not None:
+        event = Event(uid="", start=start, rrule=text)
+        # Up to DTSTART only: dateutil builds the rule and looks for its first instance.
+        _rule_instances(event, text, recur, limits, start, budget=1)
+    return recur
+
+
+def occurrences_between(
+    rrules: str | Sequence[str],
+    start: DateOrDateTime,
+    window_start: DateOrDateTime,
+    window_end: DateOrDateTime,
+    *,
+    rdates: Sequence[DateOrDateTime] = (),
+    exdates: Sequence[DateOrDateTime] = (),
+    limits: IcsLimits = DEFAULT_LIMITS,
+) -> list[DateOrDateTime]:
+    """The starts of a series' instances from ``window_start`` to ``window_end``, inclusive.
+
+    The series is DTSTART ``start`` with the rule(s) (their union when several), RDATEs
+    and EXDATEs, as :func:`expand` reads an event: DTSTART counts as an instance, times
+    keep their wall-clock time in ``start``'s zone, and aware values compare as instants.
+    The work is bounded: instances are generated from ``start`` up to ``window_end`` (not
+    beyond), at most ``max_recurrence_instances`` of them and none later than
+    ``max_recurrence_years`` after ``start``.
+
+    Parameters:
+        rrules: one RRULE value, or several; an empty sequence for RDATEs alone.
+        start: the series start (a ``date``, a floating or an aware ``datetime``).
+        window_start: the first instant (or day) wanted.
+        window_end: the last instant (or day) wanted.
+        rdates: extra instance starts (RDATE).
+        exdates: excluded instance starts (EXDATE).
+        limits: the caps in force.
+
+    Returns:
+        The instance starts in the window, in order, of the same kind as ``start``.
+
+    Raises:
+        IcsParseError: a rule is not valid or cannot be expanded.
+        IcsLimitError: more than ``max_recurrence_instances`` instances up to ``window_end``.
+    """
+    rules = (rrules,) if isinstance(rrules, str) else tuple(rrules)
+    rules = tuple(rule.strip().removeprefix("RRULE:") for rule in rules)
+    event = Event(
+        uid="",
+        start=start,
+        rrule=rules[0] if rules else None,
+        more_rrules=rules[1:],
+        rdates=tuple(rdates),
+        exdates=tuple(exdates),
+    )
+    instances = _expand(event, limits, window_end).instances
+    lower = _sort_key(_like(start, window_start))
+    upper = _sort_key(_like(start, window_end))
+    # expand() keeps DTSTART when everything is excluded; a window holds instances only.
+    excluded = {_sort_key(_like(start, value)) for value in exdates}
+    return [
+        value
+        for value in instances
+        if lower <= _sort_key(value) <= upper and _sort_key(value) not in excluded
+    ]
+
+
+def _recurs(event: Event) -> list[tuple[str, Recur]]:
+    found = []
+    for text in event.rrules:
+        try:
+            found.append((text, parse_recur(text)))
+        except ValueError as exc:
+            raise IcsParseError(str(exc), component="VEVENT", property="RRULE", line=text) from None
+    return found
 
 
 def _expand(event: Event, limits: IcsLimits, until: DateOrDateTime | None) -> _Expansion:
     start = event.start
     instances: list[DateOrDateTime] = [start]
     complete = True
-    if event.rrule is not None and event.recurrence_id is None:
-        generated, complete = _rule_instances(event, _recur(event), limits, until)
-        instances.extend(generated)
     if event.recurrence_id is None:
+        # All rules share the one cap on distinct instances; each rule may make at most
+        # that many, so the work is bounded by max_rrules times the cap.
+        distinct: set[dt.datetime] = set()
+        for text, recur in _recurs(event):
+            budget = limits.max_recurrence_instances + 1 - len(distinct)
+            generated, rule_complete = _rule_instances(
+                event, text, recur, limits, until, budget=budget
+            )
+            instances.extend(generated)
+            complete = complete and rule_complete
+            distinct.update(_sort_key(value) for value in generated)
+            _check_count(len(distinct), limits)
         instances.extend(_like(start, value) for value in event.rdates)
     excluded = {_sort_key(_like(start, value)) for value in event.exdates}
     seen: dict[dt.datetime, DateOrDateTime] = {}
@@ -190,14 +307,24 @@ def _until_wall(recur: Recur, start: DateOrDateTime) -> dt.datetime | None:
 
 
 def _rule_instances(
-    event: Event, recur: Recur, limits: IcsLimits, until: DateOrDateTime | None
+    event: Event,
+    text: str,
+    recur: Recur,
+    limits: IcsLimits,
+    until: DateOrDateTime | None,
+    *,
+    budget: int,
 ) -> tuple[list[DateOrDateTime], bool]:
+    """One rule's instances from DTSTART on (up to ``until``), at most ``budget`` + 1.
+
+    More than ``budget`` would be over the cap: the caller's count check then raises.
+    """
     if recur.bysetpos and recur.freq in _SUB_DAILY:
         raise IcsParseError(
             f"BYSETPOS with FREQ={recur.freq} is not expanded",
             component="VEVENT",
             property="RRULE",
-            line=event.rrule,
+            line=text,
         )
     start = event.start
     wall = _wall(start)
@@ -222,7 +349,7 @@ def _rule_instances(
         )
         horizon = _years_later(wall, limits.max_recurrence_years)
         produced: list[dt.datetime] = []
-        for item in itertools.islice(rule, limits.max_recurrence_instances + 1):
+        for item in itertools.islice(rule, max(budget, 0) + 1):
             moved = _moved(item, -shift)
             if stop is not None and moved > stop:
                 break
@@ -232,7 +359,7 @@ def _rule_instances(
             produced.append(moved)
     except (ValueError, OverflowError) as exc:
         raise IcsParseError(
-            f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=event.rrule
+            f"cannot expand: {exc}", component="VEVENT", property="RRULE", line=text
         ) from None
     _check_count(len(produced), limits)
     if recur.count is not None and len(produced) < recur.count and stop is None:

@@ -4,6 +4,11 @@ The rule is kept as text in the model (``Event.rrule``); this module turns it in
 :class:`Recur` for the expander (:mod:`invitegw.ics.recurrence`), the VTIMEZONE reader and
 the builder. Every part is range-checked here, so that nothing unbounded reaches
 ``dateutil``. Lenient on case, spaces and a trailing semicolon; strict on meaning.
+
+Code outside ``ics`` should not call this module or ``dateutil.rrule`` directly: it checks a
+rule with :func:`invitegw.ics.recurrence.validate_rrule` and lists instances with
+:func:`invitegw.ics.recurrence.occurrences_between`, which also refuse what cannot be
+expanded and keep the expansion within :class:`~invitegw.ics.limits.IcsLimits`.
 """
 
 from __future__ import annotations

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from babel import Locale
 from babel.dates import format_date, get_day_names
 
+from invitegw.errors import IcsError
+from invitegw.ics.recurrence import validate_rrule
+from invitegw.ics.rrule import Recur
+
 __all__ = ["RecurrenceSummary", "describe_rrule"]
 
-_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-_SIMPLE_PARTS = {"FREQ", "INTERVAL", "BYDAY", "COUNT", "UNTIL", "BYMONTHDAY", "WKST", "BYMONTH"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +39,6 @@ class RecurrenceSummary:
     until: str | None = None
 
 
-def _parse(rrule: str) -> dict[str, str]:
-    parts: dict[str, str] = {}
-    for item in rrule.strip().removeprefix("RRULE:").split(";"):
-        if "=" in item:
-            key, _, value = item.partition("=")
-            parts[key.strip().upper()] = value.strip().upper()
-    return parts
-
-
-def _until_date(value: str) -> dt.date | None:
-    digits = value[:8]
-    try:
-        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-    except ValueError:
-        return None
-
-
 def describe_rrule(
     rrule: str, start: dt.date | dt.datetime, language: str
 ) -> RecurrenceSummary | None:
@@ -65,40 +50,46 @@ def describe_rrule(
         language: a Babel locale identifier (``pl``).
 
     Returns:
-        The summary, or ``None`` when ``rrule`` has no FREQ.
+        The summary (read with :func:`invitegw.ics.validate_rrule`, the one reader every
+        layer uses; ``freq="OTHER"`` for a rule it refuses), or ``None`` without a FREQ.
     """
-    parts = _parse(rrule)
-    freq = parts.get("FREQ")
-    if not freq:
-        return None
-    if freq not in _FREQS or set(parts) - _SIMPLE_PARTS:
+    try:
+        rule = validate_rrule(rrule)
+    except IcsError:
+        # A rule the reader refuses still says the meeting repeats when it names a
+        # frequency; without FREQ there is no rule at all.
+        return RecurrenceSummary(freq="OTHER") if "FREQ=" in rrule.upper() else None
+    if rule.freq not in _FREQS or _beyond_a_sentence(rule):
         return RecurrenceSummary(freq="OTHER")
     locale = Locale.parse(language)
-    try:
-        interval = max(1, int(parts.get("INTERVAL", "1")))
-        count = int(parts["COUNT"]) if "COUNT" in parts else None
-        month_day = int(parts["BYMONTHDAY"]) if "BYMONTHDAY" in parts else None
-    except ValueError:
-        return RecurrenceSummary(freq="OTHER")
     day_names = get_day_names("wide", locale=locale)
-    weekdays: list[str] = []
-    for token in filter(None, parts.get("BYDAY", "").split(",")):
-        code = token[-2:]
-        if code not in _WEEKDAYS or token[:-2].strip("+-").strip():
-            # Ordinal weekdays ("2TU", "-1FR") need a sentence we do not attempt.
-            return RecurrenceSummary(freq="OTHER")
-        weekdays.append(day_names[_WEEKDAYS.index(code)])
-    if freq == "MONTHLY" and month_day is None and not weekdays:
+    weekdays = tuple(day_names[day] for _ordinal, day in rule.byday)
+    month_day = rule.bymonthday[0] if rule.bymonthday else None
+    if rule.freq == "MONTHLY" and month_day is None and not weekdays:
         month_day = start.day
     until = None
-    if "UNTIL" in parts:
-        until_day = _until_date(parts["UNTIL"])
-        until = format_date(until_day, "long", locale=locale) if until_day else None
+    if rule.until is not None:
+        until_day = rule.until.date() if isinstance(rule.until, dt.datetime) else rule.until
+        until = format_date(until_day, "long", locale=locale)
     return RecurrenceSummary(
-        freq=freq,
-        interval=interval,
-        weekdays=tuple(weekdays),
+        freq=rule.freq,
+        interval=rule.interval,
+        weekdays=weekdays,
         month_day=month_day,
-        count=count,
+        count=rule.count,
         until=until,
+    )
+
+
+def _beyond_a_sentence(rule: Recur) -> bool:
+    """Parts the sentence cannot say: ordinal weekdays ("2TU"), several month days, BYSETPOS..."""
+    return bool(
+        any(ordinal is not None for ordinal, _day in rule.byday)
+        or len(rule.bymonthday) > 1
+        or rule.byyearday
+        or rule.byweekno
+        or rule.byhour
+        or rule.byminute
+        or rule.bysecond
+        or rule.bysetpos
     )

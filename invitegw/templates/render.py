@@ -45,6 +45,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fa", "it", "pl")
+# IANA names of UTC itself, outside Etc/ (Etc/UTC, Etc/GMT+5 ... are matched by prefix).
+_UTC_KEYS = frozenset({"UTC", "UCT", "GMT", "GMT0", "Greenwich", "Universal", "Zulu"})
 _FALLBACK_LANGUAGE = "en"
 
 
@@ -230,6 +232,24 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _zone_name(zone: ZoneInfo, start: dt.datetime, locale: Locale) -> str:
+    """The zone as readers say it: "Central European Time", "czas środkowoeuropejski".
+
+    Zones without a region (``UTC``, ``Etc/GMT+5``) have no such name in CLDR; Babel would
+    write "Unknown Region (UTC) Time". They are written "UTC" or "UTC-05:00", which every
+    language reads.
+    """
+    key = zone.key
+    if key in _UTC_KEYS or key.startswith("Etc/"):
+        offset = start.astimezone(zone).utcoffset() or dt.timedelta(0)
+        if not offset:
+            return "UTC"
+        minutes = int(offset.total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return str(get_timezone_name(zone, "long", locale=locale))
+
+
 def render_message(view: MessageView) -> RenderedBody:
     """Render the subject, text and HTML bodies for ``view``.
 
@@ -248,7 +268,7 @@ def render_message(view: MessageView) -> RenderedBody:
         "lang": lang,
         "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
         "when": _format_when(view.start, view.end, zone, lang),
-        "zone_name": get_timezone_name(zone, "long", locale=locale)
+        "zone_name": _zone_name(zone, view.start, locale)
         if isinstance(view.start, dt.datetime)
         else "",
         "occurrence": _format_occurrence(view.occurrence, zone, lang)

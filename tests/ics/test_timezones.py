@@ -21,14 +21,14 @@ GUESSES = {
     "W. Europe Standard Time": "Europe/Berlin",
     "Romance Standard Time": "Europe/Paris",
     "Pacific Standard Time": "America/Los_Angeles",
-    "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna": "Europe/Amsterdam",
+    "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna": "Europe/Berlin",
     "(UTC-05:00) Eastern Time (US & Canada)": "America/New_York",
     "(GMT-05.00) Eastern Time (US & Canada)": "America/New_York",
     "(UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi": "Asia/Kolkata",
-    "(UTC+10:00) Canberra, Melbourne, Sydney": "Australia/Canberra",
+    "(UTC+10:00) Canberra, Melbourne, Sydney": "Australia/Sydney",
     "(UTC-07:00) Arizona": "America/Phoenix",
     "(UTC-03:00) Brasilia": "America/Sao_Paulo",
-    "(GMT+01.00) Sarajevo/Warsaw/Zagreb": "Europe/Sarajevo",
+    "(GMT+01.00) Sarajevo/Warsaw/Zagreb": "Europe/Warsaw",
     "GMT+0100": "Etc/GMT-1",
     "GMT-05.00": "Etc/GMT+5",
     "UTC": "UTC",
@@ -46,13 +46,13 @@ def test_guess(name: str) -> None:
     "name",
     [
         "Customized Time Zone",
-        "Central European",
+        "My Office Time",
         "America",
         "../../etc/passwd",
         "",
         "x" * 300,
         "(UTC+01:00) Atlantis",
-        "GMT +0100 (Standard) / GMT +0200 (Daylight)",
+        "GMT +0100 (Standard) / GMT +0900 (Daylight)",
         "(UTC+99:00)",
     ],
 )
@@ -186,16 +186,17 @@ def test_iana_name_wins_over_a_stale_vtimezone() -> None:
     assert any("IANA zone is used" in w for w in calendar.warnings)
 
 
-def test_vtimezone_wins_over_a_mapped_name_that_disagrees() -> None:
-    # Named as New Zealand but defined as Central Europe: the sender's client used the latter.
+def test_vtimezone_wins_over_a_guessed_name_that_disagrees() -> None:
+    # Named after Central European cities (a guess: the list is no Windows display name)
+    # but defined as New Zealand time: the sender's client used the latter (RFC 5545).
     odd = (
-        "BEGIN:VTIMEZONE\nTZID:New Zealand Standard Time\nBEGIN:STANDARD\n"
-        "DTSTART:20191027T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\nEND:STANDARD\n"
+        "BEGIN:VTIMEZONE\nTZID:Berlin and Paris office\nBEGIN:STANDARD\n"
+        "DTSTART:19700405T030000\nTZOFFSETFROM:+1300\nTZOFFSETTO:+1200\nEND:STANDARD\n"
         "END:VTIMEZONE\n"
     )
-    calendar = parse_calendar(_calendar("New Zealand Standard Time", odd, "20261120T130000"))
+    calendar = parse_calendar(_calendar('"Berlin and Paris office"', odd, "20261120T130000"))
     event = calendar.events[0]
-    assert event.start_utc == dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    assert event.start_utc == dt.datetime(2026, 11, 20, 1, tzinfo=dt.UTC)
     assert event.tzid is None
     assert any("VTIMEZONE is used" in w for w in calendar.warnings)
 

@@ -215,3 +215,20 @@ def test_every_combination_renders_without_leftovers(
         assert "{{" not in text
         assert "{%" not in text
     assert "\n" not in body.subject
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [("UTC", "UTC"), ("Etc/UTC", "UTC"), ("GMT", "UTC"), ("Etc/GMT+5", "UTC-05:00")],
+)
+@pytest.mark.parametrize("lang", ["en", "pl", "it", "fa"])
+def test_a_zone_without_a_region_is_written_utc(zone: str, expected: str, lang: str) -> None:
+    body = render_message(view(time_zone=zone, language=lang))
+    assert expected in body.text
+    assert "Unknown" not in body.text
+    assert "Nieznany" not in body.text
+    assert "نامشخص" not in body.text
+
+
+def test_a_regional_zone_keeps_its_localized_name() -> None:
+    assert "Central European" in render_message(view(time_zone="Europe/Warsaw")).text

@@ -24,6 +24,7 @@ from invitegw.crm_adapter.vtiger.client import (
     VtigerNotFoundError,
 )
 from invitegw.crm_adapter.vtiger.feed import FeedCursor
+from invitegw.crm_adapter.vtiger.meetings import SwitchReading
 from invitegw.crm_adapter.vtiger.options import ACCESS_KEY_ENV, VtigerOptions
 from invitegw.crm_adapter.vtiger.vtql import VtqlError
 
@@ -33,6 +34,7 @@ __all__ = [
     "FeedCursor",
     "LoginInfo",
     "SampleMeeting",
+    "SwitchReading",
     "VtigerApiError",
     "VtigerClient",
     "VtigerConflictError",

@@ -27,7 +27,7 @@ import httpx
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.crmlog import CrmLog
 from invitegw.crm_adapter.vtiger.feed import ChangeFeed
-from invitegw.crm_adapter.vtiger.meetings import MeetingReader
+from invitegw.crm_adapter.vtiger.meetings import MeetingReader, SwitchReading
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.crm_adapter.vtiger.parties import Directory
 from invitegw.crm_adapter.vtiger.schema import Schema
@@ -85,6 +85,8 @@ class VtigerCrm:
         self._log = CrmLog(
             self.client, options, self.schema, self.directory, self.meetings, self.tasks, utc_now
         )
+        # Problems found while reading a meeting go to that meeting's log, once each.
+        self.meetings.notice = self._log.notice
 
     @classmethod
     def from_mapping(
@@ -122,14 +124,33 @@ class VtigerCrm:
         """The meeting's snapshot, or ``None`` when it no longer exists."""
         return self.meetings.get(meeting_id)
 
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """How certain ``meeting.sync`` is: see :class:`~.meetings.SwitchReading`.
+
+        vtiger reads an untouched "Send invitations" checkbox as unticked, exactly like one
+        a person unticked; only a ticked box is certain. The gateway can use this to avoid
+        cancelling an already-invited meeting on a reading that may be nobody's choice.
+
+        Parameters:
+            meeting: a snapshot from this adapter.
+
+        Returns:
+            ``NO_SWITCH``, ``SET`` or ``MAYBE_DEFAULT``.
+        """
+        return self.meetings.sync_reading(meeting)
+
     def confirm_existing(self, meeting_ids: Sequence[str]) -> set[str]:
         """Of ``meeting_ids``, the ones that still exist (deletion check without ``sync``)."""
         return self.feed.confirm_existing(meeting_ids)
 
     @property
     def feed_reports_deletions(self) -> bool | None:
-        """Whether the feed sees deletions (``None`` until ``sync`` has been tried)."""
-        return self.feed.sync_supported
+        """Whether the feed sees every deletion (``None`` until ``sync`` has been tried).
+
+        True only where an all-users ``sync`` works; the gateway skips its existence
+        check then, and runs it otherwise.
+        """
+        return self.feed.reports_deletions
 
     # -- parties -------------------------------------------------------------------------
 

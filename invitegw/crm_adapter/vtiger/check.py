@@ -12,9 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from invitegw.crm_adapter.vtiger import vtql
-from invitegw.crm_adapter.vtiger.client import VtigerClient
+from invitegw.crm_adapter.vtiger.client import VtigerApiError, VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
-from invitegw.crm_adapter.vtiger.records import stamp_to_server
+from invitegw.crm_adapter.vtiger.records import is_true, stamp_to_server
 from invitegw.crm_adapter.vtiger.schema import EVENTS, MODULES, Schema
 from invitegw.errors import CrmError
 
@@ -25,13 +25,17 @@ _REQUIRED = (*MODULES, "ModComments")
 
 @dataclass(frozen=True, slots=True)
 class SampleMeeting:
-    """One recently changed Events record, as stored (server-zone times)."""
+    """One recently changed Events record, as stored (server-zone times).
+
+    ``sends`` is what the ``sync_field`` switch says (``None`` without one).
+    """
 
     id: str
     title: str
     activity_type: str
     start: str
     modified: str
+    sends: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class CheckReport:
     sync: str = ""
     sample: tuple[SampleMeeting, ...] = ()
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -98,9 +103,11 @@ def check_connection(
         warnings = list(schema.warnings)
         now = session.last_response_date or dt.datetime.now(dt.UTC)
         server_now = stamp_to_server(now, options.zone)
+        columns = ("id", "subject", "activitytype", "date_start", "time_start", "modifiedtime")
+        switch = options.sync_field
         text = vtql.select(
             EVENTS,
-            ("id", "subject", "activitytype", "date_start", "time_start", "modifiedtime"),
+            (*columns, switch) if switch else columns,
             order_by="modifiedtime",
             descending=True,
             limit=max(1, min(sample_size, vtql.PAGE_SIZE)),
@@ -113,6 +120,7 @@ def check_connection(
                 activity_type=str(r.get("activitytype") or ""),
                 start=f"{r.get('date_start') or ''} {r.get('time_start') or ''}".strip(),
                 modified=str(r.get("modifiedtime") or ""),
+                sends=_sends(options, r.get(switch)) if switch else None,
             )
             for r in rows
         )
@@ -128,6 +136,7 @@ def check_connection(
             sample=sample,
             sync=_probe_sync(session, options, now),
             warnings=tuple(warnings),
+            notes=_switch_notes(schema, options),
         )
     except CrmError as exc:
         report = replace(report, error=str(exc))
@@ -142,14 +151,46 @@ def _plus(stamp: str, seconds: int) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _sends(options: VtigerOptions, value: object) -> bool:
+    ticked = is_true(value)
+    return ticked if options.sync_field_means == "send" else not ticked
+
+
+def _switch_notes(schema: Schema, options: VtigerOptions) -> tuple[str, ...]:
+    """What an administrator must know before mapping the send switch (docs/vtiger.md)."""
+    name = options.sync_field
+    if not name or options.sync_field_means != "send":
+        # A "do not send" box reads unticked (= send) wherever nobody set it: safe to add.
+        return ()
+    events = schema.module(EVENTS)
+    default = events.defaults.get(name, "")
+    shown = "ticked" if is_true(default) else "unticked"
+    return (
+        f'crm.vtiger.sync_field {name} ("{events.label(name)}", {shown} by default in the '
+        'web form): vtiger reads it unticked, that is "do not send", on every meeting '
+        "that existed before the field and on every meeting created through the "
+        "webservice; tick it on the existing meetings (mass edit) before mapping it, or "
+        "an edit of an invited meeting cancels it for everyone (docs/vtiger.md)",
+    )
+
+
 def _probe_sync(client: VtigerClient, options: VtigerOptions, now: dt.datetime) -> str:
     if options.sync_operation == "off":
         return "off (crm.vtiger.sync_operation); deletions found by the existence check"
-    answer = client.sync(EVENTS, int(now.timestamp()) - 60, options.sync_type)
+    try:
+        answer = client.sync(EVENTS, int(now.timestamp()) - 60, options.sync_type)
+    except VtigerApiError as exc:
+        # A refusal is a finding to report, not a failed check: the gateway works without.
+        return f"refused ({exc.code}: {exc.vtiger_message}); deletions found by the existence check"
     if answer is None:
         return (
             "unsupported (HTTP 500, stock vtiger 8 on PHP 8); deletions found by the "
             "existence check"
+        )
+    if options.sync_type != "application":
+        return (
+            f"supported for the API user's own meetings only (sync_type = "
+            f"{options.sync_type!r}); other deletions found by the existence check"
         )
     return "supported; the change feed reports deletions"
 
@@ -178,10 +219,13 @@ def render_check_report(report: CheckReport) -> str:
     if report.server_time:
         lines.append(f"  latest changed events ({len(report.sample)}):")
         lines.extend(
-            f"    {s.id:<10} modified {s.modified}  {s.activity_type:<11} {s.start}  {s.title}"
+            f"    {s.id:<10} modified {s.modified}  {s.activity_type:<11} {s.start}  "
+            + ("" if s.sends is None else "sends  " if s.sends else "silent ")
+            + s.title
             for s in report.sample
         )
     lines.extend(f"  warning: {w}" for w in report.warnings)
+    lines.extend(f"  note: {n}" for n in report.notes)
     if report.error:
         lines.append(f"error: {report.error}")
     lines.append("OK" if report.ok else "FAILED")

@@ -14,9 +14,21 @@ HTTP 5xx (any body)                           :class:`CrmUnavailableError`
 on retrieve, revise, update, delete           :class:`CrmNotFoundError`): vtiger has no
                                               "not found"; a deleted id reads as denied
 error code ``0`` (an integer)                 :class:`VtigerConflictError`: duplicates
-``INVALID_SESSIONID``                         log in again once and retry the call
+``INVALID_SESSIONID``, ``SESSION_EXPIRED``,   log in again once and retry the call
+``SESSION_LEFT_IDLE``
 anything else, HTTP 4xx, a non-JSON answer    :class:`VtigerApiError` naming the operation
 ============================================  ===========================================
+
+**One session for the process's life.** The adapter logs in on its first call and keeps
+that session; nothing logs out between passes. vtiger ends a session on its own side:
+after 30 minutes without a call (``SESSION_LEFT_IDLE``), 24 hours after the login
+(``SESSION_EXPIRED``; both from vtiger's ``include/Webservices/SessionManager.php``), or
+when PHP has already removed the session (``INVALID_SESSIONID``, files 62, 79). Any of
+the three means one new login and one retry.
+
+**Logout** is best effort at the end: stock vtiger 8 on PHP 8 answers it with HTTP 500
+(the session then stays until vtiger's idle limit ends it). A failed logout is logged at
+DEBUG only, never raised, and gets a short timeout so it cannot hold up the exit.
 
 No ``httpx`` exception leaves this module. The access key, its digest and the session
 name are never logged; every call logs one INFO line (operation, module, outcome, time).
@@ -55,6 +67,7 @@ from invitegw.crm_adapter.vtiger.options import VtigerOptions
 from invitegw.errors import CrmError, CrmUnavailableError
 
 __all__ = [
+    "SESSION_ENDED_CODES",
     "LoginInfo",
     "VtigerApiError",
     "VtigerClient",
@@ -65,6 +78,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# The codes with which vtiger says "this session is over" (module docstring).
+SESSION_ENDED_CODES = frozenset({"INVALID_SESSIONID", "SESSION_EXPIRED", "SESSION_LEFT_IDLE"})
+# A logout runs at exit and usually fails (HTTP 500 on stock vtiger 8): never wait long.
+_LOGOUT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,16 +170,25 @@ class VtigerClient:
         )
 
     def logout(self) -> None:
-        """End the session on the server (best effort) and forget it."""
+        """End the session on the server, best effort, and forget it.
+
+        Never raises and never logs above DEBUG: stock vtiger 8 on PHP 8 answers HTTP 500
+        (module docstring), and a logout that fails changes nothing for the gateway.
+        """
         with self._lock:
             login, self._login = self._login, None
-        if login is not None:
-            try:
-                self._exchange(
-                    "logout", {"operation": "logout", "sessionName": login.session}, post=True
-                )
-            except CrmError as exc:
-                logger.info("vtiger logout failed (ignored): %s", exc)
+        if login is None:
+            return
+        try:
+            self._exchange(
+                "logout",
+                {"operation": "logout", "sessionName": login.session},
+                post=True,
+                quiet=True,
+                timeout=min(_LOGOUT_TIMEOUT, self.options.timeout),
+            )
+        except (CrmError, RuntimeError) as exc:  # RuntimeError: the HTTP client was closed
+            logger.debug("vtiger logout failed (harmless; vtiger ends idle sessions): %s", exc)
 
     def close(self) -> None:
         """Log out and close the HTTP client if this object created it."""
@@ -182,8 +208,9 @@ class VtigerClient:
     ) -> Any:
         """Run one webservice operation in the session; returns its ``result``.
 
-        An ``INVALID_SESSIONID`` answer (session expired or logged out) triggers one new
-        login and one retry.
+        An answer saying the session is over (``INVALID_SESSIONID``, ``SESSION_EXPIRED``,
+        ``SESSION_LEFT_IDLE``: see the module docstring) triggers one new login and one
+        retry.
 
         Raises:
             CrmUnavailableError: unreachable, timed out or HTTP 5xx.
@@ -197,9 +224,9 @@ class VtigerClient:
             try:
                 return self._exchange(operation, payload, post=post, module=module)
             except VtigerApiError as exc:
-                if exc.code != "INVALID_SESSIONID" or attempt == 2:
+                if exc.code not in SESSION_ENDED_CODES or attempt == 2:
                     raise
-                logger.info("vtiger session expired; logging in again")
+                logger.info("vtiger ended the session (%s); logging in again", exc.code)
                 with self._lock:
                     if self._login is not None and self._login.session == session:
                         self._login = None
@@ -292,12 +319,15 @@ class VtigerClient:
         *,
         post: bool = False,
         module: str | None = None,
+        quiet: bool = False,
+        timeout: float | None = None,
     ) -> Any:
         started = time.monotonic()
         outcome = "ok"
         try:
-            status, body, date = self._send(operation, payload, post)
-            self.last_response_date = date
+            status, body, date = self._send(operation, payload, post, timeout)
+            if not quiet:
+                self.last_response_date = date
             if operation == "sync" and (status >= 500 or not looks_json(body)):
                 outcome = f"unsupported (HTTP {status})"
                 raise _SyncUnsupportedError
@@ -321,20 +351,32 @@ class VtigerClient:
             raise
         finally:
             elapsed = time.monotonic() - started
-            self.last_call_seconds = elapsed
-            logger.info(
-                "vtiger %s %s: %s in %.0f ms", operation, module or "-", outcome, elapsed * 1000
+            if not quiet:
+                # A quiet call (the logout) must not move the server-time estimate either.
+                self.last_call_seconds = elapsed
+            logger.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "vtiger %s %s: %s in %.0f ms",
+                operation,
+                module or "-",
+                outcome,
+                elapsed * 1000,
             )
 
     def _send(
-        self, operation: str, payload: Mapping[str, str], post: bool
+        self, operation: str, payload: Mapping[str, str], post: bool, timeout: float | None
     ) -> tuple[int, bytes, dt.datetime | None]:
         url = self.options.endpoint
+        limit = (
+            httpx.Timeout(timeout, connect=min(timeout, self.options.connect_timeout))
+            if timeout is not None
+            else httpx.USE_CLIENT_DEFAULT
+        )
         try:
             if post:
-                request = self._http.build_request("POST", url, data=dict(payload))
+                request = self._http.build_request("POST", url, data=dict(payload), timeout=limit)
             else:
-                request = self._http.build_request("GET", url, params=dict(payload))
+                request = self._http.build_request("GET", url, params=dict(payload), timeout=limit)
             response = self._http.send(request, stream=True)
             try:
                 body = bytearray()
@@ -347,8 +389,9 @@ class VtigerClient:
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
+            seconds = timeout if timeout is not None else self.options.timeout
             raise CrmUnavailableError(
-                f"vtiger {operation} timed out after {self.options.timeout:g} s ({url})"
+                f"vtiger {operation} timed out after {seconds:g} s ({url})"
             ) from exc
         except (httpx.HTTPError, httpx.StreamError) as exc:
             raise CrmUnavailableError(

@@ -14,12 +14,23 @@ contact, account or lead, never an activity (files 114-118). So:
 
 Every entry is also logged through Python's logging, and where vtiger has no place for
 it, that is the only record (the gateway keeps its own log as well).
+
+**Notices** are problems the adapter finds itself while reading a meeting (an *Other
+attendees* entry it could not use): a WARNING entry on the meeting, written once per
+distinct content. The entry carries ``note=<key>`` (a digest of the meeting and what was
+wrong); before commenting, the adapter looks for a comment with that key on the same
+record, so a new process (``serve --once`` from cron) does not repeat it, and within a
+process a set of keys saves the look-up. A notice never writes to the event itself, even
+with ``allow_event_updates``: it arises while the feed reads, and an event write there
+would rewrite the invitees and come back as a change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +56,7 @@ __all__ = ["MAX_COMMENT_CHARS", "CrmLog"]
 logger = logging.getLogger(__name__)
 
 MAX_COMMENT_CHARS = 4000
+_MAX_NOTICE_KEYS = 4096
 _RANK = {LogLevel.INFO: 0, LogLevel.WARNING: 1, LogLevel.ERROR: 2}
 _PY_LEVEL = {
     LogLevel.INFO: logging.INFO,
@@ -74,6 +86,8 @@ class CrmLog:
         self._reader = reader
         self._tasks = tasks
         self._utc_now = utc_now
+        self._notice_lock = threading.Lock()
+        self._noticed: OrderedDict[str, None] = OrderedDict()
 
     # -- integration log -----------------------------------------------------------------
 
@@ -144,17 +158,83 @@ class CrmLog:
         text = f"{description}\n{line}" if description else line
         self._client.revise({"id": meeting_id, "description": text}, module=EVENTS, extra=extra)
 
-    def _comment_on_related(self, record: Mapping[str, Any], text: str) -> bool:
+    def _related(self, record: Mapping[str, Any]) -> str | None:
+        """Where a record's log comments go: its account or lead, else its contact."""
         parent = str(record.get("parent_id") or "")
         if parent and self._schema.type_of(parent) in (EntityType.ACCOUNT, EntityType.LEAD):
-            return self._comment(parent, text)
+            return parent
         contact = str(record.get("contact_id") or "")
         if contact and self._schema.type_of(contact) is EntityType.CONTACT:
-            return self._comment(contact, text)
+            return contact
+        return None
+
+    def _comment_on_related(self, record: Mapping[str, Any], text: str) -> bool:
+        target = self._related(record)
+        if target is not None:
+            return self._comment(target, text)
         logger.info(
             "vtiger record %s has no contact or account: log kept locally", record.get("id")
         )
         return False
+
+    # -- notices -------------------------------------------------------------------------
+
+    def notice(self, meeting_id: str, key: str, message: str) -> None:
+        """A WARNING entry on the meeting, once per ``key`` (module docstring).
+
+        Parameters:
+            meeting_id: the Events record the problem is about.
+            key: a digest of the meeting and of what was wrong (hex, no wildcards).
+            message: the text for the meeting's log.
+
+        Raises:
+            CrmUnavailableError: vtiger could not be reached; nothing was noted, so the
+                next reading tries again.
+        """
+        with self._notice_lock:
+            if key in self._noticed:
+                return
+        entry = LogEntry(
+            LogTarget.MEETING, meeting_id, LogLevel.WARNING, message, details={"note": key}
+        )
+        line = self._line(entry)
+        target, already = self._noted_in_crm(meeting_id, key)
+        with self._notice_lock:
+            self._noticed[key] = None
+            while len(self._noticed) > _MAX_NOTICE_KEYS:
+                self._noticed.popitem(last=False)
+        if already:
+            logger.debug("vtiger meeting %s: note %s is already in vtiger", meeting_id, key)
+            return
+        logger.warning("crm log meeting %s: %s", meeting_id, line, extra={"invitegw_log": entry})
+        if target is not None:
+            subject, related = target
+            self._comment(related, f'{line} (meeting "{subject}" {meeting_id})')
+
+    def _noted_in_crm(self, meeting_id: str, key: str) -> tuple[tuple[str, str] | None, bool]:
+        """Where the notice's comment goes (subject, record), and whether it is there."""
+        opts = self._options
+        if not opts.log_to_crm or _RANK[LogLevel.WARNING] < _RANK[opts.log_min_level]:
+            return None, False
+        record = self._schema.fetch(meeting_id, EVENTS)
+        related = self._related(record) if record is not None else None
+        if record is None or related is None:
+            return None, False
+        subject = str(record.get("subject") or "")
+        where = vtql.and_(
+            f"related_to = {vtql.ws_id(related)}",
+            f"commentcontent LIKE {vtql.like_contains(f'note={key}')}",
+        )
+        try:
+            rows = self._client.query(
+                vtql.select("ModComments", ("id", "commentcontent"), where), module="ModComments"
+            )
+        except VtigerApiError as exc:
+            # Without the look-up the note may repeat once per process; never worse.
+            logger.info("vtiger: cannot look for earlier notes on %s: %s", related, exc)
+            rows = []
+        found = any(f"note={key}" in str(r.get("commentcontent") or "") for r in rows)
+        return (subject, related), found
 
     def _comment(self, related_to: str, text: str) -> bool:
         element = {

@@ -24,6 +24,11 @@ open second are reported again (the port allows repeats, never loss).
 them (files 49-52) where it works; stock vtiger 8 on PHP 8 answers it with HTTP 500
 (file 48), and then the feed reports no deletions: the gateway finds them with
 :meth:`ChangeFeed.confirm_existing`, a bulk check of the meeting ids it still tracks.
+``sync`` is tried once per process: the first failure (HTTP 500, or a refusal such as
+``syncType=application`` for a user who is not an administrator) is logged once as a
+warning and the feed stops asking. Only an all-users sync (``sync_type =
+"application"``) sees every deletion; with a per-user sync the feed reports the API
+user's own deletions and the existence check still runs for the rest.
 
 **Cursor.** Compact JSON: ``{"v":1,"s":since,"a":after_id,"k":[[id,mtime]...],"d":sync}``.
 """
@@ -279,13 +284,12 @@ class ChangeFeed:
             except VtigerApiError as exc:
                 # E.g. syncType=application refused to a user who is not an admin: the
                 # feed must go on; deletions then come from the existence check.
-                logger.warning("vtiger sync refused (%s): deletions by the existence check", exc)
-                result = None
+                self._give_up_sync(f"vtiger sync refused ({exc.code}: {exc.vtiger_message})")
+                return [], start, False
             if result is None:
-                self.sync_supported = False
-                logger.warning(
+                self._give_up_sync(
                     "vtiger sync is not supported by this server (HTTP 500, as stock vtiger 8 "
-                    "on PHP 8 answers): deletions are found by the periodic existence check"
+                    "on PHP 8 answers; docs/vtiger.md says what to change in vtiger)"
                 )
                 return [], start, False
             self.sync_supported = True
@@ -305,6 +309,28 @@ class ChangeFeed:
             if len(deleted) >= room:
                 return deleted, since, True
         return deleted, min(since, start), False
+
+    def _give_up_sync(self, reason: str) -> None:
+        """Stop asking ``sync`` for this process's life, saying so once."""
+        self.sync_supported = False
+        # The caller never asks again once sync_supported is False, so this runs once per
+        # process: a pass every minute must not repeat the warning every minute.
+        logger.warning(
+            "%s: deleted meetings are found by the gateway's periodic existence check "
+            "instead (outbound.existence_check_interval)",
+            reason,
+        )
+
+    @property
+    def reports_deletions(self) -> bool | None:
+        """Whether the feed sees every deletion (``None`` until ``sync`` was tried).
+
+        A per-user ``sync`` (``sync_type`` other than ``"application"``) sees only the API
+        user's own records, so it does not count.
+        """
+        if self.sync_supported is None:
+            return None
+        return self.sync_supported and self._options.sync_type == "application"
 
     # -- existence check ------------------------------------------------------------------
 

@@ -3,16 +3,25 @@
 What vtiger can and cannot tell us (facts sheet, "Meeting attendees" and "Follow-up
 recordings"):
 
-- **Organizer**: the assigned user (its ``email1``). A meeting assigned to a group falls
-  back to the user who last changed it.
+- **Organizer**: the assigned user (its ``email1``). A meeting assigned to a group (a
+  group has no address) falls back to ``modifiedby``, the user who last changed it: so
+  the organizer changes when another user edits it, or when the adapter itself writes
+  the event (``allow_event_updates``). The webservice shows no creator to prefer.
 - **Contacts**: ``retrieve`` shows one ``contact_id`` only, and every related-list route
   fails on events. But ``query`` on Events joins the contact links, so
   ``WHERE id = 'E'`` reports one linked contact, ``... AND contact_id != 'C1'`` the next,
   until the answer is empty (files 108-110): N+1 queries for N contacts, bounded by
   ``contact_enumeration_limit`` with a warning when it stops early.
-- **Extra addresses**: an optional text field on Events (``attendees_field``) holding
-  addresses of people who are not contacts, separated by commas, semicolons or lines.
+- **Extra addresses**: an optional text area on Events (``attendees_field``) holding
+  addresses of people who are not contacts, read by :mod:`.attendee_text` in every form
+  people type (vtiger's web form drops ``<...>``, so ``Name <address>`` typed there loses
+  its address). What it cannot use is reported on the meeting's log once per distinct
+  content (:meth:`.crmlog.CrmLog.notice`), never guessed.
 - **User invitees cannot be read back at all**; they are not in the snapshot.
+- **The send switch** (``sync_field``, a checkbox): vtiger returns ``"0"`` for a checkbox
+  nobody ever set (records older than the field, records created through the
+  webservice: only the web form applies the field's default), exactly as for one a
+  person unticked. :meth:`MeetingReader.sync_reading` says which readings are certain.
 
 Times are read in the server's zone and given in the meeting's zone: the optional
 ``meeting_time_zone_field`` on Events, else the organizer's ``time_zone`` preference; it
@@ -22,17 +31,24 @@ becomes the invitation's TZID.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
+import hashlib
 import logging
-import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from invitegw.crm_adapter.vtiger import vtql
+from invitegw.crm_adapter.vtiger.attendee_text import (
+    MAX_ADDRESSES,
+    MAX_CHARS,
+    AttendeeText,
+    SkipReason,
+    parse_attendee_text,
+)
 from invitegw.crm_adapter.vtiger.client import VtigerClient
 from invitegw.crm_adapter.vtiger.options import VtigerOptions
-from invitegw.crm_adapter.vtiger.parties import Directory, address_party, plausible_address
+from invitegw.crm_adapter.vtiger.parties import Directory, address_party
 from invitegw.crm_adapter.vtiger.records import (
     from_server,
     is_true,
@@ -42,12 +58,31 @@ from invitegw.crm_adapter.vtiger.records import (
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
 from invitegw.domain.records import EntityType, Meeting, MeetingKind, Party, PartyRef
 
-__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader"]
+__all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader", "NoticeSink", "SwitchReading"]
 
 logger = logging.getLogger(__name__)
 
-MAX_EXTRA_ADDRESSES = 100
-_MAX_FIELD_CHARS = 20_000
+MAX_EXTRA_ADDRESSES = MAX_ADDRESSES
+_MAX_SKIPPED_SHOWN = 10
+# (meeting id, key, message): where problems found while reading a meeting go.
+NoticeSink = Callable[[str, str, str], None]
+
+
+class SwitchReading(StrEnum):
+    """How the adapter knows a meeting's send switch (``Meeting.sync``).
+
+    vtiger cannot tell an untouched checkbox from one a person unticked: both read
+    ``"0"``, and the webservice exposes no field history (no ModTracker), no time the
+    field was added, and no difference between a stored ``0`` and a missing value. A
+    ticked box (``"1"``) is certain: only a person, a mass update, an integration or the
+    web form's default can have stored it.
+    """
+
+    NO_SWITCH = "no-switch"  # no sync_field: every meeting is sent
+    SET = "set"  # the box is ticked: someone or something stored it
+    MAYBE_DEFAULT = "maybe-default"  # unticked: a person's choice or never set at all
+
+
 # Columns of vtiger_activity, vtiger_crmentity and the custom-field table only: one row
 # per event. `contact_id` would join the contact links and repeat rows (module docstring).
 _EVENT_FIELDS = (
@@ -72,12 +107,19 @@ class MeetingReader:
     """Builds :class:`Meeting` snapshots from Events records."""
 
     def __init__(
-        self, client: VtigerClient, options: VtigerOptions, schema: Schema, directory: Directory
+        self,
+        client: VtigerClient,
+        options: VtigerOptions,
+        schema: Schema,
+        directory: Directory,
+        notice: NoticeSink | None = None,
     ) -> None:
         self._client = client
         self._options = options
         self._schema = schema
         self._directory = directory
+        # Set by the adapter to its integration log once that exists (it reads meetings).
+        self.notice = notice
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -184,6 +226,23 @@ class MeetingReader:
         checked = is_true(record.get(name))
         return checked if self._options.sync_field_means == "send" else not checked
 
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """How certain ``meeting.sync`` is (see :class:`SwitchReading`).
+
+        Parameters:
+            meeting: a snapshot this adapter made (with the current configuration).
+
+        Returns:
+            ``NO_SWITCH`` without a ``sync_field``; ``SET`` when the box reads ticked;
+            ``MAYBE_DEFAULT`` when it reads unticked. With ``sync_field_means = "send"``
+            an unticked box means "do not send", so ``sync=False`` is the uncertain one;
+            with ``"skip"`` it means "send", and ``sync=False`` is certain.
+        """
+        if not self._options.sync_field:
+            return SwitchReading.NO_SWITCH
+        ticked = meeting.sync if self._options.sync_field_means == "send" else not meeting.sync
+        return SwitchReading.SET if ticked else SwitchReading.MAYBE_DEFAULT
+
     def _organizer(self, record: Mapping[str, Any]) -> Party:
         for key in ("assigned_user_id", "modifiedby"):
             user = self._directory.user(str(record.get(key) or ""))
@@ -228,28 +287,47 @@ class MeetingReader:
         attendees.pop(organizer.ref, None)
         return tuple(attendees.values())
 
-    def _extra_addresses(self, meeting_id: str, record: Mapping[str, Any]) -> list[str]:
+    def _extra_addresses(self, meeting_id: str, record: Mapping[str, Any]) -> tuple[str, ...]:
         name = self._options.attendees_field
-        text = str(record.get(name) or "")[:_MAX_FIELD_CHARS] if name else ""
-        if not text.strip():
-            return []
-        found: list[str] = []
-        for _, address in email.utils.getaddresses([re.sub(r"[;\r\n]+", ",", text)]):
-            address = address.strip()
-            if not plausible_address(address):
-                if address:
-                    logger.warning(
-                        "vtiger meeting %s: ignoring %r in %s", meeting_id, address, name
-                    )
-                continue
-            if address.casefold() not in (a.casefold() for a in found):
-                found.append(address)
-        if len(found) > MAX_EXTRA_ADDRESSES:
-            logger.warning(
-                "vtiger meeting %s: %d addresses in %s, using the first %d",
-                meeting_id,
-                len(found),
-                name,
-                MAX_EXTRA_ADDRESSES,
-            )
-        return found[:MAX_EXTRA_ADDRESSES]
+        text = str(record.get(name) or "") if name else ""
+        if not name or not text.strip():
+            return ()
+        parsed = parse_attendee_text(text)
+        if not parsed.clean:
+            self._report(meeting_id, name, parsed)
+        return parsed.addresses
+
+    def _report(self, meeting_id: str, field: str, parsed: AttendeeText) -> None:
+        """Tell the meeting's log what in the attendees field was not used."""
+        label = self._schema.module(EVENTS).label(field)
+        parts = [f'"{s.text}" ({_advice(s.reason)})' for s in parsed.skipped[:_MAX_SKIPPED_SHOWN]]
+        if len(parsed.skipped) > _MAX_SKIPPED_SHOWN:
+            parts.append(f"and {len(parsed.skipped) - _MAX_SKIPPED_SHOWN} more")
+        if parsed.dropped:
+            parts.append(f"{parsed.dropped} address(es) beyond the first {MAX_ADDRESSES}")
+        if parsed.truncated:
+            parts.append(f"everything after the first {MAX_CHARS} characters")
+        message = f"{label} ({field}): not invited: " + "; ".join(parts)
+        # The key names the meeting and what was wrong, not the whole text: adding a good
+        # address to the field does not repeat the note, a new mistake does.
+        lines = [
+            meeting_id,
+            field,
+            *(f"{s.reason}:{s.text}" for s in parsed.skipped),
+            f"dropped:{parsed.dropped}",
+            f"truncated:{parsed.truncated}",
+        ]
+        key = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:16]
+        if self.notice is not None:
+            self.notice(meeting_id, key, message)
+        else:
+            logger.warning("vtiger meeting %s: %s", meeting_id, message)
+
+
+def _advice(reason: SkipReason) -> str:
+    if reason is SkipReason.NO_ADDRESS:
+        return (
+            "no address; vtiger's web form removes <...>, so write Name (address) "
+            "or just the address"
+        )
+    return str(reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from invitegw.crm_adapter.vtiger.client import VtigerClient, VtigerNotFoundError
@@ -31,12 +31,18 @@ MODULES = (EVENTS, TASKS, "Contacts", "Accounts", "Leads", "Users")
 
 @dataclass(frozen=True, slots=True)
 class ModuleInfo:
-    """One module's id prefix, field names and picklist values."""
+    """One module's id prefix, field names, picklist values, labels and defaults.
+
+    ``defaults`` holds describe's ``default`` of each field that has one: the value
+    vtiger's *web form* fills in on a new record (the webservice does not apply it).
+    """
 
     name: str
     prefix: str
     fields: frozenset[str]
     picklists: Mapping[str, tuple[str, ...]]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
     def owns(self, ws_id: str) -> bool:
         """True when ``ws_id`` carries this module's prefix."""
@@ -47,6 +53,10 @@ class ModuleInfo:
         """The webservice id of a record number in this module."""
         return f"{self.prefix}x{crmid}"
 
+    def label(self, name: str) -> str:
+        """The field's label as vtiger's users see it (else its name)."""
+        return self.labels.get(name, name)
+
 
 def _module_info(name: str, answer: Mapping[str, Any]) -> ModuleInfo:
     prefix = str(answer.get("idPrefix") or "")
@@ -54,16 +64,22 @@ def _module_info(name: str, answer: Mapping[str, Any]) -> ModuleInfo:
         raise CrmError(f"vtiger describe {name}: no idPrefix in the answer")
     fields: set[str] = set()
     picklists: dict[str, tuple[str, ...]] = {}
+    labels: dict[str, str] = {}
+    defaults: dict[str, str] = {}
     for item in answer.get("fields") or ():
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
             continue
         fields.add(item["name"])
+        if isinstance(item.get("label"), str) and item["label"].strip():
+            labels[item["name"]] = item["label"].strip()
+        if isinstance(item.get("default"), str | int) and str(item["default"]) != "":
+            defaults[item["name"]] = str(item["default"])
         kind = item.get("type")
         if isinstance(kind, Mapping) and isinstance(kind.get("picklistValues"), list):
             picklists[item["name"]] = tuple(
                 str(v.get("value")) for v in kind["picklistValues"] if isinstance(v, Mapping)
             )
-    return ModuleInfo(name, prefix, frozenset(fields), picklists)
+    return ModuleInfo(name, prefix, frozenset(fields), picklists, labels, defaults)
 
 
 class Schema:

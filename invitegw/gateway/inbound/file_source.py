@@ -29,6 +29,7 @@ from pathlib import Path
 
 from invitegw.errors import GatewayError
 from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 
 __all__ = [
     "FileInput",
@@ -38,7 +39,6 @@ __all__ = [
     "wrap_calendar",
 ]
 
-_CALENDAR_SUFFIXES = (".ics", ".vcs", ".ical", ".icalendar")
 _MBOX_SUFFIXES = (".mbox", ".mbx")
 # Bytes read of an oversized file: enough for its header section.
 _HEADER_PREFIX = 64 * 1024
@@ -73,7 +73,7 @@ def _sniff(path: Path) -> bytes:
 
 def _file_kind(path: Path) -> InputKind:
     suffix = path.suffix.lower()
-    if suffix in _CALENDAR_SUFFIXES:
+    if suffix in CALENDAR_FILE_SUFFIXES:
         return InputKind.CALENDAR
     if suffix in _MBOX_SUFFIXES:
         return InputKind.MBOX

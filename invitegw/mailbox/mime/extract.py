@@ -40,6 +40,7 @@ from email.message import Message
 
 from invitegw.domain.addresses import Mailbox
 from invitegw.errors import ConfigError, MimeError, MimeLimitError
+from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 from invitegw.mailbox.mime.address_headers import parse_address_header
 from invitegw.mailbox.mime.bounces import (
     Bounce,
@@ -91,7 +92,6 @@ _CALENDAR_TYPES = frozenset(
         "application/ical",
     }
 )
-_CALENDAR_SUFFIXES = (".ics", ".vcs", ".ical", ".icalendar", ".ifb")
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
@@ -269,7 +269,7 @@ class _Walk:
                 self.returned_message_id = headers_message_id(decode_bytes(data, None))
             return
         disposition = part.get_content_disposition() if disposition_params else None
-        if ctype in _CALENDAR_TYPES or name.endswith(_CALENDAR_SUFFIXES):
+        if ctype in _CALENDAR_TYPES or name.endswith(CALENDAR_FILE_SUFFIXES):
             # iMIP's text/calendar body part often carries a name= too (Horde, Google);
             # only an explicit attachment disposition or a non-calendar type makes a file.
             inline = ctype in _CALENDAR_TYPES and disposition != "attachment"
@@ -334,7 +334,7 @@ class _Walk:
         for attachment in contents.attachments:
             location = f"{where}/{label}/attachment-{attachment.number}"
             name = attachment.filename.lower()
-            if not (name.endswith(_CALENDAR_SUFFIXES) or looks_like_calendar(attachment.data)):
+            if not (name.endswith(CALENDAR_FILE_SUFFIXES) or looks_like_calendar(attachment.data)):
                 continue
             if self.too_big(
                 len(attachment.data), "max_calendar_bytes", location, "calendar object"

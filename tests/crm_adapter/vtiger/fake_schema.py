@@ -257,12 +257,18 @@ NUMBERING = {
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One emulated field."""
+    """One emulated field; ``label`` and ``default`` as the layout editor sets them.
+
+    ``default`` is what describe reports and what only the web form fills in on a new
+    record; the webservice never applies it (issue 11).
+    """
 
     name: str
     type: str
     mandatory: bool = False
     values: tuple[str, ...] = field(default_factory=tuple)
+    label: str = ""
+    default: str = ""
 
 
 @dataclass(slots=True)

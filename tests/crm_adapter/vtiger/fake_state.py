@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import threading
 import time
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.crm_adapter.vtiger.fake_schema import (
 )
 
 ACTIVITIES = ("Events", "Calendar")
+# What vtiger's web form removes from a text area: anything shaped like an HTML tag.
+_TAG = re.compile(r"<[^<>]*>")
 WRITES = {"create", "update", "revise", "delete", "login", "logout", "add_related"}
 COMMENT_TARGETS = ("Contacts", "Accounts", "Leads")
 GROUPS_PREFIX = "20"
@@ -82,11 +85,18 @@ class FakeVtiger:
         self.users: dict[int, dict[str, str]] = {}
         self.access_keys: dict[int, str] = {}
         self.sessions: dict[str, int] = {}
+        # When each session was started and last used (vtiger's SessionManager keeps both).
+        self.session_times: dict[str, tuple[float, float]] = {}
+        self.session_idle_seconds = 1800.0  # $maxWebServiceSessionIdleTime
+        self.session_life_seconds = 86400.0  # $maxWebServiceSessionLifeSpan
         self.tokens: dict[int, tuple[str, float]] = {}
         self.next_crmid = 2
         self.next_user = 1
         self.numbers: dict[str, int] = {}
         self.sync_mode = "broken"
+        # Stock vtiger 8 on PHP 8 answers logout with HTTP 500 and an empty body, and the
+        # session stays valid (issue 11); "patched" answers as file 78 does.
+        self.logout_mode = "broken"
         self.reverse_ties = False
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.delay = 0.0
@@ -134,17 +144,106 @@ class FakeVtiger:
             self.access_keys[number] = access_key
             return f"{self.modules['Users'].prefix}x{number}"
 
-    def add_field(self, module: str, name: str, kind: str = "string") -> None:
-        """A custom field, as an admin adds one in the layout editor."""
+    def add_field(
+        self, module: str, name: str, kind: str = "string", *, label: str = "", default: str = ""
+    ) -> None:
+        """A custom field, as an admin adds one in the layout editor.
+
+        Records that exist already read a new checkbox as ``"0"``, whatever its default:
+        vtiger fills the default in only when a person saves a new record in the web form
+        (issue 11).
+        """
         with self.lock:
-            self.modules[module].fields.append(FieldSpec(name, kind))
+            self.modules[module].fields.append(FieldSpec(name, kind, label=label, default=default))
             for record in self.records.values():
                 if record.module == module:
                     record.values.setdefault(name, "0" if kind == "boolean" else "")
 
+    def ui_save(
+        self,
+        user_ws: str,
+        module: str,
+        fields: Mapping[str, Any],
+        *,
+        ws_id: str | None = None,
+        contacts: Sequence[str] | None = None,
+        invitees: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """What a person's save in vtiger's web form stores (the webservice does otherwise).
+
+        - A new record gets every field's layout-editor default the form was not given
+          (a custom checkbox defaulting to checked is stored ticked).
+        - ``<...>`` is removed from text areas: ``Lena Lead <lena@prospect.example>`` is
+          stored as ``Lena Lead `` (issue 11).
+        - Editing an event keeps its linked contacts and invited users unless given: the
+          form shows them and sends them back.
+        - ``source`` is ``CRM`` instead of ``WEBSERVICE``.
+        """
+        with self.lock:
+            spec = self.modules[module]
+            values: dict[str, Any] = dict(fields)
+            if ws_id is None:
+                for fspec in spec.fields:
+                    if fspec.default and fspec.name not in values:
+                        values[fspec.name] = fspec.default
+            for name, value in list(values.items()):
+                fspec = spec.field(name)
+                if fspec is not None and fspec.type == "text" and isinstance(value, str):
+                    values[name] = _TAG.sub("", value)
+            user = intval(user_ws.partition("x")[2])
+            if ws_id is not None:
+                record = self.resolve(ws_id)
+                contacts = contacts if contacts is not None else [str(c) for c in record.links]
+                invitees = invitees if invitees is not None else [str(i) for i in record.invitees]
+            extra = {"inviteesid": ";".join(i.rpartition("x")[2] for i in invitees or ())}
+            if contacts is not None:
+                extra["contactidlist"] = ";".join(c.rpartition("x")[2] for c in contacts)
+            if ws_id is None:
+                saved = self.create(user, module, values, extra)
+                self.resolve(saved["id"]).values["source"] = "CRM"
+                return self.render(self.resolve(saved["id"]))
+            return self.revise(user, {**values, "id": ws_id}, extra, whole=False)
+
     def expire_sessions(self) -> None:
+        """Forget every session, as when PHP has removed them: ``INVALID_SESSIONID``."""
         with self.lock:
             self.sessions.clear()
+            self.session_times.clear()
+
+    def open_session(self, session: str, user: int) -> None:
+        with self.lock:
+            self.sessions[session] = user
+            now = self.clock()
+            self.session_times[session] = (now, now)
+
+    def use_session(self, session: str) -> int:
+        """The session's user, after vtiger's checks: life span first, then idle time.
+
+        Raises:
+            Fault: ``INVALID_SESSIONID``, ``SESSION_EXPIRED`` or ``SESSION_LEFT_IDLE``,
+                with vtiger's messages (``include/Webservices/SessionManager.php``); an
+                ended session is destroyed, as vtiger does.
+        """
+        with self.lock:
+            user = self.sessions.get(session)
+            if user is None or not self.sessions_valid:
+                raise Fault("INVALID_SESSIONID", "Session Identifier provided is Invalid")
+            now = self.clock()
+            started, used = self.session_times.get(session, (now, now))
+            if now > started + self.session_life_seconds:
+                self._end_session(session)
+                raise Fault("SESSION_EXPIRED", "Session has life span over please login again")
+            if now > used + self.session_idle_seconds:
+                self._end_session(session)
+                raise Fault(
+                    "SESSION_LEFT_IDLE", "Session has been invalidated to due lack activity"
+                )
+            self.session_times[session] = (started, now)
+            return user
+
+    def _end_session(self, session: str) -> None:
+        self.sessions.pop(session, None)
+        self.session_times.pop(session, None)
 
     def allocate_crmid(self) -> int:
         with self.lock:

@@ -17,7 +17,15 @@ in the shared facts sheet show vtiger 8.3 on PHP 8 answering, including its quir
 - unknown fields dropped, bad references stored empty, picklists not validated;
 - ModComments only on contacts, accounts and leads;
 - ``sync`` answering HTTP 500 with an empty body (``sync_mode="broken"``, the default), or
-  as the patched server does (``"patched"``).
+  as the patched server does (``"patched"``);
+- ``logout`` answering HTTP 500 with an empty body and leaving the session valid
+  (``logout_mode="broken"``, the default: stock vtiger 8 on PHP 8), or as file 78 shows;
+- sessions ending as vtiger's ``SessionManager`` ends them: ``SESSION_LEFT_IDLE`` after
+  30 minutes without a call, ``SESSION_EXPIRED`` 24 hours after the login (fake clock),
+  ``INVALID_SESSIONID`` for unknown ones (``expire_sessions()``: PHP removed them);
+- a checkbox custom field reading ``"0"`` on records that existed before it and on records
+  created through the webservice; only :meth:`FakeVtiger.ui_save` (the web form) applies
+  the field's default, and it removes ``<...>`` from text areas as vtiger's form does.
 
 The state and record operations live in :mod:`.fake_state`, VTQL in :mod:`.fake_vtql`.
 It is an emulation, compact and deliberately no cleverer than vtiger: the recordings
@@ -143,7 +151,7 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
         ):
             raise Fault("INVALID_USER_CREDENTIALS", "Invalid username or password")
         session = secrets.token_hex(12)
-        fake.sessions[session] = number
+        fake.open_session(session, number)
         user = fake.users[number]
         return {
             "username": user["user_name"],
@@ -161,14 +169,15 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
             "version": "0.22",
             "vtigerVersion": "8.3.0",
         }
-    user = fake.sessions.get(params.get("sessionName", ""))
-    if user is None or not fake.sessions_valid:
-        raise Fault("INVALID_SESSIONID", "Session Identifier provided is Invalid")
+    user = fake.use_session(params.get("sessionName", ""))
     if (method == "POST") != (op in WRITES or op == "mobile.fetchrecord"):
         raise Fault("UNKNOWN_OPERATION", "Unknown operation requested")
     extra = {k: v for k, v in params.items() if k in ("contactidlist", "inviteesid")}
     if op == "logout":
-        fake.sessions.pop(params.get("sessionName", ""), None)
+        if fake.logout_mode == "broken":
+            # PHP 8 stops in vtiger's dispatcher before the session is destroyed (issue 11).
+            raise _Http500
+        fake._end_session(params.get("sessionName", ""))
         return {"message": "successfull"}
     if op == "listtypes":
         return listtypes(fake)
@@ -207,7 +216,8 @@ def dispatch(fake: FakeVtiger, method: str, params: Mapping[str, str]) -> Any:
         if fake.sync_mode == "broken":
             raise _Http500  # PHP 8: "Unknown named parameter $modifiedTime" (file 48)
         if params.get("syncType") == "application" and fake.users[user]["is_admin"] != "on":
-            raise Fault(*DENIED)  # all users' records: administrators only
+            # All users' records: administrators only (vtiger's GetUpdates.php).
+            raise Fault("ACCESS_DENIED", "Only admin users can perform application sync")
         return fake.sync(params.get("elementType", ""), intval(params.get("modifiedTime", "0")))
     raise Fault("UNKNOWN_OPERATION", "Unknown operation requested")
 
@@ -269,13 +279,13 @@ def _describe_field(fspec: FieldSpec) -> dict[str, Any]:
         kind["format"] = "yyyy-mm-dd"
     return {
         "name": fspec.name,
-        "label": fspec.name.replace("_", " ").title(),
+        "label": fspec.label or fspec.name.replace("_", " ").title(),
         "mandatory": fspec.mandatory,
         "type": kind,
         "isunique": False,
         "nullable": not fspec.mandatory,
         "editable": True,
-        "default": "",
+        "default": fspec.default,
     }
 
 

@@ -65,3 +65,16 @@ def test_a_wrong_server_zone_is_flagged(clock: ManualClock) -> None:
     finally:
         server.close()
     assert any("server_time_zone" in w for w in report.warnings)
+
+
+def test_a_refused_sync_is_reported_not_a_failure(
+    server: FakeVtigerServer, fake: FakeVtiger
+) -> None:
+    fake.sync_mode = "patched"
+    fake.add_user("gw", "Gate", "Way", "gw@corp.example", "gw-key")  # not an administrator
+    options = dataclasses.replace(make_options(server.url), username="gw", access_key="gw-key")
+    report = check_connection(options)
+    assert report.ok
+    assert report.sync.startswith("refused (ACCESS_DENIED")
+    per_user = check_connection(make_options(server.url, sync_type="user"))
+    assert per_user.sync.startswith("supported for the API user's own meetings only")

@@ -213,3 +213,99 @@ def test_a_refused_sync_does_not_stop_the_feed(
         assert _ids(crm.changed_meetings(None)) == [event]
         assert crm.feed_reports_deletions is False
     assert "vtiger sync refused" in caplog.text
+
+
+def _sync_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "invitegw.crm_adapter.vtiger.feed" and r.levelno == logging.WARNING
+    ]
+
+
+def test_the_sync_fallback_is_logged_once_per_process(
+    crm: VtigerCrm,
+    seed: Seeder,
+    fake: FakeVtiger,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="invitegw")
+    cursor = None
+    for n in range(4):  # four passes of one process (serve), each with a change to read
+        seed.event(f"Pass {n}")
+        clock.advance(30)
+        batch = crm.changed_meetings(cursor)
+        assert [c.meeting.title for c in batch.changes if c.meeting] == [f"Pass {n}"]
+        cursor = batch.cursor
+    assert len(requests_of(fake, "sync")) == 1
+    [warning] = _sync_warnings(caplog)
+    assert "not supported by this server (HTTP 500" in warning
+    assert "existence check" in warning
+    assert crm.feed_reports_deletions is False
+
+
+def test_a_refused_sync_is_one_warning_that_names_the_refusal(
+    server: FakeVtigerServer,
+    seed: Seeder,
+    fake: FakeVtiger,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.sync_mode = "patched"
+    fake.add_user("gw", "Gate", "Way", "gw@corp.example", "gw-key")  # not an administrator
+    options = dataclasses.replace(make_options(server.url), username="gw", access_key="gw-key")
+    caplog.set_level(logging.INFO, logger="invitegw")
+    with VtigerCrm(options) as crm:
+        cursor = None
+        for n in range(3):
+            seed.event(f"Pass {n}")
+            clock.advance(30)
+            cursor = crm.changed_meetings(cursor).cursor
+    [warning] = _sync_warnings(caplog)
+    assert warning.startswith("vtiger sync refused (ACCESS_DENIED: ")
+    assert "HTTP 500" not in warning
+
+
+def test_a_per_user_sync_does_not_stand_in_for_the_existence_check(
+    server: FakeVtigerServer, seed: Seeder, fake: FakeVtiger, clock: ManualClock
+) -> None:
+    fake.sync_mode = "patched"
+    gone = seed.event("Goes")
+    with VtigerCrm(make_options(server.url, sync_type="user")) as crm:
+        first = crm.changed_meetings(None)
+        clock.advance(5)
+        seed.delete(gone)
+        clock.advance(5)
+        later = crm.changed_meetings(first.cursor)
+        # The API user's own deletion is reported, but other users' would not be: the
+        # gateway must keep running its existence check.
+        assert [c.meeting_id for c in later.changes if c.deleted] == [gone]
+        assert crm.feed_reports_deletions is False
+    assert requests_of(fake, "sync")[-1]["syncType"] == "user"
+
+
+def test_a_group_meeting_is_organized_by_whoever_changed_it_last(
+    server: FakeVtigerServer, seed: Seeder, fake: FakeVtiger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ewa = fake.add_user("ewa", "Ewa", "Planner", "ewa@corp.example", "ewa-key")
+    event = seed.event("The team's", assigned_user_id="20x3")  # a group: no address of its own
+    with VtigerCrm(make_options(server.url)) as crm:
+        first = crm.get_meeting(event)
+        assert first is not None
+        assert first.organizer.id == seed.admin  # modifiedby: the admin made it
+        options = dataclasses.replace(
+            make_options(server.url), username="ewa", access_key="ewa-key"
+        )
+        with VtigerCrm(options) as as_ewa:
+            as_ewa.client.revise(
+                {"id": event, "location": "Room 2"},
+                module="Events",
+                extra={"contactidlist": "", "inviteesid": ""},
+            )
+        second = crm.get_meeting(event)
+    assert second is not None
+    assert second.organizer.id == ewa  # Ewa edited it last: she organizes it now
+    assert second.organizer.emails == ("ewa@corp.example",)
+    # A user was found: nothing to warn about.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -67,12 +67,22 @@ def _stamps(value: Any) -> list[str]:
 
 
 class Replayer:
-    def __init__(self, clock: ManualClock, fake: FakeVtiger, url: str) -> None:
+    """Sends recorded requests to the fake, filling the placeholders and its clock in.
+
+    ``recorded_modes``: set the fake's ``sync``/``logout`` behaviour from each recorded
+    status (the shared recordings' server was patched except for file 48); off, the fake
+    answers with its stock defaults.
+    """
+
+    def __init__(
+        self, clock: ManualClock, fake: FakeVtiger, url: str, *, recorded_modes: bool = True
+    ) -> None:
         self.clock = clock
         self.fake = fake
         self.http = httpx.Client(base_url=url, timeout=10)
         self.sessions: dict[str, str] = {}
         self.token = ""
+        self.recorded_modes = recorded_modes
 
     def substitute(self, params: dict[str, str]) -> dict[str, str]:
         out = dict(params)
@@ -97,7 +107,9 @@ class Replayer:
         self.clock.now = max([self.clock.now, *moments])
 
     def send(self, recording: dict[str, Any]) -> httpx.Response:
-        self.fake.sync_mode = "broken" if recording["status"] == 500 else "patched"
+        if self.recorded_modes:
+            mode = "broken" if recording["status"] == 500 else "patched"
+            self.fake.sync_mode = self.fake.logout_mode = mode
         if recording["method"] == "GET":
             return self.http.get("/webservice.php", params=self.substitute(recording["query"]))
         return self.http.post("/webservice.php", data=self.substitute(recording["form"]))
