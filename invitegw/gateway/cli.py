@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "invitegw.gateway.commands.demo",
     "invitegw.gateway.commands.serve",
     "invitegw.gateway.commands.status",
+    "invitegw.gateway.commands.prune",
     "invitegw.gateway.commands.outbox",
     "invitegw.gateway.commands.inbound",
     "invitegw.gateway.commands.ics",

@@ -50,6 +50,7 @@ from invitegw.domain.records import (
 )
 from invitegw.errors import AddressError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway
+from invitegw.gateway.inbound.event_end import event_ends_at, note_event_end
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome, ReceivedMessage
 from invitegw.gateway.inbound.records import (
     add_source,
@@ -437,6 +438,8 @@ def _task_event(ctx: MessageContext, calendar: CalendarObject, event: Event) -> 
 
 def _source(item: _Event, row: InboundEvent, *, new: bool = False) -> None:
     ctx = item.ctx
+    if not new:  # a new row got its end with the INSERT
+        note_event_end(row, item.event, new=False)  # `invitegw prune` keeps what is not over
     add_source(
         ctx.session,
         row,
@@ -511,6 +514,7 @@ def _apply_create(item: _Event, decision: Decision, series_task: Task | None) ->
             state=LedgerState.ACTIVE,
             task_id=task.id,
             now=ctx.now,
+            ends_at=event_ends_at(event),
         )
     else:
         row.task_id = task.id
@@ -616,6 +620,7 @@ def _apply_record_cancel(
             state=LedgerState.CANCEL_SEEN,
             task_id=None,
             now=ctx.now,
+            ends_at=event_ends_at(item.event),
         )
     else:
         set_version(row, item.version, ctx.now)
