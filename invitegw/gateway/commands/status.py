@@ -1,7 +1,12 @@
-"""``invitegw status [--json] [--no-crm-check]``: the deployment's health, from the database.
+"""``invitegw status`` (the deployment's health) and ``invitegw health`` (one process's).
 
-Exit code 0 healthy, 1 degraded, 2 down (see :mod:`invitegw.gateway.app.status`); the
-problems come first, one line each, then every section. ``--json`` prints one object.
+``status [--json] [--no-crm-check]`` reads the database: exit code 0 healthy, 1 degraded,
+2 down (see :mod:`invitegw.gateway.app.status`); the problems come first, one line each,
+then every section. ``--json`` prints one object.
+
+``health [--url URL] [--ready]`` asks a running ``serve`` over HTTP (``/healthz``, or
+``/readyz``): exit 0 when it answers 200, 1 otherwise. It is what a container's health
+check runs; the URL defaults to ``[http] listen``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--no-crm-check", action="store_true", help="do not ask the CRM whether it answers"
     )
     parser.set_defaults(func=_status)
+    health = subparsers.add_parser(
+        "health", help="ask a running serve whether it is alive (exit 0) or not (exit 1)"
+    )
+    health.add_argument("--url", help="the endpoint (default: /healthz on [http] listen)")
+    health.add_argument("--ready", action="store_true", help="ask /readyz instead of /healthz")
+    health.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="default: 5")
+    health.set_defaults(func=_health)
+
+
+def _health(args: argparse.Namespace) -> int:
+    import httpx
+
+    from invitegw.errors import ConfigError
+
+    url = args.url
+    if url is None:
+        from invitegw.gateway.commands.common import settings_for
+
+        address = settings_for(args).http.address
+        if address is None:
+            raise ConfigError("http.listen: not set, so serve has no HTTP endpoint; give --url")
+        host, port = address
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        url = f"http://{host}:{port}/{'readyz' if args.ready else 'healthz'}"
+    try:
+        answer = httpx.get(url, timeout=args.timeout, trust_env=False)
+    except httpx.HTTPError as exc:
+        print(f"invitegw health: {url}: {exc or type(exc).__name__}")
+        return 1
+    print(f"invitegw health: {url}: {answer.status_code} {answer.text.strip()[:300]}")
+    return 0 if answer.status_code == 200 else 1
 
 
 def _status(args: argparse.Namespace) -> int:
