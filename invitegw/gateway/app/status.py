@@ -219,6 +219,11 @@ def deployment_status(
     """
     now = clock()
     owned = store is None
+    embedded = settings.data_dir / "invitegw.sqlite3"
+    if owned and settings.embedded_database and not embedded.exists():
+        # Reading must not create it (SQLite would, empty, wherever status was run).
+        problem = f"database: none at {embedded} yet (`invitegw serve` creates it)"
+        return StatusReport(Health.DOWN, (problem,), now)
     try:
         db = store if store is not None else open_settings_store(settings)
     except GatewayError as exc:

@@ -1,20 +1,28 @@
-"""What every command group shares: the settings named by ``--config``."""
+"""What every command group shares: the settings named by ``--config``.
+
+A command about to create the embedded database (no ``[database] url``, no file at
+``data_dir`` yet) says so on stderr first, with the folder it will use: run from the wrong
+folder, it would otherwise leave a ``data/`` there without a word.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from invitegw.gateway.config import Settings, load_settings
 
-__all__ = ["settings_for"]
+__all__ = ["database_exists", "settings_for"]
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
+def settings_for(args: argparse.Namespace, *, creates_database: bool = True) -> Settings:
     """The settings named by the global ``--config`` option and the environment.
 
     Parameters:
         args: the parsed command line.
+        creates_database: the command opens the database (so a missing embedded one is
+            created, and said so first).
 
     Returns:
         The validated settings.
@@ -22,4 +30,25 @@ def settings_for(args: argparse.Namespace) -> Settings:
     Raises:
         ConfigError: the configuration is invalid.
     """
-    return load_settings(getattr(args, "config", None), os.environ)
+    settings = load_settings(getattr(args, "config", None), os.environ)
+    if creates_database and not getattr(args, "dry_run", False) and not database_exists(settings):
+        print(
+            f"invitegw: creating the embedded database in {settings.data_dir} "
+            "(no [database] url; --config or INVITEGW_DATA_DIR choose another place)",
+            file=sys.stderr,
+        )
+    return settings
+
+
+def database_exists(settings: Settings) -> bool:
+    """Whether the configured database exists (a server database always counts as existing).
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        False only for the embedded SQLite database whose file is not there yet.
+    """
+    if not settings.embedded_database:
+        return True
+    return (settings.data_dir / "invitegw.sqlite3").exists()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import tomllib
 
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.config import dump_settings, resolve_config_path
@@ -16,12 +18,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "check-config", help="validate the configuration and print it (secrets redacted)"
     )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object (source, settings)"
+    )
     parser.set_defaults(func=_check_config)
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
+    settings = settings_for(args, creates_database=False)
     source = resolve_config_path(getattr(args, "config", None), os.environ)
+    if getattr(args, "json", False):
+        # The redacted TOML read back: the same keys and values people see, as JSON.
+        values = tomllib.loads(dump_settings(settings))
+        print(json.dumps({"source": str(source) if source else None, "settings": values}))
+        return 0
     print(f"# invitegw configuration: {source or 'built-in defaults'}, plus the environment")
     print(dump_settings(settings), end="")
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import TypeAlias
 
@@ -67,6 +68,7 @@ def register(subparsers: Subparsers) -> None:
     check = groups.add_parser(
         "check", help="connect to the configured CRM and report what was found"
     )
+    check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(func=_check)
 
 
@@ -349,14 +351,20 @@ def _check(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     spec = get_adapter(settings.crm.adapter)
     options = crm_options(settings)
+    as_json = getattr(args, "json", False)
     if spec.check is None:
         # Nothing more to look at than what building the gateway does (it builds the adapter).
         build_gateway(settings).close()
-        print(f"{spec.name}: {spec.summary}; built, no further check")
-        return 0
-    result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
-    print(result.text)
-    return 0 if result.ok else 1
+        text = f"{spec.name}: {spec.summary}; built, no further check"
+        ok = True
+    else:
+        result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
+        text, ok = result.text, result.ok
+    if as_json:
+        print(json.dumps({"adapter": spec.name, "ok": ok, "report": text}))
+    else:
+        print(text)
+    return 0 if ok else 1
 
 
 def _session(settings: Settings) -> SessionOpener:

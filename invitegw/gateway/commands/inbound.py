@@ -6,7 +6,9 @@ listener do: a message handled before is skipped, so running it twice is harmles
 ``--dry-run`` decides but writes nothing. Output: one line per event, or with ``--json``
 one JSON object per line (JSON Lines) with the keys ``message_id, file, uid,
 recurrence_id, method, outcome, task_id, reason`` (and ``already_processed``); a summary
-of the outcomes goes to stderr. A progress line is drawn on stderr when it is a terminal.
+of the outcomes goes to stderr. On a terminal, a progress bar on stderr moves with each
+message (its rate and the time left). ``--dry-run`` writes nothing, not even a new
+embedded database: without one it decides against an empty database in a temporary folder.
 
 ``quarantine list`` shows the messages set aside, newest first (``--all`` includes the
 released ones; ``--json`` an array of ``id, created_at, source, reference, message_id,
@@ -22,9 +24,13 @@ run it again, what was handled is skipped).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import sys
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -32,9 +38,10 @@ from sqlalchemy import select
 from invitegw.domain.addresses import normalize_address
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.bootstrap import Gateway, build_gateway
-from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.commands.common import database_exists, settings_for
 from invitegw.gateway.commands.crm_output import iso_utc, print_records
-from invitegw.gateway.inbound.file_source import collect_inputs, read_input
+from invitegw.gateway.commands.progress import IngestProgress
+from invitegw.gateway.inbound.file_source import FileInput, collect_inputs, read_input
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import QuarantinedMessage
@@ -158,30 +165,6 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
     out.flush()
 
 
-class _Progress:
-    """A one-line progress display on a terminal's stderr (nothing otherwise)."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total = total
-        self.stream = stream
-        self.enabled = stream.isatty() and total > 1
-
-    def show(self, done: int, messages: int) -> None:
-        if self.enabled:
-            width = 30
-            filled = width * done // self.total
-            self.stream.write(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} inputs, "
-                f"{messages} messages"
-            )
-            self.stream.flush()
-
-    def end(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _owner(value: str | None) -> str | None:
     if value is None:
         return None
@@ -194,39 +177,56 @@ def _owner(value: str | None) -> str | None:
 def _ingest(args: argparse.Namespace) -> int:
     owner = _owner(args.owner)
     inputs = collect_inputs(args.paths)
-    gateway = build_gateway(settings_for(args))
+    with contextlib.ExitStack() as scope:
+        settings = settings_for(args)
+        if args.dry_run and not database_exists(settings):
+            # A dry run writes nothing: not even the embedded database in this folder.
+            folder = Path(scope.enter_context(tempfile.TemporaryDirectory()))
+            print(
+                f"invitegw: dry run: there is no database at {settings.data_dir} yet; "
+                "deciding against an empty one in a temporary folder (an empty CRM)",
+                file=sys.stderr,
+            )
+            settings = dataclasses.replace(settings, data_dir=folder)
+        gateway = build_gateway(settings)
+        scope.callback(gateway.close)
+        return _ingest_inputs(args, gateway, inputs, owner)
+
+
+def _ingest_inputs(
+    args: argparse.Namespace, gateway: Gateway, inputs: list[FileInput], owner: str | None
+) -> int:
     outcomes: Counter[str] = Counter()
     messages = 0
     failed = False
-    progress = _Progress(len(inputs), sys.stderr)
-    try:
-        pipeline = InboundPipeline(gateway)
-        max_bytes = gateway.settings.limits.message_bytes
-        for done, item in enumerate(inputs, start=1):
-            try:
-                for message in read_input(item, max_bytes=max_bytes, owner=owner):
-                    result = _handle(pipeline, message, dry_run=args.dry_run)
-                    messages += 1
-                    outcomes.update(e.outcome.value for e in result.events)
-                    _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
-            except (CrmUnavailableError, StorageError):
-                raise
-            except GatewayError as exc:  # this file could not be read: go on with the rest
-                failed = True
-                progress.end()
-                print(f"invitegw: {exc}", file=sys.stderr)
-            progress.show(done, messages)
-    except (CrmUnavailableError, StorageError) as exc:
-        progress.end()
-        print(
-            f"invitegw: stopped after {messages} messages: {exc}; run it again when it is "
-            "back (what was handled is skipped)",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        gateway.close()
-    progress.end()
+    pipeline = InboundPipeline(gateway)
+    max_bytes = gateway.settings.limits.message_bytes
+    with IngestProgress(inputs, sys.stderr) as progress:
+        try:
+            for item in inputs:
+                try:
+                    for message in read_input(item, max_bytes=max_bytes, owner=owner):
+                        result = _handle(pipeline, message, dry_run=args.dry_run)
+                        messages += 1
+                        events = [e.outcome.value for e in result.events]
+                        outcomes.update(events)
+                        progress.message(events)
+                        _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
+                except (CrmUnavailableError, StorageError):
+                    raise
+                except GatewayError as exc:  # this file could not be read: go on
+                    failed = True
+                    progress.note(f"invitegw: {exc}")
+                    if not progress.enabled:
+                        print(f"invitegw: {exc}", file=sys.stderr)
+        except (CrmUnavailableError, StorageError) as exc:
+            progress.note(f"invitegw: stopped after {messages} messages")
+            print(
+                f"invitegw: stopped after {messages} messages: {exc}; run it again when it is "
+                "back (what was handled is skipped)",
+                file=sys.stderr,
+            )
+            return 1
     summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     verb = "decided (dry run, nothing written)" if args.dry_run else "handled"
     noun = "message" if messages == 1 else "messages"

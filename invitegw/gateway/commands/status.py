@@ -48,7 +48,7 @@ def _health(args: argparse.Namespace) -> int:
     if url is None:
         from invitegw.gateway.commands.common import settings_for
 
-        address = settings_for(args).http.address
+        address = settings_for(args, creates_database=False).http.address
         if address is None:
             raise ConfigError("http.listen: not set, so serve has no HTTP endpoint; give --url")
         host, port = address
@@ -68,7 +68,8 @@ def _status(args: argparse.Namespace) -> int:
     from invitegw.gateway.app.status import deployment_status
     from invitegw.gateway.commands.common import settings_for
 
-    report = deployment_status(settings_for(args), check_crm=not args.no_crm_check)
+    settings = settings_for(args, creates_database=False)
+    report = deployment_status(settings, check_crm=not args.no_crm_check)
     if args.json:
         print(json.dumps(report.to_json(), sort_keys=True))
     else:
