@@ -14,6 +14,7 @@ last_error``; times ISO 8601 in UTC with ``Z``.
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID", help="message ids")
     which.add_argument("--dead", action="store_true", help="every dead message")
+    retry.add_argument("--json", action="store_true", help='print {"requeued": N}')
     retry.set_defaults(func=_retry)
 
 
@@ -153,5 +155,8 @@ def _retry(args: argparse.Namespace) -> int:
                     )
     finally:
         gateway.close()
+    if getattr(args, "json", False):
+        print(json.dumps({"requeued": count}))
+        return 0
     print(f"{count} message{'s' if count != 1 else ''} queued again")
     return 0

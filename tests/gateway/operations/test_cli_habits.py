@@ -132,6 +132,8 @@ def test_reporting_commands_speak_json(tmp_path: Path) -> None:
     assert json.loads(status.stdout)["health"] == "down"
     pruned = invitegw(tmp_path, "prune", "--older-than", "365d", "--json")
     assert json.loads(pruned.stdout)["total"] == 0
+    retried = invitegw(tmp_path, "outbox", "retry", "--dead", "--json")
+    assert json.loads(retried.stdout) == {"requeued": 0}
     once = invitegw(tmp_path, "serve", "--once")
     assert once.returncode == 0, once.stderr
 
