@@ -26,7 +26,6 @@ A benchmark, not a test: it asserts nothing. Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -222,7 +221,7 @@ def run_invitegw(
         pipeline: Any = InboundPipeline(gateway)
         if ops:
             pipeline = ObservedPipeline(pipeline, gateway.instruments)
-        with json_logs(folder / "log.jsonl") if ops else contextlib.nullcontext():
+        with json_logs(folder / "log.txt", json=ops):
             began = time.perf_counter()
             report = drain_mailbox_once(gateway, gateway.settings.mailboxes[0], pipeline)
             seconds = time.perf_counter() - began

@@ -1,9 +1,10 @@
 """Metrics and JSON logs on, for a benchmark round (``--ops`` in outbound.py and inbound.py).
 
-"On" is what a production ``serve`` with ``[http] listen`` and ``[logging] format =
-"json"`` pays: the gateway's event counters and histograms kept in its registry, and
-invitegw's INFO lines written as JSON (to a file here: the bench's output stays readable).
-"Off" is the benchmark as it always ran: no registry, logging at WARNING.
+"Off" is ``serve`` as it runs by default: invitegw's INFO lines as text, no metrics.
+"On" is ``serve`` with ``[http] listen`` and ``[logging] format = "json"``: the gateway's
+event counters and histograms kept in its registry, and the same INFO lines (plus one
+event line per message) as JSON. Both write to a file, so the bench's output stays
+readable and the two pay the same for the lines themselves.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ def with_metrics(settings: Settings) -> Settings:
 
 
 @contextmanager
-def json_logs(path: Path) -> Iterator[None]:
-    """invitegw's INFO lines as JSON into ``path`` while the block runs."""
+def json_logs(path: Path, *, json: bool = True) -> Iterator[None]:
+    """invitegw's INFO lines into ``path`` while the block runs (JSON, or ``serve``'s text)."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level, logging.getLogger("invitegw").level)
-    with path.open("w", encoding="utf-8") as stream:
-        configure_logging(LoggingSettings(format=LogFormat.JSON), stream=stream)
+    with path.open("a", encoding="utf-8") as stream:
+        form = LogFormat.JSON if json else LogFormat.TEXT
+        configure_logging(LoggingSettings(format=form), stream=stream)
         try:
             yield
         finally:

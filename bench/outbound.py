@@ -23,7 +23,6 @@ Run: ``.venv/bin/python bench/outbound.py [--meetings 200] [--attendees 50] [--r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import resource
@@ -201,7 +200,7 @@ def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) 
         settings = with_metrics(settings)
     gateway = build_gateway(settings)
     try:
-        with json_logs(folder / "log.jsonl") if ops else contextlib.nullcontext():
+        with json_logs(folder / "log.txt", json=ops):
             began = time.perf_counter()
             report = Outbound(gateway).poll()
             planned = time.perf_counter()

@@ -20,11 +20,11 @@ time itself, so text lines leave the time out.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 from invitegw.gateway.config import LogFormat, LoggingSettings
@@ -50,15 +50,16 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
-        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         data: dict[str, Any] = {
-            "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = record.__dict__
         for key in KEYS:
-            data[key] = getattr(record, key, None)
+            data[key] = fields.get(key)
         if data["event"] is None:
             data["event"] = "log"
         if record.exc_info:

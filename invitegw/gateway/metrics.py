@@ -134,6 +134,7 @@ class Instruments:
         *,
         message_id: str | None = None,
         error: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """A received message was handled (or left for a retry: ``outcome="retry"``).
 
@@ -143,14 +144,17 @@ class Instruments:
             seconds: the time the pipeline took.
             message_id: the Message-ID (the log line only).
             error: why it was left for a retry (the log line only).
+            reason: the pipeline's reason, for people (the log line's text only).
         """
         if self.enabled:
             self._messages.labels(source, outcome).inc()
             self._pipeline.labels(source).observe(seconds)
         logger.info(
-            "message from %s: %s",
+            "message %s from %s: %s%s",
+            message_id or "(no Message-ID)",
             source,
             outcome,
+            f" ({reason})" if reason else "",
             extra={
                 "event": "inbound.message",
                 "mailbox": source,
@@ -257,5 +261,6 @@ class ObservedPipeline:
             message_outcome(result),
             time.perf_counter() - started,
             message_id=result.message_id,
+            reason=result.reason,
         )
         return result

@@ -570,7 +570,9 @@ class InboundPipeline:
             },
         )
         log_events(session, [_log_entry(now, event, message_id) for event in events])
-        logger.info(
+        # DEBUG: the sources that run in `serve` log each message at INFO as an event with
+        # stable keys and its duration (invitegw.gateway.metrics.ObservedPipeline).
+        logger.debug(
             "inbound message %s from %s: %s%s",
             message_id or "(no Message-ID)",
             message.reference or message.source,
