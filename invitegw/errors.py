@@ -19,7 +19,10 @@ escape an adapter.
     ├── DeliveryError                  outbound SMTP failed permanently (5xx)
     │   └── TransientDeliveryError     ... or for now (4xx, connection refused): retry
     ├── MailboxError                   IMAP trouble (login, select, fetch, move)
-    │   └── CapabilityError            the server lacks a capability we need
+    │   ├── CapabilityError            the server lacks a capability we need
+    │   └── MailboxAuthError           ... refused our credentials (AuthenticationError)
+    ├── AuthenticationError            credentials refused, or no OAuth 2.0 token to be had
+    │   (RelayAuthError is also a TransientDeliveryError; MailboxAuthError a MailboxError)
     ├── CrmError                       the CRM refused or failed an operation
     │   ├── CrmNotFoundError           the record does not exist (or is not visible)
     │   ├── CrmConflictError           the write conflicts (duplicate, stale)
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 __all__ = [
     "AddressError",
+    "AuthenticationError",
     "CapabilityError",
     "ConfigError",
     "CrmConflictError",
@@ -45,9 +49,11 @@ __all__ = [
     "IcsError",
     "IcsLimitError",
     "IcsParseError",
+    "MailboxAuthError",
     "MailboxError",
     "MimeError",
     "MimeLimitError",
+    "RelayAuthError",
     "SchemaOutdatedError",
     "StorageError",
     "TransientDeliveryError",
@@ -161,6 +167,21 @@ class MailboxError(GatewayError):
 
 class CapabilityError(MailboxError):
     """The IMAP server lacks a capability the operation needs."""
+
+
+class AuthenticationError(GatewayError):
+    """A server refused the gateway's credentials, or no OAuth 2.0 token could be had.
+
+    The message is one line that names the setting to change.
+    """
+
+
+class MailboxAuthError(MailboxError, AuthenticationError):
+    """The IMAP server refused the login, or the mailbox's token could not be had."""
+
+
+class RelayAuthError(TransientDeliveryError, AuthenticationError):
+    """The SMTP relay refused AUTH, or the relay's token could not be had (retry later)."""
 
 
 class CrmError(GatewayError):

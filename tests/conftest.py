@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 pytest_plugins = [
     "tests.fixtures.icaljs",
     "tests.fixtures.tls",
+    "tests.fixtures.oauth_server",
     "tests.fixtures.dovecot",
     "tests.fixtures.smtp_sink",
     "tests.fixtures.postgres",

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from invitegw.crm_adapter.port import CrmPort
 from invitegw.crm_adapter.registry import CrmBinding, CrmBuildContext, get_adapter
 from invitegw.domain.records import EntityType
 from invitegw.gateway.config import Settings
+from invitegw.gateway.mailauth import smtp_login
 from invitegw.gateway.metrics import Instruments
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
@@ -191,17 +193,20 @@ def mime_limits(settings: Settings) -> MimeLimits:
     )
 
 
-def smtp_sender(settings: Settings) -> SmtpSender:
-    """The SMTP sender for ``[smtp]`` (the password was read from the environment).
+def smtp_sender(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> SmtpSender:
+    """The SMTP sender for ``[smtp]``: a password from the environment, or OAuth 2.0 tokens.
 
     Parameters:
         settings: the configuration.
+        ssl_context: TLS settings for the relay and the token provider (default: the
+            system's verifying context).
 
     Returns:
         The sender.
 
     Raises:
-        ConfigError: a username without a password, clear-text AUTH, a value out of range.
+        ConfigError: a username without a password (or an OAuth 2.0 secret), clear-text
+            AUTH, a value out of range.
     """
     smtp = settings.smtp
     config = SmtpRelayConfig(
@@ -213,8 +218,8 @@ def smtp_sender(settings: Settings) -> SmtpSender:
         local_hostname=smtp.local_hostname,
         rate_limit=smtp.rate_limit or None,
     )
-    password = smtp.password.reveal() if smtp.password else None
-    return SmtpSender(config, password=password)
+    login = smtp_login(smtp, ssl_context=ssl_context)
+    return SmtpSender(config, password=login, ssl_context=ssl_context)
 
 
 def worker_id(settings: Settings) -> str:

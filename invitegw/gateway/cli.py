@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "invitegw.gateway.commands.ics",
     "invitegw.gateway.commands.db",
     "invitegw.gateway.commands.crm",
+    "invitegw.gateway.commands.mailcheck",
     "invitegw.gateway.commands.config",
 )
 

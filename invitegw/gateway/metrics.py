@@ -3,8 +3,8 @@
 The composition root gives every gateway an :class:`Instruments` (``gateway.instruments``);
 the places where an outcome is known call it with one line: a received message handled
 (:meth:`~Instruments.message`), an outbox message handed to the relay or refused
-(:meth:`~Instruments.delivery`), an OAuth token refreshed (:meth:`~Instruments.token`), a
-lease taken, lost or released (:meth:`~Instruments.lease`). Each call
+(:meth:`~Instruments.delivery`), a lease taken, lost or released
+(:meth:`~Instruments.lease`). Each call
 
 - counts it in the gateway's own ``prometheus_client.CollectorRegistry`` (nothing global:
   two gateways in one process, as in the tests, never share a counter), when metrics are
@@ -15,7 +15,8 @@ lease taken, lost or released (:meth:`~Instruments.lease`). Each call
 Labels are bounded: mailbox names come from the configuration, outcomes and reasons from
 fixed sets; no address, UID or Message-ID is ever a label. What the database holds
 (outbox depth, quarantine size, lag) is not counted here but read at scrape time
-(:mod:`invitegw.gateway.http.collector`), so it is right across workers.
+(:mod:`invitegw.gateway.http.collector`), so it is right across workers; so are the OAuth
+token refreshes, which each account's token cache counts itself.
 """
 
 from __future__ import annotations
@@ -113,12 +114,6 @@ class Instruments:
             buckets=_SEND_BUCKETS,
             registry=registry,
         )
-        self._tokens = Counter(
-            "invitegw_token_refreshes",
-            "OAuth 2.0 access tokens fetched, by account and result.",
-            ["account", "result"],
-            registry=registry,
-        )
         self._leases = Counter(
             "invitegw_lease_changes",
             "Leases this worker took, lost or released, by lease.",
@@ -204,17 +199,6 @@ class Instruments:
                 "duration_ms": round(seconds * 1000, 1),
                 "error": error,
             },
-        )
-
-    def token(self, account: str, *, ok: bool, error: str | None = None) -> None:
-        """An OAuth 2.0 token was fetched for ``account`` (``imap:<name>``, ``smtp``)."""
-        if self.enabled:
-            self._tokens.labels(account, "ok" if ok else "failed").inc()
-        logger.info(
-            "token for %s: %s",
-            account,
-            "refreshed" if ok else "refused",
-            extra={"event": "auth.token", "outcome": "ok" if ok else "failed", "error": error},
         )
 
     def lease(self, lease: str, change: str) -> None:

@@ -141,7 +141,7 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, expected: str) -
 
 def test_unknown_keys_list_the_valid_ones(tmp_path: Path) -> None:
     message = _error(tmp_path, "[smtp]\nprot = 25")
-    assert message.startswith("smtp.prot: unknown key; valid keys of smtp: batch_size, host,")
+    assert message.startswith("smtp.prot: unknown key; valid keys of smtp: auth, batch_size,")
     assert "port" in message
     top = _error(tmp_path, "[smpt]\nport = 25")
     assert top.startswith("smpt: unknown key; valid keys: calendars, crm, data_dir, database")

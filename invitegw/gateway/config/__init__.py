@@ -21,6 +21,7 @@ from invitegw.gateway.config.loader import (
     resolve_config_path,
 )
 from invitegw.gateway.config.settings import (
+    AuthMethod,
     CalendarSettings,
     CrmSettings,
     DatabaseSettings,
@@ -37,9 +38,12 @@ from invitegw.gateway.config.settings import (
     LogLevelName,
     MailboxSettings,
     NonInviteeReplyPolicy,
+    OAuth2Settings,
+    OAuthProvider,
     OrganizerMode,
     OutboundSettings,
     RetrySettings,
+    SaslMechanismName,
     Settings,
     SmtpSettings,
     TlsMode,
@@ -48,6 +52,7 @@ from invitegw.gateway.config.settings import (
 
 __all__ = [
     "ENV_PREFIX",
+    "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
     "DatabaseSettings",
@@ -64,11 +69,14 @@ __all__ = [
     "LoggingSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
+    "OAuth2Settings",
+    "OAuthProvider",
     "OrganizerMode",
     "OutboundSettings",
     "RawTable",
     "RawTables",
     "RetrySettings",
+    "SaslMechanismName",
     "Secret",
     "Settings",
     "SmtpSettings",

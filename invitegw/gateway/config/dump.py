@@ -33,35 +33,43 @@ def dump_settings(settings: Any) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def _table(obj: Any, path: str, lines: list[str]) -> None:
-    nested: list[tuple[str, Any]] = []
+def _table(obj: Any, path: str, lines: list[str], header: str | None = None) -> None:
+    # ``path`` names entries for the environment (mailboxes[sales].oauth2); ``header`` is
+    # the TOML table name (mailboxes.oauth2: a sub-table of the last [[mailboxes]] entry).
+    header = path if header is None else header
+    nested: list[tuple[str, str, Any]] = []
     for spec in dataclasses.fields(obj):
         value = getattr(obj, spec.name)
         key = f"{path}.{spec.name}" if path else spec.name
+        title = f"{header}.{spec.name}" if header else spec.name
         if spec.metadata.get("tables") is not None:
             # Named tables are written as the section's own sub-tables: [crm.vtiger].
-            nested.extend((f"{path}.{name}" if path else name, t) for name, t in value.items())
+            nested.extend(
+                (f"{path}.{name}" if path else name, f"{header}.{name}" if header else name, t)
+                for name, t in value.items()
+            )
         elif spec.metadata.get("secret"):
             shown = f'"{REDACTED}"' if value is not None else None
-            _scalar(lines, spec.name, shown, f"secret, from {env_var_for(key)}")
+            var = env_var_for(key)
+            _scalar(lines, spec.name, shown, f"secret, from {var} or {var}_FILE")
         elif _is_table(value):
-            nested.append((key, value))
+            nested.append((key, title, value))
         elif value is None:
             _scalar(lines, spec.name, None, None)
         else:
             _scalar(lines, spec.name, _value(value), None)
-    for key, value in nested:
+    for key, title, value in nested:
         if isinstance(value, RawTable):
-            lines.extend(["", f"[{key}]"])
+            lines.extend(["", f"[{title}]"])
             for name, item in value.redacted().items():
                 _scalar(lines, name, _value(item), None)
         elif isinstance(value, tuple):
             for index, entry in enumerate(value):
-                lines.extend(["", f"[[{key}]]"])
-                _table(entry, f"{key}[{getattr(entry, 'name', index)}]", lines)
+                lines.extend(["", f"[[{title}]]"])
+                _table(entry, f"{key}[{getattr(entry, 'name', index)}]", lines, title)
         else:
-            lines.extend(["", f"[{key}]"])
-            _table(value, key, lines)
+            lines.extend(["", f"[{title}]"])
+            _table(value, key, lines, title)
 
 
 def _is_table(value: Any) -> bool:

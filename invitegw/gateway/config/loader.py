@@ -12,8 +12,13 @@ else the built-in defaults (the embedded setup). Then environment variables over
 - Lists of strings are comma separated; booleans read true/false/yes/no/on/off/1/0; an
   empty value unsets an optional key.
 - Passwords and keys (``smtp.password``, ``mailboxes.*.password``, ``database.password``,
-  and the keys a CRM adapter declares secret, like ``crm.vtiger.access_key``) are read from
-  the environment only: in the file they are an error naming the variable to use.
+  the keys a CRM adapter declares secret, like ``crm.vtiger.access_key``, and the ``oauth2``
+  tables' secrets) are read from the environment only: in the file they are an error naming
+  the variable to use. A secret setting's variable with ``_FILE`` appended names a file
+  holding the value instead
+  (``INVITEGW_SMTP__OAUTH2__CLIENT_SECRET_FILE=/run/credentials/invitegw/smtp-secret``):
+  how systemd's ``LoadCredential`` and container secrets deliver them. One trailing line
+  break is dropped; giving both forms is an error.
 - ``[crm]`` holds, beside its own keys, one table per CRM adapter (``[crm.vtiger]``,
   ``INVITEGW_CRM__VTIGER__URL``): the adapter registry says which names exist and which of
   their keys are secrets; the adapter validates its table when it is built.
@@ -233,6 +238,8 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
     while i < len(parts):
         name = parts[i].lower()
         fields = _fields(cls)
+        if name not in fields and i == len(parts) - 1 and _secret_file(node, fields, name, value):
+            return
         if name not in fields:
             tables = _tables_field(cls)
             if name and tables is not None and name in tables[1].names():
@@ -268,6 +275,29 @@ def _apply_one(data: dict[str, Any], parts: list[str], value: _EnvValue) -> None
             node, path, cls, i = _child_table(node, name, key), key, tp, i + 1
             continue
         raise ConfigError(f"{value.var}: {key} is not a table")
+
+
+def _secret_file(
+    node: dict[str, Any], fields: dict[str, dataclasses.Field[Any]], name: str, value: _EnvValue
+) -> bool:
+    """``<SECRET>_FILE``: read the secret from the file it names; False if not that form."""
+    base = name.removesuffix("_file")
+    spec = fields.get(base)
+    if base == name or spec is None or not spec.metadata.get("secret"):
+        return False
+    existing = node.get(base)
+    if isinstance(existing, _EnvValue):
+        raise ConfigError(f"{value.var} and {existing.var}: both set the same secret; give one")
+    path = Path(value.text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(
+            f"{value.var}: cannot read the secret file {value.text!r}: {reason}"
+        ) from exc
+    node[base] = _EnvValue(text.removesuffix("\n").removesuffix("\r"), value.var)
+    return True
 
 
 def _set_in_table(node: dict[str, Any], parts: list[str], path: str, value: _EnvValue) -> None:
@@ -368,7 +398,8 @@ def _convert(tp: Any, raw: Any, key: str, md: Mapping[str, Any]) -> Any:
         if not isinstance(raw, _EnvValue):
             raise ConfigError(
                 f"{key}: secrets are not read from the configuration file; "
-                f"set {env_var_for(key)} in the environment"
+                f"set {env_var_for(key)} in the environment "
+                f"(or {env_var_for(key)}_FILE naming a file that holds it)"
             )
         return Secret(raw.text) if raw.text else None
     if optional and isinstance(raw, _EnvValue) and raw.text == "":

@@ -26,6 +26,13 @@ from invitegw.gateway.config.fields import (
     check_time_zone,
     meta,
 )
+from invitegw.gateway.config.oauth import (
+    AuthMethod,
+    OAuth2Settings,
+    OAuthProvider,
+    SaslMechanismName,
+    check_auth,
+)
 from invitegw.itip.policy import (
     DuplicatePolicy,
     ExternalInvitationPolicy,
@@ -35,6 +42,7 @@ from invitegw.itip.policy import (
 )
 
 __all__ = [
+    "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
     "DatabaseSettings",
@@ -51,9 +59,12 @@ __all__ = [
     "LoggingSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
+    "OAuth2Settings",
+    "OAuthProvider",
     "OrganizerMode",
     "OutboundSettings",
     "RetrySettings",
+    "SaslMechanismName",
     "Settings",
     "SmtpSettings",
     "TlsMode",
@@ -113,11 +124,22 @@ class SmtpSettings:
     tls: TlsMode = TlsMode.NONE
     username: str | None = None
     password: Secret | None = field(default=None, metadata=meta(secret=True))
+    # "oauth2": AUTH with a token from [smtp.oauth2] (Microsoft 365, Google Workspace).
+    auth: AuthMethod = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
     local_hostname: str | None = None
     timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
     rate_limit: float = field(default=0.0, metadata=meta(min=0.0))
     batch_size: int = field(default=50, metadata=meta(min=1, max=10000))
     retry: RetrySettings = field(default_factory=RetrySettings)
+
+    def _check(self, path: str) -> None:
+        check_auth(path or "smtp", self.auth, self.oauth2, self.username or "")
+        if self.auth is AuthMethod.OAUTH2 and self.tls is TlsMode.NONE:
+            raise ConfigError(
+                f"{path or 'smtp'}.tls: a token is never sent in clear text: set "
+                "'starttls' or 'tls' with auth = 'oauth2'"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +193,9 @@ class MailboxSettings:
     port: int | None = field(default=None, metadata=meta(min=1, max=65535))
     tls: TlsMode = TlsMode.TLS
     password: Secret | None = field(default=None, metadata=meta(secret=True))
+    # "oauth2": SASL XOAUTH2/OAUTHBEARER with a token from [mailboxes.oauth2].
+    auth: AuthMethod = AuthMethod.PASSWORD
+    oauth2: OAuth2Settings | None = None
     folder: str = "INBOX"
     processed_folder: str = "Processed"
     quarantine_folder: str = "Quarantine"
@@ -179,6 +204,9 @@ class MailboxSettings:
     poll_interval: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=1))
     batch_size: int = field(default=100, metadata=meta(min=1, max=5000))
     timeout: dt.timedelta = field(default=30 * _SECONDS, metadata=meta(min=1, max=600))
+
+    def _check(self, path: str) -> None:
+        check_auth(path, self.auth, self.oauth2, self.username)
 
     @property
     def effective_port(self) -> int:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from invitegw.errors import GatewayError
@@ -25,6 +25,9 @@ from invitegw.gateway.storage import health as queries
 __all__ = ["DatabaseCollector"]
 
 logger = logging.getLogger(__name__)
+
+# Where invitegw.gateway.mailauth keeps a gateway's mailbox logins (one token cache each).
+_LOGINS_KEY = "mailauth.logins"
 
 
 def _age(now: dt.datetime, value: str | dt.datetime | None) -> float | None:
@@ -48,8 +51,9 @@ class DatabaseCollector(Collector):
         """Nothing up front: the families depend on the configuration."""
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Read the database and yield the gauges."""
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Read the database and yield the gauges (and this process's token refreshes)."""
+        yield self._tokens()
         up = GaugeMetricFamily("invitegw_database_up", "Whether the database answered.")
         try:
             families = self._read()
@@ -61,6 +65,22 @@ class DatabaseCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from families
+
+    def _tokens(self) -> CounterMetricFamily:
+        """Tokens each OAuth 2.0 mailbox account of this gateway fetched (its cache counts)."""
+        family = CounterMetricFamily(
+            "invitegw_token_refreshes",
+            "OAuth 2.0 access tokens fetched by this process, by account.",
+            labels=["account"],
+        )
+        logins = self.gateway.extras.get(_LOGINS_KEY)
+        if isinstance(logins, dict):
+            for found in list(logins.values()):
+                tokens = getattr(found[1], "tokens", None) if isinstance(found, tuple) else None
+                account = getattr(found[1], "account", "") if tokens is not None else ""
+                if tokens is not None and account:
+                    family.add_metric([account], float(tokens.fetches))
+        return family
 
     def _read(self) -> list[GaugeMetricFamily]:
         gateway = self.gateway

@@ -32,10 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from invitegw.errors import ConfigError, CrmUnavailableError, GatewayError, StorageError
+from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.config import MailboxSettings, TlsMode
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.mailauth import mailbox_login
 from invitegw.gateway.storage.mail_state import StoreCheckpoint
 from invitegw.gateway.storage.state import acquire_lease, release_lease, renew_lease
 from invitegw.mailbox.transport.imap_client import ImapAccount, ImapSecurity
@@ -130,14 +131,6 @@ def watch_config(mailbox: MailboxSettings, *, max_message_size: int) -> WatchCon
         idle_timeout=mailbox.idle_timeout.total_seconds(),
         poll_interval=mailbox.poll_interval.total_seconds(),
     )
-
-
-def _password(mailbox: MailboxSettings) -> str:
-    if mailbox.password is None:
-        raise ConfigError(
-            f"mailboxes[{mailbox.name}].password: not set (give it in the environment)"
-        )
-    return mailbox.password.reveal()
 
 
 class MailboxHandler:
@@ -236,7 +229,7 @@ def _make_watcher(
 ) -> ImapWatcher:
     return ImapWatcher(
         imap_account(mailbox),
-        _password(mailbox),
+        mailbox_login(gateway, mailbox),
         config or watch_config(mailbox, max_message_size=gateway.settings.limits.message_bytes),
         MailboxHandler(pipeline, mailbox),
         StoreCheckpoint(gateway.store, gateway.clock),
@@ -265,7 +258,7 @@ class MailboxService:
             started again.
 
     Raises:
-        ConfigError: the mailbox has no password.
+        ConfigError: the mailbox has no password (or, with OAuth 2.0, a secret is missing).
     """
 
     def __init__(
@@ -279,7 +272,7 @@ class MailboxService:
         ssl_context: ssl.SSLContext | None = None,
         fatal_retry: float = 300.0,
     ) -> None:
-        _password(mailbox)  # refuse at start, not in the thread
+        mailbox_login(gateway, mailbox)  # refuse at start, not in the thread
         self.name = f"imap-watch:{mailbox.name}"
         self.mailbox = mailbox
         self.events = events if events is not None else WatcherEvents()

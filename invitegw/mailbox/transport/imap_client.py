@@ -7,6 +7,12 @@ UID only (RFC 4315 UIDPLUS), IDLE (RFC 2177). Every ``imapclient``/``imaplib``/`
 ``ssl`` exception is mapped to :class:`~invitegw.errors.MailboxError` (or
 :class:`~invitegw.errors.CapabilityError`) with ``raise ... from``.
 
+Login is a password (IMAP LOGIN) or an OAuth 2.0 bearer token sent with SASL XOAUTH2 or
+OAUTHBEARER (RFC 7628) through ``AUTHENTICATE``: a refused token is dropped from the cache
+and a fresh one tried once (a watcher's cached token may have been revoked, or expired while
+a long IDLE lasted). A refused login is :class:`~invitegw.errors.MailboxAuthError`, one line
+naming the setting; its outcome is recorded in the login's health registry.
+
 :func:`folder_refusal` is the pure rule that keeps the gateway out of Sent, Drafts, Trash and
 Junk, by SPECIAL-USE flag (RFC 6154) and by the names clients commonly use.
 """
@@ -25,7 +31,14 @@ from enum import StrEnum
 import imapclient
 from imapclient import exceptions as imap_errors
 
-from invitegw.errors import CapabilityError, ConfigError, MailboxError
+from invitegw.errors import CapabilityError, ConfigError, MailboxAuthError, MailboxError
+from invitegw.mailbox.transport.oauth.explain import (
+    explain_password_refusal,
+    explain_token_refusal,
+)
+from invitegw.mailbox.transport.oauth.login import Login, OAuth2Login, as_login
+from invitegw.mailbox.transport.oauth.sasl import SaslExchange
+from invitegw.mailbox.transport.oauth.tokens import TokenError
 
 __all__ = [
     "FolderState",
@@ -194,7 +207,7 @@ class ImapConnection:
     def connect(
         cls,
         account: ImapAccount,
-        password: str,
+        password: str | Login,
         *,
         ssl_context: ssl.SSLContext | None = None,
     ) -> ImapConnection:
@@ -202,7 +215,8 @@ class ImapConnection:
 
         Parameters:
             account: server and user.
-            password: the login password (from the environment).
+            password: the login password (from the environment), or a
+                :data:`~invitegw.mailbox.transport.oauth.login.Login` (password or OAuth 2.0).
             ssl_context: TLS settings; default: the system's verifying context.
 
         Returns:
@@ -210,8 +224,10 @@ class ImapConnection:
 
         Raises:
             CapabilityError: STARTTLS configured but not offered (never downgraded).
-            MailboxError: connection, TLS or login failure.
+            MailboxAuthError: the server refused the login, or no token could be had.
+            MailboxError: connection or TLS failure.
         """
+        login = as_login(password, where=f"imap {account.username}@{account.host}")
         where = f"{account.host}:{account.port}"
         context = ssl_context or ssl.create_default_context()
         with mapped_errors(f"connect to {where}"):
@@ -228,14 +244,18 @@ class ImapConnection:
             if account.security is ImapSecurity.STARTTLS:
                 with mapped_errors(f"STARTTLS with {where}"):
                     client.starttls(context)
-            with mapped_errors(f"login as {account.username} at {where}"):
-                client.login(account.username, password)
+            _log_in(client, account, login, where)
         except BaseException:
             with contextlib.suppress(Exception):
                 client.shutdown()
             raise
         logger.debug("IMAP logged in as %s at %s (%s)", account.username, where, account.security)
         return cls(client, account)
+
+    @property
+    def client(self) -> imapclient.IMAPClient:
+        """The underlying ``IMAPClient`` (for ``mailbox check``'s folder listing)."""
+        return self._client
 
     # -- capabilities ----------------------------------------------------------------------
 
@@ -422,3 +442,72 @@ class ImapConnection:
         except Exception:
             with contextlib.suppress(Exception):
                 self._client.shutdown()
+
+
+# -- login -------------------------------------------------------------------------------------
+
+
+def _log_in(client: imapclient.IMAPClient, account: ImapAccount, login: Login, where: str) -> None:
+    """LOGIN with a password, or AUTHENTICATE with a token (refreshed once if refused)."""
+    if not isinstance(login, OAuth2Login):
+        try:
+            with mapped_errors(f"login as {account.username} at {where}"):
+                client.login(account.username, login.password)
+        except MailboxError as exc:
+            if not isinstance(exc.__cause__, imap_errors.LoginError):
+                raise
+            message = explain_password_refusal(login.where, _server_text(exc.__cause__))
+            login.failed(message)
+            raise MailboxAuthError(message) from exc.__cause__
+        login.succeeded()
+        return
+    mechanism = login.mechanism.wire_name
+    with mapped_errors(f"CAPABILITY at {where}"):
+        offered = {c.decode().upper() for c in client.capabilities()}
+    advertised = sorted(c[5:] for c in offered if c.startswith("AUTH="))
+    if advertised and mechanism not in advertised:
+        message = (
+            f"{login.where}: {where} does not offer AUTH={mechanism} (it offers "
+            f"{', '.join(advertised)}): set {login.where}.oauth2.mechanism"
+        )
+        login.failed(message)
+        raise MailboxAuthError(message)
+    for attempt in (1, 2):
+        try:
+            token = login.tokens.get()
+        except TokenError as exc:
+            login.failed(str(exc))
+            raise MailboxAuthError(str(exc)) from exc
+        exchange = SaslExchange(login.mechanism, account.username, token)
+        try:
+            with mapped_errors(f"AUTHENTICATE {mechanism} as {account.username} at {where}"):
+                client.sasl_login(mechanism, exchange)
+        except MailboxError as exc:
+            if not isinstance(exc.__cause__, imap_errors.LoginError):
+                raise
+            login.tokens.invalidate(token)
+            if attempt == 1:
+                logger.info(
+                    "%s: %s refused the token (%s); fetching a new one",
+                    login.where,
+                    where,
+                    exchange.error_text or "no reason given",
+                )
+                continue
+            message = explain_token_refusal(
+                login.where, _server_text(exc.__cause__), exchange.error_text, mechanism
+            )
+            login.failed(message)
+            raise MailboxAuthError(message) from exc.__cause__
+        login.succeeded()
+        return
+
+
+def _server_text(exc: BaseException) -> str:
+    """The server's words in an imaplib refusal (``b'[AUTHENTICATIONFAILED] ...'``)."""
+    text = str(exc)
+    for prefix in ("b'", 'b"'):
+        start = text.find(prefix)
+        if start >= 0 and text.endswith(("'", '"')):
+            return text[start + 2 : -1]
+    return text

@@ -18,8 +18,13 @@ One :class:`ImapWatcher` per mailbox, usually in a thread of its own. Its loop:
    either way a drain runs at least every ``poll_interval`` as a safety net.
    :meth:`ImapWatcher.run_once` does steps 1 to 3 once (``serve --once``).
 5. Any failure of the session → reconnect with exponential backoff and jitter; the waits
-   end early when :meth:`ImapWatcher.stop` is called. Configuration problems (a forbidden
-   folder, a server without MOVE or UIDPLUS) end the loop with the error instead.
+   end early when :meth:`ImapWatcher.stop` is called. Each reconnect logs in afresh: with
+   OAuth 2.0 the token cache hands out a new token once the old one is near expiry (a long
+   IDLE outlives a one-hour token; Exchange Online ends such a session with BYE), and a
+   refused login (credentials revoked) is retried with the same backoff, recorded in the
+   login's health registry, without touching any other mailbox's watcher. Configuration
+   problems (a forbidden folder, a server without MOVE or UIDPLUS) end the loop with the
+   error instead.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from invitegw.mailbox.transport.imap_values import (
     WatcherEvents,
     WatchEvent,
 )
+from invitegw.mailbox.transport.oauth.login import Login
 
 __all__ = ["ImapWatcher", "UidValidityCallback"]
 
@@ -70,7 +76,8 @@ class ImapWatcher:
 
     Parameters:
         account: server and login name.
-        password: the login password (from the environment).
+        password: the login password (from the environment), or a
+            :data:`~invitegw.mailbox.transport.oauth.login.Login` (password or OAuth 2.0).
         config: folders, batches and intervals.
         handler: the pipeline (see :class:`~invitegw.mailbox.transport.imap_values.MessageHandler`).
         checkpoint: where (UIDVALIDITY, last UID) is kept.
@@ -84,7 +91,7 @@ class ImapWatcher:
     def __init__(
         self,
         account: ImapAccount,
-        password: str,
+        password: str | Login,
         config: WatchConfig,
         handler: MessageHandler,
         checkpoint: Checkpoint,
@@ -115,6 +122,7 @@ class ImapWatcher:
         self._saved_floor = -1
         self._high = 0
         self._pending: dict[int, float] = {}
+        self._said_polling = False
 
     def __repr__(self) -> str:
         return f"ImapWatcher({self.config.name!r}, {self.account.username}@{self.account.host})"
@@ -266,6 +274,13 @@ class ImapWatcher:
             self._floor,
             config.use_idle and connection.has("IDLE"),
         )
+        if config.use_idle and not connection.has("IDLE") and not self._said_polling:
+            self._said_polling = True  # said once, not at every reconnect
+            logger.warning(
+                "IMAP %s: the server does not offer IDLE (RFC 2177): polling every %.0f s",
+                config.name,
+                config.poll_interval,
+            )
         self.events.fire(WatchEvent.CONNECTED)
         return connection
 

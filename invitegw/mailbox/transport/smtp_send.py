@@ -13,6 +13,12 @@ and reconnects once when the relay drops it mid-batch. Every outcome is either a
 
 Messages are serialised with ``email.policy.SMTP`` (CRLF line ends, RFC 5322 section 2.3):
 ``smtplib`` sends bytes as given. One INFO line per message; AUTH is never logged.
+
+AUTH uses a password or an OAuth 2.0 bearer token (SASL XOAUTH2 or OAUTHBEARER, RFC 7628;
+:func:`authenticate`): a refused token is dropped and a fresh one tried once on the same
+connection, so an expired token costs one refresh, not a failed send. A refusal is
+:class:`~invitegw.errors.RelayAuthError` (transient: the outbox retries), one line naming
+the setting.
 """
 
 from __future__ import annotations
@@ -28,8 +34,21 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
 
-from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
+from invitegw.errors import (
+    AddressError,
+    ConfigError,
+    DeliveryError,
+    RelayAuthError,
+    TransientDeliveryError,
+)
 from invitegw.mailbox.mime.envelope import check_envelope_address, envelope_of, serialize
+from invitegw.mailbox.transport.oauth.explain import (
+    explain_password_refusal,
+    explain_token_refusal,
+)
+from invitegw.mailbox.transport.oauth.login import Login, OAuth2Login, as_login
+from invitegw.mailbox.transport.oauth.sasl import SaslExchange
+from invitegw.mailbox.transport.oauth.tokens import TokenError
 from invitegw.mailbox.transport.smtp_errors import all_refused, map_smtp_exception, reply_error
 
 __all__ = [
@@ -38,6 +57,7 @@ __all__ = [
     "SmtpSender",
     "SmtpSession",
     "TlsMode",
+    "authenticate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,7 +161,9 @@ class SmtpSender:
 
     Parameters:
         config: the relay.
-        password: the AUTH password (from the environment), required with a username.
+        password: the AUTH password (from the environment), or a
+            :data:`~invitegw.mailbox.transport.oauth.login.Login` (password or OAuth 2.0);
+            required with a username.
         ssl_context: TLS settings; default: the system's verifying context.
         clock: monotonic seconds, for the rate limit.
         sleep: blocks for the given seconds, for the rate limit.
@@ -154,7 +176,7 @@ class SmtpSender:
         self,
         config: SmtpRelayConfig,
         *,
-        password: str | None = None,
+        password: str | Login | None = None,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -162,7 +184,7 @@ class SmtpSender:
         if config.username and not password:
             raise ConfigError("smtp.username is set but no SMTP password was given")
         self.config = config
-        self._password = password
+        self._login = as_login(password, where="smtp") if password else None
         self._ssl_context = ssl_context
         self._limiter = _RateLimiter(config.rate_limit, clock, sleep)
 
@@ -213,8 +235,8 @@ class SmtpSender:
                 # Never fall back to clear text: starttls() raises when it is not offered.
                 smtp.starttls(context=context)
                 smtp.ehlo()
-            if c.username and self._password:
-                smtp.login(c.username, self._password)
+            if c.username and self._login is not None:
+                authenticate(smtp, c.username, self._login)
         except BaseException:
             _close_quietly(smtp)
             raise
@@ -438,3 +460,70 @@ class SmtpSession:
             isinstance(error, TransientDeliveryError),
             error,
         )
+
+
+def authenticate(smtp: smtplib.SMTP, username: str, login: Login) -> None:
+    """AUTH on an open (and, for a token, TLS-protected) connection after EHLO.
+
+    A password goes through ``smtplib``'s PLAIN/LOGIN; a token through XOAUTH2 or
+    OAUTHBEARER, refreshed once when the relay refuses it (RFC 4954 allows another AUTH
+    after a 535). The outcome is recorded in the login's health registry.
+
+    Parameters:
+        smtp: the connection.
+        username: the AUTH identity.
+        login: the password or the token source.
+
+    Raises:
+        RelayAuthError: refused (one line naming the setting), or no token could be had.
+        smtplib.SMTPException: the connection failed meanwhile.
+    """
+    where = login.where or "smtp"
+    if not isinstance(login, OAuth2Login):
+        try:
+            smtp.login(username, login.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            message = explain_password_refusal(where, _reply_text(exc))
+            login.failed(message)
+            raise RelayAuthError(message, code=exc.smtp_code) from exc
+        login.succeeded()
+        return
+    mechanism = login.mechanism.wire_name
+    offered = str(smtp.esmtp_features.get("auth", "")).upper().split()
+    if mechanism not in offered:
+        message = (
+            f"{where}: the relay does not offer AUTH {mechanism} (it offers "
+            f"{', '.join(offered) or 'no AUTH'}): set {where}.oauth2.mechanism, or check "
+            f"{where}.tls (many relays offer AUTH only after STARTTLS)"
+        )
+        login.failed(message)
+        raise RelayAuthError(message)
+    for attempt in (1, 2):
+        try:
+            token = login.tokens.get()
+        except TokenError as exc:
+            login.failed(str(exc))
+            raise RelayAuthError(str(exc)) from exc
+        exchange = SaslExchange(login.mechanism, username, token)
+        try:
+            smtp.auth(mechanism, exchange.smtp_callback, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            login.tokens.invalidate(token)
+            if attempt == 1:
+                logger.info(
+                    "%s: the relay refused the token (%s); fetching a new one",
+                    where,
+                    exchange.error_text or exc.smtp_code,
+                )
+                continue
+            message = explain_token_refusal(where, _reply_text(exc), exchange.error_text, mechanism)
+            login.failed(message)
+            raise RelayAuthError(message, code=exc.smtp_code) from exc
+        login.succeeded()
+        return
+
+
+def _reply_text(exc: smtplib.SMTPResponseException) -> str:
+    error = exc.smtp_error
+    text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+    return f"{exc.smtp_code} {text}"

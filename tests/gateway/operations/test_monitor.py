@@ -112,3 +112,38 @@ def test_the_heartbeat_row_holds_the_snapshot(store: Store, tmp_path: Path) -> N
         assert row.stopped_at is not None
         assert row.mode == "serve"
         assert row.state == {"jobs": {}, "stalled": [], "listener": {"up": True}}
+
+
+def test_token_refreshes_are_counted_per_account(store: Store, tmp_path: Path) -> None:
+    import sys
+
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from invitegw.gateway.config import load_settings
+    from invitegw.gateway.http.app import metrics_registry
+    from invitegw.gateway.mailauth import mailbox_login
+
+    config = tmp_path / "invitegw.toml"
+    script = tmp_path / "token.py"
+    script.write_text('print("token-abc")\n')
+    command = f"{sys.executable} {script}"
+    config.write_text(
+        '[http]\nlisten = "127.0.0.1:0"\n'
+        '[[mailboxes]]\nname = "shared"\nhost = "imap.example.com"\nusername = "s@example.com"\n'
+        'owner = "olga@example.com"\nauth = "oauth2"\n'
+        f"[mailboxes.oauth2]\nprovider = \"command\"\ntoken_command = '{command}'\n"
+    )
+    gateway = build_gateway(load_settings(config, {}, cwd=tmp_path), store=store)
+    login = mailbox_login(gateway, gateway.settings.mailboxes[0])
+    assert login.tokens.get() == "token-abc"  # type: ignore[union-attr]
+    login.tokens.invalidate("token-abc")  # type: ignore[union-attr]
+    login.tokens.get()  # type: ignore[union-attr]
+    text = generate_latest(metrics_registry(gateway)).decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("invitegw_token_refreshes_total", (("account", "imap:shared"),))] == 2
+    assert "token-abc" not in text

@@ -1,0 +1,209 @@
+"""``invitegw mailbox check [NAME]`` and ``invitegw smtp check``: try the mail accounts.
+
+``mailbox check`` connects to each ``[[mailboxes]]`` entry (or the one named) as the
+watcher will: TLS, login (password or OAuth 2.0), folder list, IDLE/MOVE/UIDPLUS, the
+watched, processed and quarantine folders, and how many messages wait. Missing processed
+or quarantine folders are created after a question (``--yes`` answers it; without a
+terminal, and with ``--json``, nothing is created unless ``--yes``).
+
+``smtp check`` greets the ``[smtp]`` relay: EHLO, STARTTLS, AUTH and the size limit; it
+sends nothing.
+
+Both print a line per step, or JSON with ``--json``; every failure is one line naming the
+setting to change. Exit code 0 when everything works, 1 otherwise. Nothing secret is
+printed: tokens and passwords never leave the login objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any, TypeAlias
+
+from invitegw.errors import ConfigError
+from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.config import MailboxSettings, Settings
+from invitegw.gateway.inbound.imap_source import imap_account, watch_config
+from invitegw.gateway.mailauth import mailbox_login, smtp_login
+from invitegw.mailbox.transport.imap_probe import ImapProbe, ProbeStep, probe_mailbox
+from invitegw.mailbox.transport.oauth.health import AuthHealth
+from invitegw.mailbox.transport.smtp_probe import SmtpProbe, probe_relay
+from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig
+from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
+
+__all__ = ["register"]
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``mailbox check`` and ``smtp check``."""
+    mailbox = subparsers.add_parser("mailbox", help="the IMAP mailboxes the gateway watches")
+    mailbox_commands = mailbox.add_subparsers(dest="mailbox_command", metavar="COMMAND")
+    mailbox_commands.required = True
+    check = mailbox_commands.add_parser(
+        "check", help="connect, log in and look at the folders (creates missing ones if asked)"
+    )
+    check.add_argument("name", nargs="?", help="only this mailbox (default: every one)")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.add_argument(
+        "--yes", action="store_true", help="create missing processed/quarantine folders"
+    )
+    check.set_defaults(func=_mailbox_check)
+    smtp = subparsers.add_parser("smtp", help="the outbound SMTP relay")
+    smtp_commands = smtp.add_subparsers(dest="smtp_command", metavar="COMMAND")
+    smtp_commands.required = True
+    smtp_check = smtp_commands.add_parser(
+        "check", help="EHLO, STARTTLS, AUTH and the size limit (sends nothing)"
+    )
+    smtp_check.add_argument("--json", action="store_true", help="print JSON")
+    smtp_check.set_defaults(func=_smtp_check)
+
+
+# -- mailbox check ---------------------------------------------------------------------------
+
+
+def _selected(settings: Settings, name: str | None) -> list[MailboxSettings]:
+    if not settings.mailboxes:
+        raise ConfigError("mailboxes: none configured (add a [[mailboxes]] table)")
+    if name is None:
+        return list(settings.mailboxes)
+    for mailbox in settings.mailboxes:
+        if mailbox.name == name:
+            return [mailbox]
+    known = ", ".join(m.name for m in settings.mailboxes)
+    raise ConfigError(f"mailboxes: no mailbox named {name!r} (configured: {known})")
+
+
+def _asker(mailbox: str, args: argparse.Namespace) -> Any:
+    def create(missing: list[str]) -> bool:
+        if args.yes:
+            return True
+        if args.json or not sys.stdin.isatty():
+            return False
+        answer = input(
+            f"mailbox {mailbox}: create the missing folder(s) {', '.join(missing)}? [y/N] "
+        )
+        return answer.strip().lower() in {"y", "yes"}
+
+    return create
+
+
+def _check_one(settings: Settings, mailbox: MailboxSettings, args: argparse.Namespace) -> ImapProbe:
+    where = f"mailboxes[{mailbox.name}]"
+    try:
+        # A registry of its own: a check is no news for a running gateway's reporters.
+        login = mailbox_login(None, mailbox, health=AuthHealth())
+    except ConfigError as exc:
+        return ImapProbe(mailbox.name).fail("settings", str(exc))
+    config = watch_config(mailbox, max_message_size=settings.limits.message_bytes)
+    return probe_mailbox(
+        imap_account(mailbox), login, config, where=where, create=_asker(mailbox.name, args)
+    )
+
+
+def _mailbox_check(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    probes = [_check_one(settings, m, args) for m in _selected(settings, args.name)]
+    if args.json:
+        print(json.dumps({"mailboxes": [_probe_json(p) for p in probes]}, indent=2))
+    else:
+        for index, probe in enumerate(probes):
+            if index:
+                print()
+            _print_mailbox(probe)
+    return 0 if all(p.ok for p in probes) else 1
+
+
+def _probe_json(probe: ImapProbe) -> dict[str, Any]:
+    return {
+        "name": probe.mailbox,
+        "ok": probe.ok,
+        "error": probe.error,
+        "steps": [asdict(s) for s in probe.steps],
+        "folders": probe.folders,
+        "capabilities": probe.capabilities,
+        "created": probe.created,
+        "missing": probe.missing,
+        "waiting": probe.waiting,
+        "notes": probe.notes,
+    }
+
+
+def _print_steps(steps: list[ProbeStep], notes: list[str]) -> None:
+    for step in steps:
+        print(f"  {'ok  ' if step.ok else 'FAIL'}  {step.name:<16} {step.detail}")
+    for note in notes:
+        print(f"  note  {note}")
+
+
+def _failed_step(steps: list[ProbeStep]) -> str:
+    failed = [s.name for s in steps if not s.ok]
+    return failed[-1] if failed else "unknown step"
+
+
+def _print_mailbox(probe: ImapProbe) -> None:
+    print(f"mailbox {probe.mailbox}")
+    _print_steps(probe.steps, probe.notes)
+    if probe.folders:
+        shown = ", ".join(probe.folders[:20])
+        more = f" (+{len(probe.folders) - 20} more)" if len(probe.folders) > 20 else ""
+        print(f"        folders: {shown}{more}")
+    if probe.missing:
+        print("        run again with --yes to create the missing folders")
+    if probe.ok:
+        print(f"mailbox {probe.mailbox}: OK ({probe.seconds:.1f} s)")
+    else:
+        print(f"mailbox {probe.mailbox}: FAILED ({_failed_step(probe.steps)})")
+
+
+# -- smtp check ------------------------------------------------------------------------------
+
+
+def _smtp_check(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    smtp = settings.smtp
+    config = SmtpRelayConfig(
+        host=smtp.host,
+        port=smtp.port,
+        tls=SmtpTlsMode(smtp.tls.value),
+        username=smtp.username,
+        timeout=smtp.timeout.total_seconds(),
+        local_hostname=smtp.local_hostname,
+    )
+    try:
+        login = smtp_login(smtp, health=AuthHealth())
+        if smtp.username and login is None:
+            raise ConfigError(
+                "smtp.password: not set (give INVITEGW_SMTP__PASSWORD in the environment, "
+                "or *_FILE)"
+            )
+    except ConfigError as exc:
+        probe = SmtpProbe().fail("settings", str(exc))
+    else:
+        probe = probe_relay(config, login)
+    if args.json:
+        print(json.dumps(_smtp_json(probe), indent=2))
+    else:
+        print(f"smtp relay {smtp.host}:{smtp.port}")
+        _print_steps(probe.steps, [])
+        if probe.extensions:
+            print(f"        extensions: {', '.join(probe.extensions)}")
+        if probe.ok:
+            print(f"smtp relay: OK ({probe.seconds:.1f} s, nothing sent)")
+        else:
+            print(f"smtp relay: FAILED ({_failed_step(probe.steps)}; nothing sent)")
+    return 0 if probe.ok else 1
+
+
+def _smtp_json(probe: SmtpProbe) -> dict[str, Any]:
+    return {
+        "ok": probe.ok,
+        "error": probe.error,
+        "steps": [asdict(s) for s in probe.steps],
+        "extensions": probe.extensions,
+        "auth_mechanisms": probe.auth_mechanisms,
+        "size_limit": probe.size_limit,
+    }
