@@ -85,6 +85,18 @@ class JournalPrefix(logging.Formatter):
         return "\n".join(f"<{priority}>{line}" for line in text.splitlines() or [""])
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (not the one at start)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # StreamHandler.__init__ sets it; the property always answers sys.stderr
+
+
 def under_journald(stream: TextIO) -> bool:
     """Whether ``stream`` is the journal stream systemd gave us (``$JOURNAL_STREAM``).
 
@@ -127,7 +139,11 @@ def configure_logging(
         formatter = logging.Formatter(_JOURNAL_TEXT if journal else _TEXT)
     if journal:
         formatter = JournalPrefix(formatter)
-    handler = logging.StreamHandler(out)
+    # Standard error is looked up at each record: a process that replaces sys.stderr
+    # later (a test harness, a daemonizing wrapper) still gets the lines.
+    handler: logging.Handler = (
+        logging.StreamHandler(out) if stream is not None else _StderrHandler()
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):

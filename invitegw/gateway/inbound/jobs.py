@@ -90,6 +90,11 @@ class InboundParts:
     listener: ListenerService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def observed(self) -> Pipeline:
+        """The pipeline as the sources run it: each message timed, counted and logged."""
+        return ObservedPipeline(self.pipeline, self.gateway.instruments)
+
     def watching(self, mailbox: str) -> bool:
         """Whether this process's watcher service runs for ``mailbox``."""
         return any(s.mailbox.name == mailbox and s.running for s in self.mailboxes)
@@ -109,9 +114,7 @@ def inbound_parts(gateway: Gateway, *, pipeline: Pipeline | None = None) -> Inbo
     parts = gateway.extras.get(_EXTRAS_KEY)
     if isinstance(parts, InboundParts):
         return parts
-    made = InboundParts(
-        gateway, ObservedPipeline(pipeline or _LazyPipeline(gateway), gateway.instruments)
-    )
+    made = InboundParts(gateway, pipeline or _LazyPipeline(gateway))
     gateway.extras[_EXTRAS_KEY] = made
     return made
 
@@ -148,13 +151,13 @@ def inbound_services(runtime: Runtime) -> Sequence[Service]:
     with parts._lock:
         if not parts.mailboxes:
             parts.mailboxes = [
-                MailboxService(runtime.gateway, mailbox, parts.pipeline)
+                MailboxService(runtime.gateway, mailbox, parts.observed)
                 for mailbox in settings.mailboxes
             ]
         services: list[Service] = list(parts.mailboxes)
         if settings.listener.enabled:
             if parts.spool is None:
-                worker = SpoolWorker(runtime.gateway, parts.pipeline)
+                worker = SpoolWorker(runtime.gateway, parts.observed)
                 parts.spool = SpoolService(worker, interval=_SPOOL_INTERVAL.total_seconds())
             if parts.listener is None:
                 parts.listener = ListenerService(runtime.gateway, notify=parts.spool.wake)
@@ -175,7 +178,7 @@ def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
     gateway = runtime.gateway
     settings = gateway.settings
     parts = inbound_parts(gateway)
-    spool = SpoolWorker(gateway, parts.pipeline)
+    spool = SpoolWorker(gateway, parts.observed)
 
     def mailboxes(stop: threading.Event) -> MailboxesReport:
         reports = []
@@ -185,7 +188,7 @@ def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
             if parts.watching(mailbox.name):
                 reports.append(DrainReport(mailbox.name, skipped="watched by this worker"))
                 continue
-            reports.append(drain_mailbox_once(gateway, mailbox, parts.pipeline, stop=stop))
+            reports.append(drain_mailbox_once(gateway, mailbox, parts.observed, stop=stop))
         report = MailboxesReport(tuple(reports))
         if not report.ok:
             raise MailboxError(str(report))
