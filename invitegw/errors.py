@@ -28,6 +28,7 @@ escape an adapter.
     │   ├── CrmConflictError           the write conflicts (duplicate, stale)
     │   └── CrmUnavailableError        unreachable or 5xx: retry later
     ├── StorageError                   the gateway's own database
+    │   ├── StorageDataError           ... refused a value: the data's fault, retry won't help
     │   └── SchemaOutdatedError        the schema needs ``invitegw db upgrade``
     └── ConfigError                    invalid configuration; names the key
 """
@@ -55,6 +56,7 @@ __all__ = [
     "MimeLimitError",
     "RelayAuthError",
     "SchemaOutdatedError",
+    "StorageDataError",
     "StorageError",
     "TransientDeliveryError",
 ]
@@ -202,6 +204,14 @@ class CrmUnavailableError(CrmError):
 
 class StorageError(GatewayError):
     """The gateway's own database failed."""
+
+
+class StorageDataError(StorageError):
+    """The database refused a value (too long, out of range, not encodable).
+
+    Unlike a lost connection or a lock, this is the data's fault: writing the same data
+    again fails the same way, so whatever carried it is set aside instead of retried.
+    """
 
 
 class SchemaOutdatedError(StorageError):

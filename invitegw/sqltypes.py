@@ -2,23 +2,47 @@
 
 Both live in one database and one Alembic history, but the CRM adapter must not import the
 gateway, so what they share lives here, below both.
+
+Bounded columns: every text and integer column of both schemas uses :class:`BoundedString`,
+:class:`SafeText` or :class:`Int32`, so a value read from a message (a UID, a Message-ID, a
+PARTSTAT, a SEQUENCE) can never make the database refuse a write. PostgreSQL refuses a
+``varchar(n)`` value over ``n`` characters, an ``integer`` over 2^31-1 and a NUL character
+in any text; SQLite takes them all but an integer over 2^63-1; neither takes a lone
+surrogate. The types bound the value on its way in, the same way on both engines: an
+over-long value is replaced by its SHA-256 (a key stays a key: the same value gives the
+same stored text, in a WHERE clause too) or, for display text, cut; NULs and lone
+surrogates become U+FFFD; an integer out of the column's range is refused with a
+``ValueError``, which SQLAlchemy raises as a ``StatementError`` (the storage layer reports
+it as a data error: the message's fault, not the database's).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, String, Text
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
     "NAMING_CONVENTION",
     "BigId",
+    "BoundedString",
+    "Int32",
+    "Int64",
+    "SafeText",
     "UtcDateTime",
+    "clean_text",
     "describe_db_error",
     "enum_type",
+    "fit_text",
     "naming_metadata",
 ]
 
@@ -108,3 +132,143 @@ def describe_db_error(exc: BaseException) -> str:
     text = str(orig if orig is not None else exc)
     text = text.split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
     return " ".join(text.split()) or type(exc).__name__
+
+
+# PostgreSQL's ``integer`` (and the range RFC 5545 section 3.3.8 gives an iCalendar INTEGER).
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+_HASH_PREFIX = "sha256:"
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+Overflow = Literal["hash", "cut"]
+
+
+def clean_text(value: str) -> str:
+    """``value`` with what no database stores as text replaced by U+FFFD.
+
+    PostgreSQL refuses NUL in any text; neither engine's driver can encode a lone surrogate
+    (what ``surrogateescape`` makes of undecodable header bytes).
+
+    Parameters:
+        value: any text.
+
+    Returns:
+        The text, unchanged when it was storable (the usual case, checked cheaply).
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE_RE.sub("\ufffd", value)
+    return value
+
+
+def fit_text(value: str, length: int, *, overflow: Overflow = "hash") -> str:
+    """``value`` made storable in a column of ``length`` characters.
+
+    Parameters:
+        value: any text.
+        length: the column's width (``varchar(n)`` counts characters).
+        overflow: ``hash``: an over-long value becomes ``sha256:`` and its hex digest (cut
+            to the width, for narrow columns), so distinct values stay distinct and the
+            same value always maps to the same text; ``cut``: the first characters and
+            an ellipsis (display text, never looked up).
+
+    Returns:
+        The storable text (see :func:`clean_text`).
+    """
+    value = clean_text(value)
+    if len(value) <= length:
+        return value
+    if overflow == "cut":
+        return value[: max(0, length - 1)] + "\u2026"
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    marked = _HASH_PREFIX + digest
+    return marked if len(marked) <= length else digest[:length]
+
+
+class BoundedString(TypeDecorator[str]):
+    """``VARCHAR(length)`` whose values are made to fit on the way in (:func:`fit_text`).
+
+    Parameters:
+        length: the column width.
+        overflow: what an over-long value becomes (see :func:`fit_text`).
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int, *, overflow: Overflow = "hash") -> None:
+        super().__init__(length)
+        self.length = length
+        self.overflow: Overflow = overflow
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Fit the value to the column."""
+        if value is None:
+            return None
+        return fit_text(str(value), self.length, overflow=self.overflow)
+
+    def __repr__(self) -> str:
+        return f"BoundedString({self.length}, overflow={self.overflow!r})"
+
+
+class SafeText(TypeDecorator[str]):
+    """``TEXT`` without NULs or lone surrogates (:func:`clean_text`)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        """Make the value storable."""
+        return None if value is None else clean_text(str(value))
+
+
+class Int32(TypeDecorator[int]):
+    """``INTEGER`` on both engines, refusing what PostgreSQL's ``integer`` cannot hold.
+
+    SQLite would store up to 2^63-1, so the same data would pass there and fail on
+    PostgreSQL; refusing it on both keeps the engines alike.
+    """
+
+    impl = Integer
+    cache_ok = True
+    _low, _high = INT32_MIN, INT32_MAX
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> int | None:
+        """Refuse an out-of-range value (``ValueError``; SQLAlchemy: ``StatementError``)."""
+        if value is None:
+            return None
+        number = int(value)
+        if not self._low <= number <= self._high:
+            raise ValueError(f"integer {str(number)[:40]} is out of the column's range")
+        return number
+
+
+class Int64(Int32):
+    """``BIGINT``, refusing what neither engine holds (past 2^63-1 SQLite raises
+    ``OverflowError``, PostgreSQL a data error).
+
+    Parameters:
+        sqlite_integer: the column was made ``INTEGER`` on SQLite (64 bits there too) and
+            widened on PostgreSQL only (migration 0005): say so, so the models and the
+            migrations agree on both engines.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+    _low, _high = INT64_MIN, INT64_MAX
+
+    def __init__(self, *, sqlite_integer: bool = False) -> None:
+        super().__init__()
+        self.sqlite_integer = sqlite_integer
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """``INTEGER`` on SQLite when the column was made so."""
+        if self.sqlite_integer and dialect.name == "sqlite":
+            return dialect.type_descriptor(Integer())
+        return dialect.type_descriptor(BigInteger())

@@ -34,6 +34,7 @@ from invitegw.errors import AddressError
 __all__ = [
     "Mailbox",
     "add_plus_token",
+    "ascii_address",
     "normalize_address",
     "same_address",
     "split_plus_token",
@@ -87,6 +88,33 @@ def _unicode_domain(domain: str) -> str:
         return idna.decode(idna.encode(domain, uts46=True))
     except (idna.IDNAError, UnicodeError, ValueError) as exc:
         raise AddressError(f"invalid internationalised domain {domain!r}: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def ascii_address(address: str) -> str:
+    """``address`` as it goes on the wire: the domain as A-labels when the local part is ASCII.
+
+    A contact stored as ``x@bücher.de`` (the canonical form keeps U-labels) needs no
+    SMTPUTF8 relay: ``x@xn--bcher-kva.de`` is the same mailbox (:rfc:`5890`, IDNA 2008
+    with UTS 46 mapping). Only a non-ASCII local part needs SMTPUTF8 (:rfc:`6531`), so
+    such an address is returned unchanged.
+
+    Parameters:
+        address: a bare address.
+
+    Returns:
+        The ASCII form, or ``address`` itself (already ASCII, a non-ASCII local part, or
+        a domain IDNA cannot encode: the relay will say what it thinks of it).
+    """
+    if address.isascii():
+        return address
+    local, at, domain = address.rpartition("@")
+    if not at or not local.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return address
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -187,6 +187,7 @@ def mime_limits(settings: Settings) -> MimeLimits:
         max_message_bytes=limits.message_bytes,
         max_parts=limits.mime_parts,
         max_depth=limits.mime_depth,
+        max_lines=limits.mime_lines,
         max_calendar_bytes=limits.calendar_bytes,
         max_calendar_parts=limits.calendar_parts,
         max_tnef_bytes=limits.tnef_bytes,

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from invitegw import __version__
 from invitegw.errors import GatewayError
+from invitegw.gateway.commands.terminal import for_terminal, install_log_filter
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_filter()  # URL credentials redacted, control characters escaped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except GatewayError as exc:
-        print(f"invitegw: error: {exc}", file=sys.stderr)
+        print(f"invitegw: error: {for_terminal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("invitegw: interrupted", file=sys.stderr)

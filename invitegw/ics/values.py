@@ -43,6 +43,10 @@ _LENIENT_DURATION = re.compile(
     re.IGNORECASE,
 )
 _INTEGER = re.compile(r"[+-]?\d{1,19}")
+# What both databases' BIGINT holds: RFC 5545 section 3.3.8 allows 32 bits, but Google has
+# sent millisecond timestamps as SEQUENCE (1407317367304), and updates are ordered by them.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**63 - 1
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})(?::?(\d{2}))?")
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _UNESCAPED = {"n": "\n", "N": "\n", "\\": "\\", ";": ";", ",": ",", ":": ":", '"': '"'}
@@ -167,7 +171,7 @@ def parse_duration(text: str) -> tuple[dt.timedelta, bool]:
 
 
 def parse_integer(text: str) -> int:
-    """An INTEGER (``0``, ``-3``); at most 19 digits.
+    """An INTEGER (``0``, ``-3``) within the signed 64-bit range.
 
     Parameters:
         text: the raw value.
@@ -176,12 +180,16 @@ def parse_integer(text: str) -> int:
         The number.
 
     Raises:
-        ValueError: not an integer.
+        ValueError: not an integer, or out of range.
     """
     text = text.strip()
     if not _INTEGER.fullmatch(text):
         raise ValueError(f"not an integer: {text[:40]!r}")
-    return int(text)
+    value = int(text)
+    # RFC 5545 section 3.3.8: an INTEGER is a signed 32-bit number.
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ValueError(f"integer out of the 64-bit range: {text[:40]!r}")
+    return value
 
 
 def parse_utc_offset(text: str) -> dt.timedelta:

@@ -40,6 +40,7 @@ MAX_UID = 512
 MAX_ORGANIZER = 320
 _SPACE_RE = re.compile(r"\s+")
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+_DIGEST_CHUNK = 1 << 20
 
 
 def recurrence_text(value: DateOrDateTime | None) -> str:
@@ -169,6 +170,18 @@ def task_key(key: EventKey, *, generation: str | None = None) -> str:
     return "inbound:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
+def _rstripped_end(raw: bytes, start: int) -> int:
+    """Where ``raw[start:].rstrip()`` ends, looking back a piece at a time."""
+    end = len(raw)
+    while end > start:
+        begin = max(start, end - _DIGEST_CHUNK)
+        kept = len(raw[begin:end].rstrip())
+        if kept:
+            return begin + kept
+        end = begin
+    return start
+
+
 def body_digest(raw: bytes) -> str:
     """A digest of a message's body (after the header block), line endings aside.
 
@@ -182,5 +195,16 @@ def body_digest(raw: bytes) -> str:
         Hex SHA-256 of the body with CRLF turned into LF and trailing white space dropped.
     """
     match = _HEADER_END_RE.search(raw)
-    body = raw[match.end() :] if match else b""
-    return hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
+    start = match.end() if match else len(raw)
+    end = _rstripped_end(raw, start)  # what rstrip() keeps: no CRLF straddles the end
+    # In pieces, not as replace() and rstrip() of the whole body: those are three copies
+    # of a 25 MiB message. A CR ending a piece waits for the next one's first byte.
+    digest = hashlib.sha256()
+    view = memoryview(raw)
+    carry = b""
+    for offset in range(start, end, _DIGEST_CHUNK):
+        piece = carry + bytes(view[offset : min(offset + _DIGEST_CHUNK, end)])
+        carry = b"\r" if piece.endswith(b"\r") else b""
+        digest.update((piece[:-1] if carry else piece).replace(b"\r\n", b"\n"))
+    digest.update(carry)
+    return digest.hexdigest()

@@ -8,6 +8,14 @@ for: a DMARC pass for the From domain, or a DKIM or SPF pass aligned with it (th
 signing/envelope domain equal to the From domain or a parent of it, as DMARC's relaxed
 alignment allows, :rfc:`7489` section 3.1).
 
+Only the topmost header(s) of each trusted authserv-id count (:rfc:`8601` section 5: our
+MX adds its own above everything that arrived; an MX that does not strip incoming ones
+leaves a forged "pass" from its own id below it, which must not outvote it). The topmost
+header of an id and those of the same id directly below it (milters writing one header
+each for SPF, DKIM and DMARC) are read; lower ones are ignored. Among them a failure
+decides: a DMARC result for the From domain is the verdict; without one, an aligned DKIM
+or SPF failure refuses even beside an aligned pass.
+
 Pure: header values in, a verdict out.
 """
 
@@ -95,26 +103,59 @@ def is_authenticated(values: Iterable[str], trusted_ids: Iterable[str], author: 
         author: the From address.
 
     Returns:
-        True for a trusted DMARC pass for the From domain, or a trusted DKIM or SPF pass
-        aligned with it; False otherwise (no author, no trusted header, only failures).
+        True for a trusted DMARC pass for the From domain or, without a DMARC result for
+        it, a trusted DKIM or SPF pass aligned with it and no aligned failure; False
+        otherwise (no author, no trusted header, a failure). Only the topmost trusted
+        headers are read (see the module docstring).
     """
     author_domain = _domain(author)
     if not author_domain:
         return False
     trusted = {item.strip().lower() for item in trusted_ids if item.strip()}
+    results = _topmost(values, trusted)
+    dmarc = [
+        r for r in results if r.method == "dmarc" and _domain(r.get("header.from")) == author_domain
+    ]
+    if dmarc:
+        return all(r.result == "pass" for r in dmarc)
+    aligned = [r for r in results if _aligned_result(r, author_domain)]
+    if any(r.result in _FAILURES for r in aligned):
+        return False
+    return any(r.result == "pass" for r in aligned)
+
+
+_FAILURES = frozenset({"fail", "softfail", "permerror", "policy"})
+
+
+def _topmost(values: Iterable[str], trusted: set[str]) -> list[AuthResult]:
+    """The results of the topmost run of headers of each trusted authserv-id."""
+    results: list[AuthResult] = []
+    done: set[str] = set()
+    current: str | None = None
     for value in values:
-        for result in parse_authentication_results(value):
-            if result.authserv_id not in trusted or result.result != "pass":
-                continue
-            if result.method == "dmarc" and _domain(result.get("header.from")) == author_domain:
-                return True
-            if result.method == "dkim" and (
-                _aligned(author_domain, _domain(result.get("header.d")))
-                or _aligned(author_domain, _domain(result.get("header.i")))
-            ):
-                return True
-            if result.method == "spf" and _aligned(
-                author_domain, _domain(result.get("smtp.mailfrom"))
-            ):
-                return True
+        authserv_id = _authserv_id(value)
+        if authserv_id != current:
+            if current is not None:
+                done.add(current)  # its run is over: lower headers with its id are ignored
+            current = authserv_id
+        if authserv_id in trusted and authserv_id not in done:
+            results.extend(parse_authentication_results(value))
+    return results
+
+
+def _authserv_id(value: str) -> str:
+    text = value
+    for _ in range(4):
+        text = _COMMENT_RE.sub(" ", text)
+    words = text.split(";", 1)[0].split()
+    return words[0].lower() if words else ""
+
+
+def _aligned_result(result: AuthResult, author_domain: str) -> bool:
+    if result.method == "dkim":
+        return _aligned(author_domain, _domain(result.get("header.d"))) or _aligned(
+            author_domain, _domain(result.get("header.i"))
+        )
+    if result.method == "spf":
+        return _aligned(author_domain, _domain(result.get("smtp.mailfrom")))
     return False

@@ -119,7 +119,62 @@ def test_only_a_trusted_aligned_pass_authenticates() -> None:
     assert not is_authenticated(["mx.example.com; dkim=pass header.d=x.example"], TRUSTED, None)
 
 
+def test_a_forged_pass_below_the_mx_fail_does_not_win() -> None:
+    author = "olivia@partner.example"
+    mx_fail = "mx.example.com; dmarc=fail header.from=partner.example"
+    forged = "mx.example.com; dmarc=pass header.from=partner.example"
+    assert not is_authenticated([mx_fail, forged], TRUSTED, author)
+    # Between them, a header of another server: the forged one is outside the top run.
+    assert not is_authenticated([mx_fail, "relay.example; none", forged], TRUSTED, author)
+    # The MX said nothing useful ("none"), the forged pass below it still does not count.
+    lower_only = ["mx.example.com; none", "other.example; none", forged]
+    assert not is_authenticated(lower_only, TRUSTED, author)
+    # A forged DKIM pass beside the MX's own DKIM fail, in the same run: the fail decides.
+    dkim_fail = "mx.example.com; dkim=fail header.d=partner.example"
+    dkim_pass = "mx.example.com; dkim=pass header.d=partner.example"
+    assert not is_authenticated([dkim_fail, dkim_pass], TRUSTED, author)
+    # On top, the MX's own pass; a lower fail (another hop's, or forged) does not count.
+    assert is_authenticated([forged, "relay.example; none", mx_fail], TRUSTED, author)
+
+
+def test_milters_writing_one_header_each_are_read_together() -> None:
+    author = "olivia@partner.example"
+    top = [
+        "mx.example.com; spf=none smtp.mailfrom=bounce@esp.example",
+        "mx.example.com; dkim=pass header.d=partner.example",
+        "mx.example.com; dmarc=pass header.from=partner.example",
+    ]
+    assert is_authenticated(top, TRUSTED, author)
+    assert is_authenticated(["mx2.example.com; none", *top], (*TRUSTED, "mx2.example.com"), author)
+    # DMARC's verdict decides over an aligned DKIM pass.
+    refused = [*top[:2], "mx.example.com; dmarc=fail header.from=partner.example"]
+    assert not is_authenticated(refused, TRUSTED, author)
+
+
 @given(st.text(max_size=200))
 def test_any_header_value_parses_without_error(value: str) -> None:
     parse_authentication_results(value)
     is_authenticated([value], TRUSTED, "a@b.example")
+
+
+@given(
+    st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b" ", b"\t", b"a"]), max_size=60).map(b"".join)
+)
+def test_body_digest_read_in_pieces_is_the_digest_of_the_whole_body(raw: bytes) -> None:
+    # The digest is stored in processed records: reading the body in pieces (to spare a
+    # 25 MiB message three copies) must give exactly what the one-piece formula gave.
+    import hashlib
+    import re
+
+    import invitegw.itip.keys as keys
+
+    match = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[match.end() :] if match else b""
+    whole = hashlib.sha256(body.replace(b"\r\n", b"\n").rstrip()).hexdigest()
+    chunk = keys._DIGEST_CHUNK
+    try:
+        keys._DIGEST_CHUNK = 3  # pieces smaller than a CRLF pair's neighbourhood
+        assert body_digest(raw) == whole
+    finally:
+        keys._DIGEST_CHUNK = chunk
+    assert body_digest(raw) == whole

@@ -8,7 +8,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from invitegw.domain.addresses import Mailbox
 from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
+from invitegw.mailbox.mime.compose import header_address
 from invitegw.mailbox.mime.envelope import envelope_of
 from invitegw.mailbox.transport.netutil import pick_free_port
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender, TlsMode
@@ -272,6 +274,27 @@ def test_non_ascii_address_goes_out_with_smtputf8(smtp_sink: SmtpSink) -> None:
     assert received.rcpt_tos == ("jörg@example.org",)
     assert "jörg@example.org".encode() in received.raw
     assert result.accepted == ("jörg@example.org",)
+
+
+def test_an_idn_domain_goes_out_as_a_labels_without_smtputf8(make_smtp_sink) -> None:
+    sink = make_smtp_sink(smtputf8=False)  # the relay of issue 15: no SMTPUTF8
+    # The To header as the gateway composes it (compose.header_address).
+    to = str(header_address(Mailbox(name="X", address="x@bücher.de")))
+    assert to == "X <x@xn--bcher-kva.de>"
+    message = _message(1, to=to)
+    result = _plain(sink).send(message, rcpt_to=["x@bücher.de"])
+    (received,) = sink.wait_for(1)
+    assert received.rcpt_tos == ("x@xn--bcher-kva.de",)
+    assert result.accepted == ("x@xn--bcher-kva.de",)
+    assert received.raw.isascii()  # the To header too: no UTF-8 needed anywhere
+    assert b"To: X <x@xn--bcher-kva.de>" in received.raw
+
+
+def test_only_a_non_ascii_local_part_needs_smtputf8(make_smtp_sink) -> None:
+    sink = make_smtp_sink(smtputf8=False)
+    with pytest.raises(DeliveryError, match="relay lacks SMTPUTF8"):
+        _plain(sink).send(_message(1, to="jörg@bücher.de"))
+    assert sink.messages == []
 
 
 def test_message_over_the_relay_size_limit_is_permanent(make_smtp_sink) -> None:

@@ -19,19 +19,25 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Date,
     ForeignKey,
     Index,
-    String,
-    Text,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from invitegw.domain.records import EntityType, LogLevel, LogTarget, MeetingKind, TaskStatus
-from invitegw.sqltypes import BigId, UtcDateTime, enum_type, naming_metadata
+from invitegw.sqltypes import (
+    BigId,
+    BoundedString,
+    Int32,
+    Int64,
+    SafeText,
+    UtcDateTime,
+    enum_type,
+    naming_metadata,
+)
 
 __all__ = [
     "EMAIL_FIELDS",
@@ -66,6 +72,7 @@ class CrmBase(DeclarativeBase):
         dt.datetime: UtcDateTime(),
         dt.date: Date(),
         dict[str, Any]: JSON(),
+        int: Int32(),
     }
 
 
@@ -73,13 +80,13 @@ class CrmParty:
     """Columns every party table has: name, three email fields, sync, language, zone."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    email1: Mapped[str | None] = mapped_column(String(ADDRESS))
-    email2: Mapped[str | None] = mapped_column(String(ADDRESS))
-    email3: Mapped[str | None] = mapped_column(String(ADDRESS))
+    name: Mapped[str] = mapped_column(BoundedString(255, overflow="cut"))
+    email1: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
+    email2: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
+    email3: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
     sync: Mapped[bool] = mapped_column(default=True)
-    language: Mapped[str | None] = mapped_column(String(16))
-    time_zone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(BoundedString(16))
+    time_zone: Mapped[str | None] = mapped_column(BoundedString(64))
     created_at: Mapped[dt.datetime]
     modified_at: Mapped[dt.datetime]
 
@@ -134,7 +141,7 @@ class CrmLead(CrmParty, CrmBase):
 
     __tablename__ = "crm_leads"
 
-    company: Mapped[str] = mapped_column(String(255), default="")
+    company: Mapped[str] = mapped_column(BoundedString(255, overflow="cut"), default="")
 
 
 class CrmMeeting(CrmSpan, CrmBase):
@@ -149,20 +156,20 @@ class CrmMeeting(CrmSpan, CrmBase):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[MeetingKind] = mapped_column(enum_type(MeetingKind, 16))
-    title: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text, default="")
-    location: Mapped[str] = mapped_column(Text, default="")
+    title: Mapped[str] = mapped_column(SafeText())
+    description: Mapped[str] = mapped_column(SafeText(), default="")
+    location: Mapped[str] = mapped_column(SafeText(), default="")
     all_day: Mapped[bool] = mapped_column(default=False)
-    time_zone: Mapped[str | None] = mapped_column(String(64))
-    rrule: Mapped[str | None] = mapped_column(String(512))
-    calendar: Mapped[str | None] = mapped_column(String(64))
+    time_zone: Mapped[str | None] = mapped_column(BoundedString(64))
+    rrule: Mapped[str | None] = mapped_column(BoundedString(512))
+    calendar: Mapped[str | None] = mapped_column(BoundedString(64))
     organizer_id: Mapped[int] = mapped_column(ForeignKey("crm_users.id"), index=True)
     sync: Mapped[bool] = mapped_column(default=True)
     cancelled: Mapped[bool] = mapped_column(default=False)
     deleted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime]
     modified_at: Mapped[dt.datetime]
-    change_seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    change_seq: Mapped[int] = mapped_column(Int64(), index=True)
 
     organizer: Mapped[CrmUser] = relationship()
     attendees: Mapped[list[CrmMeetingAttendee]] = relationship(
@@ -184,8 +191,8 @@ class CrmMeetingAttendee(CrmBase):
         ForeignKey("crm_meetings.id", ondelete="CASCADE"), index=True
     )
     party_type: Mapped[EntityType] = mapped_column(enum_type(EntityType, 16))
-    party_id: Mapped[int] = mapped_column(BigInteger)
-    partstat: Mapped[str] = mapped_column(String(32), default="NEEDS-ACTION")
+    party_id: Mapped[int] = mapped_column(Int64())
+    partstat: Mapped[str] = mapped_column(BoundedString(32), default="NEEDS-ACTION")
     responded_at: Mapped[dt.datetime | None]
     added_at: Mapped[dt.datetime]
 
@@ -206,9 +213,9 @@ class CrmMeetingOccurrence(CrmSpan, CrmBase):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("crm_meetings.id", ondelete="CASCADE"), index=True
     )
-    recurrence_key: Mapped[str] = mapped_column(String(32))
+    recurrence_key: Mapped[str] = mapped_column(BoundedString(32))
     cancelled: Mapped[bool] = mapped_column(default=False)
-    location: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(SafeText())
 
 
 class CrmTask(CrmSpan, CrmBase):
@@ -217,19 +224,20 @@ class CrmTask(CrmSpan, CrmBase):
     __tablename__ = "crm_tasks"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    title: Mapped[str] = mapped_column(Text)
-    description: Mapped[str] = mapped_column(Text, default="")
-    location: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(BoundedString(255), unique=True)
+    title: Mapped[str] = mapped_column(SafeText())
+    description: Mapped[str] = mapped_column(SafeText(), default="")
+    location: Mapped[str] = mapped_column(SafeText(), default="")
     all_day: Mapped[bool] = mapped_column(default=False)
     status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus, 16))
     owner_id: Mapped[int] = mapped_column(ForeignKey("crm_users.id"), index=True)
     party_type: Mapped[EntityType | None] = mapped_column(enum_type(EntityType, 16))
-    party_id: Mapped[int | None] = mapped_column(BigInteger)
-    organizer_email: Mapped[str | None] = mapped_column(String(ADDRESS))
-    source_uid: Mapped[str | None] = mapped_column(String(512), index=True)
-    recurrence_id: Mapped[str | None] = mapped_column(String(64))
-    sequence: Mapped[int] = mapped_column(default=0)
+    party_id: Mapped[int | None] = mapped_column(Int64())
+    organizer_email: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
+    source_uid: Mapped[str | None] = mapped_column(BoundedString(512), index=True)
+    recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
+    # BIGINT: the SEQUENCE of an inbound invitation (Google sends millisecond timestamps).
+    sequence: Mapped[int] = mapped_column(Int64(sqlite_integer=True), default=0)
     created_at: Mapped[dt.datetime]
     modified_at: Mapped[dt.datetime]
 
@@ -245,11 +253,11 @@ class CrmMeetingResponse(CrmBase):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("crm_meetings.id", ondelete="CASCADE"), index=True
     )
-    attendee_email: Mapped[str] = mapped_column(String(ADDRESS))
-    partstat: Mapped[str] = mapped_column(String(32))
-    recurrence_id: Mapped[str | None] = mapped_column(String(64))
-    delegated_to: Mapped[str | None] = mapped_column(String(ADDRESS))
-    comment: Mapped[str] = mapped_column(Text, default="")
+    attendee_email: Mapped[str] = mapped_column(BoundedString(ADDRESS))
+    partstat: Mapped[str] = mapped_column(BoundedString(32))
+    recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
+    delegated_to: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
+    comment: Mapped[str] = mapped_column(SafeText(), default="")
     # The attendee row it matched; NULL for a reply from someone not invited.
     attendee_id: Mapped[int | None] = mapped_column(
         ForeignKey("crm_meeting_attendees.id", ondelete="SET NULL")
@@ -267,8 +275,8 @@ class CrmLog(CrmBase):
     created_at: Mapped[dt.datetime] = mapped_column(index=True)
     level: Mapped[LogLevel] = mapped_column(enum_type(LogLevel, 16))
     target: Mapped[LogTarget] = mapped_column(enum_type(LogTarget, 16))
-    target_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    message: Mapped[str] = mapped_column(Text)
+    target_id: Mapped[str | None] = mapped_column(BoundedString(64), index=True)
+    message: Mapped[str] = mapped_column(SafeText())
     details: Mapped[dict[str, Any] | None]
 
 
@@ -277,5 +285,5 @@ class CrmCounter(CrmBase):
 
     __tablename__ = "crm_counters"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(BoundedString(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Int64(), default=0)

@@ -18,7 +18,6 @@ answers. The verdict:
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,6 +36,7 @@ from invitegw.gateway.app.status_report import (
 )
 from invitegw.gateway.bootstrap import crm_options, open_settings_store, utc_now
 from invitegw.gateway.config import Settings
+from invitegw.gateway.permissions import permission_warnings
 from invitegw.gateway.storage import Store, WorkerHeartbeat, schema_status
 from invitegw.gateway.storage import health as queries
 
@@ -288,11 +288,7 @@ class _Survey:
         return CrmStatus(settings.crm.adapter, reachable, detail, last_ok, error)
 
     def _warnings(self) -> tuple[str, ...]:
-        try:
-            module = importlib.import_module("invitegw.gateway.permissions")
-        except ImportError:
-            return ()
-        found = tuple(str(w) for w in module.permission_warnings(self.settings))
+        found = tuple(permission_warnings(self.settings))
         self.degraded.extend(found)
         return found
 

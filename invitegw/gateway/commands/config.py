@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tomllib
 
 from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
 from invitegw.gateway.config import dump_settings, resolve_config_path
+from invitegw.gateway.permissions import permission_warnings
 
 __all__ = ["register"]
 
@@ -31,7 +34,12 @@ def _check_config(args: argparse.Namespace) -> int:
         # The redacted TOML read back: the same keys and values people see, as JSON.
         values = tomllib.loads(dump_settings(settings))
         print(json.dumps({"source": str(source) if source else None, "settings": values}))
+        for warning in permission_warnings(settings):
+            print(f"invitegw: warning: {for_terminal(warning)}", file=sys.stderr)
         return 0
-    print(f"# invitegw configuration: {source or 'built-in defaults'}, plus the environment")
-    print(dump_settings(settings), end="")
+    where = for_terminal(source) if source else "built-in defaults"
+    print(f"# invitegw configuration: {where}, plus the environment")
+    print(for_terminal_lines(dump_settings(settings)), end="")
+    for warning in permission_warnings(settings):
+        print(f"invitegw: warning: {for_terminal(warning)}", file=sys.stderr)
     return 0

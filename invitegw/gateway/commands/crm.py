@@ -37,6 +37,7 @@ from invitegw.errors import ConfigError, CrmError, CrmNotFoundError
 from invitegw.gateway.bootstrap import Gateway, build_gateway, crm_options
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.crm_output import gateway_log, print_logs, print_tasks
+from invitegw.gateway.commands.terminal import for_terminal_lines
 from invitegw.gateway.config import Settings
 
 __all__ = ["parse_when", "register"]
@@ -363,7 +364,7 @@ def _check(args: argparse.Namespace) -> int:
     if as_json:
         print(json.dumps({"adapter": spec.name, "ok": ok, "report": text}))
     else:
-        print(text)
+        print(for_terminal_lines(text))
     return 0 if ok else 1
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from invitegw.domain.records import LogEntry, LogTarget, Party, Task
+from invitegw.gateway.commands.terminal import for_terminal
 from invitegw.gateway.storage import EventLogEntry
 
 __all__ = [
@@ -94,7 +95,7 @@ def print_records(
     if not records:
         print(empty)
         return
-    cells = [[("" if v is None else str(v)) for v in row(r)] for r in records]
+    cells = [[for_terminal(v) for v in row(r)] for r in records]
     widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
     for line in [list(headers), *cells]:
         print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TextIO, TypeAlias
 
+from invitegw.gateway.commands.terminal import for_terminal, terminal_stream
 from invitegw.gateway.inspection import Inspection, event_record, inspect_bytes
 from invitegw.ics import CalendarObject, Event
 from invitegw.mailbox.mime import MimeLimits
@@ -55,16 +56,16 @@ def _inspect(args: argparse.Namespace) -> int:
         try:
             data = _read(name, limits.max_message_bytes)
         except (OSError, ValueError) as exc:
-            print(f"{name}: cannot read: {exc}", file=sys.stderr)
+            print(f"{for_terminal(name)}: cannot read: {for_terminal(exc)}", file=sys.stderr)
             failed = True
             continue
         inspection = inspect_bytes(name, data, mime_limits=limits)
         if args.json:
             _print_json(inspection, sys.stdout)
         else:
-            _print_readable(inspection, sys.stdout)
+            _print_readable(inspection, terminal_stream(sys.stdout))
         for problem in _problems(inspection):
-            print(f"{name}: {problem}", file=sys.stderr)
+            print(f"{for_terminal(name)}: {for_terminal(problem)}", file=sys.stderr)
         failed = failed or not inspection.ok
     return 1 if failed else 0
 

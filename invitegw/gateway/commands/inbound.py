@@ -41,6 +41,7 @@ from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.commands.common import database_exists, settings_for
 from invitegw.gateway.commands.crm_output import iso_utc, print_records
 from invitegw.gateway.commands.progress import IngestProgress
+from invitegw.gateway.commands.terminal import for_terminal
 from invitegw.gateway.inbound.file_source import FileInput, collect_inputs, read_input
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
@@ -156,7 +157,7 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
             cells.append(f"task {record['task_id']}")
         if record["reason"]:
             cells.append(" ".join(record["reason"].split()))
-        out.write("  ".join(cells) + "\n")
+        out.write("  ".join(for_terminal(c) for c in cells) + "\n")
     if result.already_processed and result.quarantine_id is not None and not as_json:
         out.write(
             f"  quarantined before as #{result.quarantine_id}: once the cause is fixed, "
@@ -216,14 +217,14 @@ def _ingest_inputs(
                     raise
                 except GatewayError as exc:  # this file could not be read: go on
                     failed = True
-                    progress.note(f"invitegw: {exc}")
+                    progress.note(f"invitegw: {for_terminal(exc)}")
                     if not progress.enabled:
-                        print(f"invitegw: {exc}", file=sys.stderr)
+                        print(f"invitegw: {for_terminal(exc)}", file=sys.stderr)
         except (CrmUnavailableError, StorageError) as exc:
             progress.note(f"invitegw: stopped after {messages} messages")
             print(
-                f"invitegw: stopped after {messages} messages: {exc}; run it again when it is "
-                "back (what was handled is skipped)",
+                f"invitegw: stopped after {messages} messages: {for_terminal(exc)}; run it "
+                "again when it is back (what was handled is skipped)",
                 file=sys.stderr,
             )
             return 1
@@ -278,7 +279,7 @@ def _release(args: argparse.Namespace) -> int:
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)
     if result.quarantined:
         print(
-            f"quarantine {args.id}: still set aside: {result.reason}",
+            f"quarantine {args.id}: still set aside: {for_terminal(result.reason)}",
             file=sys.stderr,
         )
     return 0

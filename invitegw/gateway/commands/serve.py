@@ -19,6 +19,7 @@ from types import FrameType
 
 from invitegw.gateway.bootstrap import build_gateway
 from invitegw.gateway.commands.common import settings_for
+from invitegw.gateway.commands.terminal import for_terminal
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 
 __all__ = ["register"]
@@ -61,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
             write_once(monitor)
             for outcome in outcomes:
                 status = "ok" if outcome.ok else f"FAILED: {outcome.error}"
-                print(f"{outcome.name}: {outcome.result if outcome.ok else status}")
+                print(f"{outcome.name}: {for_terminal(outcome.result if outcome.ok else status)}")
             return 0 if all(o.ok for o in outcomes) else 1
 
         def stop(signum: int, _frame: FrameType | None) -> None:

@@ -1,5 +1,8 @@
 """Show the effective settings as TOML, with every secret redacted (``check-config``).
 
+Secrets are the fields marked secret and the credentials of any URL in a value
+(:func:`~invitegw.gateway.config.redact.redact_urls`).
+
 The output reads back as a configuration file (secrets aside: they stay in the
 environment), so it doubles as a way to freeze the settings a deployment runs with.
 """
@@ -15,6 +18,7 @@ from typing import Any
 
 from invitegw.gateway.config.fields import REDACTED, RawTable, Secret, format_duration
 from invitegw.gateway.config.loader import env_var_for
+from invitegw.gateway.config.redact import redact_urls
 
 __all__ = ["dump_settings"]
 
@@ -102,4 +106,5 @@ def _value(value: Any) -> str:
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(str(value), ensure_ascii=False)
+    # A URL may carry a password (database.url from INVITEGW_DATABASE__URL): never shown.
+    return json.dumps(redact_urls(str(value)), ensure_ascii=False)

@@ -231,6 +231,11 @@ class ListenerSettings:
     tls_key: Path | None = None
     # Refuse mail until the client has started TLS.
     require_starttls: bool = False
+    # Sessions at once, and from one client address; beyond: 421 (RFC 5321 section 3.8).
+    max_connections: int = field(default=50, metadata=meta(min=1, max=10000))
+    max_connections_per_ip: int = field(default=10, metadata=meta(min=1, max=10000))
+    # DATA bytes a session keeps in memory; the rest goes to a file in data_dir/incoming.
+    spool_threshold: int = field(default=256 * 1024, metadata=meta(min=0))
 
     def _check(self, path: str) -> None:
         for index, address in enumerate(self.recipients):
@@ -394,6 +399,7 @@ class LimitsSettings:
     calendar_bytes: int = field(default=2 * _MIB, metadata=meta(min=1024))
     mime_parts: int = field(default=500, metadata=meta(min=1))
     mime_depth: int = field(default=16, metadata=meta(min=1, max=100))
+    mime_lines: int = field(default=1_000_000, metadata=meta(min=1000))
     calendar_parts: int = field(default=50, metadata=meta(min=1))
     tnef_bytes: int = field(default=10 * _MIB, metadata=meta(min=1024))
     components: int = field(default=1000, metadata=meta(min=1))

@@ -48,6 +48,7 @@ from invitegw.errors import (
     IcsLimitError,
     MimeError,
     MimeLimitError,
+    StorageDataError,
     StorageError,
 )
 from invitegw.gateway.bootstrap import Gateway, mime_limits
@@ -241,6 +242,14 @@ class InboundPipeline:
                 if dry_run:
                     session.rollback()
                 return result
+        except StorageDataError as exc:
+            # The database refused a value taken from the message: the same message would
+            # fail the same way for ever, so it is set aside (not retried) with the reason.
+            logger.warning(
+                "inbound: the database refused a message from %s: %s", message.source, exc
+            )
+            reason = f"the database refused a value from the message ({exc})"
+            return self._fail(message, now, reason, dry_run=dry_run, release_id=release_id)
         except (CrmUnavailableError, StorageError):
             raise
         except Exception as exc:

@@ -30,15 +30,17 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import update
 
 from invitegw.errors import ConfigError, StorageError
 from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.config import ListenerSettings
+from invitegw.gateway.config import ListenerSettings, Settings
 from invitegw.gateway.inbound.imap_source import RETRYABLE_ERRORS, Pipeline
 from invitegw.gateway.inbound.model import ReceivedMessage
 from invitegw.gateway.inbound.pipeline import received_facts
+from invitegw.gateway.permissions import private_folder
 from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled, quarantine_message
 from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.models import SpooledMessage, SpoolState
@@ -50,6 +52,7 @@ __all__ = [
     "SpoolReport",
     "SpoolService",
     "SpoolWorker",
+    "incoming_folder",
     "listener_config",
     "listener_tls",
 ]
@@ -365,7 +368,23 @@ def listener_config(gateway: Gateway) -> ListenerConfig:
         port=listener.port,
         max_message_size=min(listener.max_message_size, settings.limits.message_bytes),
         server_name=listener.hostname or socket.getfqdn(),
+        max_connections=listener.max_connections,
+        max_connections_per_ip=listener.max_connections_per_ip,
+        spool_threshold=listener.spool_threshold,
+        spool_dir=incoming_folder(settings),
     )
+
+
+def incoming_folder(settings: Settings) -> Path:
+    """Where the listener spools DATA past ``listener.spool_threshold`` (made 0700 on start).
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        ``data_dir/incoming``.
+    """
+    return settings.data_dir / "incoming"
 
 
 def listener_tls(settings: ListenerSettings) -> ssl.SSLContext | None:
@@ -430,8 +449,14 @@ class ListenerService:
         """Bind and serve.
 
         Raises:
-            ConfigError: the address cannot be bound.
+            ConfigError: the address cannot be bound, or the spool folder not made.
         """
+        folder = self.server.config.spool_dir
+        if folder is not None:
+            try:
+                private_folder(folder)
+            except OSError as exc:
+                raise ConfigError(f"listener: cannot create {folder}: {exc}") from exc
         self.server.start()
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -103,6 +103,8 @@ class _Claimed:
     kind: str
     attendee_id: int | None
     crm_meeting_id: str | None
+    # It was held up before (tried and failed, or waiting behind a message that failed).
+    delayed: bool = False
 
 
 class Dispatcher:
@@ -185,6 +187,7 @@ class Dispatcher:
                     kind=r.kind,
                     attendee_id=r.attendee_id,
                     crm_meeting_id=crm_ids.get(r.meeting_id) if r.meeting_id else None,
+                    delayed=r.last_error is not None,
                 )
                 for r in rows
             ]
@@ -264,10 +267,11 @@ class Dispatcher:
             return
         report.sent += 1
         self._attendee(session, row, DeliveryState.SENT, None, now)
-        if row.attempts > 1:
+        if row.attempts > 1 or row.delayed:
             # A plain delivery is recorded by the outbox row itself (state, sent_at); one
             # after failures ends a story the logs told, so they say how it ended.
-            text = f"{row.kind} to {row.recipient} delivered after {row.attempts} attempts"
+            plural = "s" if row.attempts != 1 else ""
+            text = f"{row.kind} to {row.recipient} delivered after {row.attempts} attempt{plural}"
             self._note(session, row, LogLevel.INFO, text, "sent", crm=True)
 
     def _failed(
@@ -313,10 +317,37 @@ class Dispatcher:
     def _defer_rest(
         self, session: Session, rest: list[_Claimed], report: DispatchReport, cause: Exception
     ) -> None:
-        """The relay is unreachable: the rest of the batch waits like the failed message."""
+        """The relay is unreachable: the rest of the batch waits like the failed message.
+
+        They were not tried, so they spend no attempt (their claim counted one, given
+        back here) and none of them can be given up for it.
+        """
+        now = self.gateway.clock()
+        retry = self.gateway.settings.smtp.retry
         for row in rest:
-            error = TransientDeliveryError(f"not tried: {cause}")
-            self._failed(session, row, report, error, permanent=False)
+            error = f"not tried: {cause}"
+            next_at = now + retry_delay(max(1, row.attempts - 1), retry, self._rng)
+            if not mark_retry(
+                session,
+                row.id,
+                worker=self.gateway.worker,
+                now=now,
+                error=error,
+                next_attempt_at=next_at,
+                tried=False,
+            ):
+                report.lost_claims += 1
+                continue
+            report.retried += 1
+            self._note(
+                session,
+                row,
+                LogLevel.WARNING,
+                f"{row.kind} to {row.recipient} delayed (not tried: {cause}); "
+                f"next attempt at {next_at:%Y-%m-%d %H:%M:%S} UTC",
+                "retry",
+                crm=row.attempts <= 1,
+            )
 
     def _attendee(
         self,

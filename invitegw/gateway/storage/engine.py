@@ -19,13 +19,21 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from invitegw.errors import StorageError
+from invitegw.errors import StorageDataError, StorageError
+from invitegw.gateway.config.redact import redact_urls
+from invitegw.gateway.permissions import private_file, private_folder
 from invitegw.sqltypes import describe_db_error
 
-__all__ = ["create_engine_for", "describe_db_error", "map_storage_errors", "normalize_url"]
+__all__ = [
+    "create_engine_for",
+    "describe_db_error",
+    "is_data_error",
+    "map_storage_errors",
+    "normalize_url",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +53,23 @@ def normalize_url(url: str | URL, *, password: str | None = None) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StorageError(f"invalid database URL: {exc}") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
+        # SQLAlchemy's message quotes the URL, password and all.
+        raise StorageError(f"invalid database URL: {redact_urls(str(exc))}") from exc
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername not in {"sqlite", "sqlite+pysqlite", "postgresql+psycopg"}:
         raise StorageError(
             f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql+psycopg://"
         )
-    if password:
+    if password and parsed.drivername.startswith("sqlite"):
+        # A setting that does not apply (a left-over INVITEGW_DATABASE__PASSWORD with the
+        # embedded database): SQLite has no passwords, and a URL with one is invalid.
+        logger.warning(
+            "database.password (INVITEGW_DATABASE__PASSWORD) is set, but the database is "
+            "SQLite, which has no password: ignored"
+        )
+    elif password:
         parsed = parsed.set(password=password)
     return parsed
 
@@ -74,21 +90,28 @@ def create_engine_for(
         busy_timeout: seconds to wait for a lock before failing.
 
     Returns:
-        The engine. For a SQLite file, its folder is created when missing.
+        The engine. For a SQLite file, its folder (0700) and the file (0600) are created
+        when missing.
 
     Raises:
         StorageError: the URL is invalid or its folder cannot be created.
     """
     parsed = normalize_url(url, password=password)
-    if parsed.drivername.startswith("sqlite"):
-        return _sqlite_engine(parsed, busy_timeout)
-    return create_engine(
-        parsed,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": max(1, int(busy_timeout))},
-    )
+    try:
+        if parsed.drivername.startswith("sqlite"):
+            return _sqlite_engine(parsed, busy_timeout)
+        return create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, int(busy_timeout))},
+        )
+    except ArgumentError as exc:  # a URL the dialect refuses: one line, never a traceback
+        raise StorageError(
+            f"invalid database URL {parsed.render_as_string(hide_password=True)}: "
+            f"{redact_urls(str(exc))}"
+        ) from exc
 
 
 def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
@@ -96,7 +119,10 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     memory = database in {"", ":memory:"}
     if not memory:
         try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Quarantined mail, reply tokens, CRM data: for the owner's eyes only (the WAL
+            # and shared-memory files SQLite makes take the database file's mode).
+            private_folder(Path(database).parent)
+            private_file(Path(database))
         except OSError as exc:
             raise StorageError(f"cannot create the database folder for {database}: {exc}") from exc
     extra: dict[str, Any] = {}
@@ -137,9 +163,34 @@ def map_storage_errors(what: str = "database") -> Iterator[None]:
         what: the operation, for the message.
 
     Raises:
-        StorageError: a database error happened.
+        StorageDataError: the database refused a value (:func:`is_data_error`).
+        StorageError: any other database error (connection, lock, disk).
     """
     try:
         yield
     except SQLAlchemyError as exc:
+        if is_data_error(exc):
+            raise StorageDataError(f"{what} refused a value: {describe_db_error(exc)}") from exc
         raise StorageError(f"{what} failed: {describe_db_error(exc)}") from exc
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether the database (or the driver, binding it) refused a value as such.
+
+    A data error (SQLSTATE class 22 on PostgreSQL: too long, out of range, NUL in text;
+    SQLite's "string or blob too big"), or a value the bind step could not convert (an
+    integer beyond the column, text that cannot be encoded): writing the same value again
+    fails the same way. Connection, lock, disk and constraint errors are not data errors.
+
+    Parameters:
+        exc: a SQLAlchemy exception.
+
+    Returns:
+        True for a data error.
+    """
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, StatementError) and not isinstance(exc, DBAPIError):
+        # Raised before the statement reached the database: a bind processor refused it.
+        return isinstance(exc.orig, ValueError | OverflowError)
+    return False

@@ -23,18 +23,24 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     ForeignKey,
     Index,
     LargeBinary,
-    String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from invitegw.domain.records import LogLevel
-from invitegw.sqltypes import BigId, UtcDateTime, enum_type, naming_metadata
+from invitegw.sqltypes import (
+    BigId,
+    BoundedString,
+    Int32,
+    Int64,
+    SafeText,
+    UtcDateTime,
+    enum_type,
+    naming_metadata,
+)
 
 __all__ = [
     "Cursor",
@@ -69,7 +75,11 @@ class GatewayBase(DeclarativeBase):
     """Declarative base of the gateway's tables."""
 
     metadata = naming_metadata()
-    type_annotation_map = {dt.datetime: UtcDateTime(), JsonDict: JSON()}  # noqa: RUF012
+    type_annotation_map = {  # noqa: RUF012
+        dt.datetime: UtcDateTime(),
+        JsonDict: JSON(),
+        int: Int32(),
+    }
 
 
 class OutboxState(StrEnum):
@@ -117,9 +127,9 @@ class OutboundMeeting(GatewayBase):
     __tablename__ = "outbound_meetings"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    crm_meeting_id: Mapped[str] = mapped_column(String(64), unique=True)
-    calendar: Mapped[str] = mapped_column(String(64))
-    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    crm_meeting_id: Mapped[str] = mapped_column(BoundedString(64), unique=True)
+    calendar: Mapped[str] = mapped_column(BoundedString(64))
+    uid: Mapped[str] = mapped_column(BoundedString(255), unique=True)
     sequence: Mapped[int] = mapped_column(default=0)
     snapshot: Mapped[JsonDict | None]
     cancelled: Mapped[bool] = mapped_column(default=False)
@@ -145,32 +155,32 @@ class OutboundAttendee(GatewayBase):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("outbound_meetings.id", ondelete="CASCADE"), index=True
     )
-    address: Mapped[str] = mapped_column(String(ADDRESS))
-    name: Mapped[str] = mapped_column(String(255), default="")
-    party_type: Mapped[str | None] = mapped_column(String(16))
-    party_id: Mapped[str | None] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(32), default="REQ-PARTICIPANT")
+    address: Mapped[str] = mapped_column(BoundedString(ADDRESS))
+    name: Mapped[str] = mapped_column(BoundedString(255, overflow="cut"), default="")
+    party_type: Mapped[str | None] = mapped_column(BoundedString(16))
+    party_id: Mapped[str | None] = mapped_column(BoundedString(64))
+    role: Mapped[str] = mapped_column(BoundedString(32), default="REQ-PARTICIPANT")
     # Per organizer + attendee + UID; reused for every update so replies keep correlating.
-    token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    language: Mapped[str | None] = mapped_column(String(16))
-    time_zone: Mapped[str | None] = mapped_column(String(64))
+    token: Mapped[str | None] = mapped_column(BoundedString(64), unique=True)
+    language: Mapped[str | None] = mapped_column(BoundedString(16))
+    time_zone: Mapped[str | None] = mapped_column(BoundedString(64))
     last_sequence_sent: Mapped[int | None]
     last_sent_at: Mapped[dt.datetime | None]
     # When the first invitation to this address was queued (reminders skip later arrivals).
     invited_at: Mapped[dt.datetime | None]
     # The first invitation's Message-ID: later messages refer to it (one thread per meeting).
-    thread_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
+    thread_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID))
     # Set by a REFRESH (RFC 5546 section 3.2.6): the next outbound pass re-sends the REQUEST.
     resend_requested_at: Mapped[dt.datetime | None] = mapped_column(index=True)
-    partstat: Mapped[str] = mapped_column(String(32), default="NEEDS-ACTION")
+    partstat: Mapped[str] = mapped_column(BoundedString(32), default="NEEDS-ACTION")
     # SEQUENCE and DTSTAMP of the reply that set partstat: older replies are stale.
-    partstat_sequence: Mapped[int | None]
+    partstat_sequence: Mapped[int | None] = mapped_column(Int64(sqlite_integer=True))
     partstat_dtstamp: Mapped[dt.datetime | None]
     removed: Mapped[bool] = mapped_column(default=False)
     delivery_state: Mapped[DeliveryState] = mapped_column(
         enum_type(DeliveryState), default=DeliveryState.PENDING
     )
-    delivery_error: Mapped[str | None] = mapped_column(Text)
+    delivery_error: Mapped[str | None] = mapped_column(SafeText())
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -191,8 +201,8 @@ class OutboundReminder(GatewayBase):
         ForeignKey("outbound_attendees.id", ondelete="CASCADE")
     )
     # The occurrence's original start: UTC "...Z" for a time, ISO for a date.
-    occurrence: Mapped[str] = mapped_column(String(32))
-    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    occurrence: Mapped[str] = mapped_column(BoundedString(32))
+    message_id: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID))
     created_at: Mapped[dt.datetime]
 
 
@@ -203,23 +213,23 @@ class OutboxMessage(GatewayBase):
     __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID), unique=True)
-    kind: Mapped[str] = mapped_column(String(32), default="invitation")
+    message_id: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID), unique=True)
+    kind: Mapped[str] = mapped_column(BoundedString(32), default="invitation")
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_meetings.id"), index=True)
     attendee_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_attendees.id"))
-    sender: Mapped[str] = mapped_column(String(ADDRESS))
-    recipient: Mapped[str] = mapped_column(String(ADDRESS))
-    method: Mapped[str | None] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(BoundedString(ADDRESS))
+    recipient: Mapped[str] = mapped_column(BoundedString(ADDRESS))
+    method: Mapped[str | None] = mapped_column(BoundedString(16))
     sequence: Mapped[int | None]
-    recurrence_id: Mapped[str | None] = mapped_column(String(64))
+    recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
     # The composed message, or what is needed to compose it at send time.
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload: Mapped[JsonDict | None]
     state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(SafeText())
+    claimed_by: Mapped[str | None] = mapped_column(BoundedString(128))
     claimed_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
@@ -241,13 +251,14 @@ class InboundEvent(GatewayBase):
     __table_args__ = (UniqueConstraint("organizer", "uid", "recurrence_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organizer: Mapped[str] = mapped_column(String(ADDRESS))
-    uid: Mapped[str] = mapped_column(String(512))
-    recurrence_id: Mapped[str] = mapped_column(String(64), default="")
-    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    sequence: Mapped[int] = mapped_column(default=0)
+    organizer: Mapped[str] = mapped_column(BoundedString(ADDRESS))
+    uid: Mapped[str] = mapped_column(BoundedString(512))
+    recurrence_id: Mapped[str] = mapped_column(BoundedString(64), default="")
+    task_id: Mapped[str | None] = mapped_column(BoundedString(64), index=True)
+    # BIGINT: producers send millisecond timestamps as SEQUENCE (Google), see 0005.
+    sequence: Mapped[int] = mapped_column(Int64(sqlite_integer=True), default=0)
     dtstamp: Mapped[dt.datetime | None]
-    fingerprint: Mapped[str] = mapped_column(String(128), default="")
+    fingerprint: Mapped[str] = mapped_column(BoundedString(128), default="")
     state: Mapped[InboundState] = mapped_column(
         enum_type(InboundState), default=InboundState.ACTIVE
     )
@@ -272,9 +283,9 @@ class InboundEventSource(GatewayBase):
     event_id: Mapped[int] = mapped_column(
         ForeignKey("inbound_events.id", ondelete="CASCADE"), index=True
     )
-    message_id: Mapped[str] = mapped_column(String(MESSAGE_ID))
-    source: Mapped[str] = mapped_column(String(64))
-    forwarder: Mapped[str | None] = mapped_column(String(ADDRESS))
+    message_id: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID))
+    source: Mapped[str] = mapped_column(BoundedString(64))
+    forwarder: Mapped[str | None] = mapped_column(BoundedString(ADDRESS))
     received_at: Mapped[dt.datetime]
 
     event: Mapped[InboundEvent] = relationship(back_populates="sources")
@@ -294,12 +305,12 @@ class ProcessedMessage(GatewayBase):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    source: Mapped[str] = mapped_column(String(64))
-    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
-    uid: Mapped[int | None] = mapped_column(BigInteger)
-    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID), index=True)
-    outcome: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(BoundedString(64))
+    uidvalidity: Mapped[int | None] = mapped_column(Int64())
+    uid: Mapped[int | None] = mapped_column(Int64())
+    message_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID), index=True)
+    outcome: Mapped[str] = mapped_column(BoundedString(32))
+    reason: Mapped[str | None] = mapped_column(SafeText())
     details: Mapped[JsonDict | None]
     processed_at: Mapped[dt.datetime]
 
@@ -310,14 +321,14 @@ class QuarantinedMessage(GatewayBase):
     __tablename__ = "quarantine"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    source: Mapped[str] = mapped_column(String(64))
-    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID), index=True)
+    source: Mapped[str] = mapped_column(BoundedString(64))
+    message_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID), index=True)
     # Where the original stays (e.g. "sales:Quarantine"), when it stays somewhere.
-    reference: Mapped[str | None] = mapped_column(String(512))
+    reference: Mapped[str | None] = mapped_column(BoundedString(512))
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(default=0)
     truncated: Mapped[bool] = mapped_column(default=False)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(SafeText())
     # How it arrived (mailbox owner, SMTP envelope, IMAP position): a release replays it so.
     received: Mapped[JsonDict | None]
     created_at: Mapped[dt.datetime]
@@ -331,15 +342,15 @@ class SpooledMessage(GatewayBase):
     __table_args__ = (Index("ix_inbound_spool_due", "state", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    mail_from: Mapped[str] = mapped_column(String(MESSAGE_ID))
+    mail_from: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID))
     rcpt_to: Mapped[list[str]] = mapped_column(JSON)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int]
     received_at: Mapped[dt.datetime]
     state: Mapped[SpoolState] = mapped_column(enum_type(SpoolState), default=SpoolState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(SafeText())
+    claimed_by: Mapped[str | None] = mapped_column(BoundedString(128))
     claimed_until: Mapped[dt.datetime | None]
     processed_at: Mapped[dt.datetime | None]
 
@@ -352,9 +363,9 @@ class ImapCheckpoint(GatewayBase):
 
     __tablename__ = "imap_checkpoints"
 
-    mailbox: Mapped[str] = mapped_column(String(64), primary_key=True)
-    uidvalidity: Mapped[int] = mapped_column(BigInteger)
-    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    mailbox: Mapped[str] = mapped_column(BoundedString(64), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(Int64())
+    last_uid: Mapped[int] = mapped_column(Int64(), default=0)
     updated_at: Mapped[dt.datetime]
 
 
@@ -363,8 +374,8 @@ class Cursor(GatewayBase):
 
     __tablename__ = "cursors"
 
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(BoundedString(128), primary_key=True)
+    value: Mapped[str] = mapped_column(SafeText())
     updated_at: Mapped[dt.datetime]
 
 
@@ -373,8 +384,8 @@ class Lease(GatewayBase):
 
     __tablename__ = "leases"
 
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(BoundedString(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(BoundedString(128))
     acquired_at: Mapped[dt.datetime]
     heartbeat_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
@@ -388,11 +399,11 @@ class EventLogEntry(GatewayBase):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(index=True)
     level: Mapped[LogLevel] = mapped_column(enum_type(LogLevel, 16))
-    kind: Mapped[str] = mapped_column(String(64))
-    meeting_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    task_id: Mapped[str | None] = mapped_column(String(64))
-    message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID))
-    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(BoundedString(64))
+    meeting_id: Mapped[str | None] = mapped_column(BoundedString(64), index=True)
+    task_id: Mapped[str | None] = mapped_column(BoundedString(64))
+    message_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID))
+    text: Mapped[str] = mapped_column(SafeText())
     details: Mapped[JsonDict | None]
 
 
@@ -407,11 +418,11 @@ class WorkerHeartbeat(GatewayBase):
 
     __tablename__ = "worker_heartbeats"
 
-    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
-    host: Mapped[str] = mapped_column(String(255))
+    worker: Mapped[str] = mapped_column(BoundedString(128), primary_key=True)
+    host: Mapped[str] = mapped_column(BoundedString(255, overflow="cut"))
     pid: Mapped[int]
-    version: Mapped[str] = mapped_column(String(64))
-    mode: Mapped[str] = mapped_column(String(16), default="serve")  # serve | once
+    version: Mapped[str] = mapped_column(BoundedString(64, overflow="cut"))
+    mode: Mapped[str] = mapped_column(BoundedString(16), default="serve")  # serve | once
     started_at: Mapped[dt.datetime]
     heartbeat_at: Mapped[dt.datetime] = mapped_column(index=True)
     stopped_at: Mapped[dt.datetime | None]

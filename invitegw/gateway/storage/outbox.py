@@ -265,6 +265,7 @@ def mark_retry(
     now: dt.datetime,
     error: str,
     next_attempt_at: dt.datetime,
+    tried: bool = True,
 ) -> bool:
     """Put a message back after a temporary failure, to be retried at ``next_attempt_at``.
 
@@ -274,16 +275,21 @@ def mark_retry(
         now: the current time.
         error: what went wrong (kept as ``last_error``).
         next_attempt_at: when to try again.
+        tried: False for a message of a batch that failed before its turn: its claim
+            counted an attempt (:func:`claim_rows`) that was never made, so it is given
+            back, as :func:`release_claims` does.
 
     Returns:
         False when the claim was lost.
     """
-    values = {
+    values: dict[str, Any] = {
         "state": OutboxState.PENDING,
         "next_attempt_at": next_attempt_at,
         "last_error": error,
         "updated_at": now,
     }
+    if not tried:
+        values["attempts"] = OutboxMessage.attempts - 1
     return _finish(session, row_id, worker, values)
 
 

@@ -3,7 +3,10 @@
 Leases give one worker at a time a named resource (an IMAP mailbox, the CRM poll job).
 :func:`acquire_lease` is a single conditional UPDATE (take it if free, expired, or already
 ours), falling back to an INSERT for a name never leased; PostgreSQL re-checks the UPDATE's
-condition after waiting for a competing writer, so two workers never both succeed.
+condition after waiting for a competing writer, so two workers never both succeed. A lease
+held by a process that died on this host is taken at once, without waiting for it to
+expire (:mod:`~invitegw.gateway.storage.liveness`): a worker restarted after ``kill -9``
+resumes its mailboxes immediately.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from invitegw.domain.records import LogLevel
+from invitegw.gateway.storage.liveness import dead_local_holder
 from invitegw.gateway.storage.models import Cursor, EventLogEntry, ImapCheckpoint, Lease
 from invitegw.sqltypes import UtcDateTime
 
@@ -121,8 +125,11 @@ def acquire_lease(
     )
     if getattr(result, "rowcount", 0) == 1:
         return True
-    if session.scalar(select(Lease.name).where(Lease.name == name)) is not None:
-        return False
+    current = session.scalar(select(Lease.holder).where(Lease.name == name))
+    if current is not None:
+        return dead_local_holder(current, holder) and _take_over(
+            session, name, current, holder, now=now, duration=duration
+        )
     try:
         with session.begin_nested():
             session.add(
@@ -137,6 +144,25 @@ def acquire_lease(
     except IntegrityError:
         return False  # another worker inserted it first
     return True
+
+
+def _take_over(
+    session: Session,
+    name: str,
+    previous: str,
+    holder: str,
+    *,
+    now: dt.datetime,
+    duration: dt.timedelta,
+) -> bool:
+    """Take the lease from ``previous`` (a dead process), if it still holds it."""
+    result = session.execute(
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == previous)
+        .values(acquired_at=now, holder=holder, heartbeat_at=now, expires_at=now + duration)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def renew_lease(

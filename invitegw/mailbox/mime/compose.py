@@ -29,7 +29,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import Mailbox, ascii_address
 from invitegw.errors import MimeError
 from invitegw.ics.model import Method
 from invitegw.templates.render import RenderedBody
@@ -55,7 +55,9 @@ def header_address(mailbox: Mailbox) -> Address:
     Raises:
         MimeError: the address has no ``@`` or contains characters a header forbids.
     """
-    local, sep, domain = mailbox.address.rpartition("@")
+    # An ASCII local part with an internationalised domain goes out as A-labels, so the
+    # message needs no SMTPUTF8 relay (RFC 6531 is for non-ASCII local parts).
+    local, sep, domain = ascii_address(mailbox.address).rpartition("@")
     if not sep or not local or not domain:
         raise MimeError(f"not an email address: {mailbox.address!r}")
     # Display names come from the CRM: fold any line break into a space.

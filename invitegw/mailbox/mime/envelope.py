@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+from invitegw.domain.addresses import ascii_address
 from invitegw.errors import AddressError, MimeError
 
 __all__ = ["check_envelope_address", "envelope_of", "serialize"]
@@ -90,7 +91,9 @@ def serialize(message: EmailMessage, addresses: Sequence[str]) -> bytes:
 
     Parameters:
         message: the message.
-        addresses: the envelope addresses; any non-ASCII one selects ``SMTPUTF8``.
+        addresses: the envelope addresses; one that stays non-ASCII on the wire (a
+            non-ASCII local part, :func:`~invitegw.domain.addresses.ascii_address`)
+            selects ``SMTPUTF8``.
 
     Returns:
         The serialised message.
@@ -102,7 +105,7 @@ def serialize(message: EmailMessage, addresses: Sequence[str]) -> bytes:
         # copy.copy shares the header list, but ``del`` rebinds it: the original keeps Bcc.
         message = copy.copy(message)
         del message["Bcc"]
-    international = not all(a.isascii() for a in addresses)
+    international = not all(ascii_address(a).isascii() for a in addresses)
     policy = email.policy.SMTPUTF8 if international else email.policy.SMTP
     try:
         return message.as_bytes(policy=policy)

@@ -8,6 +8,10 @@ transaction does the minimum, so that a ``250`` means "stored durably" and nothi
   get ``550 5.1.1`` at once (RFC 5321 section 3.3, RFC 3463 codes).
 - Size: aiosmtpd's ``data_size_limit`` caps the message; over it the answer is
   ``552 5.3.4`` (on ``MAIL FROM ... SIZE=`` or at the end of DATA).
+- Memory (:mod:`~invitegw.mailbox.transport.smtp_limits`): at most ``max_connections``
+  sessions, ``max_connections_per_ip`` from one address (beyond: ``421 4.7.0``); DATA is
+  spooled to a temporary file past ``spool_threshold`` bytes; a finished message is read
+  back whole only to be stored, ``store_slots`` at a time.
 - ``DATA``: the raw bytes go to the injected ``spool(raw, mail_from, rcpt_tos)``, which
   stores them durably (the gateway writes a database row). Success → ``250``; a spool
   failure → ``451 4.3.0`` so the sending MTA retries. CRM writes never happen here: the
@@ -28,14 +32,16 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any, AnyStr
+from typing import IO, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from invitegw.errors import ConfigError
 from invitegw.mailbox.transport.netutil import pick_free_port
+from invitegw.mailbox.transport.smtp_limits import ListenerController
 
 __all__ = [
     "ListenerConfig",
@@ -52,7 +58,6 @@ Spool = Callable[[bytes, str, list[str]], None]
 
 REPLY_UNKNOWN_RECIPIENT = "550 5.1.1 Recipient address rejected: no such mailbox here"
 REPLY_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
-REPLY_TOO_BIG = "552 5.3.4 Message too big for system"
 REPLY_SPOOL_FAILED = "451 4.3.0 Temporary failure storing the message, try again later"
 REPLY_QUEUED = "250 2.0.0 OK: queued"
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]{1,250}>)", re.IGNORECASE | re.MULTILINE)
@@ -71,6 +76,11 @@ class ListenerConfig:
         server_name: the name in the greeting and EHLO reply.
         timeout: seconds of client silence before the session is closed.
         separators: characters that join a reply token to an address's local part.
+        max_connections: sessions at once; more are answered ``421 4.7.0`` and closed.
+        max_connections_per_ip: sessions at once from one client address.
+        spool_threshold: DATA bytes kept in memory per session; the rest goes to a file.
+        spool_dir: where those files go (None: the system's temporary folder).
+        store_slots: finished messages read back and stored at once.
 
     Raises:
         ConfigError: no address, a malformed address, or a value out of range.
@@ -84,6 +94,11 @@ class ListenerConfig:
     server_name: str = "invitegw"
     timeout: float = 300.0
     separators: tuple[str, ...] = ("+",)
+    max_connections: int = 50
+    max_connections_per_ip: int = 10
+    spool_threshold: int = 256 * 1024
+    spool_dir: Path | None = None
+    store_slots: int = 2
 
     def __post_init__(self) -> None:
         if not self.addresses:
@@ -92,7 +107,15 @@ class ListenerConfig:
             _split(address)  # raises ConfigError
         if not 0 <= self.port < 65536:
             raise ConfigError(f"listener.port {self.port} is not a TCP port")
-        if self.max_message_size <= 0 or self.max_recipients <= 0 or self.timeout <= 0:
+        limits = (
+            self.max_message_size,
+            self.max_recipients,
+            self.timeout,
+            self.max_connections,
+            self.max_connections_per_ip,
+            self.store_slots,
+        )
+        if min(limits) <= 0 or self.spool_threshold < 0:
             raise ConfigError("listener limits must be positive")
 
 
@@ -168,11 +191,14 @@ class ListenerHandler:
         *,
         notify: Callable[[], None] | None = None,
         max_recipients: int = 100,
+        store_slots: int = 2,
     ) -> None:
         self._recipients = recipients
         self._spool = spool
         self._notify = notify
         self._max_recipients = max_recipients
+        self._store_slots = store_slots
+        self._stores: asyncio.Semaphore | None = None  # made in the server's event loop
 
     async def handle_RCPT(  # noqa: N802 (aiosmtpd hook name)
         self,
@@ -196,24 +222,33 @@ class ListenerHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Store the raw message durably, then answer 250; 451 when storing failed."""
-        raw = bytes(envelope.original_content or b"")
+        if self._stores is None:
+            self._stores = asyncio.Semaphore(self._store_slots)
         mail_from = envelope.mail_from or ""
         rcpt_tos = list(envelope.rcpt_tos)
-        message_id = _message_id(raw)
-        try:
-            # The spool writes to a database: keep the event loop (other sessions) free.
-            await asyncio.to_thread(self._spool, raw, mail_from, rcpt_tos)
-        except Exception:
-            logger.exception(
-                "SMTP spool failed for %s from=<%s>: answered 451", message_id, mail_from
-            )
-            return REPLY_SPOOL_FAILED
+        data_file: IO[bytes] | None = getattr(envelope, "data_file", None)
+        async with self._stores:  # a whole message in memory only while it is stored
+            if data_file is not None:
+                raw = await asyncio.to_thread(data_file.read)
+            else:
+                raw = bytes(envelope.original_content or b"")
+            message_id = _message_id(raw)
+            try:
+                # The spool writes to a database: keep the event loop (other sessions) free.
+                await asyncio.to_thread(self._spool, raw, mail_from, rcpt_tos)
+            except Exception:
+                logger.exception(
+                    "SMTP spool failed for %s from=<%s>: answered 451", message_id, mail_from
+                )
+                return REPLY_SPOOL_FAILED
+            size = len(raw)
+            del raw
         logger.info(
             "SMTP received %s from=<%s> to=%s size=%d peer=%s",
             message_id,
             mail_from,
             ",".join(rcpt_tos),
-            len(raw),
+            size,
             session.peer,
         )
         if self._notify is not None:
@@ -237,22 +272,6 @@ def _check_bindable(host: str, port: int) -> None:
         # asyncio's create_server sets SO_REUSEADDR too: TIME_WAIT sockets do not count.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
-
-
-class _ListenerSMTP(SMTP):
-    """aiosmtpd's SMTP with RFC 3463 enhanced codes on its size refusals."""
-
-    async def push(self, status: AnyStr) -> None:
-        if isinstance(status, str) and status.startswith("552 Error"):
-            # "552 Error: Too much mail data" / "... exceeds fixed maximum message size"
-            await super().push(REPLY_TOO_BIG)
-            return
-        await super().push(status)
-
-
-class _ListenerController(Controller):
-    def factory(self) -> SMTP:
-        return _ListenerSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class ListenerServer:
@@ -285,6 +304,7 @@ class ListenerServer:
             spool,
             notify=notify,
             max_recipients=config.max_recipients,
+            store_slots=config.store_slots,
         )
         self._tls_context = tls_context
         self._controller: Controller | None = None
@@ -332,7 +352,7 @@ class ListenerServer:
         if self._tls_context is not None:
             kwargs["tls_context"] = self._tls_context
             kwargs["require_starttls"] = self._require_starttls
-        controller = _ListenerController(self.handler, **kwargs)
+        controller = ListenerController(self.handler, self.config, **kwargs)
         try:
             controller.start()
         except (OSError, RuntimeError) as exc:

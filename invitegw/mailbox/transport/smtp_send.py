@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from enum import StrEnum
 
+from invitegw.domain.addresses import ascii_address
 from invitegw.errors import (
     AddressError,
     ConfigError,
@@ -332,10 +333,11 @@ class SmtpSession:
             TransientDeliveryError: temporary failure; retry later.
         """
         if mail_from:
-            check_envelope_address(mail_from)
+            mail_from = ascii_address(check_envelope_address(mail_from))
         if not rcpt_to:
             raise AddressError("no envelope recipient")
-        recipients = [check_envelope_address(r) for r in rcpt_to]
+        # Internationalised domains as A-labels: only a non-ASCII local part needs SMTPUTF8.
+        recipients = [ascii_address(check_envelope_address(r)) for r in rcpt_to]
         self._sender._limiter.wait()
         for attempt in (1, 2):
             try:

@@ -146,6 +146,12 @@ class Deployment:
 
     def start(self) -> None:
         """Start everything; with a mailbox, wait until its watcher IDLEs."""
+        if self.store.is_sqlite:
+            # As an operator would: the database readable by its owner only (status
+            # reports a wider file as a problem).
+            path = Path(str(self.store.engine.url.database))
+            for companion in path.parent.glob(path.name + "*"):
+                companion.chmod(0o600)
         self.scheduler.start()
         self.started = True
         if self.dovecot is not None:

@@ -34,6 +34,7 @@ from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.harness import (
     Cli,
     OutboundHarness,
+    Unreachable,
     parse_message,
     settings_for,
     write_config,
@@ -96,10 +97,12 @@ def test_relay_down_then_up_retries_and_delivers_once(store: Store, tmp_path: Pa
     assert (poll.messages, flush.sent, flush.retried) == (4, 0, 4)
     rows = h.outbox()
     assert [r.state for r in rows] == [OutboxState.PENDING] * 4
-    # The first message tried, the rest waiting alike (no connection attempt each).
-    assert [r.attempts for r in rows] == [1, 1, 1, 1]
+    # The first message tried, the rest waiting alike (no connection attempt each) without
+    # spending an attempt they never made.
+    assert [r.attempts for r in rows] == [1, 0, 0, 0]
     assert {r.next_attempt_at for r in rows} == {h.clock.now + MINUTE}
     assert "relay connection failed" in (rows[0].last_error or "")
+    assert all((r.last_error or "").startswith("not tried: ") for r in rows[1:])
     warnings = [e for e in h.crm_log() if e.level is LogLevel.WARNING]
     assert len(warnings) == 4
     assert all(e.target_id == meeting_id and "delayed" in e.message for e in warnings)
@@ -115,11 +118,50 @@ def test_relay_down_then_up_retries_and_delivers_once(store: Store, tmp_path: Pa
         assert h.states() == [OutboxState.SENT] * 4
         assert h.dispatcher.flush().handled == 0
         assert len(sink.messages) == 4
-        delivered = [e for e in h.crm_log() if "delivered after 2 attempts" in e.message]
-        assert len(delivered) == 4
+        delivered = [e.message for e in h.crm_log() if "delivered after" in e.message]
+        assert sorted(m.rsplit(" after ", 1)[1] for m in delivered) == [
+            "1 attempt",
+            "1 attempt",
+            "1 attempt",
+            "2 attempts",
+        ]
         assert attendee(store, "gina@example.org").delivery_state is DeliveryState.SENT
     finally:
         sink.stop()
+
+
+def test_messages_never_tried_are_not_given_up_with_the_one_that_failed(
+    store: Store, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, Unreachable(), tmp_path)  # type: ignore[arg-type]
+    retry = dataclasses.replace(h.settings.smtp.retry, max_attempts=1)
+    h.with_settings(smtp=dataclasses.replace(h.settings.smtp, retry=retry))
+    h.seed()
+    h.create_meeting()
+    _poll, flush = h.run()
+    assert (flush.dead, flush.retried) == (1, 3)
+    rows = h.outbox()
+    assert [(r.state, r.attempts) for r in rows] == [(OutboxState.DEAD, 1)] + [
+        (OutboxState.PENDING, 0)
+    ] * 3
+
+
+def test_an_idn_contact_gets_its_invitation_through_a_relay_without_smtputf8(
+    store: Store, make_smtp_sink, tmp_path: Path
+) -> None:
+    sink = make_smtp_sink(smtputf8=False)
+    h = OutboundHarness(store, sink, tmp_path)
+    h.seed()
+    with h.admin() as crm:
+        crm.add_party(EntityType.CONTACT, ["x@xn--bcher-kva.de"], name="Buch Er")
+    h.create_meeting(attendees=["x@xn--bcher-kva.de"])
+    _poll, flush = h.run()
+    assert flush.dead == 0
+    (row,) = [r for r in h.outbox() if r.recipient == "x@bücher.de"]  # stored in U-labels
+    assert row.state is OutboxState.SENT
+    received = [m for m in sink.messages if "x@xn--bcher-kva.de" in m.rcpt_tos]
+    assert len(received) == 1
+    assert b"x@xn--bcher-kva.de" in received[0].raw
 
 
 def test_a_5xx_for_one_recipient_is_dead_at_once_and_logged(

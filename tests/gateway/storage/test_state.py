@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 
 from sqlalchemy import select
 
@@ -87,6 +91,46 @@ def test_leases_are_exclusive_until_they_expire(store: Store) -> None:
         assert release_lease(session, "imap:sales", "w2")
     with store.session() as session:
         assert acquire_lease(session, "imap:sales", "w3", now=T0 + 3 * ttl, duration=ttl)
+
+
+def _dead_pid() -> int:
+    """The pid of a process of ours that has exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_at_once(store: Store) -> None:
+    host = socket.gethostname()
+    me = f"{host}:{os.getpid()}"
+    ttl = MINUTE
+    with store.session() as session:  # the worker before a kill -9, on this host
+        assert acquire_lease(session, "imap:sales", f"{host}:{_dead_pid()}", now=T0, duration=ttl)
+    with store.session() as session:
+        assert acquire_lease(session, "imap:sales", me, now=T0 + ttl / 10, duration=ttl)
+        lease = session.get(Lease, "imap:sales")
+        assert lease is not None
+        assert (lease.holder, lease.acquired_at) == (me, T0 + ttl / 10)
+
+
+def test_a_live_or_remote_holder_keeps_its_lease_until_it_expires(store: Store) -> None:
+    host = socket.gethostname()
+    me = f"{host}:{os.getpid()}"
+    ttl = MINUTE
+    holders = {
+        "imap:a": f"{host}:{os.getppid()}",  # alive: the process that started ours
+        "imap:b": f"elsewhere.example:{_dead_pid()}",  # another host: it cannot be judged
+        "imap:c": "gw-1",  # an id from worker.id: never judged
+    }
+    with store.session() as session:
+        for name, holder in holders.items():
+            assert acquire_lease(session, name, holder, now=T0, duration=ttl)
+    with store.session() as session:
+        for name in holders:
+            assert not acquire_lease(session, name, me, now=T0 + ttl / 2, duration=ttl)
+        # An id from worker.id does not take a dead host:pid holder's lease either.
+        assert acquire_lease(session, "imap:d", f"{host}:{_dead_pid()}", now=T0, duration=ttl)
+        assert not acquire_lease(session, "imap:d", "gw-1", now=T0, duration=ttl)
 
 
 def test_event_log(store: Store) -> None:

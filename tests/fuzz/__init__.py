@@ -1,0 +1,1 @@
+"""Fuzz targets (Hypothesis) for the inbound contract."""
