@@ -25,8 +25,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
+from invitegw.gateway.commands.terminal import SafeLogFilter
 from invitegw.gateway.config import LogFormat, LoggingSettings
 
 __all__ = ["KEYS", "JournalPrefix", "JsonFormatter", "configure_logging", "under_journald"]
@@ -119,16 +121,20 @@ def under_journald(stream: TextIO) -> bool:
 
 def configure_logging(
     settings: LoggingSettings, *, verbosity: int = 0, stream: TextIO | None = None
-) -> logging.Handler:
+) -> Callable[[], None]:
     """Replace the root logger's handlers by one that writes ``settings.format``.
+
+    URL credentials are redacted and control characters escaped in every line (the
+    filter of :mod:`invitegw.gateway.commands.terminal`).
 
     Parameters:
         settings: ``[logging]``.
         verbosity: ``-v`` count: 1 raises invitegw's loggers to INFO at least, 2 to DEBUG.
-        stream: where lines go (default: standard error).
+        stream: where lines go (default: standard error, as it is at each record).
 
     Returns:
-        The handler installed.
+        A function that puts the previous handlers and levels back (a command run in a
+        process that goes on, as in the tests, leaves logging as it found it).
     """
     out = stream if stream is not None else sys.stderr
     journal = under_journald(out)
@@ -145,7 +151,10 @@ def configure_logging(
         logging.StreamHandler(out) if stream is not None else _StderrHandler()
     )
     handler.setFormatter(formatter)
+    handler.addFilter(SafeLogFilter())
     root = logging.getLogger()
+    named = ["invitegw", *settings.logger_levels]
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in named})
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
@@ -158,4 +167,13 @@ def configure_logging(
     logging.getLogger("invitegw").setLevel(level)
     for name, value in settings.logger_levels.items():
         logging.getLogger(name).setLevel(logging.getLevelName(value.value.upper()))
-    return handler
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        for old in saved[0]:
+            root.addHandler(old)
+        root.setLevel(saved[1])
+        for name, old_level in saved[2].items():
+            logging.getLogger(name).setLevel(old_level)
+
+    return restore

@@ -20,6 +20,7 @@ from types import FrameType
 from invitegw.gateway.bootstrap import build_gateway
 from invitegw.gateway.commands.common import settings_for
 from invitegw.gateway.commands.terminal import for_terminal
+from invitegw.gateway.config import Settings
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 
 __all__ = ["register"]
@@ -48,10 +49,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _serve(args: argparse.Namespace) -> int:
     from invitegw.gateway.logs import configure_logging
-    from invitegw.gateway.operations import attach_operations, record_once, write_once
 
     settings = settings_for(args)
-    configure_logging(settings.logging, verbosity=args.verbose)
+    restore_logging = configure_logging(settings.logging, verbosity=args.verbose)
+    try:
+        return _run(args, settings)
+    finally:
+        restore_logging()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from invitegw.gateway.operations import attach_operations, record_once, write_once
+
     gateway = build_gateway(settings)
     runtime = Runtime(gateway)
     try:
