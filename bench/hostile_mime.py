@@ -47,10 +47,9 @@ def child(name: str, size: int) -> None:
     """Run one message through the pipeline and print the figures as JSON."""
     from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
     from invitegw.domain.records import EntityType
-    from invitegw.gateway.bootstrap import build_gateway
+    from invitegw.gateway.bootstrap import build_gateway, inbound_pipeline
     from invitegw.gateway.config import CalendarSettings, DatabaseSettings, Settings
     from invitegw.gateway.inbound.model import ReceivedMessage
-    from invitegw.gateway.inbound.pipeline import InboundPipeline
     from invitegw.gateway.storage import open_store, upgrade
 
     raw = HOSTILE[name](size)
@@ -65,7 +64,7 @@ def child(name: str, size: int) -> None:
         with store.session() as session:
             SqlCrmAdmin(session).add_party(EntityType.USER, ["sam@example.com"])
         gateway = build_gateway(settings, store=store)
-        pipeline = InboundPipeline(gateway)
+        pipeline = inbound_pipeline(gateway)
         message = ReceivedMessage(raw=raw, source="bench", owner="sam@example.com")
         before_rss = _rss_mib("VmRSS")
         began = _cpu()

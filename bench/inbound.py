@@ -54,7 +54,14 @@ from bench.opsmode import json_logs, with_metrics
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.crm_adapter.builtin.schema import CrmTask
 from invitegw.domain.records import EntityType
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import (
+    Gateway,
+    build_gateway,
+    imap_source,
+    inbound_pipeline,
+    listener_service,
+    spool_worker,
+)
 from invitegw.gateway.config import (
     CalendarSettings,
     DatabaseSettings,
@@ -65,10 +72,10 @@ from invitegw.gateway.config import (
     WorkerSettings,
 )
 from invitegw.gateway.config.fields import Secret
-from invitegw.gateway.inbound.imap_source import MailboxService, drain_mailbox_once
+from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
-from invitegw.gateway.inbound.smtp_source import ListenerService, SpoolService, SpoolWorker
+from invitegw.gateway.inbound.smtp_source import SpoolService
 from invitegw.gateway.metrics import ObservedPipeline
 from invitegw.gateway.storage import open_store, upgrade
 from invitegw.mailbox.transport.imap_values import WatchEvent
@@ -218,12 +225,12 @@ def run_invitegw(
     settings = settings_for(folder, (server.host, server.port), user)
     gateway = gateway_for(with_metrics(settings) if ops else settings)
     try:
-        pipeline: Any = InboundPipeline(gateway)
+        pipeline: Any = inbound_pipeline(gateway)
         if ops:
             pipeline = ObservedPipeline(pipeline, gateway.instruments)
         with json_logs(folder / "log.txt", json=ops):
             began = time.perf_counter()
-            report = drain_mailbox_once(gateway, gateway.settings.mailboxes[0], pipeline)
+            report = imap_source(gateway, gateway.settings.mailboxes[0], pipeline).drain()
             seconds = time.perf_counter() - began
         tasks = task_count(gateway)
     finally:
@@ -300,8 +307,8 @@ def idle_latency(
     """APPEND → committed task while the watcher IDLEs, and the raw IDLE floor."""
     user, raw_user = server.add_user(), server.add_user()
     gateway = gateway_for(settings_for(folder, (server.host, server.port), user))
-    pipeline = TimedPipeline(InboundPipeline(gateway))
-    service = MailboxService(gateway, gateway.settings.mailboxes[0], pipeline)
+    pipeline = TimedPipeline(inbound_pipeline(gateway))
+    service = MailboxService(imap_source(gateway, gateway.settings.mailboxes[0], pipeline))
     probes = invitations(count, seed=11)
     appender = IMAPClient(server.host, port=server.port, ssl=False, timeout=TIMEOUT)
     appender.login(user.name, user.password)
@@ -348,9 +355,9 @@ def smtp_latency(server: DovecotServer, folder: Path, count: int) -> list[float]
         folder, (server.host, server.port), server.add_user(), listener=listener, mailboxes=()
     )
     gateway = gateway_for(settings)
-    pipeline = TimedPipeline(InboundPipeline(gateway))
-    spool = SpoolService(SpoolWorker(gateway, pipeline))
-    smtp = ListenerService(gateway, notify=spool.wake)
+    pipeline = TimedPipeline(inbound_pipeline(gateway))
+    spool = SpoolService(spool_worker(gateway, pipeline))
+    smtp = listener_service(gateway, notify=spool.wake)
     spool.start()
     smtp.start()
     latencies = []
@@ -386,9 +393,8 @@ def memory_child(host: str, port: int, username: str, password: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         gateway = gateway_for(settings_for(Path(folder), (host, port), user))
         try:
-            report = drain_mailbox_once(
-                gateway, gateway.settings.mailboxes[0], InboundPipeline(gateway)
-            )
+            mailbox = gateway.settings.mailboxes[0]
+            report = imap_source(gateway, mailbox, inbound_pipeline(gateway)).drain()
         finally:
             gateway.close()
     print(json.dumps({"messages": report.handled, "peak_mib": peak_rss_mib()}))

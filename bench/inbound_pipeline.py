@@ -32,8 +32,9 @@ from sqlalchemy import event
 
 from bench.inbound import OWNER, gateway_for, invitations, settings_for
 from bench.opsmode import json_logs
+from invitegw.gateway.bootstrap import inbound_pipeline
 from invitegw.gateway.config import DatabaseSettings
-from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.gateway.inbound.model import ReceivedMessage, SourcePosition
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from tests.fixtures.dovecot import ImapUser
@@ -62,11 +63,13 @@ def main() -> int:
 
         event.listen(gateway.store.engine, "before_cursor_execute", count)
         try:
-            pipeline = InboundPipeline(gateway)
+            pipeline = inbound_pipeline(gateway)
 
             def handle(n: int, raw: bytes) -> None:
                 pipeline.handle(
-                    ReceivedMessage(raw=raw, source="bench", uidvalidity=1, uid=n + 1, owner=OWNER)
+                    ReceivedMessage(
+                        raw=raw, source="bench", position=SourcePosition(1, n + 1), owner=OWNER
+                    )
                 )
 
             for n, raw in enumerate(messages[: args.warmup]):
@@ -113,7 +116,9 @@ def _ops(pipeline: InboundPipeline, messages: list[bytes], warmup: int, log: Pat
             began = time.perf_counter()
             for n, raw in chunk:
                 target.handle(
-                    ReceivedMessage(raw=raw, source="bench", uidvalidity=1, uid=n + 1, owner=OWNER)
+                    ReceivedMessage(
+                        raw=raw, source="bench", position=SourcePosition(1, n + 1), owner=OWNER
+                    )
                 )
             blocks[on].append((time.perf_counter() - began) / len(chunk) * 1000)
     # Medians of the blocks: a burst of other work on the machine moves one block, not both.

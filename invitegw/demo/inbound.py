@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.bootstrap import Gateway, inbound_pipeline
+from invitegw.gateway.inbound.model import Envelope, MessageResult, ReceivedMessage
 from invitegw.ics import PartStat, build_reply, parse_calendar
 from invitegw.mailbox.mime.extract import extract
 
@@ -166,13 +165,12 @@ def hand_over(gateway: Gateway, raw: bytes, *, mail_from: str, rcpt_to: str) -> 
     Returns:
         What the pipeline did.
     """
-    return InboundPipeline(gateway).handle(
+    return inbound_pipeline(gateway).handle(
         ReceivedMessage(
             raw=raw,
             source="smtp",
             reference="demo",
-            envelope_from=mail_from,
-            envelope_to=(rcpt_to,),
+            envelope=Envelope(sender=mail_from, recipients=(rcpt_to,)),
             size=len(raw),
             received_at=gateway.clock(),
         )

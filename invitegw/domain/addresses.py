@@ -32,7 +32,7 @@ import idna
 from invitegw.errors import AddressError
 
 __all__ = [
-    "Mailbox",
+    "NamedAddress",
     "add_plus_token",
     "ascii_address",
     "normalize_address",
@@ -54,8 +54,10 @@ _CACHE_SIZE = 8192
 _SEPARATORS = frozenset("+-_.")
 
 
-class Mailbox(NamedTuple):
-    """One address from an address header: the display name (RFC 2047 decoded) and the address.
+class NamedAddress(NamedTuple):
+    """An address with its display name, as an address header gives it (RFC 2047 decoded).
+
+    Named for what it is (not ``Mailbox``, which in this project means an IMAP mailbox).
 
     A ``tuple[str, str]`` of ``(name, address)``; ``address`` is in the canonical form of
     :func:`normalize_address`, ``name`` is ``""`` when the header gave none.

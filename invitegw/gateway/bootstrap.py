@@ -15,23 +15,46 @@ import logging
 import os
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from invitegw.crm_adapter.port import CrmPort
 from invitegw.crm_adapter.registry import CrmBinding, CrmBuildContext, get_adapter
 from invitegw.domain.records import EntityType
-from invitegw.gateway.config import Settings
-from invitegw.gateway.mailauth import smtp_login
-from invitegw.gateway.metrics import Instruments
+from invitegw.errors import GatewayError
+from invitegw.gateway.config import MailboxSettings, Settings
+from invitegw.gateway.inbound.config import InboundConfig
+from invitegw.gateway.inbound.file_source import FileInput, FileSource
+from invitegw.gateway.inbound.imap_source import ImapSource
+from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.parts import InboundParts
+from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.inbound.smtp_listener import (
+    ListenerService,
+    incoming_folder,
+    listener_config,
+    listener_tls,
+)
+from invitegw.gateway.inbound.smtp_source import SpoolWorker
+from invitegw.gateway.inbound.source import Pipeline, WorkerContext
+from invitegw.gateway.mailauth import mailbox_login, smtp_login
+from invitegw.gateway.metrics import Instruments, ObservedPipeline
+from invitegw.gateway.outbound.feed import request_resend
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
 from invitegw.mailbox.mime.extract import MimeLimits
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
+
+if TYPE_CHECKING:
+    from invitegw.gateway.scheduler import Job, Runtime, Service
+    from invitegw.mailbox.transport.imap_values import WatchConfig
+    from invitegw.mailbox.transport.oauth.login import Login
+    from invitegw.mailbox.transport.smtp_receive import ListenerConfig
 
 __all__ = [
     "Gateway",
@@ -39,10 +62,20 @@ __all__ = [
     "build_gateway",
     "crm_build_context",
     "crm_options",
+    "file_source",
+    "imap_source",
+    "inbound_config",
+    "inbound_jobs",
+    "inbound_parts",
+    "inbound_pipeline",
+    "inbound_services",
+    "listener_service",
     "mime_limits",
     "open_settings_store",
     "smtp_sender",
+    "spool_worker",
     "utc_now",
+    "worker_context",
     "worker_id",
 ]
 
@@ -71,6 +104,8 @@ class Gateway:
     instruments: Instruments = field(default_factory=Instruments)
     extras: dict[str, object] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    # The inbound side's parts, built once by inbound_parts() ("-- inbound parts" below).
+    inbound: InboundParts | None = field(default=None, repr=False)
 
     @property
     def units(self) -> UnitsOfWork:
@@ -299,3 +334,264 @@ def _fixed_crm(crm: CrmPort) -> CrmFactory:
         return crm
 
     return factory
+
+
+# -- inbound parts ---------------------------------------------------------------------------
+# The builders that assemble the inbound side from the gateway: the modules of
+# gateway/inbound/ take explicit parts (a UnitsOfWork, an InboundConfig, a WorkerContext, the
+# sources' settings) and never import this module.
+
+
+def inbound_config(settings: Settings) -> InboundConfig:
+    """What the inbound side reads of ``settings``.
+
+    Parameters:
+        settings: the configuration.
+
+    Returns:
+        The inbound settings, limits, calendars and mailbox owners, as one value.
+    """
+    return InboundConfig(
+        calendars=settings.calendars,
+        inbound=settings.inbound,
+        limits=settings.limits,
+        mime_limits=mime_limits(settings),
+        mailbox_owners=MappingProxyType({m.name: m.owner for m in settings.mailboxes}),
+    )
+
+
+def worker_context(gateway: Gateway) -> WorkerContext:
+    """What this worker's mail sources share: store, clock, worker id, lease timings.
+
+    Parameters:
+        gateway: the gateway.
+
+    Returns:
+        The context.
+    """
+    worker = gateway.settings.worker
+    return WorkerContext(
+        store=gateway.store,
+        clock=gateway.clock,
+        worker=gateway.worker,
+        lease_duration=worker.lease_duration,
+        heartbeat=worker.heartbeat,
+        on_lease=gateway.instruments.lease,
+    )
+
+
+def inbound_pipeline(gateway: Gateway) -> InboundPipeline:
+    """The inbound pipeline over the gateway's units of work and settings.
+
+    Parameters:
+        gateway: the gateway.
+
+    Returns:
+        The pipeline.
+    """
+    return InboundPipeline(
+        gateway.units, inbound_config(gateway.settings), request_resend=request_resend
+    )
+
+
+def imap_source(
+    gateway: Gateway,
+    mailbox: MailboxSettings,
+    pipeline: Pipeline,
+    *,
+    config: WatchConfig | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> ImapSource:
+    """The mail source of one ``[[mailboxes]]``.
+
+    Parameters:
+        gateway: the gateway.
+        mailbox: the mailbox's settings.
+        pipeline: the pipeline it hands messages to.
+        config: the watcher's config (default: from the settings).
+        ssl_context: TLS settings for the IMAP connection.
+
+    Returns:
+        The source.
+    """
+
+    def login() -> str | Login:
+        return mailbox_login(gateway, mailbox)  # one per gateway: one token cache
+
+    return ImapSource(
+        mailbox,
+        pipeline,
+        worker_context(gateway),
+        login=login,
+        max_message_size=gateway.settings.limits.message_bytes,
+        config=config,
+        ssl_context=ssl_context,
+    )
+
+
+def spool_worker(
+    gateway: Gateway,
+    pipeline: Pipeline,
+    *,
+    retry_initial: dt.timedelta = dt.timedelta(seconds=30),
+    retry_max: dt.timedelta = dt.timedelta(hours=1),
+) -> SpoolWorker:
+    """The SMTP spool's mail source.
+
+    Parameters:
+        gateway: the gateway.
+        pipeline: the pipeline it hands messages to.
+        retry_initial: the first retry delay of a message not handled; doubled per attempt.
+        retry_max: the longest retry delay.
+
+    Returns:
+        The spool worker (claims last ``outbound.claim_timeout``).
+    """
+    settings = gateway.settings
+    return SpoolWorker(
+        pipeline,
+        worker_context(gateway),
+        claim_for=settings.outbound.claim_timeout,
+        quarantine_bytes=settings.limits.quarantine_bytes,
+        retry_initial=retry_initial,
+        retry_max=retry_max,
+    )
+
+
+def listener_service(
+    gateway: Gateway,
+    *,
+    notify: Callable[[], None] | None = None,
+    config: ListenerConfig | None = None,
+) -> ListenerService:
+    """The SMTP listener of ``[listener]``.
+
+    Parameters:
+        gateway: the gateway.
+        notify: called after each message was committed to the spool.
+        config: the listener's config (default: from the settings).
+
+    Returns:
+        The listener service (not started).
+
+    Raises:
+        ConfigError: no recipient address, a malformed one, or unreadable TLS files.
+    """
+    settings = gateway.settings
+    listener = settings.listener
+    return ListenerService(
+        config
+        or listener_config(
+            listener,
+            settings.calendars,
+            max_message_bytes=settings.limits.message_bytes,
+            spool_dir=incoming_folder(settings),
+        ),
+        worker_context(gateway),
+        notify=notify,
+        tls_context=listener_tls(listener),
+        require_starttls=listener.require_starttls,
+    )
+
+
+def file_source(
+    gateway: Gateway,
+    inputs: Sequence[FileInput],
+    pipeline: Pipeline,
+    *,
+    owner: str | None = None,
+    dry_run: bool = False,
+    on_result: Callable[[ReceivedMessage, MessageResult], None] | None = None,
+    on_error: Callable[[GatewayError], None] | None = None,
+    on_input: Callable[[int], None] | None = None,
+) -> FileSource:
+    """Files as a mail source (``invitegw ingest``).
+
+    Parameters:
+        gateway: the gateway (the size cap).
+        inputs: what to read (:func:`~invitegw.gateway.inbound.file_source.collect_inputs`).
+        pipeline: the pipeline it hands messages to.
+        owner: the staff address owning tasks no forwarder claims.
+        dry_run: decide, write nothing.
+        on_result: called with each message and its result.
+        on_error: called with the error of a file that cannot be read.
+        on_input: called with the number of inputs done, after each.
+
+    Returns:
+        The source.
+    """
+    return FileSource(
+        inputs,
+        pipeline,
+        max_bytes=gateway.settings.limits.message_bytes,
+        owner=owner,
+        dry_run=dry_run,
+        on_result=on_result,
+        on_error=on_error,
+        on_input=on_input,
+    )
+
+
+def inbound_parts(gateway: Gateway, *, pipeline: Pipeline | None = None) -> InboundParts:
+    """The gateway's inbound parts, made at the first call (the scheduler's entries share them).
+
+    Parameters:
+        gateway: the gateway.
+        pipeline: the pipeline to use (default: :func:`inbound_pipeline`); only the first
+            call's counts.
+
+    Returns:
+        The pipeline and the mail sources that feed it.
+    """
+    if gateway.inbound is not None:
+        return gateway.inbound
+    settings = gateway.settings
+    used = pipeline or inbound_pipeline(gateway)
+    listening = settings.listener.enabled
+
+    def listener(notify: Callable[[], None]) -> ListenerService:
+        return listener_service(gateway, notify=notify)
+
+    # The sources run it observed: each message timed, counted and logged as an event.
+    observed = ObservedPipeline(used, gateway.instruments)
+    gateway.inbound = InboundParts(
+        pipeline=used,
+        imap=tuple(imap_source(gateway, mailbox, observed) for mailbox in settings.mailboxes),
+        spool=spool_worker(gateway, observed) if listening else None,
+        listener=listener if listening else None,
+    )
+    return gateway.inbound
+
+
+def inbound_services(runtime: Runtime) -> Sequence[Service]:
+    """The scheduler's entry for the inbound services (:data:`~invitegw.gateway.scheduler.
+    SERVICE_FACTORIES`).
+
+    Parameters:
+        runtime: the gateway and the stop event.
+
+    Returns:
+        The watcher services, and the spool worker and the listener when enabled.
+
+    Raises:
+        ConfigError: a mailbox without a password, or a listener without addresses.
+    """
+    # Imported here: the scheduler (and APScheduler) is loaded by `serve`, not every command.
+    from invitegw.gateway.inbound.jobs import inbound_services as services
+
+    return services(inbound_parts(runtime.gateway))
+
+
+def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
+    """The scheduler's entry for the inbound jobs (:data:`~invitegw.gateway.scheduler.
+    JOB_FACTORIES`).
+
+    Parameters:
+        runtime: the gateway and the stop event.
+
+    Returns:
+        The mailbox pass and the spool drain, each when its source is configured.
+    """
+    from invitegw.gateway.inbound.jobs import inbound_jobs as jobs  # as inbound_services
+
+    return jobs(inbound_parts(runtime.gateway))

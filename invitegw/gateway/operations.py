@@ -26,11 +26,10 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from invitegw.errors import StorageError
-from invitegw.gateway.bootstrap import Gateway
+from invitegw.gateway.bootstrap import Gateway, inbound_parts
 from invitegw.gateway.http.app import build_http_app
 from invitegw.gateway.http.server import HttpService
-from invitegw.gateway.inbound.imap_source import MailboxService
-from invitegw.gateway.inbound.jobs import inbound_parts
+from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.monitor import (
     CounterProbe,
     HeartbeatService,
@@ -97,7 +96,7 @@ def _thread_alive(service: object) -> bool:
 def _watch_inbound(monitor: ProcessMonitor, gateway: Gateway) -> None:
     parts = inbound_parts(gateway)
     heartbeat = gateway.settings.worker.heartbeat.total_seconds()
-    for service in parts.mailboxes:
+    for service in parts.watchers:
         monitor.add_probe(_WatcherProbe(service))
         monitor.add_probe(
             CounterProbe(
@@ -107,7 +106,7 @@ def _watch_inbound(monitor: ProcessMonitor, gateway: Gateway) -> None:
                 within=heartbeat,
             )
         )
-    spool = parts.spool
+    spool = parts.spool_service
     if spool is not None:
         monitor.add_probe(
             CounterProbe(
@@ -121,10 +120,10 @@ def _watch_inbound(monitor: ProcessMonitor, gateway: Gateway) -> None:
     def view() -> dict[str, Any]:
         state: dict[str, Any] = {
             "mailboxes": {
-                s.mailbox.name: watcher_view(s.events, holding=s.holding) for s in parts.mailboxes
+                s.mailbox.name: watcher_view(s.events, holding=s.holding) for s in parts.watchers
             }
         }
-        listener = parts.listener
+        listener = parts.listener_service
         if listener is not None:
             state["listener"] = {
                 "up": listener.server.running,

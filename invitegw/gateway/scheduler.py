@@ -23,13 +23,15 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from invitegw.errors import GatewayError
-from invitegw.gateway.bootstrap import Gateway
+
+if TYPE_CHECKING:  # the composition root imports the scheduler's types, not the reverse
+    from invitegw.gateway.bootstrap import Gateway
 
 __all__ = [
     "JOB_FACTORIES",
@@ -44,13 +46,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# "module:function" → function(runtime) -> Sequence[Job]. The inbound side adds its own line.
+# "module:function" → function(runtime) -> Sequence[Job]. The inbound side adds its own line
+# (its parts are assembled in the composition root, so its entries point there).
 JOB_FACTORIES: tuple[str, ...] = (
     "invitegw.gateway.outbound.jobs:outbound_jobs",
-    "invitegw.gateway.inbound.jobs:inbound_jobs",
+    "invitegw.gateway.bootstrap:inbound_jobs",
 )
 # "module:function" → function(runtime) -> Sequence[Service].
-SERVICE_FACTORIES: tuple[str, ...] = ("invitegw.gateway.inbound.jobs:inbound_services",)
+SERVICE_FACTORIES: tuple[str, ...] = ("invitegw.gateway.bootstrap:inbound_services",)
 
 
 @dataclass(frozen=True, slots=True)

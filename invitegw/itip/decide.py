@@ -2,8 +2,11 @@
 
 The pipeline gathers the facts about one calendar event (what the ledger holds for its key,
 who sent the message and what the CRM knows of them, the policies in force) into an
-:class:`EventFacts` value; :func:`decide_event` answers with a :class:`Decision` that the
-pipeline then applies. No I/O, no database: every rule is tested with plain values.
+:class:`~invitegw.itip.task_facts.EventFacts` value; :func:`decide_event` answers with a
+:class:`~invitegw.itip.task_facts.Decision` that the pipeline then applies. No I/O, no
+database: every rule is tested with plain values. The values live in
+:mod:`~invitegw.itip.task_facts`, the task fields an event gives in
+:mod:`~invitegw.itip.task_content`.
 
 The rules (issue 5, "Deciding (pure) and applying"; :rfc:`5546` sections 2.1.4-2.1.5):
 
@@ -24,219 +27,29 @@ The rules (issue 5, "Deciding (pure) and applying"; :rfc:`5546` sections 2.1.4-2
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from enum import StrEnum
-from zoneinfo import ZoneInfo
-
-from invitegw.domain.records import Task
-from invitegw.ics.model import DateOrDateTime, Event
 from invitegw.itip.policy import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
+from invitegw.itip.task_facts import (
+    Action,
+    AddressStanding,
+    Decision,
+    EventFacts,
+    LedgerState,
+    Policies,
+    Provenance,
+    Version,
+    compare_versions,
+)
 
 __all__ = [
-    "UNTITLED",
-    "Action",
-    "Decision",
-    "EventFacts",
-    "LedgerState",
-    "OnRecord",
-    "Person",
-    "Policies",
-    "Provenance",
-    "TaskContent",
-    "Version",
     "cancel_refusal",
-    "compare_versions",
-    "content_changes",
     "creation_refusal",
     "decide_event",
     "forwarder_refusal",
-    "task_content",
     "update_refusal",
 ]
 
-UNTITLED = "(no title)"
 
-
-class LedgerState(StrEnum):
-    """The state of an invitation on record (the values of the ledger's ``state``)."""
-
-    ACTIVE = "active"
-    CANCELLED = "cancelled"
-    CANCEL_SEEN = "cancel-seen"
-
-
-class Action(StrEnum):
-    """What to do with one event."""
-
-    CREATE = "create"  # a new task (a first one, or a further one under policy 'create')
-    UPDATE = "update"  # the task takes the newer content
-    REACTIVATE = "reactivate"  # a cancelled task is opened again with the newer content
-    TOUCH = "touch"  # newer version, same content: only the ledger's version moves
-    DUPLICATE = "duplicate"  # nothing new
-    CANCEL = "cancel"  # the task (and for a series, its occurrences' tasks) cancelled
-    RECORD_CANCEL = "record-cancel"  # a cancel for a meeting not on record, remembered
-    IGNORE = "ignore"
-    QUARANTINE = "quarantine"
-
-
-@dataclass(frozen=True, slots=True, order=False)
-class Version:
-    """SEQUENCE and DTSTAMP of one copy of an event."""
-
-    sequence: int = 0
-    dtstamp: dt.datetime | None = None
-
-    def __str__(self) -> str:
-        if self.dtstamp is None:
-            return f"SEQUENCE {self.sequence}"
-        stamp = self.dtstamp.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        return f"SEQUENCE {self.sequence}, DTSTAMP {stamp}"
-
-
-@dataclass(frozen=True, slots=True)
-class OnRecord:
-    """What the ledger holds for an event's key.
-
-    Parameters:
-        state: active, cancelled, or a cancel seen before any invitation.
-        version: the newest version applied.
-        task_id: the CRM task, when one was made.
-    """
-
-    state: LedgerState
-    version: Version
-    task_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """An address and what the CRM and the settings say of it.
-
-    Parameters:
-        address: the canonical address, or None when the message gave none usable.
-        is_user: a CRM user (staff).
-        internal: in one of ``inbound.internal_domains``.
-        known_party: a contact, account or lead in the CRM.
-    """
-
-    address: str | None = None
-    is_user: bool = False
-    internal: bool = False
-    known_party: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Provenance:
-    """Who a message comes from, and whose invitation it carries.
-
-    Parameters:
-        author: the From.
-        organizer: the event's ORGANIZER (or, without one, the original sender).
-        from_organizer: the author is the organizer (or the organizer's SENT-BY, or a
-            calendar service sending for the organizer: ``inbound.calendar_services``).
-        forwarded: the author forwards someone else's invitation (a forward that is not
-            from the organizer). A message neither from the organizer nor a forward was
-            sent on the organizer's behalf (a booking service, a calendar server) and is
-            judged as a direct invitation.
-        authenticated: the author is confirmed by a trusted Authentication-Results
-            header, or the settings do not ask for it.
-    """
-
-    author: Person
-    organizer: Person
-    from_organizer: bool
-    forwarded: bool
-    authenticated: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Policies:
-    """The ``[inbound]`` policies the rules read."""
-
-    duplicate: DuplicatePolicy = DuplicatePolicy.UPDATE
-    forwarders: ForwarderPolicy = ForwarderPolicy.STAFF
-    external: ExternalInvitationPolicy = ExternalInvitationPolicy.KNOWN_PARTIES
-
-
-@dataclass(frozen=True, slots=True)
-class EventFacts:
-    """Everything the rules need about one event of a received message.
-
-    Parameters:
-        cancels: a CANCEL (or a REQUEST/PUBLISH whose STATUS is CANCELLED).
-        version: the copy's SEQUENCE and DTSTAMP.
-        provenance: who sent it.
-        record: the ledger row for (organizer, UID, RECURRENCE-ID), if any.
-        recurrence_id: the RECURRENCE-ID text, ``""`` for a master.
-        other_organizer: another organizer on record for the same UID and RECURRENCE-ID
-            (when ``record`` is None): a CANCEL naming a different organizer is spoofed.
-        series: for an occurrence, the ledger row of its series, if any.
-        our_meeting: the UID is one of the meetings the gateway sends (a loop).
-        changes: the task fields the copy would change (vs the task on record).
-        trusted_forward: the message forwards the organizer's own message and the
-            forwarder may speak for the task (its owner; for a meeting not on record,
-            someone allowed to forward).
-        owner_found: a CRM user was found to own a new task.
-    """
-
-    cancels: bool
-    version: Version
-    provenance: Provenance
-    record: OnRecord | None = None
-    recurrence_id: str = ""
-    other_organizer: str | None = None
-    series: OnRecord | None = None
-    our_meeting: bool = False
-    changes: tuple[str, ...] = ()
-    trusted_forward: bool = False
-    owner_found: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What to do with one event, and the reason to show for it.
-
-    ``cascade``: cancelling a series also cancels its occurrences' tasks. ``note_series``:
-    an occurrence's cancel is noted on the series task (which stays).
-    """
-
-    action: Action
-    reason: str | None = None
-    cascade: bool = False
-    note_series: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TaskContent:
-    """The task fields an event gives: title, description, location, start and end."""
-
-    title: str
-    description: str
-    location: str
-    start: DateOrDateTime
-    end: DateOrDateTime | None
-
-
-def compare_versions(new: Version, old: Version) -> int:
-    """Order two versions of an event (:rfc:`5546` section 2.1.5).
-
-    Parameters:
-        new: the copy received.
-        old: the copy on record.
-
-    Returns:
-        1 when ``new`` is newer, -1 when older, 0 when neither (equal SEQUENCE and equal
-        or missing DTSTAMPs).
-    """
-    if new.sequence != old.sequence:
-        return 1 if new.sequence > old.sequence else -1
-    if new.dtstamp is None or old.dtstamp is None or new.dtstamp == old.dtstamp:
-        return 0
-    return 1 if new.dtstamp > old.dtstamp else -1
-
-
-def forwarder_refusal(author: Person, policy: ForwarderPolicy) -> str | None:
+def forwarder_refusal(author: AddressStanding, policy: ForwarderPolicy) -> str | None:
     """Why ``author`` may not pass on an invitation under ``inbound.forwarders``, or None.
 
     Parameters:
@@ -326,73 +139,6 @@ def cancel_refusal(provenance: Provenance, *, trusted_forward: bool) -> str | No
     if provenance.forwarded:
         text += ", and is not the organizer's message forwarded by the task's owner"
     return text
-
-
-def task_content(event: Event, floating_zone: ZoneInfo | dt.tzinfo) -> TaskContent:
-    """The task fields an event gives.
-
-    Floating times (no zone) are read in ``floating_zone``; an end before the start, or of
-    another kind than the start (a date against a time), is dropped.
-
-    Parameters:
-        event: the event.
-        floating_zone: the zone for floating times (the owner's, or the calendar's).
-
-    Returns:
-        The content.
-    """
-
-    def aware(value: DateOrDateTime) -> DateOrDateTime:
-        if isinstance(value, dt.datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=floating_zone)
-        return value
-
-    start = aware(event.start)
-    end = aware(event.end) if event.end is not None and event.start_given else None
-    if end is not None and (
-        isinstance(end, dt.datetime) != isinstance(start, dt.datetime) or end < start
-    ):
-        end = None
-    return TaskContent(
-        title=event.summary.strip() or UNTITLED,
-        description=event.description,
-        location=event.location,
-        start=start,
-        end=end,
-    )
-
-
-def _same_time(a: DateOrDateTime | None, b: DateOrDateTime | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if isinstance(a, dt.datetime) != isinstance(b, dt.datetime):
-        return False
-    return a == b
-
-
-def content_changes(task: Task, content: TaskContent) -> tuple[str, ...]:
-    """The task fields ``content`` would change.
-
-    Parameters:
-        task: the task on record.
-        content: what the newer copy gives (:func:`task_content`).
-
-    Returns:
-        The names of the changed fields, in a fixed order (``start``, ``end``,
-        ``location``, ``title``, ``description``).
-    """
-    changed = []
-    if not _same_time(task.start, content.start):
-        changed.append("start")
-    if not _same_time(task.end, content.end):
-        changed.append("end")
-    if task.location != content.location:
-        changed.append("location")
-    if task.title != content.title:
-        changed.append("title")
-    if task.description != content.description:
-        changed.append("description")
-    return tuple(changed)
 
 
 def decide_event(facts: EventFacts, policies: Policies) -> Decision:

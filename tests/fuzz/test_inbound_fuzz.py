@@ -42,9 +42,14 @@ from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.domain.records import EntityType
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import Gateway, build_gateway, inbound_pipeline
 from invitegw.gateway.config import CalendarSettings, DatabaseSettings, Settings
-from invitegw.gateway.inbound.model import InboundOutcome, MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.model import (
+    InboundOutcome,
+    MessageResult,
+    ReceivedMessage,
+    SourcePosition,
+)
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import ProcessedMessage, QuarantinedMessage, open_store, upgrade
 from invitegw.ics import Event, Method, build_calendar
@@ -91,8 +96,7 @@ class Fuzzer:
         message = ReceivedMessage(
             raw=raw,
             source="fuzz",
-            uidvalidity=1,
-            uid=self.count,
+            position=SourcePosition(epoch=1, number=self.count),
             owner=SAM,
             reference=f"fuzz:{self.count}",
         )
@@ -155,7 +159,7 @@ def fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
         crm.add_party(EntityType.LEAD, [LEAD], name="Lena Lead")
     gateway = build_gateway(settings_, store=store)
     try:
-        yield Fuzzer(gateway, InboundPipeline(gateway))
+        yield Fuzzer(gateway, inbound_pipeline(gateway))
     finally:
         gateway.close()
 

@@ -21,6 +21,7 @@ import trustme
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.domain.records import LogLevel, LogTarget
 from invitegw.errors import ConfigError
+from invitegw.gateway.bootstrap import imap_source
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import (
     AuthMethod,
@@ -31,7 +32,7 @@ from invitegw.gateway.config import (
     TlsMode,
     load_settings,
 )
-from invitegw.gateway.inbound.imap_source import MailboxService
+from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.mailauth import mailbox_login, smtp_login
 from invitegw.gateway.storage import Store
 from invitegw.mailbox.transport.oauth import AUTH_HEALTH, AuthStatus, OAuth2Login, PasswordLogin
@@ -223,7 +224,7 @@ def test_a_revoked_mailbox_is_reported_and_the_other_keeps_working(
     working = _oauth_mailbox(dovecot_oauth, oauth_server, f"working-{suffix}")
     gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(revoked, working)))
     pipeline = RecordingPipeline()
-    services = [MailboxService(gateway, box, pipeline) for box in (revoked, working)]
+    services = [MailboxService(imap_source(gateway, box, pipeline)) for box in (revoked, working)]
     refused = threading.Event()
 
     def on_change(status: AuthStatus) -> None:

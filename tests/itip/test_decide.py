@@ -12,29 +12,29 @@ from hypothesis import strategies as st
 from invitegw.domain.records import EntityType, PartyRef, Task, TaskStatus
 from invitegw.ics.model import Event
 from invitegw.itip.decide import (
-    UNTITLED,
-    Action,
-    EventFacts,
-    LedgerState,
-    OnRecord,
-    Person,
-    Policies,
-    Provenance,
-    Version,
     cancel_refusal,
-    compare_versions,
-    content_changes,
     creation_refusal,
     decide_event,
     forwarder_refusal,
-    task_content,
 )
 from invitegw.itip.policy import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
+from invitegw.itip.task_content import UNTITLED, content_changes, task_content
+from invitegw.itip.task_facts import (
+    Action,
+    AddressStanding,
+    EventFacts,
+    LedgerState,
+    OnRecord,
+    Policies,
+    Provenance,
+    Version,
+    compare_versions,
+)
 
 T0 = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
-ORGANIZER = Person("olivia@partner.example", known_party=True)
-STAFF = Person("sam@example.com", is_user=True)
-STRANGER = Person("mallory@elsewhere.example")
+ORGANIZER = AddressStanding("olivia@partner.example", known_party=True)
+STAFF = AddressStanding("sam@example.com", is_user=True)
+STRANGER = AddressStanding("mallory@elsewhere.example")
 DIRECT = Provenance(author=ORGANIZER, organizer=ORGANIZER, from_organizer=True, forwarded=False)
 FORWARD = Provenance(author=STAFF, organizer=ORGANIZER, from_organizer=False, forwarded=True)
 SPOOF = Provenance(author=STRANGER, organizer=ORGANIZER, from_organizer=False, forwarded=True)
@@ -95,14 +95,20 @@ def test_compare_versions_is_antisymmetric(a: Version, b: Version) -> None:
     [
         (STAFF, ForwarderPolicy.STAFF, None),
         (STRANGER, ForwarderPolicy.STAFF, "forwarder mallory@elsewhere.example is not a CRM user"),
-        (Person("new@example.com", internal=True), ForwarderPolicy.STAFF, "not a CRM user"),
-        (Person("new@example.com", internal=True), ForwarderPolicy.INTERNAL_DOMAINS, None),
+        (
+            AddressStanding("new@example.com", internal=True),
+            ForwarderPolicy.STAFF,
+            "not a CRM user",
+        ),
+        (AddressStanding("new@example.com", internal=True), ForwarderPolicy.INTERNAL_DOMAINS, None),
         (STRANGER, ForwarderPolicy.INTERNAL_DOMAINS, "nor in an internal domain"),
         (STRANGER, ForwarderPolicy.ANYONE, None),
-        (Person(None), ForwarderPolicy.ANYONE, "without a usable From"),
+        (AddressStanding(None), ForwarderPolicy.ANYONE, "without a usable From"),
     ],
 )
-def test_forwarder_refusal(author: Person, policy: ForwarderPolicy, expected: str | None) -> None:
+def test_forwarder_refusal(
+    author: AddressStanding, policy: ForwarderPolicy, expected: str | None
+) -> None:
     reason = forwarder_refusal(author, policy)
     if expected is None:
         assert reason is None
@@ -119,11 +125,11 @@ def test_forwarder_refusal(author: Person, policy: ForwarderPolicy, expected: st
         (STRANGER, ExternalInvitationPolicy.ANYONE, True),
         (ORGANIZER, ExternalInvitationPolicy.NONE, False),
         (STAFF, ExternalInvitationPolicy.NONE, True),  # staff inviting the gateway directly
-        (Person("x@example.com", internal=True), ExternalInvitationPolicy.NONE, True),
+        (AddressStanding("x@example.com", internal=True), ExternalInvitationPolicy.NONE, True),
     ],
 )
 def test_direct_invitations_follow_the_external_policy(
-    sender: Person, policy: ExternalInvitationPolicy, allowed: bool
+    sender: AddressStanding, policy: ExternalInvitationPolicy, allowed: bool
 ) -> None:
     provenance = Provenance(author=sender, organizer=sender, from_organizer=True, forwarded=False)
     reason = creation_refusal(provenance, Policies(external=policy))
@@ -132,7 +138,7 @@ def test_direct_invitations_follow_the_external_policy(
 
 def test_without_a_from_the_organizer_is_judged() -> None:
     provenance = Provenance(
-        author=Person(), organizer=ORGANIZER, from_organizer=False, forwarded=False
+        author=AddressStanding(), organizer=ORGANIZER, from_organizer=False, forwarded=False
     )
     assert creation_refusal(provenance, POLICIES) is None
 
@@ -223,7 +229,7 @@ def test_an_update_from_a_stranger_is_refused() -> None:
 
 
 def test_an_update_sent_on_the_organizers_behalf_follows_the_external_policy() -> None:
-    service = Person("noreply@booking.example")
+    service = AddressStanding("noreply@booking.example")
     on_behalf = Provenance(
         author=service, organizer=ORGANIZER, from_organizer=False, forwarded=False
     )
@@ -341,7 +347,7 @@ def test_an_occurrence_cancel_with_only_the_series_on_record_notes_it() -> None:
 # -- properties ---------------------------------------------------------------------------------
 
 states = st.sampled_from(list(LedgerState))
-people = st.sampled_from([ORGANIZER, STAFF, STRANGER, Person()])
+people = st.sampled_from([ORGANIZER, STAFF, STRANGER, AddressStanding()])
 provenances = st.builds(
     Provenance,
     author=people,

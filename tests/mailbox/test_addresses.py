@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from invitegw.domain.addresses import (
-    Mailbox,
+    NamedAddress,
     add_plus_token,
     normalize_address,
     same_address,
@@ -131,10 +131,10 @@ def test_parse_address_header_real_world_shapes() -> None:
         " <MAILTO:sam@example.com>, broken <, Only A Name"
     )
     assert parse_address_header(value) == [
-        Mailbox("Doe, Jane", "jane@example.com"),
-        Mailbox("John Smith", "john@example.org"),
-        Mailbox("Jörg Müller", "joerg@example.de"),
-        Mailbox("", "sam@example.com"),
+        NamedAddress("Doe, Jane", "jane@example.com"),
+        NamedAddress("John Smith", "john@example.org"),
+        NamedAddress("Jörg Müller", "joerg@example.de"),
+        NamedAddress("", "sam@example.com"),
     ]
 
 
@@ -142,8 +142,8 @@ def test_parse_address_header_encoded_name_hiding_a_comma() -> None:
     # The encoded word decodes to "Doe, Jane": splitting before decoding keeps it one name.
     value = "=?utf-8?q?Doe=2C_Jane?= <jane@example.com>, john@example.org"
     assert parse_address_header(value) == [
-        Mailbox("Doe, Jane", "jane@example.com"),
-        Mailbox("", "john@example.org"),
+        NamedAddress("Doe, Jane", "jane@example.com"),
+        NamedAddress("", "john@example.org"),
     ]
 
 

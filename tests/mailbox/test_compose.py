@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.errors import MimeError
 from invitegw.ics.model import Method
 from invitegw.mailbox.mime.compose import (
@@ -48,9 +48,9 @@ def spec(**changes: object) -> InvitationEmail:
         method=method,
         calendar=b"",
         body=BODY,
-        sender=Mailbox("Anna Kowalska (Sales)", "sales@example.com"),
-        recipient=Mailbox("Bob Builder", "bob@example.org"),
-        reply_to=Mailbox("Anna Kowalska", "sales+t1@example.com"),
+        sender=NamedAddress("Anna Kowalska (Sales)", "sales@example.com"),
+        recipient=NamedAddress("Bob Builder", "bob@example.org"),
+        reply_to=NamedAddress("Anna Kowalska", "sales+t1@example.com"),
         message_id="out.1.meeting-1@example.com",
         date=dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC),
     )
@@ -143,7 +143,7 @@ def test_calendar_must_be_utf8() -> None:
 
 
 def test_display_names_cannot_inject_headers() -> None:
-    hostile = Mailbox("Bob\r\nBcc: victim@example.net", "bob@example.org")
+    hostile = NamedAddress("Bob\r\nBcc: victim@example.net", "bob@example.org")
     msg = reparse(compose_invitation(spec(recipient=hostile)))
     assert msg["Bcc"] is None
     assert "victim@example.net" in msg["To"]  # kept as harmless display text
@@ -153,7 +153,7 @@ def test_display_names_cannot_inject_headers() -> None:
 @pytest.mark.parametrize("address", ["not-an-address", "@example.com", "bob@"])
 def test_bad_addresses_are_refused(address: str) -> None:
     with pytest.raises(MimeError):
-        compose_invitation(spec(recipient=Mailbox("", address)))
+        compose_invitation(spec(recipient=NamedAddress("", address)))
 
 
 def test_naive_date_is_refused() -> None:

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.errors import MimeError
 from invitegw.mailbox.mime import CalendarPart, Extraction, ForwardKind, PartOrigin, extract
 from invitegw.mailbox.mime.params import simple_params
 from tests.mailbox.helpers import calendar, first_method, load, property_value, uids
 
-ORGANIZER = Mailbox("Olivia Organizer", "olivia@example.org")
-STAFF = Mailbox("Sam Staff", "sam@example.com")
+ORGANIZER = NamedAddress("Olivia Organizer", "olivia@example.org")
+STAFF = NamedAddress("Sam Staff", "sam@example.com")
 
 
 def _only(result: Extraction) -> CalendarPart:

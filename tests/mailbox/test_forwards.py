@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.mailbox.mime import ForwardKind, extract
 from invitegw.mailbox.mime.forwards import (
     find_inline_forward,
@@ -13,7 +13,7 @@ from invitegw.mailbox.mime.forwards import (
     html_to_text,
 )
 
-ORIGINAL = Mailbox("Olivia Organizer", "olivia@example.org")
+ORIGINAL = NamedAddress("Olivia Organizer", "olivia@example.org")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_inline_forward_with_name_only() -> None:
 
 def test_inline_forward_bare_address() -> None:
     body = "---------- Forwarded message ---------\nFrom: olivia@example.org\n"
-    assert find_inline_forward(body) == (True, Mailbox("", "olivia@example.org"))
+    assert find_inline_forward(body) == (True, NamedAddress("", "olivia@example.org"))
 
 
 @pytest.mark.parametrize(
@@ -174,14 +174,14 @@ def test_html_only_forward_message() -> None:
     result = extract(raw)
     assert result.forward_kind is ForwardKind.INLINE
     assert result.original_sender == ORIGINAL
-    assert result.forwarder == Mailbox("Sam Staff", "sam@example.com")
+    assert result.forwarder == NamedAddress("Sam Staff", "sam@example.com")
 
 
 def test_subject_only_forward() -> None:
     raw = b"From: Sam Staff <sam@example.com>\r\nSubject: Fwd: Demo\r\n\r\nsee below\r\n"
     result = extract(raw)
     assert result.forward_kind is ForwardKind.SUBJECT
-    assert result.forwarder == Mailbox("Sam Staff", "sam@example.com")
+    assert result.forwarder == NamedAddress("Sam Staff", "sam@example.com")
     assert result.original_sender is None
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.mailbox.mime.headers import read_headers
 from invitegw.mailbox.mime.headertext import (
     decode_bytes,
@@ -155,11 +155,11 @@ def test_read_headers_identity_and_addresses() -> None:
     )
     assert defects == []
     assert headers.message_id == "m1@example.de"
-    assert headers.from_ == Mailbox("Jörg", "joerg@example.de")
-    assert headers.sender == Mailbox("Assistant", "assistant@example.de")
+    assert headers.from_ == NamedAddress("Jörg", "joerg@example.de")
+    assert headers.sender == NamedAddress("Assistant", "assistant@example.de")
     assert [m.address for m in headers.reply_to] == ["a@example.de", "b@example.de"]
-    assert headers.to == (Mailbox("Sam", "sam@example.com"),)
-    assert headers.cc == (Mailbox("", "c@example.com"),)
+    assert headers.to == (NamedAddress("Sam", "sam@example.com"),)
+    assert headers.cc == (NamedAddress("", "c@example.com"),)
     assert headers.subject == "Termin ändern"
     assert headers.date == dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
     assert headers.in_reply_to == ("m0@example.de",)
@@ -176,7 +176,7 @@ def test_read_headers_identity_and_addresses() -> None:
 def test_read_headers_undeclared_8bit_header_is_read_as_utf8() -> None:
     headers, _ = _headers("From: Jörg <j@example.de>\nSubject: Grüße aus Köln\n\nx\n")
     assert headers.subject == "Grüße aus Köln"
-    assert headers.from_ == Mailbox("Jörg", "j@example.de")
+    assert headers.from_ == NamedAddress("Jörg", "j@example.de")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.errors import AddressError, ConfigError, DeliveryError, TransientDeliveryError
 from invitegw.mailbox.mime.compose import header_address
 from invitegw.mailbox.mime.envelope import envelope_of
@@ -279,7 +279,7 @@ def test_non_ascii_address_goes_out_with_smtputf8(smtp_sink: SmtpSink) -> None:
 def test_an_idn_domain_goes_out_as_a_labels_without_smtputf8(make_smtp_sink) -> None:
     sink = make_smtp_sink(smtputf8=False)  # the relay of issue 15: no SMTPUTF8
     # The To header as the gateway composes it (compose.header_address).
-    to = str(header_address(Mailbox(name="X", address="x@bücher.de")))
+    to = str(header_address(NamedAddress(name="X", address="x@bücher.de")))
     assert to == "X <x@xn--bcher-kva.de>"
     message = _message(1, to=to)
     result = _plain(sink).send(message, rcpt_to=["x@bücher.de"])

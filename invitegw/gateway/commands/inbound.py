@@ -37,14 +37,13 @@ from sqlalchemy import select
 
 from invitegw.domain.addresses import normalize_address
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import Gateway, build_gateway, file_source, inbound_pipeline
 from invitegw.gateway.commands.common import database_exists, settings_for
 from invitegw.gateway.commands.crm_output import iso_utc, print_records
 from invitegw.gateway.commands.progress import IngestProgress
 from invitegw.gateway.commands.terminal import for_terminal
-from invitegw.gateway.inbound.file_source import FileInput, collect_inputs, read_input
+from invitegw.gateway.inbound.file_source import FileInput, collect_inputs
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import QuarantinedMessage
 
 __all__ = ["event_records", "quarantine_record", "register"]
@@ -199,27 +198,33 @@ def _ingest_inputs(
 ) -> int:
     outcomes: Counter[str] = Counter()
     messages = 0
-    failed = False
-    pipeline = InboundPipeline(gateway)
-    max_bytes = gateway.settings.limits.message_bytes
-    with IngestProgress(inputs, sys.stderr) as progress:
+    progress = IngestProgress(inputs, sys.stderr)
+
+    def on_result(message: ReceivedMessage, result: MessageResult) -> None:
+        nonlocal messages
+        messages += 1
+        events = [e.outcome.value for e in result.events]
+        outcomes.update(events)
+        progress.message(events)
+        _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
+
+    def on_error(exc: GatewayError) -> None:  # this file could not be read: go on
+        progress.note(f"invitegw: {for_terminal(exc)}")
+        if not progress.enabled:
+            print(f"invitegw: {for_terminal(exc)}", file=sys.stderr)
+
+    with progress:
         try:
-            for item in inputs:
-                try:
-                    for message in read_input(item, max_bytes=max_bytes, owner=owner):
-                        result = _handle(pipeline, message, dry_run=args.dry_run)
-                        messages += 1
-                        events = [e.outcome.value for e in result.events]
-                        outcomes.update(events)
-                        progress.message(events)
-                        _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
-                except (CrmUnavailableError, StorageError):
-                    raise
-                except GatewayError as exc:  # this file could not be read: go on
-                    failed = True
-                    progress.note(f"invitegw: {for_terminal(exc)}")
-                    if not progress.enabled:
-                        print(f"invitegw: {for_terminal(exc)}", file=sys.stderr)
+            source = file_source(
+                gateway,
+                inputs,
+                inbound_pipeline(gateway),
+                owner=owner,
+                dry_run=args.dry_run,
+                on_result=on_result,
+                on_error=on_error,
+            )
+            report = source.drain()
         except (CrmUnavailableError, StorageError) as exc:
             progress.note(f"invitegw: stopped after {messages} messages")
             print(
@@ -232,11 +237,7 @@ def _ingest_inputs(
     verb = "decided (dry run, nothing written)" if args.dry_run else "handled"
     noun = "message" if messages == 1 else "messages"
     print(f"{messages} {noun} {verb}: {summary or 'nothing'}", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def _handle(pipeline: InboundPipeline, message: ReceivedMessage, *, dry_run: bool) -> MessageResult:
-    return pipeline.handle(message, dry_run=dry_run)
+    return 0 if report.ok else 1
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -273,7 +274,7 @@ def _release(args: argparse.Namespace) -> int:
     owner = _owner(args.owner)
     gateway: Gateway = build_gateway(settings_for(args))
     try:
-        result = InboundPipeline(gateway).release(args.id, owner=owner)
+        result = inbound_pipeline(gateway).release(args.id, owner=owner)
     finally:
         gateway.close()
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)

@@ -1,4 +1,10 @@
-"""Messages from files for ``invitegw ingest``: .eml, .ics, mbox files and Maildir folders.
+"""The file mail source, for ``invitegw ingest``: .eml, .ics, mbox files and Maildir folders.
+
+:class:`FileSource` is the files as a :class:`~invitegw.gateway.inbound.source.MailSource`
+(name ``file``): :meth:`FileSource.drain` hands every message of every input to the
+pipeline, in order; a file that cannot be read is reported and the others go on. Its
+messages carry no source position (the Message-ID and body dedupe a file ingested twice)
+and no envelope; the owner is the one ``--owner`` gives.
 
 :func:`collect_inputs` turns the paths given on the command line into a list of
 :class:`FileInput` (a directory is walked in name order; a Maildir folder, one with
@@ -22,17 +28,21 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from invitegw.errors import GatewayError
-from invitegw.gateway.inbound.model import ReceivedMessage
+from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+from invitegw.gateway.inbound.source import RETRYABLE_ERRORS, Pipeline
 from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 
 __all__ = [
     "FileInput",
+    "FileReport",
+    "FileSource",
     "InputKind",
     "collect_inputs",
     "read_input",
@@ -241,3 +251,94 @@ def _maildir(path: Path, max_bytes: int, owner: str | None) -> Iterator[Received
     for file in files:
         raw, size, oversized = _read_file(file, max_bytes)
         yield _received(raw, str(file), size, oversized, owner)
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What one pass over the files did."""
+
+    messages: int = 0
+    inputs: int = 0
+    unreadable: tuple[str, ...] = ()  # one line per file that could not be read
+
+    @property
+    def ok(self) -> bool:
+        """Whether every input could be read."""
+        return not self.unreadable
+
+    def __str__(self) -> str:
+        text = f"{self.messages} messages from {self.inputs} inputs"
+        return text + (f", {len(self.unreadable)} unreadable" if self.unreadable else "")
+
+
+class FileSource:
+    """Files as a mail source (see the module docstring).
+
+    Parameters:
+        inputs: what to read (:func:`collect_inputs`).
+        pipeline: the inbound pipeline.
+        max_bytes: the message size cap (``limits.message_bytes``).
+        owner: the staff address owning tasks no forwarder claims.
+        dry_run: decide, write nothing.
+        on_result: called with each message and its result.
+        on_error: called with the error of a file that cannot be read.
+        on_input: called with the number of inputs done, after each.
+    """
+
+    name = "file"
+
+    def __init__(
+        self,
+        inputs: Sequence[FileInput],
+        pipeline: Pipeline,
+        *,
+        max_bytes: int,
+        owner: str | None = None,
+        dry_run: bool = False,
+        on_result: Callable[[ReceivedMessage, MessageResult], None] | None = None,
+        on_error: Callable[[GatewayError], None] | None = None,
+        on_input: Callable[[int], None] | None = None,
+    ) -> None:
+        self._inputs = list(inputs)
+        self._pipeline = pipeline
+        self._max_bytes = max_bytes
+        self._owner = owner
+        self._dry_run = dry_run
+        self._on_result = on_result
+        self._on_error = on_error
+        self._on_input = on_input
+
+    def drain(self, stop: threading.Event | None = None) -> FileReport:
+        """Hand every message of every input to the pipeline, in order.
+
+        Parameters:
+            stop: ends the pass after the input in flight.
+
+        Returns:
+            What was done.
+
+        Raises:
+            CrmUnavailableError: the CRM is unreachable (run it again: what was handled
+                is skipped).
+            StorageError: the database failed (likewise).
+        """
+        messages, done, unreadable = 0, 0, []
+        for item in self._inputs:
+            if stop is not None and stop.is_set():
+                break
+            try:
+                for message in read_input(item, max_bytes=self._max_bytes, owner=self._owner):
+                    result = self._pipeline.handle(message, dry_run=self._dry_run)
+                    messages += 1
+                    if self._on_result is not None:
+                        self._on_result(message, result)
+            except RETRYABLE_ERRORS:
+                raise
+            except GatewayError as exc:  # this file could not be read: go on with the rest
+                unreadable.append(str(exc))
+                if self._on_error is not None:
+                    self._on_error(exc)
+            done += 1
+            if self._on_input is not None:
+                self._on_input(done)
+        return FileReport(messages, done, tuple(unreadable))

@@ -1,5 +1,11 @@
-"""The IMAP side of ``invitegw serve``: one watcher per ``[[mailboxes]]``, each under a lease.
+"""The IMAP mail source: one per ``[[mailboxes]]``, watched or drained under a lease.
 
+- :class:`ImapSource` is the mailbox as a :class:`~invitegw.gateway.inbound.source.
+  MailSource`: :meth:`ImapSource.drain` is ``serve --once`` (take the lease, connect, drain,
+  disconnect, release); it also makes the watcher a
+  :class:`~invitegw.gateway.inbound.imap_service.MailboxService` runs. Its
+  messages carry the mailbox's name, the position UIDVALIDITY + UID, and the mailbox's
+  ``owner``.
 - :class:`MailboxHandler` is the watcher's handler: it wraps each fetched message in a
   :class:`~invitegw.gateway.inbound.model.ReceivedMessage`, runs the pipeline and turns its
   :class:`~invitegw.gateway.inbound.model.MessageResult` into the watcher's
@@ -8,14 +14,8 @@
   the MOVE) → the processed folder; a retryable failure (CRM unreachable, database down:
   nothing was committed) → left in place and handed over again later.
 - :class:`MailboxLease` is the lease row ``imap:<name>`` (``storage.state``): one worker
-  at a time watches a mailbox, so several ``serve`` processes on one PostgreSQL never
-  watch it twice; when the holder dies its lease expires and another worker takes over.
-- :class:`MailboxService` (a scheduler ``Service``) keeps trying to take the lease; while
-  it holds it an :class:`~invitegw.mailbox.transport.imap_watch.ImapWatcher` runs (IDLE, checkpoint
-  in the database, reconnects) and the lease is renewed at each heartbeat. A lost lease
-  stops the watcher; :meth:`MailboxService.stop` stops it and releases the lease.
-- :func:`drain_mailbox_once` is ``serve --once``: take the lease, connect, drain,
-  disconnect, release.
+  at a time watches or drains a mailbox; the watching service is
+  :class:`~invitegw.gateway.inbound.imap_service.MailboxService`.
 
 A UIDVALIDITY change makes the watcher re-scan the folder from UID 1; the pipeline's
 ledger (processed messages by Message-ID, events by organizer/UID/RECURRENCE-ID) makes
@@ -27,16 +27,13 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
-from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
-from invitegw.gateway.bootstrap import Gateway
+from invitegw.errors import GatewayError, StorageError
 from invitegw.gateway.config import MailboxSettings, TlsMode
-from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.mailauth import mailbox_login
+from invitegw.gateway.inbound.model import ReceivedMessage, SourcePosition
+from invitegw.gateway.inbound.source import Pipeline, WorkerContext, hand_over
 from invitegw.gateway.storage.mail_state import StoreCheckpoint
 from invitegw.gateway.storage.state import acquire_lease, release_lease, renew_lease
 from invitegw.mailbox.transport.imap_client import ImapAccount, ImapSecurity
@@ -47,15 +44,14 @@ from invitegw.mailbox.transport.imap_values import (
     WatcherEvents,
 )
 from invitegw.mailbox.transport.imap_watch import ImapWatcher
+from invitegw.mailbox.transport.oauth.login import Login
 
 __all__ = [
-    "RETRYABLE_ERRORS",
     "DrainReport",
+    "ImapSource",
+    "LoginProvider",
     "MailboxHandler",
     "MailboxLease",
-    "MailboxService",
-    "Pipeline",
-    "drain_mailbox_once",
     "imap_account",
     "lease_name",
     "watch_config",
@@ -63,27 +59,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_ERRORS: tuple[type[GatewayError], ...] = (CrmUnavailableError, StorageError)
-"""The pipeline's "nothing was committed, try again later" errors."""
-
 _SECURITY = {
     TlsMode.NONE: ImapSecurity.PLAIN,
     TlsMode.STARTTLS: ImapSecurity.STARTTLS,
     TlsMode.TLS: ImapSecurity.TLS,
 }
-
-
-class Pipeline(Protocol):
-    """What the sources need of the inbound pipeline (``InboundPipeline``)."""
-
-    def handle(self, message: ReceivedMessage, *, dry_run: bool = False) -> MessageResult:
-        """Decide on one message and commit the result.
-
-        Raises:
-            CrmUnavailableError: the CRM is unreachable (nothing committed).
-            StorageError: the database failed (nothing committed).
-        """
-        ...
 
 
 def lease_name(mailbox: str) -> str:
@@ -133,6 +113,10 @@ def watch_config(mailbox: MailboxSettings, *, max_message_size: int) -> WatchCon
     )
 
 
+# The mailbox's login (a password, or OAuth 2.0 tokens), from the composition root.
+LoginProvider = Callable[[], str | Login]
+
+
 class MailboxHandler:
     """The watcher's handler for one mailbox: fetched message → pipeline → outcome.
 
@@ -152,21 +136,23 @@ class MailboxHandler:
             raw=message.raw,
             source=mailbox.name,
             reference=f"{mailbox.name}:{mailbox.folder}",
-            uidvalidity=message.uidvalidity,
-            uid=message.uid,
+            position=SourcePosition(message.uidvalidity, message.uid),
             owner=mailbox.owner,
             size=message.size,
             oversized=message.oversized,
             # Aware: ImapConnection turns imapclient's time normalising off.
             received_at=message.internal_date,
         )
-        try:
-            result = self._pipeline.handle(received, dry_run=False)
-        except RETRYABLE_ERRORS as exc:
+        handed = hand_over(self._pipeline, received)
+        result = handed.result
+        if result is None:
             logger.warning(
-                "IMAP %s uid=%d not handled, left for a retry: %s", mailbox.name, message.uid, exc
+                "IMAP %s uid=%d not handled, left for a retry: %s",
+                mailbox.name,
+                message.uid,
+                handed.retry,
             )
-            return Outcome.retry(str(exc))
+            return Outcome.retry(handed.retry or "retry")
         if result.quarantined:
             return Outcome.quarantine(result.reason or "quarantined by the pipeline")
         return Outcome.processed()
@@ -176,14 +162,14 @@ class MailboxLease:
     """The lease ``imap:<mailbox>`` for this worker, one short transaction per call.
 
     Parameters:
-        gateway: the store, the clock, the worker id and ``[worker]`` lease settings.
+        worker: the store, the clock, the worker id and its lease duration.
         mailbox: the mailbox's name.
     """
 
-    def __init__(self, gateway: Gateway, mailbox: str) -> None:
-        self._gateway = gateway
+    def __init__(self, worker: WorkerContext, mailbox: str) -> None:
+        self._worker = worker
         self.name = lease_name(mailbox)
-        self.duration = gateway.settings.worker.lease_duration
+        self.duration = worker.lease_duration
 
     def acquire(self) -> bool:
         """Take the lease if it is free, expired or ours.
@@ -191,10 +177,10 @@ class MailboxLease:
         Raises:
             StorageError: the database failed.
         """
-        gateway = self._gateway
-        with gateway.store.session() as session:
+        worker = self._worker
+        with worker.store.session() as session:
             return acquire_lease(
-                session, self.name, gateway.worker, now=gateway.clock(), duration=self.duration
+                session, self.name, worker.worker, now=worker.clock(), duration=self.duration
             )
 
     def renew(self) -> bool:
@@ -203,225 +189,103 @@ class MailboxLease:
         Raises:
             StorageError: the database failed.
         """
-        gateway = self._gateway
-        with gateway.store.session() as session:
+        worker = self._worker
+        with worker.store.session() as session:
             return renew_lease(
-                session, self.name, gateway.worker, now=gateway.clock(), duration=self.duration
+                session, self.name, worker.worker, now=worker.clock(), duration=self.duration
             )
 
     def release(self) -> None:
         """Give the lease up (errors are logged: it expires anyway)."""
         try:
-            with self._gateway.store.session() as session:
-                release_lease(session, self.name, self._gateway.worker)
+            with self._worker.store.session() as session:
+                release_lease(session, self.name, self._worker.worker)
         except StorageError as exc:
             logger.warning("releasing lease %s failed (it will expire): %s", self.name, exc)
 
 
-def _make_watcher(
-    gateway: Gateway,
-    mailbox: MailboxSettings,
-    pipeline: Pipeline,
-    *,
-    config: WatchConfig | None,
-    events: WatcherEvents | None,
-    ssl_context: ssl.SSLContext | None,
-) -> ImapWatcher:
-    return ImapWatcher(
-        imap_account(mailbox),
-        mailbox_login(gateway, mailbox),
-        config or watch_config(mailbox, max_message_size=gateway.settings.limits.message_bytes),
-        MailboxHandler(pipeline, mailbox),
-        StoreCheckpoint(gateway.store, gateway.clock),
-        ssl_context=ssl_context,
-        events=events,
-    )
-
-
-class MailboxService:
-    """Watches one mailbox while this worker holds its lease (a scheduler ``Service``).
-
-    A supervisor thread tries to take the lease at every heartbeat; once taken it starts
-    the watcher and renews the lease at every heartbeat. Lost lease (another worker took
-    it after it expired) → the watcher stops. A watcher that stopped on a configuration
-    error (a forbidden folder, no MOVE/UIDPLUS) → its error is logged, the lease released,
-    and the whole is tried again after ``fatal_retry`` seconds.
+class ImapSource:
+    """One ``[[mailboxes]]`` as a mail source (see the module docstring).
 
     Parameters:
-        gateway: the gateway (store, clock, worker id, settings).
         mailbox: the mailbox's settings.
         pipeline: the inbound pipeline.
+        worker: what this worker's sources share (store, clock, id, lease timings).
+        login: the mailbox's login (password or OAuth 2.0); raises ``ConfigError`` when a
+            secret is missing.
+        max_message_size: ``limits.message_bytes``: larger messages are handed over with
+            their header only (and quarantined).
         config: the watcher's config (default: from the settings).
-        events: the watchers' event counters (shared by the watchers this service starts).
         ssl_context: TLS settings for the IMAP connection.
-        fatal_retry: seconds before a watcher that stopped on a configuration error is
-            started again.
-
-    Raises:
-        ConfigError: the mailbox has no password (or, with OAuth 2.0, a secret is missing).
     """
 
     def __init__(
         self,
-        gateway: Gateway,
         mailbox: MailboxSettings,
         pipeline: Pipeline,
+        worker: WorkerContext,
         *,
+        login: LoginProvider,
+        max_message_size: int,
         config: WatchConfig | None = None,
-        events: WatcherEvents | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        fatal_retry: float = 300.0,
     ) -> None:
-        mailbox_login(gateway, mailbox)  # refuse at start, not in the thread
-        self.name = f"imap-watch:{mailbox.name}"
         self.mailbox = mailbox
-        self.events = events if events is not None else WatcherEvents()
-        self.lease = MailboxLease(gateway, mailbox.name)
-        self._gateway = gateway
-        self._pipeline = pipeline
-        self._config = config
+        self.pipeline = pipeline
+        self.worker = worker
+        self.login = login
+        self._config = config or watch_config(mailbox, max_message_size=max_message_size)
         self._ssl_context = ssl_context
-        self._fatal_retry = fatal_retry
-        self._heartbeat = gateway.settings.worker.heartbeat.total_seconds()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._watcher: ImapWatcher | None = None
-        self._renewed_at = 0.0
-        self._retry_at = 0.0
-        self._cond = threading.Condition()
-        self.tenures = 0  # how often this service took the lease
-        self.heartbeats = 0  # supervisor steps done (lease attempts or renewals)
-
-    def __repr__(self) -> str:
-        return f"MailboxService({self.mailbox.name!r}, worker={self._gateway.worker!r})"
 
     @property
-    def running(self) -> bool:
-        """Whether the supervisor runs (started and not stopped)."""
-        return self._thread is not None and self._thread.is_alive()
+    def name(self) -> str:
+        """The mailbox's name (the ``source`` its messages carry)."""
+        return self.mailbox.name
 
-    @property
-    def holding(self) -> bool:
-        """Whether this worker holds the lease and its watcher runs."""
-        with self._cond:
-            return self._watcher is not None
+    def lease(self) -> MailboxLease:
+        """The mailbox's lease for this worker."""
+        return MailboxLease(self.worker, self.mailbox.name)
 
-    def wait_until(self, predicate: Callable[[MailboxService], bool], timeout: float) -> bool:
-        """Block until ``predicate(self)`` holds after a lease change, or the deadline.
-
-        Returns:
-            ``False`` when the deadline passed first.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
-
-    def start(self) -> None:
-        """Start the supervisor thread."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError(f"{self!r} is already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the watcher (after the message in flight) and release the lease.
+    def watcher(self, events: WatcherEvents | None = None) -> ImapWatcher:
+        """A watcher for the mailbox (not started).
 
         Parameters:
-            timeout: seconds to wait for the watcher and the supervisor.
+            events: the event counters it reports to.
+
+        Returns:
+            The watcher.
+
+        Raises:
+            ConfigError: the mailbox has no password (or, with OAuth 2.0, a secret is
+                missing).
         """
-        self._stop.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if not thread.is_alive():
-                self._thread = None
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    self._step()
-                except Exception:  # a bug: keep supervising rather than die silently
-                    logger.exception("%s: supervisor step failed", self.name)
-                with self._cond:
-                    self.heartbeats += 1
-                    self._cond.notify_all()
-                self._stop.wait(self._heartbeat)
-        finally:
-            self._drop(release=True)
-
-    def _step(self) -> None:
-        watcher = self._watcher
-        if watcher is None:
-            if time.monotonic() < self._retry_at:
-                return
-            try:
-                acquired = self.lease.acquire()
-            except StorageError as exc:
-                logger.warning("%s: taking the lease failed: %s", self.name, exc)
-                return
-            if acquired:
-                self._begin()
-            return
-        if not watcher.running:
-            logger.error(
-                "IMAP watcher %s stopped: %s; trying again in %.0f s",
-                self.mailbox.name,
-                watcher.error,
-                self._fatal_retry,
-            )
-            self._drop(release=True)
-            self._retry_at = time.monotonic() + self._fatal_retry
-            return
-        try:
-            kept = self.lease.renew()
-        except StorageError as exc:
-            # The database is away: keep watching (the pipeline retries) until the lease
-            # must have expired, then let another worker have it.
-            kept = time.monotonic() - self._renewed_at < self.lease.duration.total_seconds()
-            logger.warning("%s: lease heartbeat failed: %s", self.name, exc)
-        else:
-            if kept:
-                self._renewed_at = time.monotonic()
-        if not kept:
-            logger.warning("%s: lease %s lost: watcher stopped", self.name, self.lease.name)
-            self._drop(release=False)
-
-    def _begin(self) -> None:
-        watcher = _make_watcher(
-            self._gateway,
-            self.mailbox,
-            self._pipeline,
-            config=self._config,
-            events=self.events,
+        return ImapWatcher(
+            imap_account(self.mailbox),
+            self.login(),
+            self._config,
+            MailboxHandler(self.pipeline, self.mailbox),
+            StoreCheckpoint(self.worker.store, self.worker.clock),
             ssl_context=self._ssl_context,
+            events=events,
         )
-        self._renewed_at = time.monotonic()
-        watcher.start()
-        with self._cond:
-            self._watcher = watcher
-            self.tenures += 1
-            self._cond.notify_all()
-        self._gateway.instruments.lease(self.lease.name, "taken")
-        logger.info("%s: lease %s taken by %s", self.name, self.lease.name, self._gateway.worker)
 
-    def _drop(self, *, release: bool) -> None:
-        watcher = self._watcher
-        if watcher is not None:
-            watcher.stop(timeout=None)
-        with self._cond:
-            self._watcher = None
-            self._cond.notify_all()
-        if watcher is not None and release:
-            self.lease.release()
-        if watcher is not None:
-            self._gateway.instruments.lease(self.lease.name, "released" if release else "lost")
+    def drain(self, stop: threading.Event | None = None) -> DrainReport:
+        """``serve --once`` for the mailbox: take the lease, drain the folder, release it.
+
+        The lease is renewed at each heartbeat while the pass runs (a large mailbox may
+        take longer than one lease). A mailbox another worker holds is skipped.
+
+        Parameters:
+            stop: ends the pass after the message in flight.
+
+        Returns:
+            The report (an IMAP failure is reported, not raised).
+
+        Raises:
+            ConfigError: the mailbox has no password (or an OAuth 2.0 secret is missing).
+            StorageError: the lease could not be taken (database down).
+        """
+        return _drain(self, stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +297,11 @@ class DrainReport:
     skipped: str | None = None  # why it was not drained (lease held elsewhere, ...)
     error: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        """Whether the pass did not fail."""
+        return self.error is None
+
     def __str__(self) -> str:
         if self.error:
             return f"{self.mailbox}: FAILED: {self.error}"
@@ -441,43 +310,14 @@ class DrainReport:
         return f"{self.mailbox}: {self.handled} handled"
 
 
-def drain_mailbox_once(
-    gateway: Gateway,
-    mailbox: MailboxSettings,
-    pipeline: Pipeline,
-    *,
-    stop: threading.Event | None = None,
-    config: WatchConfig | None = None,
-    ssl_context: ssl.SSLContext | None = None,
-) -> DrainReport:
-    """``serve --once`` for one mailbox: take the lease, drain the folder, release it.
-
-    The lease is renewed at each heartbeat while the pass runs (a large mailbox may take
-    longer than one lease). A mailbox another worker holds is skipped.
-
-    Parameters:
-        gateway: the gateway.
-        mailbox: the mailbox's settings.
-        pipeline: the inbound pipeline.
-        stop: ends the pass after the message in flight.
-        config: the watcher's config (default: from the settings).
-        ssl_context: TLS settings for the IMAP connection.
-
-    Returns:
-        The report (an IMAP failure is reported, not raised).
-
-    Raises:
-        ConfigError: the mailbox has no password.
-        StorageError: the lease could not be taken (database down).
-    """
-    lease = MailboxLease(gateway, mailbox.name)
+def _drain(source: ImapSource, stop: threading.Event | None) -> DrainReport:
+    mailbox = source.mailbox
+    lease = source.lease()
     if not lease.acquire():
         return DrainReport(mailbox.name, skipped="another worker holds its lease")
-    watcher = _make_watcher(
-        gateway, mailbox, pipeline, config=config, events=None, ssl_context=ssl_context
-    )
+    watcher = source.watcher()
     done = threading.Event()
-    heartbeat = gateway.settings.worker.heartbeat.total_seconds()
+    heartbeat = source.worker.heartbeat.total_seconds()
 
     def keep_lease() -> None:
         while not done.wait(heartbeat):

@@ -1,7 +1,9 @@
 """Values shared by the inbound pipeline, its sources and its commands.
 
-A source (an IMAP watcher, the SMTP listener's spool, ``invitegw ingest``) wraps what it
-received in a :class:`ReceivedMessage`; the pipeline answers with a :class:`MessageResult`
+A source (:mod:`~invitegw.gateway.inbound.source`: an IMAP watcher, the SMTP listener's
+spool, ``invitegw ingest``) wraps what it received in a :class:`ReceivedMessage`, with its
+:class:`SourcePosition` (where the source keeps it, for good) and its :class:`Envelope` (how
+transport addressed it), both generic; the pipeline answers with a :class:`MessageResult`
 holding one :class:`EventResult` per calendar event (VEVENT, per RECURRENCE-ID) it decided
 on. ``outcome`` values are the ones ``invitegw ingest --json`` prints.
 """
@@ -9,10 +11,18 @@ on. ``outcome`` values are the ones ``invitegw ingest --json`` prints.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["EventResult", "InboundOutcome", "MessageResult", "ReceivedMessage"]
+__all__ = [
+    "Envelope",
+    "EventResult",
+    "InboundOutcome",
+    "MessageResult",
+    "ReceivedMessage",
+    "SourcePosition",
+]
 
 
 class InboundOutcome(StrEnum):
@@ -30,18 +40,64 @@ class InboundOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SourcePosition:
+    """Where a source keeps a message, for good: an epoch and a number within it.
+
+    With the source's name it names one message, so handling it again (a crash after the
+    commit, a re-scan) is recognised before any work. IMAP: the folder's UIDVALIDITY and
+    the message's UID (a new UIDVALIDITY starts a new epoch). A source whose messages carry
+    an opaque id (Microsoft Graph, a webhook's delivery id) uses :meth:`from_key`.
+
+    Parameters:
+        epoch: what the numbers are relative to (IMAP UIDVALIDITY).
+        number: the message's number in that epoch (IMAP UID).
+    """
+
+    epoch: int
+    number: int
+
+    @classmethod
+    def from_key(cls, key: str) -> SourcePosition:
+        """The position of a message a source names by an opaque ``key``.
+
+        Parameters:
+            key: the source's id of the message.
+
+        Returns:
+            Epoch 0 and a 63-bit digest of ``key`` (it fits the database's BIGINT).
+        """
+        digest = hashlib.sha256(key.encode("utf-8")).digest()
+        return cls(0, int.from_bytes(digest[:8], "big") >> 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """How transport addressed a message (not its headers): SMTP MAIL FROM and RCPT TO.
+
+    The SMTP listener fills it; another source may give its own equivalent (a webhook's
+    recipient list) or leave it empty. Reply tokens are looked for in ``recipients`` too.
+
+    Parameters:
+        sender: the envelope sender, if known.
+        recipients: the accepted envelope recipients.
+    """
+
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReceivedMessage:
     """One message as a source received it.
 
     Parameters:
         raw: the message bytes (for an oversized IMAP message only its header).
-        source: the mailbox's configured name, ``"smtp"`` or ``"file"``.
+        source: the source's name: the mailbox's configured name, ``"smtp"`` or ``"file"``.
         reference: where the original is, for people: a file path, ``"sales:INBOX"``, a
             spool row id.
-        uidvalidity: the IMAP folder's UIDVALIDITY (IMAP only).
-        uid: the IMAP UID (IMAP only); with ``uidvalidity`` it names the message for good.
-        envelope_from: the SMTP envelope sender (listener only).
-        envelope_to: the accepted envelope recipients (listener only).
+        position: where the source keeps it for good (IMAP: UIDVALIDITY and UID), if it
+            has such a place.
+        envelope: how transport addressed it (the SMTP listener's envelope).
         owner: the staff address owning the mailbox it arrived in (IMAP: the mailbox's
             ``owner``); the owner of tasks no forwarder claims.
         size: the size the source reported (``RFC822.SIZE``), else ``len(raw)``.
@@ -52,10 +108,8 @@ class ReceivedMessage:
     raw: bytes
     source: str
     reference: str | None = None
-    uidvalidity: int | None = None
-    uid: int | None = None
-    envelope_from: str | None = None
-    envelope_to: tuple[str, ...] = ()
+    position: SourcePosition | None = None
+    envelope: Envelope = field(default_factory=Envelope)
     owner: str | None = None
     size: int | None = None
     oversized: bool = False
@@ -88,8 +142,8 @@ class MessageResult:
         message_id: the message's Message-ID (normalized, without angle brackets).
         events: one result per calendar event, or one message-level result.
         quarantine_id: the quarantine row, when the message was set aside.
-        already_processed: the message was handled before (same Message-ID, or the same
-            mailbox + UIDVALIDITY + UID): nothing was done again.
+        already_processed: the message was handled before (same Message-ID and body, or
+            the same source position): nothing was done again.
         dry_run: decided only; nothing was written.
     """
 

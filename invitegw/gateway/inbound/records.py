@@ -23,8 +23,8 @@ from invitegw.gateway.storage.models import (
     OutboxMessage,
     ProcessedMessage,
 )
-from invitegw.itip.decide import LedgerState, OnRecord, Version
 from invitegw.itip.keys import EventKey
+from invitegw.itip.task_facts import LedgerState, OnRecord, Version
 
 __all__ = [
     "add_source",

@@ -1,11 +1,12 @@
-"""The SMTP side of ``invitegw serve``: the listener, and the worker that empties its spool.
+"""The SMTP mail source: the spool the SMTP listener fills, and the worker that empties it.
 
-- :class:`ListenerService` runs :class:`~invitegw.mailbox.transport.smtp_receive.ListenerServer`
-  for ``[listener]``: unknown recipients get ``550 5.1.1`` and oversized messages
-  ``552 5.3.4`` during the SMTP dialogue; an accepted message is committed to the
-  ``inbound_spool`` table (:class:`~invitegw.gateway.storage.mail_state.StoreSpool`)
-  before the ``250``, then the spool worker is woken.
-- :class:`SpoolWorker` claims spooled rows (``SKIP LOCKED``: several workers take
+- :class:`SpoolWorker` is the spool as a :class:`~invitegw.gateway.inbound.source.
+  MailSource` (name ``smtp``): its messages carry the SMTP envelope
+  (:class:`~invitegw.gateway.inbound.model.Envelope`) and no source position (the
+  Message-ID and body dedupe a message handled before). The listener that spools them
+  (committed before the ``250``) and wakes the worker is
+  :mod:`~invitegw.gateway.inbound.smtp_listener`.
+- :meth:`SpoolWorker.drain` claims spooled rows (``SKIP LOCKED``: several workers take
   disjoint rows), runs the pipeline on each and marks it done. A retryable failure (CRM
   unreachable, database down: nothing committed) puts the row back with a backoff: it
   stays ``processing`` without a holder, its claim expiring at the retry time, which is
@@ -25,36 +26,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
-import ssl
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import update
 
-from invitegw.errors import ConfigError, StorageError
-from invitegw.gateway.bootstrap import Gateway
-from invitegw.gateway.config import ListenerSettings, Settings
-from invitegw.gateway.inbound.imap_source import RETRYABLE_ERRORS, Pipeline
-from invitegw.gateway.inbound.model import ReceivedMessage
-from invitegw.gateway.inbound.pipeline import received_facts
-from invitegw.gateway.permissions import private_folder
+from invitegw.errors import StorageError
+from invitegw.gateway.inbound.model import Envelope, ReceivedMessage
+from invitegw.gateway.inbound.quarantine import received_facts
+from invitegw.gateway.inbound.source import Pipeline, WorkerContext, hand_over
 from invitegw.gateway.storage.inbox import claim_spooled, finish_spooled, quarantine_message
-from invitegw.gateway.storage.mail_state import StoreSpool
 from invitegw.gateway.storage.models import SpooledMessage, SpoolState
-from invitegw.mailbox.transport.smtp_receive import ListenerConfig, ListenerServer
 
 __all__ = [
     "MAX_BUG_ATTEMPTS",
-    "ListenerService",
     "SpoolReport",
     "SpoolService",
     "SpoolWorker",
-    "incoming_folder",
-    "listener_config",
-    "listener_tls",
 ]
 
 logger = logging.getLogger(__name__)
@@ -72,6 +60,11 @@ class SpoolReport:
     deferred: int = 0
     failed: int = 0
 
+    @property
+    def ok(self) -> bool:
+        """Always: what could not be handled was deferred or quarantined, not lost."""
+        return True
+
     def __str__(self) -> str:
         return (
             f"{self.processed} processed, {self.quarantined} quarantined, "
@@ -83,28 +76,33 @@ class SpoolWorker:
     """Runs the pipeline on spooled messages (see the module docstring).
 
     Parameters:
-        gateway: the store, clock and worker id.
         pipeline: the inbound pipeline.
-        batch_size: rows claimed per transaction.
+        worker: the store, clock and worker id.
         claim_for: how long a claim lasts before another worker may take the row.
+        quarantine_bytes: ``limits.quarantine_bytes`` (a message given up on is kept).
+        batch_size: rows claimed per transaction.
         retry_initial: the first retry delay; doubled per attempt.
         retry_max: the longest retry delay.
     """
 
+    name = "smtp"
+
     def __init__(
         self,
-        gateway: Gateway,
         pipeline: Pipeline,
+        worker: WorkerContext,
         *,
+        claim_for: dt.timedelta,
+        quarantine_bytes: int,
         batch_size: int = 20,
-        claim_for: dt.timedelta | None = None,
         retry_initial: dt.timedelta = dt.timedelta(seconds=30),
         retry_max: dt.timedelta = dt.timedelta(hours=1),
     ) -> None:
-        self._gateway = gateway
+        self._worker = worker
         self._pipeline = pipeline
         self._batch_size = batch_size
-        self._claim_for = claim_for or gateway.settings.outbound.claim_timeout
+        self._claim_for = claim_for
+        self._quarantine_bytes = quarantine_bytes
         self._retry_initial = retry_initial
         self._retry_max = retry_max
 
@@ -122,13 +120,13 @@ class SpoolWorker:
             StorageError: claiming failed (the database is down).
         """
         counts = {"processed": 0, "quarantined": 0, "deferred": 0, "failed": 0}
-        gateway = self._gateway
+        worker = self._worker
         while stop is None or not stop.is_set():
-            with gateway.store.session() as session:
+            with worker.store.session() as session:
                 rows = claim_spooled(
                     session,
-                    worker=gateway.worker,
-                    now=gateway.clock(),
+                    worker=worker.worker,
+                    now=worker.clock(),
                     limit=self._batch_size,
                     claim_for=self._claim_for,
                 )
@@ -146,20 +144,14 @@ class SpoolWorker:
     def _one(self, row: _Claimed) -> str:
         message = ReceivedMessage(
             raw=row.raw,
-            source="smtp",
+            source=self.name,
             reference=f"spool:{row.id}",
-            envelope_from=row.mail_from,
-            envelope_to=tuple(row.rcpt_to),
+            envelope=Envelope(sender=row.mail_from, recipients=tuple(row.rcpt_to)),
             size=row.size,
             received_at=row.received_at,
         )
         try:
-            result = self._pipeline.handle(message, dry_run=False)
-        except RETRYABLE_ERRORS as exc:
-            delay = self._delay(row.attempts)
-            logger.warning("spool %d not handled, retry in %s: %s", row.id, delay, exc)
-            self._defer(row, delay, str(exc))
-            return "deferred"
+            handed = hand_over(self._pipeline, message)
         except Exception as exc:
             logger.exception("spool %d: the pipeline raised", row.id)
             error = f"{type(exc).__name__}: {exc}"
@@ -167,6 +159,12 @@ class SpoolWorker:
                 self._finish(row, error=error, give_up=message)
                 return "failed"
             self._defer(row, self._delay(row.attempts), error)
+            return "deferred"
+        result = handed.result
+        if result is None:
+            delay = self._delay(row.attempts)
+            logger.warning("spool %d not handled, retry in %s: %s", row.id, delay, handed.retry)
+            self._defer(row, delay, handed.retry or "retry")
             return "deferred"
         self._finish(row, error=None)
         if result.quarantined:
@@ -181,22 +179,22 @@ class SpoolWorker:
     def _finish(
         self, row: _Claimed, *, error: str | None, give_up: ReceivedMessage | None = None
     ) -> None:
-        gateway = self._gateway
+        worker = self._worker
         try:
-            with gateway.store.session() as session:
+            with worker.store.session() as session:
                 record = session.get(SpooledMessage, row.id)
-                if record is not None and record.claimed_by == gateway.worker:
-                    finish_spooled(session, record, now=gateway.clock(), error=error)
+                if record is not None and record.claimed_by == worker.worker:
+                    finish_spooled(session, record, now=worker.clock(), error=error)
                     if give_up is not None:
                         # Nothing is lost: the message waits in quarantine, with the error,
                         # for `invitegw quarantine release` once the cause is fixed.
                         quarantine_message(
                             session,
-                            source="smtp",
+                            source=self.name,
                             reason=f"processing failed {row.attempts} times: {error}"[:2000],
-                            now=gateway.clock(),
+                            now=worker.clock(),
                             raw=give_up.raw,
-                            max_bytes=gateway.settings.limits.quarantine_bytes,
+                            max_bytes=self._quarantine_bytes,
                             reference=give_up.reference,
                             received=received_facts(give_up),
                         )
@@ -205,19 +203,19 @@ class SpoolWorker:
             logger.warning("spool %d: recording the end failed: %s", row.id, exc)
 
     def _defer(self, row: _Claimed, delay: dt.timedelta, error: str) -> None:
-        gateway = self._gateway
+        worker = self._worker
         try:
-            with gateway.store.session() as session:
+            with worker.store.session() as session:
                 session.execute(
                     update(SpooledMessage)
                     .where(
                         SpooledMessage.id == row.id,
-                        SpooledMessage.claimed_by == gateway.worker,
+                        SpooledMessage.claimed_by == worker.worker,
                     )
                     .values(
                         state=SpoolState.PROCESSING,
                         claimed_by=None,
-                        claimed_until=gateway.clock() + delay,
+                        claimed_until=worker.clock() + delay,
                         last_error=error[:2000],
                     )
                     .execution_options(synchronize_session=False)
@@ -226,14 +224,14 @@ class SpoolWorker:
             logger.warning("spool %d: deferring failed (its claim expires): %s", row.id, exc)
 
     def _hand_back(self, rows: list[_Claimed]) -> None:
-        gateway = self._gateway
+        worker = self._worker
         try:
-            with gateway.store.session() as session:
+            with worker.store.session() as session:
                 session.execute(
                     update(SpooledMessage)
                     .where(
                         SpooledMessage.id.in_([r.id for r in rows]),
-                        SpooledMessage.claimed_by == gateway.worker,
+                        SpooledMessage.claimed_by == worker.worker,
                     )
                     .values(
                         state=SpoolState.PENDING,
@@ -336,129 +334,3 @@ class SpoolService:
             with self._cond:
                 self.drains += 1
                 self._cond.notify_all()
-
-
-def listener_config(gateway: Gateway) -> ListenerConfig:
-    """The listener's config from ``[listener]`` and ``[limits]``.
-
-    Parameters:
-        gateway: the gateway (its settings).
-
-    Returns:
-        The config.
-
-    The accepted recipients are ``listener.recipients`` plus every calendar's address (with
-    its reply tokens, whatever the calendar's ``token_separator``).
-
-    Raises:
-        ConfigError: no recipient address, or a malformed one.
-    """
-    settings = gateway.settings
-    listener = settings.listener
-    # Replies to our invitations come to a calendar's address with a token: accept those
-    # whatever [listener] lists, with each calendar's token separator.
-    addresses = tuple(
-        dict.fromkeys([*listener.recipients, *(c.address for c in settings.calendars)])
-    )
-    separators = tuple(dict.fromkeys(["+", *(c.token_separator for c in settings.calendars)]))
-    return ListenerConfig(
-        addresses=addresses,
-        separators=separators,
-        host=listener.host,
-        port=listener.port,
-        max_message_size=min(listener.max_message_size, settings.limits.message_bytes),
-        server_name=listener.hostname or socket.getfqdn(),
-        max_connections=listener.max_connections,
-        max_connections_per_ip=listener.max_connections_per_ip,
-        spool_threshold=listener.spool_threshold,
-        spool_dir=incoming_folder(settings),
-    )
-
-
-def incoming_folder(settings: Settings) -> Path:
-    """Where the listener spools DATA past ``listener.spool_threshold`` (made 0700 on start).
-
-    Parameters:
-        settings: the configuration.
-
-    Returns:
-        ``data_dir/incoming``.
-    """
-    return settings.data_dir / "incoming"
-
-
-def listener_tls(settings: ListenerSettings) -> ssl.SSLContext | None:
-    """The server TLS context for STARTTLS, from ``[listener] tls_certificate/tls_key``.
-
-    Parameters:
-        settings: the ``[listener]`` settings.
-
-    Returns:
-        The context, or None when no certificate is configured.
-
-    Raises:
-        ConfigError: the files cannot be read or do not hold a matching chain and key.
-    """
-    if settings.tls_certificate is None or settings.tls_key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(settings.tls_certificate, settings.tls_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"listener.tls_certificate/tls_key ({settings.tls_certificate}, "
-            f"{settings.tls_key}): {exc}"
-        ) from exc
-    return context
-
-
-class ListenerService:
-    """The SMTP listener as a scheduler ``Service``; each spooled message wakes ``notify``.
-
-    Parameters:
-        gateway: the gateway (settings, store, clock).
-        notify: called after each message was committed to the spool.
-        config: the listener's config (default: from the settings).
-    """
-
-    name = "smtp-listener"
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        *,
-        notify: Callable[[], None] | None = None,
-        config: ListenerConfig | None = None,
-    ) -> None:
-        settings = gateway.settings.listener
-        self.server = ListenerServer(
-            config or listener_config(gateway),
-            StoreSpool(gateway.store, gateway.clock),
-            notify=notify,
-            tls_context=listener_tls(settings),
-            require_starttls=settings.require_starttls,
-        )
-
-    @property
-    def port(self) -> int:
-        """The bound port."""
-        return self.server.port
-
-    def start(self) -> None:
-        """Bind and serve.
-
-        Raises:
-            ConfigError: the address cannot be bound, or the spool folder not made.
-        """
-        folder = self.server.config.spool_dir
-        if folder is not None:
-            try:
-                private_folder(folder)
-            except OSError as exc:
-                raise ConfigError(f"listener: cannot create {folder}: {exc}") from exc
-        self.server.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop serving (open sessions are cut; what was answered 250 is spooled)."""
-        self.server.stop()

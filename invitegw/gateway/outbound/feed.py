@@ -25,6 +25,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,6 @@ from invitegw.crm_adapter.port import CrmPort, ExistenceCheck, needs_existence_c
 from invitegw.domain.addresses import normalize_address
 from invitegw.domain.records import LogLevel, Meeting, MeetingChange
 from invitegw.errors import ConfigError, CrmUnavailableError, GatewayError, StorageError
-from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.outbound.ledger import (
     calendar_profile,
     crm_note,
@@ -52,6 +52,9 @@ from invitegw.gateway.storage import (
 )
 from invitegw.itip.plan_model import CalendarProfile, IdSource, Plan, RandomIds
 from invitegw.itip.planner import plan_meeting
+
+if TYPE_CHECKING:  # the composition root imports this module (request_resend), not the reverse
+    from invitegw.gateway.bootstrap import Gateway
 
 __all__ = [
     "EXISTENCE_CURSOR",

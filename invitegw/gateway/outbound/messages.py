@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.ics.build import build_cancel, build_request
 from invitegw.ics.model import Method
 from invitegw.itip.plan_model import (
@@ -58,7 +58,7 @@ def render_body(view: MessageView) -> RenderedBody:
     return render_message(view)
 
 
-def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> Mailbox:
+def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> NamedAddress:
     """The From header: the calendar's own address, named after the organizer.
 
     Parameters:
@@ -69,7 +69,7 @@ def from_mailbox(calendar: CalendarProfile, organizer_name: str) -> Mailbox:
         ``"Olga Organizer via Sales" <sales@example.com>`` (or the calendar's label alone).
     """
     name = f"{organizer_name} via {calendar.label}" if organizer_name else calendar.label
-    return Mailbox(name, calendar.sender)
+    return NamedAddress(name, calendar.sender)
 
 
 def _view(
@@ -154,10 +154,10 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
         calendar=_calendar_object(message, now),
         body=body,
         sender=sender,
-        recipient=Mailbox(recipient.name, recipient.address),
+        recipient=NamedAddress(recipient.name, recipient.address),
         message_id=message.message_id,
         date=now,
-        reply_to=Mailbox(message.organizer.cn or "", message.reply_to),
+        reply_to=NamedAddress(message.organizer.cn or "", message.reply_to),
         in_reply_to=message.thread_id,
         references=thread,
         outlook_compat=calendar.outlook_compat,
@@ -202,10 +202,10 @@ def write_reminder(
     spec = NoticeEmail(
         body=body,
         sender=sender,
-        recipient=Mailbox(recipient.name, recipient.address),
+        recipient=NamedAddress(recipient.name, recipient.address),
         message_id=message_id,
         date=now,
-        reply_to=Mailbox(context.organizer_name, reply_to),
+        reply_to=NamedAddress(context.organizer_name, reply_to),
         in_reply_to=recipient.thread_id,
         references=thread,
     )

@@ -1,4 +1,4 @@
-"""Address-list headers (From, To, Cc, Reply-To ...) read leniently into :class:`Mailbox` pairs.
+"""Address headers (From, To, Cc, Reply-To ...) read leniently into :class:`NamedAddress` pairs.
 
 Real headers carry unquoted commas in names, RFC 2047 encoded words (:rfc:`2047`), group
 syntax, comments, bare addresses and plain garbage (:rfc:`5322` section 3.4). The
@@ -12,7 +12,7 @@ import logging
 import re
 from email.utils import getaddresses
 
-from invitegw.domain.addresses import Mailbox, normalize_address
+from invitegw.domain.addresses import NamedAddress, normalize_address
 from invitegw.errors import AddressError
 from invitegw.mailbox.mime.headertext import decode_words, unfold
 
@@ -74,9 +74,9 @@ def _simple_pairs(text: str) -> list[tuple[str, str]] | None:
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _parse_address_header(value: str) -> tuple[Mailbox, ...]:
+def _parse_address_header(value: str) -> tuple[NamedAddress, ...]:
     text = unfold(value)[:_MAX_HEADER_CHARS]
-    found: list[Mailbox] = []
+    found: list[NamedAddress] = []
     pairs = _simple_pairs(text)
     for name, addr in pairs if pairs is not None else getaddresses([text]):
         if not addr:
@@ -86,11 +86,11 @@ def _parse_address_header(value: str) -> tuple[Mailbox, ...]:
         except AddressError:
             logger.debug("skipping unparsable address %r in header", addr)
             continue
-        found.append(Mailbox(decode_words(name).strip() if name else "", canonical))
+        found.append(NamedAddress(decode_words(name).strip() if name else "", canonical))
     return tuple(found)
 
 
-def parse_address_header(value: str | None) -> list[Mailbox]:
+def parse_address_header(value: str | None) -> list[NamedAddress]:
     """Parse an address-list header value (From, To, Cc, Reply-To ...) leniently.
 
     Real headers carry unquoted commas in names, RFC 2047 words, group syntax, comments,
@@ -102,7 +102,7 @@ def parse_address_header(value: str | None) -> list[Mailbox]:
         value: the raw (possibly folded) header value; None or ``""`` gives ``[]``.
 
     Returns:
-        ``(display name, canonical address)`` pairs in header order (see :class:`Mailbox`).
+        ``(display name, canonical address)`` pairs in header order (see :class:`NamedAddress`).
         Addresses are normalised, not validated: call :func:`validate_address` before
         trusting or mailing one.
     """
@@ -111,7 +111,7 @@ def parse_address_header(value: str | None) -> list[Mailbox]:
     return list(_parse_address_header(value))
 
 
-def header_is_ambiguous(value: str, parsed: list[Mailbox]) -> bool:
+def header_is_ambiguous(value: str, parsed: list[NamedAddress]) -> bool:
     """Tell whether an address header holds more ``@`` than the addresses parsed from it.
 
     The stdlib parser of Python < 3.12.6 reads ``alice@a.example)<bob@b.example>`` and

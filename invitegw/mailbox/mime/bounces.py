@@ -19,7 +19,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from enum import StrEnum
 
-from invitegw.domain.addresses import Mailbox, normalize_address
+from invitegw.domain.addresses import NamedAddress, normalize_address
 from invitegw.errors import AddressError
 from invitegw.mailbox.mime.address_headers import parse_address_header
 from invitegw.mailbox.mime.calendar_part import CalendarPart
@@ -272,7 +272,7 @@ def recipients_from_x_failed(values: list[str]) -> list[FailedRecipient]:
     Returns:
         One failed :class:`FailedRecipient` per address named.
     """
-    found: list[Mailbox] = []
+    found: list[NamedAddress] = []
     for value in values:
         found.extend(parse_address_header(value))
     return [FailedRecipient(address=m.address, action="failed") for m in found[:_MAX_RECIPIENTS]]

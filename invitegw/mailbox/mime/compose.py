@@ -29,7 +29,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from invitegw.domain.addresses import Mailbox, ascii_address
+from invitegw.domain.addresses import NamedAddress, ascii_address
 from invitegw.errors import MimeError
 from invitegw.ics.model import Method
 from invitegw.templates.render import RenderedBody
@@ -49,7 +49,7 @@ _METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.MULTILINE)
 _MSGID_BODY = re.compile(r"^[!-;=?-~]+@[!-;=?-~]+$")  # RFC 5322 msg-id without the brackets
 
 
-def header_address(mailbox: Mailbox) -> Address:
+def header_address(mailbox: NamedAddress) -> Address:
     """``mailbox`` as a structured header value.
 
     Raises:
@@ -80,11 +80,11 @@ class InvitationEmail:
     method: Method
     calendar: bytes
     body: RenderedBody
-    sender: Mailbox
-    recipient: Mailbox
+    sender: NamedAddress
+    recipient: NamedAddress
     message_id: str
     date: dt.datetime
-    reply_to: Mailbox | None = None
+    reply_to: NamedAddress | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     outlook_compat: bool = False
@@ -100,11 +100,11 @@ class NoticeEmail:
     """
 
     body: RenderedBody
-    sender: Mailbox
-    recipient: Mailbox
+    sender: NamedAddress
+    recipient: NamedAddress
     message_id: str
     date: dt.datetime
-    reply_to: Mailbox | None = None
+    reply_to: NamedAddress | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
 

@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass, field, replace
 from email.message import Message
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.errors import ConfigError, MimeError, MimeLimitError
 from invitegw.ics.model import CALENDAR_FILE_SUFFIXES
 from invitegw.mailbox.mime.address_headers import parse_address_header
@@ -165,8 +165,8 @@ class Extraction:
     headers: MessageHeaders
     calendar_parts: tuple[CalendarPart, ...] = ()
     forward_kind: ForwardKind | None = None
-    forwarder: Mailbox | None = None
-    original_sender: Mailbox | None = None
+    forwarder: NamedAddress | None = None
+    original_sender: NamedAddress | None = None
     bounce: Bounce | None = None
     defects: tuple[str, ...] = ()
 
@@ -178,7 +178,7 @@ class Extraction:
 
 @dataclass(slots=True)
 class _Forward:
-    sender: Mailbox | None
+    sender: NamedAddress | None
     has_calendar: bool = False
 
 
@@ -444,7 +444,7 @@ def _as_leaf(part: Message, inner: Message) -> Message:
     return leaf
 
 
-def _body_sender(walk: _Walk, subject: str) -> tuple[ForwardKind | None, Mailbox | None]:
+def _body_sender(walk: _Walk, subject: str) -> tuple[ForwardKind | None, NamedAddress | None]:
     attached = next((f for f in walk.forwards if f.has_calendar), None) or (
         walk.forwards[0] if walk.forwards else None
     )

@@ -25,7 +25,7 @@ import html
 import re
 from enum import StrEnum
 
-from invitegw.domain.addresses import Mailbox, normalize_address
+from invitegw.domain.addresses import NamedAddress, normalize_address
 from invitegw.errors import AddressError
 
 __all__ = [
@@ -158,7 +158,7 @@ def html_to_text(markup: str) -> str:
     return html.unescape(_TAG_RE.sub("", text)).replace("\xa0", " ")
 
 
-def _sender_from_value(value: str) -> Mailbox | None:
+def _sender_from_value(value: str) -> NamedAddress | None:
     cut = _NEXT_LABEL_RE.search(value)
     value = value[: cut.start()] if cut else value
     match = _ADDRESS_RE.search(value)
@@ -169,10 +169,10 @@ def _sender_from_value(value: str) -> Mailbox | None:
     except AddressError:
         return None
     name = value[: match.start()].strip().strip("*\"' \t").strip()
-    return Mailbox(name, address)
+    return NamedAddress(name, address)
 
 
-def find_inline_forward(body: str, *, reply: bool = False) -> tuple[bool, Mailbox | None]:
+def find_inline_forward(body: str, *, reply: bool = False) -> tuple[bool, NamedAddress | None]:
     """Find a quoted original header block in a forwarding body and read its From.
 
     Parameters:
@@ -183,7 +183,7 @@ def find_inline_forward(body: str, *, reply: bool = False) -> tuple[bool, Mailbo
 
     Returns:
         ``(found, sender)``: whether a forwarded header block was found, and its From as
-        a :class:`Mailbox` when that line names an address (Exchange sometimes writes a
+        a :class:`NamedAddress` when that line names an address (Exchange sometimes writes a
         display name only: then ``(True, None)``).
     """
     starts = []

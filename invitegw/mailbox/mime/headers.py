@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
-from invitegw.domain.addresses import Mailbox
+from invitegw.domain.addresses import NamedAddress
 from invitegw.mailbox.mime.address_headers import header_is_ambiguous, parse_address_header
 from invitegw.mailbox.mime.headertext import (
     decode_words,
@@ -80,11 +80,11 @@ class MessageHeaders:
     """
 
     message_id: str | None = None
-    from_: Mailbox | None = None
-    sender: Mailbox | None = None
-    reply_to: tuple[Mailbox, ...] = ()
-    to: tuple[Mailbox, ...] = ()
-    cc: tuple[Mailbox, ...] = ()
+    from_: NamedAddress | None = None
+    sender: NamedAddress | None = None
+    reply_to: tuple[NamedAddress, ...] = ()
+    to: tuple[NamedAddress, ...] = ()
+    cc: tuple[NamedAddress, ...] = ()
     date: dt.datetime | None = None
     subject: str = ""
     in_reply_to: tuple[str, ...] = ()
@@ -137,7 +137,7 @@ def _keyword(value: str | None) -> str | None:
 
 def _one_mailbox(
     value: str | None, label: str, defects: list[str], *, strict: bool
-) -> Mailbox | None:
+) -> NamedAddress | None:
     if value is None:
         return None
     found = parse_address_header(value)
@@ -153,8 +153,8 @@ def _one_mailbox(
     return found[0]
 
 
-def _addresses(index: dict[str, list[str]], name: str) -> tuple[Mailbox, ...]:
-    out: list[Mailbox] = []
+def _addresses(index: dict[str, list[str]], name: str) -> tuple[NamedAddress, ...]:
+    out: list[NamedAddress] = []
     for value in index.get(name, ()):
         out.extend(parse_address_header(value))
     return tuple(out)
@@ -173,7 +173,7 @@ def _automation(
     auto_submitted: str | None,
     precedence: str | None,
     return_path: str | None,
-    from_: Mailbox | None,
+    from_: NamedAddress | None,
     subject: str,
 ) -> tuple[bool, bool, tuple[str, ...]]:
     auto: list[str] = []

@@ -17,10 +17,9 @@ from sqlalchemy import func, select
 
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.domain.records import EntityType, LogEntry, Party, Task
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import Gateway, build_gateway, inbound_pipeline
 from invitegw.gateway.config import CalendarSettings, InboundSettings, Settings
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
     EventLogEntry,
     InboundEvent,
@@ -51,7 +50,7 @@ class InboundHarness:
             inbound=InboundSettings(**inbound),
         )
         self.gateway: Gateway = build_gateway(self.settings, store=store, clock=self.clock)
-        self.pipeline = InboundPipeline(self.gateway)
+        self.pipeline = inbound_pipeline(self.gateway)
         with self.store.session() as session:
             crm = SqlCrmAdmin(session, clock=self.clock)
             crm.add_party(EntityType.USER, [SAM], name="Sam Staff")
@@ -65,7 +64,7 @@ class InboundHarness:
             self.settings, inbound=dataclasses.replace(self.settings.inbound, **inbound)
         )
         self.gateway = build_gateway(self.settings, store=self.store, clock=self.clock)
-        self.pipeline = InboundPipeline(self.gateway)
+        self.pipeline = inbound_pipeline(self.gateway)
 
     def received(self, raw: bytes, **fields: Any) -> ReceivedMessage:
         """``raw`` as the mailbox owned by Sam received it (fields override)."""

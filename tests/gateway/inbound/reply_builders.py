@@ -22,13 +22,14 @@ from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.schema import CrmMeetingResponse
 from invitegw.domain.records import LogEntry
+from invitegw.gateway.bootstrap import inbound_config
 from invitegw.gateway.config import InboundSettings
+from invitegw.gateway.inbound.attendee_messages import handle_attendee_message
+from invitegw.gateway.inbound.bounces import handle_bounce
+from invitegw.gateway.inbound.context import InboundMessage, MessageIdentity
+from invitegw.gateway.inbound.human_replies import handle_human_reply
 from invitegw.gateway.inbound.model import EventResult, ReceivedMessage
-from invitegw.gateway.inbound.replies import (
-    handle_attendee_message,
-    handle_bounce,
-    handle_human_reply,
-)
+from invitegw.gateway.outbound.feed import request_resend
 from invitegw.gateway.storage import (
     EventLogEntry,
     OutboundAttendee,
@@ -152,7 +153,11 @@ def drop_property(ics: bytes, name: str) -> bytes:
 
 
 class ReplyHarness:
-    """One meeting sent (its invitations queued), and the handlers to answer it with."""
+    """One meeting sent (its invitations queued), and the handlers to answer it with.
+
+    Each handler runs in a unit of work of its own, as the pipeline runs it (a dry run's
+    unit keeps CRM writes in memory and rolls the session back).
+    """
 
     def __init__(self, store: Store, tmp_path: Path, **inbound: Any) -> None:
         self.outbound = OutboundHarness(store, Unreachable(), tmp_path)  # type: ignore[arg-type]
@@ -244,6 +249,11 @@ class ReplyHarness:
     def received(self, raw: bytes, **fields: Any) -> ReceivedMessage:
         return ReceivedMessage(raw=raw, source="file", **fields)
 
+    def message(self, raw: bytes, extraction: Extraction, **fields: Any) -> InboundMessage:
+        """``raw`` as the pipeline hands it to a handler."""
+        identity = MessageIdentity.of(raw, extraction.headers.message_id)
+        return InboundMessage(self.received(raw, **fields), extraction, identity)
+
     def attendee_message(
         self, raw: bytes, *, dry_run: bool = False, event_index: int = 0, **fields: Any
     ) -> EventResult:
@@ -262,45 +272,32 @@ class ReplyHarness:
         dry_run: bool,
         fields: dict[str, Any],
     ) -> EventResult:
-        with self.store.session() as session:
+        with self.gateway.units.start(dry_run=dry_run) as unit:
             return handle_attendee_message(
-                self.gateway,
-                session,
-                self.gateway.crm(session),
-                received=self.received(raw, **fields),
-                extraction=extraction,
-                calendar=calendar,
-                event=calendar.events[event_index],
-                now=self.now,
-                dry_run=dry_run,
+                unit,
+                inbound_config(self.gateway.settings),
+                self.message(raw, extraction, **fields),
+                calendar,
+                calendar.events[event_index],
+                request_resend=request_resend,
             )
 
     def bounce(self, raw: bytes, *, dry_run: bool = False) -> EventResult:
         extraction = extract(raw)
         assert extraction.bounce is not None
-        with self.store.session() as session:
+        with self.gateway.units.start(dry_run=dry_run) as unit:
             return handle_bounce(
-                self.gateway,
-                session,
-                self.gateway.crm(session),
-                received=self.received(raw),
-                extraction=extraction,
-                now=self.now,
-                dry_run=dry_run,
+                unit, inbound_config(self.gateway.settings), self.message(raw, extraction)
             )
 
     def human(self, raw: bytes, *, dry_run: bool = False, **fields: Any) -> EventResult | None:
         extraction = extract(raw)
         assert not extraction.calendar_parts
-        with self.store.session() as session:
+        with self.gateway.units.start(dry_run=dry_run) as unit:
             return handle_human_reply(
-                self.gateway,
-                session,
-                self.gateway.crm(session),
-                received=self.received(raw, **fields),
-                extraction=extraction,
-                now=self.now,
-                dry_run=dry_run,
+                unit,
+                inbound_config(self.gateway.settings),
+                self.message(raw, extraction, **fields),
             )
 
     def replace_event(self, address: str, **changes: Any) -> Event:

@@ -29,10 +29,15 @@ from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.schema import CrmMeetingResponse, CrmTask
 from invitegw.domain.records import EntityType, TaskStatus
+from invitegw.gateway.bootstrap import (
+    imap_source,
+    inbound_parts,
+    inbound_pipeline,
+    inbound_services,
+)
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import ListenerSettings
-from invitegw.gateway.inbound.imap_source import MailboxService
-from invitegw.gateway.inbound.jobs import inbound_parts, inbound_services
+from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.inbound.model import InboundOutcome, MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.scheduler import Runtime
@@ -124,12 +129,12 @@ class Inbound:
         with self.h.admin() as crm:
             crm.add_party(EntityType.USER, [DORA], name="Dora Staff")
             crm.add_party(EntityType.CONTACT, [PAT], name="Pat Partner", account="Partner")
-        self.pipeline = NotifyingPipeline(InboundPipeline(self.h.gateway))
+        self.pipeline = NotifyingPipeline(inbound_pipeline(self.h.gateway))
         self.service: MailboxService | None = None
         self.latencies: list[float] = []
 
     def start(self) -> MailboxService:
-        service = MailboxService(self.h.gateway, self.box, self.pipeline)
+        service = MailboxService(imap_source(self.h.gateway, self.box, self.pipeline))
         service.start()
         assert service.wait_until(lambda s: s.holding, WAIT)
         assert service.events.wait_for(WatchEvent.IDLE, 1, WAIT)
@@ -367,7 +372,9 @@ def test_worker_killed_between_commit_and_move_no_duplicate_on_restart(
             died.set()
 
     monkeypatch.setattr(threading, "excepthook", excepthook)
-    doomed = MailboxService(inbound.h.gateway, inbound.box, _DiesAfterCommit(inbound.pipeline))
+    doomed = MailboxService(
+        imap_source(inbound.h.gateway, inbound.box, _DiesAfterCommit(inbound.pipeline))
+    )
     doomed.start()
     try:
         raw = google_invitation(sender=GINA, to=OLGA, uid="killed-1@google.com")
@@ -422,7 +429,7 @@ def test_the_listener_turns_an_accepted_message_into_a_task(inbound: Inbound) ->
     )
     inbound.h.with_settings(mailboxes=(), listener=listener)
     gateway = inbound.h.gateway
-    inbound_parts(gateway, pipeline=NotifyingPipeline(InboundPipeline(gateway)))
+    inbound_parts(gateway, pipeline=NotifyingPipeline(inbound_pipeline(gateway)))
     pipeline = inbound_parts(gateway).pipeline
     assert isinstance(pipeline, NotifyingPipeline)
     services = list(inbound_services(Runtime(gateway)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -10,11 +11,22 @@ import pytest
 
 from invitegw.errors import GatewayError
 from invitegw.gateway.inbound.file_source import (
+    FileInput,
+    FileSource,
     InputKind,
     collect_inputs,
     read_input,
     wrap_calendar,
 )
+from invitegw.gateway.inbound.model import (
+    Envelope,
+    EventResult,
+    InboundOutcome,
+    MessageResult,
+    ReceivedMessage,
+    SourcePosition,
+)
+from invitegw.gateway.inbound.source import MailSource
 from invitegw.mailbox.mime.extract import extract
 
 ICS = (
@@ -111,3 +123,76 @@ def test_oversized_file_is_not_read_whole(tmp_path: Path) -> None:
     assert message.oversized
     assert message.size == path.stat().st_size
     assert len(message.raw) < path.stat().st_size
+
+
+# -- the files as a mail source -------------------------------------------------------------------
+
+
+class _Recording:
+    """A FAKE pipeline (test-only): records what it is handed, answers ``ignored``."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[ReceivedMessage, bool]] = []
+
+    def handle(self, message: ReceivedMessage, *, dry_run: bool = False) -> MessageResult:
+        self.seen.append((message, dry_run))
+        return MessageResult(None, (EventResult(InboundOutcome.IGNORED),))
+
+
+def test_the_file_source_hands_every_message_over_and_reports_unreadable_inputs(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.eml").write_bytes(_message("a"))
+    (tmp_path / "b.ics").write_bytes(ICS)
+    inputs = collect_inputs([tmp_path])
+    inputs.insert(1, FileInput(tmp_path / "gone.eml", InputKind.MESSAGE))  # removed since
+    pipeline = _Recording()
+    results: list[str | None] = []
+    errors: list[str] = []
+    done: list[int] = []
+    source: MailSource = FileSource(
+        inputs,
+        pipeline,
+        max_bytes=1 << 20,
+        owner="sam@example.com",
+        dry_run=True,
+        on_result=lambda message, _result: results.append(message.reference),
+        on_error=lambda exc: errors.append(str(exc)),
+        on_input=done.append,
+    )
+    report = source.drain()
+
+    assert source.name == "file"
+    assert not report.ok
+    assert str(report) == "2 messages from 3 inputs, 1 unreadable"
+    assert results == [str(tmp_path / "a.eml"), str(tmp_path / "b.ics")]
+    assert [e.startswith(f"{tmp_path / 'gone.eml'}: cannot read") for e in errors] == [True]
+    assert done == [1, 2, 3]
+    for message, dry_run in pipeline.seen:
+        assert dry_run
+        assert (message.source, message.owner) == ("file", "sam@example.com")
+        assert message.position is None
+        assert message.envelope == Envelope()
+
+
+def test_a_stop_ends_the_file_source_between_inputs(tmp_path: Path) -> None:
+    (tmp_path / "a.eml").write_bytes(_message("a"))
+    (tmp_path / "b.eml").write_bytes(_message("b"))
+    stop = threading.Event()
+    pipeline = _Recording()
+    source = FileSource(
+        collect_inputs([tmp_path]),
+        pipeline,
+        max_bytes=1 << 20,
+        on_result=lambda _m, _r: stop.set(),
+    )
+    assert str(source.drain(stop)) == "1 messages from 1 inputs"
+    assert len(pipeline.seen) == 1
+
+
+def test_an_opaque_source_key_is_a_stable_position_that_fits_a_bigint() -> None:
+    one = SourcePosition.from_key("AAMkAGI2TG93AAA=")
+    assert one == SourcePosition.from_key("AAMkAGI2TG93AAA=")
+    assert one != SourcePosition.from_key("AAMkAGI2TG93AAB=")
+    assert one.epoch == 0
+    assert 0 <= one.number < 2**63

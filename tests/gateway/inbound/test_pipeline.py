@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from invitegw.domain.records import EntityType, TaskStatus
+from invitegw.gateway.inbound.model import SourcePosition
 from invitegw.gateway.inbound.pipeline import QuarantineReleaseError
 from invitegw.gateway.storage import InboundEvent, ProcessedMessage, QuarantinedMessage, Store
 from invitegw.itip.policy import DuplicatePolicy, ExternalInvitationPolicy, ForwarderPolicy
@@ -75,8 +76,8 @@ def test_a_direct_invitation_from_a_contact_becomes_one_task(gw: InboundHarness)
 
 def test_the_same_message_twice_is_handled_once(gw: InboundHarness) -> None:
     raw = invitation()
-    first = gw.handle(raw, uidvalidity=7, uid=1)
-    again = gw.handle(raw, uidvalidity=7, uid=1)
+    first = gw.handle(raw, position=SourcePosition(7, 1))
+    again = gw.handle(raw, position=SourcePosition(7, 1))
     elsewhere = gw.handle(raw, source="file")  # same Message-ID and body, other source
 
     assert outcomes(first) == ["created"]
@@ -547,6 +548,34 @@ def test_one_malformed_part_does_not_stop_the_others(gw: InboundHarness) -> None
     assert len(gw.quarantine()) == 1
 
 
+def test_one_unusable_calendar_object_costs_only_itself(gw: InboundHarness) -> None:
+    # One part, two VCALENDARs: the second has no usable VEVENT. The first still makes its
+    # task; the second is quarantined with its reason (the part is not lost whole).
+    broken = calendar("REQUEST", vevent(uid="broken@x", start="DTSTART:not-a-date"))
+    good = calendar("REQUEST", vevent(uid="good@x"))
+    result = gw.handle(invitation(good + broken, attachments_only=True))
+
+    assert outcomes(result) == ["created", "quarantined"]
+    assert (result.events[1].reason or "").startswith("malformed calendar in invite.ics: ")
+    assert [t.source_uid for t, _, _ in gw.tasks()] == ["good@x"]
+    assert len(gw.quarantine()) == 1
+
+
+def test_a_dropped_vevent_is_quarantined_beside_the_events_kept(gw: InboundHarness) -> None:
+    both = calendar(
+        "REQUEST",
+        vevent(uid="kept@x"),
+        vevent(uid="dropped@x", start="DTSTART:20260230T090000Z", end=None),
+    )
+    result = gw.handle(invitation(both, attachments_only=True))
+
+    assert outcomes(result) == ["quarantined", "created"]
+    assert result.events[0].method == "REQUEST"
+    assert (result.events[0].reason or "").startswith("malformed event in invite.ics: line ")
+    assert "DTSTART" in (result.events[0].reason or "")
+    assert [t.source_uid for t, _, _ in gw.tasks()] == ["kept@x"]
+
+
 def test_no_calendar_is_quarantined(gw: InboundHarness) -> None:
     result = gw.handle(plain())
 
@@ -640,9 +669,9 @@ def test_after_the_commit_the_same_message_is_a_no_op(gw: InboundHarness) -> Non
     # The worker committed the CRM write and the ledger, then died before moving the IMAP
     # message: the restart sees the same message at the same place again.
     raw = invitation()
-    gw.handle(raw, uidvalidity=3, uid=42)
-    again = gw.handle(raw, uidvalidity=3, uid=42)
-    moved_copy = gw.handle(raw, uidvalidity=4, uid=1)  # UIDVALIDITY changed: re-scan
+    gw.handle(raw, position=SourcePosition(3, 42))
+    again = gw.handle(raw, position=SourcePosition(3, 42))
+    moved_copy = gw.handle(raw, position=SourcePosition(4, 1))  # UIDVALIDITY changed: re-scan
 
     assert again.already_processed
     assert moved_copy.already_processed  # known by its Message-ID and body

@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 from invitegw.crm_adapter.port import CrmPort
 from invitegw.domain.records import LogEntry, NewTask, Party, Task
 from invitegw.errors import CrmError, CrmUnavailableError
-from invitegw.gateway.inbound.model import MessageResult
+from invitegw.gateway.bootstrap import inbound_pipeline
+from invitegw.gateway.inbound import pipeline as pipeline_module
+from invitegw.gateway.inbound import routing, task_events
+from invitegw.gateway.inbound.model import MessageResult, SourcePosition
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
     InboundEvent,
@@ -81,7 +84,7 @@ def flaky(gw: InboundHarness, **behaviour: Any) -> InboundPipeline:
         return FlakyCrm(inner(session), behaviour)  # type: ignore[return-value]
 
     gateway = dataclasses.replace(gw.gateway, crm_factory=factory)
-    return InboundPipeline(gateway)
+    return inbound_pipeline(gateway)
 
 
 def test_a_refused_event_is_quarantined_and_the_others_stay(gw: InboundHarness) -> None:
@@ -105,7 +108,9 @@ def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
     gw: InboundHarness,
 ) -> None:
     raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
-    result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw, uidvalidity=1, uid=3))
+    result = flaky(gw, refuse_titles={"Bad one"}).handle(
+        gw.received(raw, position=SourcePosition(1, 3))
+    )
 
     assert outcomes(result) == ["quarantined"]
     assert result.events[0].uid == "bad@x"
@@ -116,9 +121,38 @@ def test_a_messages_only_event_refused_leaves_nothing_but_the_quarantine(
     [row] = gw.quarantine()
     assert row.reason == result.reason
     assert gw.count(ProcessedMessage) == 1
-    again = gw.pipeline.handle(gw.received(raw, uidvalidity=1, uid=3))
+    again = gw.pipeline.handle(gw.received(raw, position=SourcePosition(1, 3)))
     assert again.already_processed
     assert outcomes(again) == ["quarantined"]
+
+
+def test_a_lone_refused_event_is_read_and_decided_once(
+    gw: InboundHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lone event runs without a savepoint; its refusal is kept and the transaction
+    # rolled back, without extracting, parsing or deciding the message a second time.
+    calls: dict[str, int] = {"extract": 0, "parse": 0, "decide": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(pipeline_module, "extract", counted("extract", pipeline_module.extract))
+    monkeypatch.setattr(
+        routing, "parse_calendar_objects", counted("parse", routing.parse_calendar_objects)
+    )
+    monkeypatch.setattr(task_events, "decide_event", counted("decide", task_events.decide_event))
+    raw = invitation(calendar("REQUEST", vevent(uid="bad@x", summary="Bad one")))
+    result = flaky(gw, refuse_titles={"Bad one"}).handle(gw.received(raw))
+
+    assert outcomes(result) == ["quarantined"]
+    assert calls == {"extract": 1, "parse": 1, "decide": 1}
+    assert gw.tasks() == []
+    assert gw.ledger() == []
+    assert gw.count(ProcessedMessage) == 1
 
 
 def test_a_refusal_after_a_write_undoes_the_events_writes(gw: InboundHarness) -> None:
@@ -143,11 +177,13 @@ def test_an_unreachable_crm_commits_nothing_and_raises(gw: InboundHarness) -> No
     pipeline = flaky(gw, down=True)
     raw = invitation()
     with pytest.raises(CrmUnavailableError):
-        pipeline.handle(gw.received(raw, uidvalidity=1, uid=5))
+        pipeline.handle(gw.received(raw, position=SourcePosition(1, 5)))
 
     assert gw.count(ProcessedMessage) == 0
     assert gw.count(InboundEvent) == 0
-    assert outcomes(gw.pipeline.handle(gw.received(raw, uidvalidity=1, uid=5))) == ["created"]
+    assert outcomes(gw.pipeline.handle(gw.received(raw, position=SourcePosition(1, 5)))) == [
+        "created"
+    ]
 
 
 def test_an_unexpected_failure_quarantines_the_message(gw: InboundHarness) -> None:
@@ -254,7 +290,7 @@ def test_a_truncated_quarantine_cannot_be_released(gw: InboundHarness) -> None:
         gw.settings, limits=dataclasses.replace(gw.settings.limits, quarantine_bytes=10)
     )
     gw.gateway = dataclasses.replace(gw.gateway, settings=gw.settings)
-    pipeline = InboundPipeline(gw.gateway)
+    pipeline = inbound_pipeline(gw.gateway)
     result = pipeline.handle(gw.received(invitation(calendar("ADD", vevent()), method="ADD")))
     [row] = gw.quarantine()
 

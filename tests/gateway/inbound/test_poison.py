@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from invitegw.crm_adapter.builtin.schema import CrmBase
 from invitegw.crm_adapter.port import CrmPort
 from invitegw.domain.records import NewTask, Task
-from invitegw.gateway.inbound.model import InboundOutcome, MessageResult
-from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.bootstrap import inbound_pipeline
+from invitegw.gateway.inbound.model import Envelope, InboundOutcome, MessageResult
 from invitegw.gateway.storage import GatewayBase, Store
 from invitegw.ics import PartStat, build_reply
 from invitegw.sqltypes import BoundedString, Int64, SafeText
@@ -202,7 +202,7 @@ def test_an_oversized_value_in_an_answer_never_stops_the_pipeline(
     store: Store, tmp_path: Path, name: str
 ) -> None:
     h = ReplyHarness(store, tmp_path)
-    pipeline = InboundPipeline(h.gateway)
+    pipeline = inbound_pipeline(h.gateway)
     raw = _reply_variants(h)[name]
     result = pipeline.handle(h.received(raw, owner="sales"))
     _settled(result)
@@ -221,8 +221,7 @@ def test_a_long_envelope_and_reference_are_kept_within_their_columns(
     result = gw.handle(
         raw,
         reference="/very/long/path/" + "p" * LONG,
-        envelope_from=_long_address(),
-        envelope_to=(_long_address(),),
+        envelope=Envelope(sender=_long_address(), recipients=(_long_address(),)),
     )
     assert result.events[0].outcome is InboundOutcome.QUARANTINED
     (row,) = gw.quarantine()
@@ -253,7 +252,7 @@ def test_a_data_error_quarantines_the_message_and_the_next_goes_through(
 ) -> None:
     gw = InboundHarness(store, tmp_path)
     real = gw.gateway.crm_factory
-    gw.pipeline = InboundPipeline(
+    gw.pipeline = inbound_pipeline(
         dataclasses.replace(gw.gateway, crm_factory=lambda s: _OutOfRangeCrm(real(s)))
     )
     result = gw.handle(_invitation(uid="poison"))
@@ -266,7 +265,7 @@ def test_a_data_error_quarantines_the_message_and_the_next_goes_through(
     poison = _invitation(uid="poison", message_id="poison@x.example")
     assert gw.handle(poison).events[0].outcome is InboundOutcome.QUARANTINED
     assert gw.handle(poison).already_processed
-    gw.pipeline = InboundPipeline(gw.gateway)
+    gw.pipeline = inbound_pipeline(gw.gateway)
     after = gw.handle(_invitation(uid="after"))
     assert [e.outcome for e in after.events] == [InboundOutcome.CREATED]
 

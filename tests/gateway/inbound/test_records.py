@@ -24,8 +24,8 @@ from invitegw.gateway.storage import (
     append_processed,
     enqueue,
 )
-from invitegw.itip.decide import LedgerState, Version
 from invitegw.itip.keys import EventKey
+from invitegw.itip.task_facts import LedgerState, Version
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 KEY = EventKey("org@partner.example", "uid-1@partner.example", "")

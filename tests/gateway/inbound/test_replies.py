@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from invitegw.domain.records import LogLevel
-from invitegw.gateway.inbound.model import InboundOutcome
-from invitegw.gateway.inbound.replies import ical_recurrence_id
+from invitegw.gateway.inbound.model import Envelope, InboundOutcome
 from invitegw.gateway.storage import Store
 from invitegw.ics import Attendee, Method, PartStat, build_calendar, build_reply
+from invitegw.itip.attendee_facts import ical_recurrence_id
 from invitegw.itip.policy import NonInviteeReplyPolicy
 from tests.gateway.inbound.reply_builders import ReplyHarness, calendar_email, drop_property
 
@@ -104,14 +104,14 @@ def test_the_token_in_the_envelope_recipient_correlates(store: Store, tmp_path: 
     )
     ics = ics.replace(h.uid().encode(), b"uid-rewritten@client.example")  # only the token is left
     raw = calendar_email(ics, sender=CARL, to="Sales <sales@example.com>")
-    result = h.attendee_message(raw, envelope_to=(h.token_address(CARL),))
+    result = h.attendee_message(raw, envelope=Envelope(recipients=(h.token_address(CARL),)))
     assert result.outcome is InboundOutcome.QUARANTINED  # the token's meeting has another UID
     assert "unknown invitation" in (result.reason or "")
     ics = drop_property(
         build_reply(h.invited_event(CARL), CARL, PartStat.ACCEPTED, now=STAMP), "ORGANIZER"
     )
     raw = calendar_email(ics, sender=CARL, to="Sales <sales@example.com>")
-    result = h.attendee_message(raw, envelope_to=(h.token_address(CARL),))
+    result = h.attendee_message(raw, envelope=Envelope(recipients=(h.token_address(CARL),)))
     assert result.outcome is InboundOutcome.REPLY_RECORDED
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from invitegw.domain.records import LogLevel
 from invitegw.gateway.config import InboundSettings
-from invitegw.gateway.inbound.model import InboundOutcome
+from invitegw.gateway.inbound.model import Envelope, InboundOutcome
 from invitegw.gateway.storage import DeliveryState, Store
 from tests.gateway.inbound.reply_builders import ReplyHarness, dsn_email, plain_email
 
@@ -178,7 +178,7 @@ def test_a_message_to_no_reply_address_is_not_ours_to_decide(store: Store, tmp_p
 def test_the_reply_token_in_the_envelope_is_enough(store: Store, tmp_path: Path) -> None:
     h = ReplyHarness(store, tmp_path)
     raw = plain_email("See you", sender=CARL, to="Sales <sales@example.com>")
-    result = h.human(raw, envelope_to=(h.token_address(CARL),))
+    result = h.human(raw, envelope=Envelope(recipients=(h.token_address(CARL),)))
     assert result is not None
     assert result.reason == f"forwarded to the organizer {OLGA}"
 

@@ -18,35 +18,29 @@ import trustme
 from sqlalchemy import select
 
 from invitegw.errors import ConfigError, StorageError
-from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
-from invitegw.gateway.config.fields import Secret
-from invitegw.gateway.inbound.imap_source import (
-    MailboxHandler,
-    MailboxService,
-    drain_mailbox_once,
-    lease_name,
-)
-from invitegw.gateway.inbound.jobs import (
-    MAILBOX_JOB,
-    SPOOL_JOB,
+from invitegw.gateway.bootstrap import (
+    imap_source,
     inbound_jobs,
     inbound_parts,
     inbound_services,
+    listener_service,
+    spool_worker,
 )
+from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxSettings, TlsMode
+from invitegw.gateway.config.fields import Secret
+from invitegw.gateway.inbound.imap_service import MailboxService
+from invitegw.gateway.inbound.imap_source import MailboxHandler, lease_name
+from invitegw.gateway.inbound.jobs import MAILBOX_JOB, SPOOL_JOB
 from invitegw.gateway.inbound.model import (
     EventResult,
     InboundOutcome,
     MessageResult,
     ReceivedMessage,
+    SourcePosition,
 )
-from invitegw.gateway.inbound.smtp_source import (
-    MAX_BUG_ATTEMPTS,
-    ListenerService,
-    SpoolService,
-    SpoolWorker,
-    listener_config,
-    listener_tls,
-)
+from invitegw.gateway.inbound.smtp_listener import ListenerService, listener_config, listener_tls
+from invitegw.gateway.inbound.smtp_source import MAX_BUG_ATTEMPTS, SpoolService
+from invitegw.gateway.inbound.source import MailSource
 from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Lease, QuarantinedMessage, SpooledMessage, SpoolState, Store
@@ -127,8 +121,7 @@ def test_the_handler_wraps_the_message_and_maps_the_result(
         raw=b"Subject: x\r\n\r\n",
         source="sales",
         reference="sales:INBOX",
-        uidvalidity=7,
-        uid=42,
+        position=SourcePosition(7, 42),
         owner="olga@example.com",
         size=1234,
         oversized=True,
@@ -151,6 +144,19 @@ def mailbox_settings_offline(**changes: object) -> MailboxSettings:
     return MailboxSettings(**values)  # type: ignore[arg-type]
 
 
+def test_the_imap_mailboxes_and_the_spool_are_mail_sources(store: Store, tmp_path: Path) -> None:
+    box = mailbox_settings_offline()
+    gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
+    pipeline = RecordingPipeline()
+    # Typed as the port: mypy checks that each implementation fits it.
+    sources: list[MailSource] = [
+        imap_source(gateway, box, pipeline),
+        spool_worker(gateway, pipeline),
+    ]
+    assert [s.name for s in sources] == ["sales", "smtp"]
+    assert str(sources[1].drain()) == "0 processed, 0 quarantined, 0 deferred, 0 failed"
+
+
 # -- leases: one watcher per mailbox among several workers ------------------------------------
 
 
@@ -162,9 +168,11 @@ def test_two_workers_one_mailbox_only_the_lease_holder_watches(
     pipeline = RecordingPipeline()
     services = [
         MailboxService(
-            gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,), worker=name)),
-            box,
-            pipeline,
+            imap_source(
+                gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,), worker=name)),
+                box,
+                pipeline,
+            )
         )
         for name in ("worker-a", "worker-b")
     ]
@@ -223,7 +231,7 @@ def test_a_dead_workers_lease_is_taken_over_when_it_expires(
             duration=settings.worker.lease_duration,
         )
     pipeline = RecordingPipeline()
-    service = MailboxService(gateway_for(store, settings, clock), box, pipeline)
+    service = MailboxService(imap_source(gateway_for(store, settings, clock), box, pipeline))
     dovecot.append(imap_user, mail(1))
     service.start()
     try:
@@ -232,7 +240,7 @@ def test_a_dead_workers_lease_is_taken_over_when_it_expires(
         assert pipeline.calls == []
         clock.advance(settings.worker.lease_duration + dt.timedelta(seconds=1))
         assert service.wait_until(lambda s: s.holding, WAIT)
-        assert pipeline.wait_for(1)[0].uid is not None
+        assert pipeline.wait_for(1)[0].position is not None
     finally:
         service.stop()
     assert subject(pipeline.calls[0].raw) == "Invitation 1"
@@ -285,8 +293,8 @@ def test_serve_once_drains_each_mailbox_and_the_spool_between_poll_and_flush(
     assert len(dovecot.uids(sales_user, "Quarantine")) == 1
     assert len(dovecot.uids(support_user, "Processed")) == 1
     smtp = next(m for m in pipeline.calls if m.source == "smtp")
-    assert smtp.envelope_from == "olga@example.com"
-    assert smtp.envelope_to == ("crm@example.com",)
+    assert smtp.envelope.sender == "olga@example.com"
+    assert smtp.envelope.recipients == ("crm@example.com",)
     assert smtp.reference is not None
     assert smtp.reference.startswith("spool:")
     with store.session() as session:
@@ -313,7 +321,7 @@ def test_serve_once_skips_a_mailbox_another_worker_holds(
         )
     dovecot.append(imap_user, mail(1))
     pipeline = RecordingPipeline()
-    report = drain_mailbox_once(gateway, box, pipeline)
+    report = imap_source(gateway, box, pipeline).drain()
     assert str(report) == "sales: skipped (another worker holds its lease)"
     assert pipeline.calls == []
     assert len(dovecot.uids(imap_user)) == 1
@@ -331,7 +339,7 @@ def test_the_spool_worker_puts_a_retryable_failure_back_with_a_backoff(
     spool(mail(1, "Flaky"), "olga@example.com", ["crm@example.com"])
     spool(mail(2), "olga@example.com", ["crm@example.com"])
     pipeline = RecordingPipeline(failures=1)
-    worker = SpoolWorker(gateway, pipeline, retry_initial=dt.timedelta(seconds=30))
+    worker = spool_worker(gateway, pipeline, retry_initial=dt.timedelta(seconds=30))
 
     assert str(worker.drain()) == "1 processed, 0 quarantined, 1 deferred, 0 failed"
     with store.session() as session:
@@ -358,7 +366,7 @@ def test_a_stop_hands_the_rest_of_the_batch_back(store: Store, tmp_path: Path) -
     for n in (1, 2, 3):
         spool(mail(n), "olga@example.com", ["crm@example.com"])
     pipeline = RecordingPipeline()
-    worker = SpoolWorker(gateway, pipeline)
+    worker = spool_worker(gateway, pipeline)
     stop = threading.Event()
     pipeline.callback = lambda _m: stop.set()
     assert str(worker.drain(stop)) == "1 processed, 0 quarantined, 0 deferred, 0 failed"
@@ -412,7 +420,7 @@ def test_the_listener_refuses_unknown_and_oversized_and_spools_the_rest(
         for service in reversed(services):
             service.stop(5)
     assert received.source == "smtp"
-    assert received.envelope_to == ("crm+t1@example.com",)
+    assert received.envelope.recipients == ("crm+t1@example.com",)
     assert subject(received.raw) == "Forwarded 2"
     with store.session() as session:
         (row,) = session.scalars(select(SpooledMessage))
@@ -428,7 +436,7 @@ def test_scheduler_start_and_shutdown_release_the_leases(store: Store, tmp_path:
     scheduler = GatewayScheduler(Runtime(gateway), jobs=[])
     scheduler.start()
     try:
-        (service,) = parts.mailboxes
+        (service,) = parts.watchers
         assert service.wait_until(lambda s: s.holding, WAIT)
         assert parts.watching("sales")
         with store.session() as session:
@@ -446,7 +454,7 @@ def test_a_lost_lease_stops_the_watcher(
 ) -> None:
     box = mailbox_settings(dovecot, imap_user)
     gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
-    service = MailboxService(gateway, box, RecordingPipeline())
+    service = MailboxService(imap_source(gateway, box, RecordingPipeline()))
     service.start()
     try:
         assert service.wait_until(lambda s: s.holding, WAIT)
@@ -487,7 +495,7 @@ def test_a_pipeline_bug_is_retried_then_the_message_is_quarantined(
     gateway = gateway_for(store, inbound_settings(tmp_path), clock)
     StoreSpool(store, clock)(mail(1), "olga@example.com", ["crm@example.com"])
     pipeline = _Buggy()
-    worker = SpoolWorker(gateway, pipeline, retry_initial=dt.timedelta(seconds=1))
+    worker = spool_worker(gateway, pipeline, retry_initial=dt.timedelta(seconds=1))
     reports = []
     for _ in range(MAX_BUG_ATTEMPTS):
         reports.append(str(worker.drain()))
@@ -520,7 +528,7 @@ def test_a_watcher_stopped_by_a_configuration_error_releases_the_lease(
 ) -> None:
     box = mailbox_settings(dovecot, imap_user, folder="Trash")  # never watched
     gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
-    service = MailboxService(gateway, box, RecordingPipeline(), fatal_retry=3600)
+    service = MailboxService(imap_source(gateway, box, RecordingPipeline()), fatal_retry=3600)
     service.start()
     try:
         assert service.wait_until(lambda s: s.tenures == 1 and not s.holding, WAIT)
@@ -545,7 +553,9 @@ def test_the_listener_takes_replies_to_every_calendar_with_its_token_separator(
             CalendarSettings(name="hr", address="hr@example.com", token_separator="-"),
         ),
     )
-    config = listener_config(gateway_for(store, settings))
+    config = listener_config(
+        settings.listener, settings.calendars, max_message_bytes=settings.limits.message_bytes
+    )
     assert config.addresses == ("crm@example.com", "sales@example.com", "hr@example.com")
     accepts = RecipientFilter(config.addresses, config.separators).accepts
     assert accepts("crm@example.com")
@@ -577,7 +587,7 @@ def test_the_listener_offers_starttls_and_can_require_it(
         require_starttls=True,
     )
     gateway = gateway_for(store, inbound_settings(tmp_path, listener=listener))
-    service = ListenerService(gateway)
+    service = listener_service(gateway)
     service.start()
     try:
         with smtplib.SMTP("127.0.0.1", service.port, timeout=WAIT) as client:

@@ -20,11 +20,10 @@ import pytest
 
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.domain.records import EntityType
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import Gateway, build_gateway, inbound_parts
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import Settings, load_settings
-from invitegw.gateway.inbound.imap_source import MailboxService
-from invitegw.gateway.inbound.jobs import inbound_parts
+from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.operations import Operations, attach_operations
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Store
@@ -142,7 +141,7 @@ class Deployment:
     @property
     def mailbox(self) -> MailboxService:
         """The watcher service of mailbox ``sales``."""
-        return inbound_parts(self.gateway).mailboxes[0]
+        return inbound_parts(self.gateway).watchers[0]
 
     def start(self) -> None:
         """Start everything; with a mailbox, wait until its watcher IDLEs."""

@@ -21,10 +21,9 @@ import pytest
 
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType
-from invitegw.gateway.bootstrap import build_gateway
+from invitegw.gateway.bootstrap import build_gateway, inbound_pipeline
 from invitegw.gateway.config import LogFormat, LoggingSettings, LogLevelName, load_settings
 from invitegw.gateway.inbound.model import ReceivedMessage
-from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.logs import KEYS, configure_logging
 from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from invitegw.gateway.storage import Store
@@ -78,7 +77,7 @@ def test_pipeline_events_as_json_lines(store: Store, tmp_path: Path, restore_log
         ),
         stream=out,
     )
-    pipeline = ObservedPipeline(InboundPipeline(gateway), Instruments())
+    pipeline = ObservedPipeline(inbound_pipeline(gateway), Instruments())
     invitation = google_invitation(
         sender="gina@example.org", to="olga@example.com", summary=BODY_MARKER
     )

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from invitegw.crm_adapter.builtin.schema import CrmTask
 from invitegw.domain.records import EntityType
 from invitegw.gateway.app.prune import prune
+from invitegw.gateway.bootstrap import inbound_pipeline
 from invitegw.gateway.cli import main
-from invitegw.gateway.inbound.model import InboundOutcome, ReceivedMessage
+from invitegw.gateway.inbound.model import InboundOutcome, ReceivedMessage, SourcePosition
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.storage import (
     EventLogEntry,
@@ -45,7 +46,9 @@ def _count(store: Store, column: object) -> int:
 
 def _deliver(pipeline: InboundPipeline, raw: bytes, uid: int) -> object:
     return pipeline.handle(
-        ReceivedMessage(raw=raw, source="sales", uidvalidity=7, uid=uid, owner="olga@example.com")
+        ReceivedMessage(
+            raw=raw, source="sales", position=SourcePosition(7, uid), owner="olga@example.com"
+        )
     )
 
 
@@ -61,7 +64,7 @@ def test_prune_keeps_what_duplicate_detection_needs(
     h.run()
     assert smtp_sink.wait_for(6)
     # Inbound: an invitation that ends in ten days, one that ends in ten months.
-    pipeline = InboundPipeline(h.gateway)
+    pipeline = inbound_pipeline(h.gateway)
     soon = google_invitation(
         sender="gina@example.org", to="olga@example.com", uid="soon@g", start=WALL + 10 * DAY
     )

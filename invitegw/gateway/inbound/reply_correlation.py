@@ -12,6 +12,9 @@ every address), the UID alone names the meeting
 Only the part of an address before the token has to be a configured calendar's address:
 tokens are random and unique, so a token found under another calendar's address still
 names one attendee; a token under an address that is none of ours is not a token.
+
+It also says where a sender and a meeting stand, as the pure attendee rules read it
+(:func:`invitee_status`, :func:`meeting_standing`), and who the organizer on record is.
 """
 
 from __future__ import annotations
@@ -24,19 +27,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from invitegw.domain.addresses import normalize_address, split_plus_token, validate_address
-from invitegw.errors import ConfigError, GatewayError
-from invitegw.gateway.config import CalendarSettings, Settings
+from invitegw.errors import GatewayError
+from invitegw.gateway.config import CalendarSettings
 from invitegw.gateway.outbound.snapshot import meeting_from_json
 from invitegw.gateway.storage import OutboundAttendee, OutboundMeeting
 from invitegw.ics.model import Role
+from invitegw.itip.attendee_facts import InviteeStatus, MeetingStanding
 
 __all__ = [
     "Correlated",
     "attendee_row",
-    "calendar_of",
     "correlate",
     "find_tokens",
+    "invitee_status",
     "meeting_by_uid",
+    "meeting_standing",
     "organizer_on_record",
     "token_attendees",
 ]
@@ -60,27 +65,29 @@ class Correlated:
     via: str
 
 
-def find_tokens(settings: Settings, addresses: Iterable[str | None]) -> list[str]:
+def find_tokens(
+    calendars: Sequence[CalendarSettings], addresses: Iterable[str | None]
+) -> list[str]:
     """The reply tokens in ``addresses`` (in order, each once).
 
     Parameters:
-        settings: the gateway's settings (the calendars, their separators).
+        calendars: the configured calendars (their addresses and separators).
         addresses: addresses or ``mailto:`` values; ``None`` and unreadable ones are skipped.
 
     Returns:
         The tokens found under one of the configured calendars' addresses.
     """
-    calendars = []
-    for calendar in settings.calendars:
+    bases = []
+    for calendar in calendars:
         try:
-            calendars.append((normalize_address(calendar.address), calendar.token_separator))
+            bases.append((normalize_address(calendar.address), calendar.token_separator))
         except GatewayError:
             continue
     found: list[str] = []
     for address in addresses:
         if not address:
             continue
-        for base_address, separator in calendars:
+        for base_address, separator in bases:
             try:
                 base, token = split_plus_token(address, separator=separator)
             except GatewayError:
@@ -122,7 +129,7 @@ def meeting_by_uid(session: Session, uid: str) -> OutboundMeeting | None:
 
 def correlate(
     session: Session,
-    settings: Settings,
+    calendars: Sequence[CalendarSettings],
     *,
     addresses: Iterable[str | None],
     uid: str | None,
@@ -135,7 +142,7 @@ def correlate(
 
     Parameters:
         session: the unit of work.
-        settings: the gateway's settings.
+        calendars: the configured calendars.
         addresses: where the message was sent (envelope recipients, To, Cc) and, for a
             calendar message, its ORGANIZER.
         uid: the UID the message's calendar carries, or ``None`` (no calendar).
@@ -144,7 +151,7 @@ def correlate(
     Returns:
         The invitation, or ``None`` when neither a token nor the UID is ours.
     """
-    candidates = token_attendees(session, find_tokens(settings, addresses))
+    candidates = token_attendees(session, find_tokens(calendars, addresses))
     if uid is not None and candidates:
         same_uid = [row for row in candidates if row.meeting.uid == uid]
         if not same_uid:
@@ -202,9 +209,26 @@ def organizer_on_record(meeting: OutboundMeeting) -> str | None:
     return None
 
 
-def calendar_of(settings: Settings, meeting: OutboundMeeting) -> CalendarSettings:
-    """The configured calendar the meeting was sent from (the default one if renamed)."""
-    try:
-        return settings.calendar(meeting.calendar)
-    except ConfigError:
-        return settings.default_calendar
+def invitee_status(meeting: OutboundMeeting, address: str | None) -> InviteeStatus:
+    """Where ``address`` stands on the meeting's ledger.
+
+    Parameters:
+        meeting: the ledger meeting (its attendees loaded).
+        address: a canonical address.
+
+    Returns:
+        The organizer (its CHAIR row), invited, taken off, or not on the ledger.
+    """
+    row = attendee_row(meeting, address)
+    if row is None:
+        return InviteeStatus.NOT_INVITED
+    if row.role == Role.CHAIR.value:
+        return InviteeStatus.ORGANIZER
+    return InviteeStatus.REMOVED if row.removed else InviteeStatus.INVITED
+
+
+def meeting_standing(meeting: OutboundMeeting) -> MeetingStanding:
+    """Whether the ledger meeting is still on, and the SEQUENCE last sent."""
+    return MeetingStanding(
+        cancelled=meeting.cancelled, deleted=meeting.deleted, sequence=meeting.sequence
+    )

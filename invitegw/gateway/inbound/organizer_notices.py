@@ -1,4 +1,4 @@
-"""Notices to a meeting's organizer about what came back: counter-proposals, human replies.
+"""Notices to a meeting's organizer about what came back: counter-proposals, replies by hand.
 
 They travel like every other message the gateway sends: composed now
 (:func:`~invitegw.mailbox.mime.compose.compose_notice`, the text and HTML layout reminders use,
@@ -8,36 +8,44 @@ transaction (:func:`~invitegw.gateway.storage.enqueue`), for the dispatcher to s
 Each notice has a Message-ID derived from the message it reports (its Message-ID, else a
 digest of its bytes) and from what it says, so the same received message never yields a
 second notice: :func:`queue_notice` finds the row already queued (the outbox's unique
-Message-ID also stops a concurrent worker) and queues nothing.
+Message-ID also stops a concurrent worker) and queues nothing. The outbox row is written in
+the unit of work's session: a dry run's rollback takes it back with everything else.
+
+:func:`meeting_title` and :func:`meeting_zone` say how a notice shows the meeting: its
+title and times as the gateway last sent them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
 import hashlib
 import html
 import logging
+import zoneinfo
 from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from invitegw.domain.addresses import Mailbox, validate_address
-from invitegw.errors import AddressError, MimeError
+from invitegw.domain.addresses import NamedAddress, validate_address
+from invitegw.errors import AddressError, GatewayError, MimeError
 from invitegw.gateway.config import CalendarSettings
-from invitegw.gateway.inbound.model import ReceivedMessage
-from invitegw.gateway.storage import OutboxMessage, enqueue
+from invitegw.gateway.outbound.snapshot import meeting_from_json
+from invitegw.gateway.storage import OutboundMeeting, OutboxMessage, enqueue
 from invitegw.mailbox.mime.compose import NoticeEmail, compose_notice
 from invitegw.mailbox.mime.envelope import serialize
-from invitegw.mailbox.mime.extract import Extraction
 from invitegw.mailbox.mime.forwards import html_to_text
 from invitegw.templates.render import RenderedBody
 
 __all__ = [
     "MAX_QUOTED_CHARS",
+    "already_queued",
+    "meeting_title",
+    "meeting_zone",
     "message_text",
     "notice_message_id",
     "queue_notice",
@@ -52,11 +60,57 @@ MAX_QUOTED_CHARS = 20_000
 _MAX_SUBJECT_CHARS = 200
 
 
-def received_key(received: ReceivedMessage, extraction: Extraction) -> str:
-    """What names a received message for good: its Message-ID, else a digest of its bytes."""
-    if extraction.headers.message_id:
-        return f"<{extraction.headers.message_id}>"
-    return "sha256:" + hashlib.sha256(received.raw).hexdigest()
+def received_key(raw: bytes, message_id: str | None) -> str:
+    """What names a received message in a notice's Message-ID: its Message-ID, else a digest.
+
+    Parameters:
+        raw: the received message.
+        message_id: its Message-ID (no angle brackets), if any.
+
+    Returns:
+        ``<message-id>``, or ``sha256:`` and the hex digest of the bytes (a digest only when
+        there is no Message-ID: notices already queued keep matching).
+    """
+    if message_id:
+        return f"<{message_id}>"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def meeting_title(meeting: OutboundMeeting, *, fallback: str = "") -> str:
+    """The meeting's title as last sent (its snapshot), else ``fallback``."""
+    if meeting.snapshot:
+        try:
+            title = meeting_from_json(meeting.snapshot).title
+        except GatewayError:
+            title = ""
+        if title.strip():
+            return " ".join(title.split())
+    return " ".join(fallback.split()) or "(no title)"
+
+
+def meeting_zone(meeting: OutboundMeeting, calendar: CalendarSettings) -> zoneinfo.ZoneInfo:
+    """The zone to show the meeting's times in: its own, else its calendar's, else UTC.
+
+    Parameters:
+        meeting: the ledger meeting.
+        calendar: the calendar it was sent from.
+
+    Returns:
+        The zone.
+    """
+    names: list[str | None] = []
+    if meeting.snapshot:
+        with contextlib.suppress(GatewayError):
+            names.append(meeting_from_json(meeting.snapshot).time_zone)
+    names.append(calendar.time_zone)
+    for name in names:
+        if not name:
+            continue
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (KeyError, ValueError):
+            continue
+    return zoneinfo.ZoneInfo("UTC")
 
 
 def notice_message_id(purpose: str, key: str, domain: str) -> str:
@@ -119,6 +173,21 @@ def _attach_original(message: EmailMessage, original: bytes) -> None:
             del part["MIME-Version"]
 
 
+def _body(subject: str, text: str) -> RenderedBody:
+    """A notice's body: the text as is, and in HTML escaped in a ``pre``."""
+    return RenderedBody(
+        subject=" ".join(subject.split())[:_MAX_SUBJECT_CHARS],
+        text=text if text.endswith("\n") else text + "\n",
+        html=(
+            '<!DOCTYPE html>\n<html lang="en" dir="ltr"><body>'
+            '<pre style="white-space: pre-wrap; font-family: inherit">'
+            f"{html.escape(text)}</pre></body></html>\n"
+        ),
+        language="en",
+        direction="ltr",
+    )
+
+
 def write_notice(
     *,
     calendar: CalendarSettings,
@@ -148,27 +217,17 @@ def write_notice(
     Raises:
         MimeError: an address or the Message-ID cannot be written.
     """
-    body = RenderedBody(
-        subject=" ".join(subject.split())[:_MAX_SUBJECT_CHARS],
-        text=text if text.endswith("\n") else text + "\n",
-        html=(
-            '<!DOCTYPE html>\n<html lang="en" dir="ltr"><body>'
-            '<pre style="white-space: pre-wrap; font-family: inherit">'
-            f"{html.escape(text)}</pre></body></html>\n"
-        ),
-        language="en",
-        direction="ltr",
-    )
+    body = _body(subject, text)
     reply_mailbox = None
     if reply_to:
         try:
-            reply_mailbox = Mailbox("", validate_address(reply_to))
+            reply_mailbox = NamedAddress("", validate_address(reply_to))
         except AddressError:
             reply_mailbox = None
     spec = NoticeEmail(
         body=body,
-        sender=Mailbox(calendar.label, calendar.sender),
-        recipient=Mailbox("", organizer),
+        sender=NamedAddress(calendar.label, calendar.sender),
+        recipient=NamedAddress("", organizer),
         message_id=message_id,
         date=now,
         reply_to=reply_mailbox,
@@ -180,6 +239,15 @@ def write_notice(
         except (ValueError, TypeError, LookupError) as exc:
             raise MimeError(f"the original message cannot be attached: {exc}") from exc
     return serialize(message, [calendar.sender, organizer])
+
+
+def already_queued(session: Session, message_id: str) -> bool:
+    """Whether a notice with ``message_id`` (no angle brackets) is in the outbox already."""
+    bracketed = f"<{message_id}>"
+    return (
+        session.scalar(select(OutboxMessage.id).where(OutboxMessage.message_id == bracketed))
+        is not None
+    )
 
 
 def queue_notice(

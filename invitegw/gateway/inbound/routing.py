@@ -1,0 +1,277 @@
+"""Routing: which handler a readable message, and each of its calendar events, goes to.
+
+:func:`route_message` answers for one message the pipeline could read, in its unit of work:
+
+1. the gateway's own message (its Message-ID is in the outbox) → ``ignored``;
+2. a delivery failure report → :mod:`~invitegw.gateway.inbound.bounces`;
+3. no calendar object: an automatic message (a vacation reply) → ``ignored``; a reply by
+   hand to a reply-token address → :mod:`~invitegw.gateway.inbound.human_replies`;
+   anything else → quarantined ("no calendar object");
+4. every calendar part is parsed, each calendar object on its own (one that cannot be
+   read, or a VEVENT the parser dropped, is quarantined with the reason; the others go
+   on), and every VEVENT goes by METHOD:
+   REPLY, COUNTER, REFRESH → :mod:`~invitegw.gateway.inbound.attendee_messages` (REPLY
+   and COUNTER only from a confirmed author when ``inbound.require_authentication_results``
+   is set); REQUEST, PUBLISH, CANCEL → :mod:`~invitegw.gateway.inbound.task_events`;
+   another METHOD → quarantined.
+
+Each piece of work runs as :mod:`~invitegw.gateway.inbound.savepoints` says: a CRM refusal
+undoes that piece only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invitegw.errors import IcsError, IcsLimitError
+from invitegw.gateway.inbound.attendee_messages import handle_attendee_message
+from invitegw.gateway.inbound.bounces import handle_bounce
+from invitegw.gateway.inbound.config import InboundConfig
+from invitegw.gateway.inbound.context import InboundMessage
+from invitegw.gateway.inbound.counter_refresh import RequestResend
+from invitegw.gateway.inbound.human_replies import handle_human_reply
+from invitegw.gateway.inbound.model import EventResult, InboundOutcome
+from invitegw.gateway.inbound.parties import MessageParties
+from invitegw.gateway.inbound.savepoints import Isolation, in_savepoint
+from invitegw.gateway.inbound.task_events import handle_task_event
+from invitegw.gateway.inbound.task_writes import event_result
+from invitegw.gateway.uow import UnitOfWork
+from invitegw.ics.limits import IcsLimits
+from invitegw.ics.model import CalendarError, CalendarObject, Event, Method
+from invitegw.ics.parse import parse_calendar_objects
+from invitegw.mailbox.mime.calendar_part import CalendarPart
+from invitegw.mailbox.mime.extract import Extraction
+
+__all__ = ["Routed", "quarantined", "read_part", "route_message"]
+
+_TASK_METHODS = frozenset({Method.REQUEST, Method.PUBLISH, Method.CANCEL})
+_ATTENDEE_METHODS = frozenset({Method.REPLY, Method.COUNTER, Method.REFRESH})
+# Methods that speak for an attendee or the organizer: their author must be confirmed
+# when inbound.require_authentication_results is set.
+_AUTHENTICATED_METHODS = frozenset({Method.REPLY, Method.COUNTER})
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What became of a message's events, and whether its transaction must be undone.
+
+    ``undo``: the message's only event was refused by the CRM outside any savepoint
+    (:class:`~invitegw.gateway.inbound.savepoints.Isolation`): roll back before recording.
+    """
+
+    events: list[EventResult]
+    undo: bool = False
+
+
+def quarantined(reason: str, *, method: str | None = None) -> EventResult:
+    """A quarantine result not tied to one event."""
+    return EventResult(InboundOutcome.QUARANTINED, method=method, reason=reason)
+
+
+def route_message(
+    unit: UnitOfWork,
+    config: InboundConfig,
+    message: InboundMessage,
+    *,
+    ours: bool,
+    request_resend: RequestResend,
+) -> Routed:
+    """Hand a readable message to its handlers (see the module docstring).
+
+    Parameters:
+        unit: the message's unit of work.
+        config: the inbound settings.
+        message: the message.
+        ours: its Message-ID is in the outbox.
+        request_resend: what a REFRESH asks the outbound side for.
+
+    Returns:
+        The results, and whether the transaction must be rolled back before recording.
+
+    Raises:
+        CrmUnavailableError: the CRM cannot be reached (nothing is to be committed).
+        StorageError: the database failed.
+    """
+    extraction = message.extraction
+    if ours:
+        return Routed(
+            [
+                EventResult(
+                    InboundOutcome.IGNORED,
+                    reason="the gateway's own message came back (its Message-ID is ours)",
+                )
+            ]
+        )
+    if extraction.bounce is not None:
+        return Routed(
+            in_savepoint(unit.session, lambda: [handle_bounce(unit, config, message)], quarantined)
+        )
+    if not extraction.calendar_parts:
+        return Routed(_without_calendar(unit, config, message))
+    return _calendar_events(unit, config, message, request_resend)
+
+
+def _without_calendar(
+    unit: UnitOfWork, config: InboundConfig, message: InboundMessage
+) -> list[EventResult]:
+    headers = message.extraction.headers
+    if headers.is_auto_generated:
+        signals = ", ".join(headers.auto_signals) or "automatic"
+        return [
+            EventResult(
+                InboundOutcome.IGNORED,
+                reason=f"automatic message without a calendar ({signals})",
+            )
+        ]
+
+    def human() -> list[EventResult]:
+        result = handle_human_reply(unit, config, message)
+        return [result] if result is not None else []
+
+    return in_savepoint(unit.session, human, quarantined) or [
+        quarantined(_no_calendar_reason(message.extraction))
+    ]
+
+
+def _no_calendar_reason(extraction: Extraction) -> str:
+    reason = "no calendar object in the message"
+    hints = [
+        d
+        for d in extraction.defects
+        if "calendar" in d.lower() or "tnef" in d.lower() or "icalendar" in d.lower()
+    ]
+    if hints:
+        reason += f" ({hints[0]})"
+    return reason
+
+
+def _part_name(part: CalendarPart) -> str:
+    return part.filename or f"part {part.location}"
+
+
+def read_part(part: CalendarPart, limits: IcsLimits) -> list[CalendarObject | EventResult]:
+    """The calendar objects of one calendar part, each one's quarantine if it cannot be read.
+
+    One calendar object that cannot be used costs only itself
+    (:func:`~invitegw.ics.parse.parse_calendar_objects`); data that is no calendar at all,
+    or over a cap as a whole, is one quarantine for the part.
+
+    Parameters:
+        part: the calendar part.
+        limits: the caps for calendar objects.
+
+    Returns:
+        In file order, each calendar object, or a quarantine result with the reason.
+    """
+    name = _part_name(part)
+    try:
+        outcomes = parse_calendar_objects(part.data, mime_method=part.mime_method, limits=limits)
+    except IcsLimitError as exc:
+        return [quarantined(f"calendar in {name} is over a limit: {exc}")]
+    except IcsError as exc:
+        return [quarantined(f"malformed calendar in {name}: {exc}")]
+    return [_unusable(name, o) if isinstance(o, CalendarError) else o for o in outcomes]
+
+
+def _unusable(name: str, error: CalendarError) -> EventResult:
+    if error.limit is not None:
+        return quarantined(f"calendar in {name} is over a limit: {error.reason}")
+    return quarantined(f"malformed calendar in {name}: {error.reason}")
+
+
+def _calendar_events(
+    unit: UnitOfWork, config: InboundConfig, message: InboundMessage, resend: RequestResend
+) -> Routed:
+    parsed = [
+        (part, read_part(part, config.ics_limits)) for part in message.extraction.calendar_parts
+    ]
+    alone = sum(len(c.events) for _, p in parsed for c in p if isinstance(c, CalendarObject)) == 1
+    isolation = Isolation(unit.session, alone=alone)
+    parties = MessageParties(unit.crm, config, message)
+    route = _EventRoute(unit, config, message, parties, isolation, resend)
+    events: list[EventResult] = []
+    for part, outcomes in parsed:
+        events.extend(route.part_events(part, outcomes))
+    return Routed(events, isolation.undo)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventRoute:
+    """Where the calendar events of one message go (see the module docstring)."""
+
+    unit: UnitOfWork
+    config: InboundConfig
+    message: InboundMessage
+    parties: MessageParties
+    isolation: Isolation
+    request_resend: RequestResend
+
+    def part_events(
+        self, part: CalendarPart, outcomes: list[CalendarObject | EventResult]
+    ) -> list[EventResult]:
+        name = _part_name(part)
+        events: list[EventResult] = []
+        for calendar in outcomes:
+            if isinstance(calendar, EventResult):  # a calendar object that cannot be used
+                events.append(calendar)
+                continue
+            method = calendar.method.value
+            dropped = [d.reason for d in calendar.dropped]
+            for reason in dropped:
+                events.append(quarantined(f"malformed event in {name}: {reason}", method=method))
+            if not calendar.events and not dropped:
+                held = ", ".join(calendar.other_components)
+                events.append(
+                    quarantined(
+                        f"no event in the calendar in {name}"
+                        + (f" (it holds {held})" if held else ""),
+                        method=method,
+                    )
+                )
+            for event in calendar.events:
+                events.extend(self.event(calendar, event))
+        return events
+
+    def event(self, calendar: CalendarObject, event: Event) -> list[EventResult]:
+        """One event through its handler, kept apart from the message's other work."""
+
+        def refused(reason: str) -> EventResult:
+            return EventResult(
+                InboundOutcome.QUARANTINED,
+                uid=event.uid or None,
+                method=calendar.method.value,
+                reason=reason,
+            )
+
+        return self.isolation.run(lambda: self.dispatch(calendar, event), refused)
+
+    def dispatch(self, calendar: CalendarObject, event: Event) -> list[EventResult]:
+        """The handler of the event's METHOD."""
+        method = calendar.method
+        if method in _ATTENDEE_METHODS:
+            if method in _AUTHENTICATED_METHODS and not self.message.authenticated:
+                author = self.message.author or "an unknown sender"
+                reason = (
+                    f"{method.value} from {author} is not confirmed by a trusted "
+                    "Authentication-Results header (inbound.require_authentication_results)"
+                )
+                return [event_result(InboundOutcome.QUARANTINED, calendar, event, reason=reason)]
+            return [
+                handle_attendee_message(
+                    self.unit,
+                    self.config,
+                    self.message,
+                    calendar,
+                    event,
+                    request_resend=self.request_resend,
+                )
+            ]
+        if method not in _TASK_METHODS:
+            reason = (
+                f"unsupported method {method.value}: only REQUEST, PUBLISH and CANCEL "
+                "make or change tasks"
+            )
+            return [event_result(InboundOutcome.QUARANTINED, calendar, event, reason=reason)]
+        return handle_task_event(
+            self.unit, self.config, self.message, self.parties, calendar, event
+        )
