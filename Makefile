@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml scripts/bootstrap
 demo: $(STAMP)
 	$(VENV)/bin/invitegw demo
 
+# The whole suite, exactly as CI runs it (scripts/test finds the test data beside the checkout).
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PY=$(PY) sh scripts/test $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check invitegw tests bench

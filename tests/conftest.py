@@ -80,7 +80,7 @@ def corpus_dir() -> Path:
     """The third-party corpus folder ($INVITEGW_CORPUS), or skip with the reason."""
     value = os.environ.get("INVITEGW_CORPUS")
     if not value:
-        pytest.skip("INVITEGW_CORPUS is not set (.ci/run sets it when ../shared/corpus exists)")
+        pytest.skip("INVITEGW_CORPUS is not set (make test sets it when ../shared/corpus exists)")
     path = Path(value)
     if not (path / "MANIFEST.tsv").is_file():
         pytest.skip(f"INVITEGW_CORPUS={value} has no MANIFEST.tsv")

@@ -37,11 +37,11 @@ from invitegw.demo.inbound import (
     hand_over,
     reply_to,
 )
-from invitegw.demo.sink import DemoSink, SinkMessage
 from invitegw.domain.records import EntityType, LogTarget
 from invitegw.errors import GatewayError
 from invitegw.gateway.bootstrap import Gateway, build_gateway
 from invitegw.gateway.config import CalendarSettings, CrmSettings, Settings, SmtpSettings
+from invitegw.gateway.local_sink import LocalSink, SinkMessage
 from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.ics import parse_calendar
 
@@ -167,8 +167,16 @@ def _report(step: int, received: list[SinkMessage], output: Path) -> list[StepMe
 
 def _table(title: str, messages: list[StepMessage]) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
-    for column in ("To", "Lang", "METHOD", "SEQ", "RECURRENCE-ID (Warsaw)", "Subject"):
-        table.add_column(column, overflow="fold")
+    # Addresses and times never break (a narrow terminal shortens the subject instead,
+    # wrapping it between words).
+    table.add_column(
+        "To", no_wrap=True, min_width=max((len(m.recipient) for m in messages), default=2)
+    )
+    table.add_column("Lang", no_wrap=True)
+    table.add_column("METHOD", no_wrap=True)
+    table.add_column("SEQ", no_wrap=True)
+    table.add_column("RECURRENCE-ID\n(Warsaw)", no_wrap=True, min_width=16)
+    table.add_column("Subject", ratio=1, overflow="fold")
     for m in messages:
         table.add_row(
             m.recipient, m.language, m.method, str(m.sequence), m.recurrence_id or "-", m.subject
@@ -199,7 +207,9 @@ def run_demo(
     """
     out = console or Console()
     clock = now or (lambda: dt.datetime.now(dt.UTC))
-    stamp = clock().astimezone(DEMO_ZONE)
+    # The folder is named in the machine's own time (what its user's clock shows); the
+    # meetings are planned in Warsaw.
+    stamp = clock().astimezone()
     output = output_root / stamp.strftime("%Y%m%d-%H%M%S")
     suffix = 1
     while output.exists():
@@ -207,11 +217,11 @@ def run_demo(
         output = output_root / f"{stamp:%Y%m%d-%H%M%S}-{suffix}"
     output.mkdir(parents=True)
     _fresh_folder(data_dir)
-    monday = first_monday(stamp.date())
+    monday = first_monday(clock().astimezone(DEMO_ZONE).date())
     start = dt.datetime.combine(monday, dt.time(10), tzinfo=DEMO_ZONE)
     third = monday + dt.timedelta(weeks=2)
     sent: list[StepMessage] = []
-    with DemoSink() as sink:
+    with LocalSink() as sink:
         settings = demo_settings(data_dir, sink.port)
         with out.status("Preparing the embedded setup (database, built-in CRM)..."):
             gateway = build_gateway(settings, clock=clock)
@@ -307,8 +317,9 @@ def _inbound_step(
     rcpt = extract_recipient(raw)
     result = hand_over(gateway, raw, mail_from=mail_from, rcpt_to=rcpt)
     table = Table(title=f"Step {step}. {text}", title_justify="left")
-    for column in ("Method", "Outcome", "Task", "What the gateway did"):
-        table.add_column(column, overflow="fold" if column.startswith("What") else "ellipsis")
+    for column in ("Method", "Outcome", "Task"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("What the gateway did", ratio=1, overflow="fold")
     for event in result.events:
         table.add_row(
             event.method or "-", event.outcome.value, event.task_id or "-", event.reason or "-"
@@ -377,7 +388,7 @@ def _step(
     text: str,
     change: Callable[[SqlCrmAdmin], object],
     gateway: Gateway,
-    sink: DemoSink,
+    sink: LocalSink,
     output: Path,
     out: Console,
 ) -> list[StepMessage]:
@@ -407,7 +418,7 @@ def _summary(gateway: Gateway, meeting_id: str, output: Path, out: Console) -> N
         tasks = admin.list_tasks()
     listing = Table(title="Tasks in the CRM", title_justify="left")
     for column in ("Task", "Title", "Start (Warsaw)", "Status", "Owner", "Linked to"):
-        listing.add_column(column)
+        listing.add_column(column, no_wrap=column in ("Task", "Start (Warsaw)", "Status"))
     for task, owner, party in tasks:
         start = (
             f"{task.start.astimezone(DEMO_ZONE):%Y-%m-%d %H:%M}"
@@ -426,7 +437,7 @@ def _summary(gateway: Gateway, meeting_id: str, output: Path, out: Console) -> N
     out.print()
     table = Table(title="The meeting's integration log in the CRM", title_justify="left")
     table.add_column("Level")
-    table.add_column("Message", overflow="fold")
+    table.add_column("Message", ratio=1, overflow="fold")
     for entry in logs:
         table.add_row(entry.level.value, entry.message)
     out.print(table)

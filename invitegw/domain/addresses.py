@@ -15,7 +15,8 @@ cached, because the inbound pipeline validates every attendee of every invitatio
 same few addresses come back again and again.
 
 Plus-address tokens (``sales+t8k2q@company.example``) correlate replies with the invitation
-they answer even when a client strips ORGANIZER parameters (DESIGN.md, outbound flow 6).
+they answer even when a client strips ORGANIZER parameters (replies come back to the token
+address whatever the client keeps of the invitation).
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 Each command group lives in a module of :mod:`invitegw.gateway.commands` that exposes
 ``register(subparsers)``; it adds its sub-commands and sets ``func`` on each, a callable
-taking the parsed arguments and returning the exit code.
+taking the parsed arguments and returning the exit code. The groups are imported here,
+statically, and are light: at import they need only :mod:`argparse` and the standard
+library. Each handler imports what it runs (SQLAlchemy, the CRM, the mail transports, the
+templates, the demo) when it is called, so ``invitegw --help`` and a command's usage
+error cost no more than Python's own start (``tests/test_cli.py`` checks what loads).
 
 Exit codes: 0 success, 1 a handled error (one clear line on stderr), 2 a usage error.
 A :class:`~invitegw.errors.GatewayError` never reaches the user as a traceback.
@@ -11,7 +15,6 @@ A :class:`~invitegw.errors.GatewayError` never reaches the user as a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -19,31 +22,46 @@ from typing import Protocol
 
 from invitegw import __version__
 from invitegw.errors import GatewayError
-from invitegw.gateway.commands.terminal import for_terminal, install_log_filter
+from invitegw.gateway.commands import (
+    config,
+    crm,
+    db,
+    demo,
+    ics,
+    inbound,
+    mailcheck,
+    outbox,
+    prune,
+    serve,
+    status,
+)
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_GROUPS", "CommandGroup", "build_parser", "main"]
 
 logger = logging.getLogger(__name__)
 
-# Command groups, in the order `invitegw --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "invitegw.gateway.commands.demo",
-    "invitegw.gateway.commands.serve",
-    "invitegw.gateway.commands.status",
-    "invitegw.gateway.commands.prune",
-    "invitegw.gateway.commands.outbox",
-    "invitegw.gateway.commands.inbound",
-    "invitegw.gateway.commands.ics",
-    "invitegw.gateway.commands.db",
-    "invitegw.gateway.commands.crm",
-    "invitegw.gateway.commands.mailcheck",
-    "invitegw.gateway.commands.config",
-)
 
+class CommandGroup(Protocol):
+    """A module of commands: it adds its sub-commands to the parser."""
 
-class _CommandModule(Protocol):
     def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         """Add the group's sub-commands."""
+
+
+# Command groups, in the order `invitegw --help` lists them.
+COMMAND_GROUPS: tuple[CommandGroup, ...] = (
+    demo,
+    serve,
+    status,
+    prune,
+    outbox,
+    inbound,
+    ics,
+    db,
+    crm,
+    mailcheck,
+    config,
+)
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -65,13 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module: _CommandModule = importlib.import_module(name)
-        module.register(subparsers)
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)
     return parser
 
 
 def _configure_logging(verbosity: int) -> None:
+    from invitegw.gateway.commands.terminal import install_log_filter
+
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_log_filter()  # URL credentials redacted, control characters escaped
@@ -89,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except GatewayError as exc:
+        from invitegw.gateway.commands.terminal import for_terminal
+
         print(f"invitegw: error: {for_terminal(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -106,13 +106,24 @@ def inspect_bytes(
     except MimeError as exc:
         return Inspection(name=name, objects=(), error=str(exc))
     notes = list(found.defects)
-    if found.bounce is not None:
-        failed = ", ".join(r.address for r in found.bounce.failed) or "unknown recipients"
-        notes.append(f"delivery failure report for {failed}")
     objects: list[ObjectReport] = []
     for part in found.calendar_parts:
         objects.extend(_parse(part.location, part.data, part.mime_method, ics_caps))
-    error = None if objects or found.bounce is not None else "no calendar object found"
+    error = None if objects else "no calendar object found"
+    if found.bounce is not None:
+        failed = ", ".join(r.address for r in found.bounce.failed) or "unknown recipients"
+        notes.append(f"delivery failure report for {failed}")
+        # The returned message's calendars: what could not be delivered (shown, never
+        # taken for an invitation: the pipeline only correlates them with what it sent).
+        for part in found.bounce.returned_calendar_parts:
+            objects.extend(
+                _parse(f"returned:{part.location}", part.data, part.mime_method, ics_caps)
+            )
+        if objects:
+            error = None
+            notes.append("the calendar objects below came back with the report")
+        else:
+            error = "a delivery failure report with no calendar object in it"
     return Inspection(
         name=name, objects=tuple(objects), extraction=found, error=error, notes=tuple(notes)
     )

@@ -8,7 +8,7 @@ database: every rule is tested with plain values. The values live in
 :mod:`~invitegw.itip.task_facts`, the task fields an event gives in
 :mod:`~invitegw.itip.task_content`.
 
-The rules (issue 5, "Deciding (pure) and applying"; :rfc:`5546` sections 2.1.4-2.1.5):
+The rules (:rfc:`5546` sections 2.1.4-2.1.5; docs/architecture.md, the inbound flow):
 
 - **Versions.** A copy is newer when its SEQUENCE is higher, or equal with a later DTSTAMP.
   Same or older → ``duplicate``; newer with the same content → ``duplicate`` with the

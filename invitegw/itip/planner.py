@@ -3,7 +3,7 @@
 :func:`plan_meeting` compares the CRM's new snapshot of a meeting (or its deletion) with
 the ledger of what was last sent and returns a :class:`~invitegw.itip.plan_model.Plan`:
 the messages, the new ledger state and the notes for the meeting's log. The rules
-(:rfc:`5546`; DESIGN.md "Outbound flow"):
+(:rfc:`5546`; docs/architecture.md, the outbound flow):
 
 - a new meeting: REQUEST to every listed address (the organizer as CHAIR too);
 - a significant change (start, end, duration, recurrence, location, an occurrence

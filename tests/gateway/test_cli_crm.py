@@ -22,6 +22,7 @@ from invitegw.domain.records import (
     LogTarget,
     NewTask,
     PartyRef,
+    ResponseRecord,
     TaskStatus,
 )
 from invitegw.gateway.cli import main
@@ -133,6 +134,76 @@ def test_all_day_and_options(seeded: Run, db: Store) -> None:
         assert (contact.sync, contact.name) == (False, "quiet@example.org")
 
 
+def _lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_user_contact_and_meeting_lists(seeded: Run, db: Store) -> None:
+    code, out, _ = seeded("crm", "user", "list", "--json")
+    assert code == 0
+    assert [(u["id"], u["email"], u["time_zone"]) for u in _lines(out)] == [
+        ("1", "olga@example.com", "Europe/Warsaw"),
+        ("2", "carl@example.com", None),
+    ]
+    code, out, _ = seeded("crm", "contact", "list")
+    assert out.splitlines()[0].split() == ["ID", "EMAIL", "NAME", "ACCOUNT", "LANG", "INVITATIONS"]
+    assert "gina@example.org, gina.b@example.org  Gina  Acme" in out
+    [gina] = _lines(seeded("crm", "contact", "list", "--json")[1])
+    assert (gina["account"], gina["emails"], gina["invitations"], gina["language"]) == (
+        "Acme",
+        ["gina@example.org", "gina.b@example.org"],
+        True,
+        "pl",
+    )
+    assert seeded("crm", "meeting", "cancel-occurrence", "1", "--date", "2026-06-08")[0] == 0
+    with db.session() as session:
+        SqlCrm(session).record_response(
+            ResponseRecord(meeting_id="1", attendee_email="gina@example.org", partstat="ACCEPTED")
+        )
+    code, out, _ = seeded("crm", "meeting", "list")
+    assert code == 0
+    assert out.splitlines()[1].split()[:5] == [
+        "1",
+        "2026-06-01",
+        "10:00",
+        "Europe/Warsaw",
+        "Weekly",
+    ]
+    [meeting] = _lines(seeded("crm", "meeting", "list", "--json")[1])
+    assert meeting == _lines(seeded("crm", "meeting", "show", "1", "--json")[1])[0]
+    assert meeting["start"] == "2026-06-01T10:00:00+02:00"
+    assert meeting["start_utc"] == "2026-06-01T08:00:00Z"
+    assert meeting["cancelled_occurrences"] == ["2026-06-08T10:00:00+02:00"]
+    assert meeting["attendees"] == [
+        {"email": "gina@example.org", "name": "Gina", "type": "contact", "answer": "ACCEPTED"},
+        {"email": "carl@example.com", "name": "Carl", "type": "user", "answer": "NEEDS-ACTION"},
+    ]
+    code, out, _ = seeded("crm", "meeting", "show", "1")
+    assert "attendee:  Gina <gina@example.org> (contact): ACCEPTED" in out
+    assert "cancelled: the occurrence of 2026-06-08T10:00:00+02:00" in out
+    assert seeded("crm", "meeting", "show", "9")[2] == (
+        "invitegw: error: no CRM meeting with id '9'\n"
+    )
+
+
+def test_cancelling_an_occurrence_of_a_single_meeting_names_the_right_command(
+    seeded: Run,
+) -> None:
+    code, out, _ = seeded("crm", *_create("--title", "Once"))
+    assert (code, out) == (0, "2\n")
+    code, out, err = seeded("crm", "meeting", "cancel-occurrence", "2", "--date", "2026-06-01")
+    assert (code, out) == (1, "")
+    assert "meeting 2 does not repeat" in err
+    assert "`invitegw crm meeting cancel 2` cancels the meeting" in err
+
+
+def test_lists_on_an_empty_crm_say_how_to_add(run: Run) -> None:
+    assert "crm user add" in run("crm", "user", "list")[1]
+    assert "crm contact add" in run("crm", "contact", "list")[1]
+    assert "crm meeting create" in run("crm", "meeting", "list")[1]
+    assert run("crm", "meeting", "list", "--json") == (0, "", "")
+
+
 def test_task_and_log_lists(seeded: Run, db: Store) -> None:
     assert seeded("crm", "task", "list") == (0, "no tasks\n", "")
     assert seeded("crm", "log", "list") == (0, "no log entries\n", "")
@@ -154,7 +225,7 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
         crm.log(LogEntry(LogTarget.TASK, task.id, LogLevel.INFO, "created from an invitation"))
     code, out, _ = seeded("crm", "task", "list", "--json")
     assert code == 0
-    (record,) = json.loads(out)
+    (record,) = [json.loads(line) for line in out.splitlines()]
     assert record == {
         "id": task.id,
         "title": "Visit Acme",
@@ -172,7 +243,7 @@ def test_task_and_log_lists(seeded: Run, db: Store) -> None:
     assert "Visit Acme" in out
     assert "cancelled" in out
     code, out, _ = seeded("crm", "log", "list", "--json")
-    (entry,) = json.loads(out)
+    (entry,) = [json.loads(line) for line in out.splitlines()]
     assert (entry["level"], entry["target"], entry["target_id"], entry["message"]) == (
         "info",
         "task",

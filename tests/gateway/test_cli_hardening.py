@@ -158,7 +158,8 @@ def test_ingest_quarantine_and_inspect_escape_what_the_message_says(
     assert "\\u001b" in out
 
     code, out, _ = run("quarantine", "list", "--json")
-    assert json.loads(out)[0]["message_id"].startswith(f"{ESC}[2J")  # JSON keeps the value
+    [held] = [json.loads(line) for line in out.splitlines()]
+    assert held["message_id"].startswith(f"{ESC}[2J")  # JSON keeps the value
 
     code, out, err = run("ics", "inspect", str(name))
     assert _unsafe(out + err) == []

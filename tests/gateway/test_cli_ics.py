@@ -134,3 +134,48 @@ def test_stdin(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["tzid"] == "Europe/Paris"
+
+
+def test_a_delivery_report_shows_the_returned_calendar(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bounce = EML / "postfix_dsn_bounce.eml"
+    assert main(["ics", "inspect", str(bounce)]) == 0
+    out = capsys.readouterr().out
+    assert "delivery failure report for nobody-here@example.net" in out
+    assert "calendar object at returned:" in out
+    [record] = records(capsys, bounce)
+    assert str(record["part"]).startswith("returned:")
+
+
+def test_a_delivery_report_without_calendar_exits_1_naming_file_and_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "dsn.eml"
+    report.write_bytes(
+        b"From: MAILER-DAEMON@mx.example.com\r\nTo: sales@example.com\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nIt could not be delivered.\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        b"Final-Recipient: rfc822; gone@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"\r\n--b--\r\n"
+    )
+    assert main(["ics", "inspect", "--json", str(report)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{report}: a delivery failure report with no calendar object in it" in captured.err
+
+
+def test_a_folder_skips_what_is_not_mail_but_a_named_file_is_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    examples = ROOT / "examples"
+    assert main(["ics", "inspect", "--json", str(examples)]) == 0
+    captured = capsys.readouterr()
+    files = {Path(json.loads(line)["file"]).name for line in captured.out.splitlines()}
+    assert files == {"google-invitation.ics", "outlook-invitation.eml"}
+    assert "skipped, not mail or calendars" in captured.err
+    assert "README.md" in captured.err
+    assert main(["ics", "inspect", str(examples / "README.md")]) == 1
+    assert f"{examples / 'README.md'}: " in capsys.readouterr().err

@@ -131,7 +131,7 @@ def test_mailbox_check_json_and_no_folders_created_unasked(
 ) -> None:
     config, _oauth, _relay = setup
     assert main(["--config", str(config), "mailbox", "check", "sales", "--json"]) == 1
-    [report] = json.loads(capsys.readouterr().out)["mailboxes"]
+    [report] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (report["name"], report["ok"], report["error"]) == ("sales", False, None)
     assert report["missing"] == ["Processed", "Quarantine"]
     assert report["created"] == []
@@ -139,7 +139,7 @@ def test_mailbox_check_json_and_no_folders_created_unasked(
     assert report["waiting"] == 1
     assert "INBOX" in report["folders"]
     assert main(["--config", str(config), "mailbox", "check", "sales", "--json", "--yes"]) == 0
-    [again] = json.loads(capsys.readouterr().out)["mailboxes"]
+    [again] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert again["created"] == ["Processed", "Quarantine"]
     assert again["ok"] is True
 

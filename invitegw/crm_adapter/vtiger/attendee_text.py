@@ -2,7 +2,7 @@
 
 vtiger's web form removes anything that looks like an HTML tag from a text area, so
 ``Lena Lead <lena@prospect.example>`` typed there is stored as ``Lena Lead `` and the
-address is lost without a word (issue 11); a value written through the webservice keeps
+address is lost without a word (docs/vtiger.md); a value written through the webservice keeps
 its ``<...>``. So this parser takes every form a person is likely to type, and says what
 it could not use instead of guessing:
 

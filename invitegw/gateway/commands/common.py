@@ -1,4 +1,7 @@
-"""What every command group shares: the settings named by ``--config``.
+"""What every command group shares: the settings named by ``--config``, the parser type.
+
+Light at import (the standard library only): the configuration loader is imported when a
+handler asks for the settings.
 
 A command about to create the embedded database (no ``[database] url``, no file at
 ``data_dir`` yet) says so on stderr first, with the folder it will use: run from the wrong
@@ -10,10 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, TypeAlias
 
-from invitegw.gateway.config import Settings, load_settings
+if TYPE_CHECKING:
+    from invitegw.gateway.config import Settings
 
-__all__ = ["database_exists", "settings_for"]
+__all__ = ["Subparsers", "config_file", "database_exists", "settings_for"]
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def settings_for(args: argparse.Namespace, *, creates_database: bool = True) -> Settings:
@@ -30,6 +37,8 @@ def settings_for(args: argparse.Namespace, *, creates_database: bool = True) -> 
     Raises:
         ConfigError: the configuration is invalid.
     """
+    from invitegw.gateway.config import load_settings
+
     settings = load_settings(getattr(args, "config", None), os.environ)
     if creates_database and not getattr(args, "dry_run", False) and not database_exists(settings):
         print(
@@ -52,3 +61,21 @@ def database_exists(settings: Settings) -> bool:
     if not settings.embedded_database:
         return True
     return (settings.data_dir / "invitegw.sqlite3").exists()
+
+
+def config_file(args: argparse.Namespace) -> str | None:
+    """The configuration file in use (``--config``, ``$INVITEGW_CONFIG``, ``./invitegw.toml``).
+
+    Parameters:
+        args: the parsed command line.
+
+    Returns:
+        Its path, or None when the built-in defaults (the embedded setup) are in use.
+
+    Raises:
+        ConfigError: a file named explicitly does not exist.
+    """
+    from invitegw.gateway.config import resolve_config_path
+
+    path = resolve_config_path(getattr(args, "config", None), os.environ)
+    return None if path is None else str(path)

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tomllib
 
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
-from invitegw.gateway.config import dump_settings, resolve_config_path
-from invitegw.gateway.permissions import permission_warnings
+from invitegw.gateway.commands.common import Subparsers, config_file, settings_for
 
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``check-config``."""
     parser = subparsers.add_parser(
         "check-config", help="validate the configuration and print it (secrets redacted)"
@@ -28,12 +22,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
+    from invitegw.gateway.config import dump_settings
+    from invitegw.gateway.permissions import permission_warnings
+
     settings = settings_for(args, creates_database=False)
-    source = resolve_config_path(getattr(args, "config", None), os.environ)
+    source = config_file(args)
     if getattr(args, "json", False):
+        import tomllib
+
+        from invitegw.gateway.commands.output import json_line
+
         # The redacted TOML read back: the same keys and values people see, as JSON.
         values = tomllib.loads(dump_settings(settings))
-        print(json.dumps({"source": str(source) if source else None, "settings": values}))
+        sys.stdout.write(json_line({"source": source, "settings": values}))
         for warning in permission_warnings(settings):
             print(f"invitegw: warning: {for_terminal(warning)}", file=sys.stderr)
         return 0

@@ -1,45 +1,50 @@
-"""How ``invitegw crm task list`` and ``crm log list`` print: a readable table, or JSON.
+"""How the ``invitegw crm ...`` listings print: a table, or JSON Lines (one object a line).
 
-The JSON shapes are part of the interface (acceptance checks read them):
+The JSON shapes are part of the interface (scripts and the acceptance checks read them):
 
 - task: ``id, title, start_utc, end_utc, status, owner, party {type, email}, uid,
   recurrence_id, sequence, location``; times are ISO 8601 in UTC with ``Z`` (dates for
   all-day tasks), ``owner`` is the owner's address, ``party`` is ``null`` when unlinked.
 - log entry: ``id, created_at, level, target, target_id, message, details``.
+- user: ``id, name, email, emails, language, time_zone``.
+- contact: ``id, name, email, emails, account, invitations, language, time_zone``
+  (``invitations`` false: the contact never gets any).
+- meeting: ``id, title, kind, start, end, start_utc, end_utc, all_day, time_zone, rrule,
+  location, organizer, attendees [{email, name, type, answer}], cancelled_occurrences,
+  moved_occurrences, cancelled, invitations, calendar``; ``start``/``end`` in the
+  meeting's zone with its offset (dates when all-day), ``answer`` the attendee's PARTSTAT
+  (``NEEDS-ACTION`` until they reply).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from invitegw.domain.records import LogEntry, LogTarget, Party, Task
-from invitegw.gateway.commands.terminal import for_terminal
+from invitegw.crm_adapter.builtin.listing import ContactListing, MeetingListing
+from invitegw.domain.records import LogEntry, LogTarget, Meeting, Party, Task
+from invitegw.gateway.commands.output import iso_utc, print_records
+from invitegw.gateway.commands.terminal import for_terminal_lines
 from invitegw.gateway.storage import EventLogEntry
 
 __all__ = [
+    "contact_record",
     "gateway_log",
-    "iso_utc",
     "log_record",
+    "meeting_record",
+    "print_contacts",
     "print_logs",
-    "print_records",
+    "print_meeting",
+    "print_meetings",
     "print_tasks",
+    "print_users",
     "task_record",
+    "user_record",
 ]
-
-
-def iso_utc(value: dt.date | dt.datetime | None) -> str | None:
-    """``2026-06-03T08:00:00Z`` for a time, ``2026-06-03`` for a date, None for None."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value.isoformat()
 
 
 def task_record(task: Task, owner: Party, party: Party | None) -> dict[str, Any]:
@@ -72,41 +77,12 @@ def log_record(ident: int, entry: LogEntry) -> dict[str, Any]:
     }
 
 
-def print_records(
-    records: Sequence[dict[str, Any]],
-    *,
-    as_json: bool,
-    empty: str,
-    headers: Sequence[str],
-    row: Callable[[dict[str, Any]], Sequence[object]],
-) -> None:
-    """Print records as an aligned table, or as a JSON array.
-
-    Parameters:
-        records: the JSON objects.
-        as_json: print JSON.
-        empty: the line printed when there is nothing.
-        headers: the table's column titles.
-        row: a record's cells, in the order of ``headers``.
-    """
-    if as_json:
-        print(json.dumps(list(records), indent=2, ensure_ascii=False))
-        return
-    if not records:
-        print(empty)
-        return
-    cells = [[for_terminal(v) for v in row(r)] for r in records]
-    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
-    for line in [list(headers), *cells]:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
-
-
 def print_tasks(rows: Sequence[tuple[Task, Party, Party | None]], *, as_json: bool) -> None:
-    """Print tasks as a table, or as a JSON array.
+    """Print tasks as a table, or as JSON Lines.
 
     Parameters:
         rows: (task, owner, linked party) triples.
-        as_json: print JSON.
+        as_json: print JSON Lines.
     """
     print_records(
         [task_record(*row) for row in rows],
@@ -160,11 +136,11 @@ def gateway_log(session: Session) -> list[tuple[int, LogEntry]]:
 
 
 def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
-    """Print log entries as a table, or as a JSON array.
+    """Print log entries as a table, or as JSON Lines.
 
     Parameters:
         rows: (id, entry) pairs.
-        as_json: print JSON.
+        as_json: print JSON Lines.
     """
     print_records(
         [log_record(*row) for row in rows],
@@ -179,3 +155,187 @@ def print_logs(rows: Sequence[tuple[int, LogEntry]], *, as_json: bool) -> None:
             r["message"],
         ],
     )
+
+
+def user_record(user: Party) -> dict[str, Any]:
+    """The JSON object of one user (see the module docstring)."""
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.primary_email,
+        "emails": list(user.emails),
+        "language": user.language,
+        "time_zone": user.time_zone,
+    }
+
+
+def contact_record(listing: ContactListing) -> dict[str, Any]:
+    """The JSON object of one contact (see the module docstring)."""
+    contact = listing.contact
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.primary_email,
+        "emails": list(contact.emails),
+        "account": listing.account,
+        "invitations": contact.sync,
+        "language": contact.language,
+        "time_zone": contact.time_zone,
+    }
+
+
+def _local(value: dt.date | dt.datetime | None) -> str | None:
+    """A time in its own zone with the offset (``2030-06-03T10:00:00+02:00``), or a date."""
+    return None if value is None else value.isoformat()
+
+
+def meeting_record(listing: MeetingListing) -> dict[str, Any]:
+    """The JSON object of one meeting (see the module docstring)."""
+    meeting = listing.meeting
+    return {
+        "id": meeting.id,
+        "title": meeting.title,
+        "kind": meeting.kind.value,
+        "start": _local(meeting.start),
+        "end": _local(meeting.end),
+        "start_utc": iso_utc(meeting.start),
+        "end_utc": iso_utc(meeting.end),
+        "all_day": meeting.all_day,
+        "time_zone": meeting.time_zone,
+        "rrule": meeting.rrule,
+        "location": meeting.location,
+        "organizer": meeting.organizer.primary_email,
+        "attendees": [
+            {
+                "email": party.primary_email,
+                "name": party.name,
+                "type": party.type.value,
+                "answer": listing.answers.get(party.primary_email or party.name) or None,
+            }
+            for party in meeting.attendees
+        ],
+        "cancelled_occurrences": [
+            _local(o.recurrence_id) for o in meeting.occurrences if o.cancelled
+        ],
+        "moved_occurrences": [
+            {"recurrence_id": _local(o.recurrence_id), "start": _local(o.start)}
+            for o in meeting.occurrences
+            if not o.cancelled and o.start is not None
+        ],
+        "cancelled": meeting.cancelled,
+        "invitations": meeting.sync,
+        "calendar": meeting.calendar,
+    }
+
+
+def print_users(users: Sequence[Party], *, as_json: bool) -> None:
+    """Print users as a table, or as JSON Lines.
+
+    Parameters:
+        users: the users.
+        as_json: print JSON Lines.
+    """
+    print_records(
+        [user_record(u) for u in users],
+        as_json=as_json,
+        empty="no users (add one: invitegw crm user add ADDRESS --name NAME)",
+        headers=["ID", "EMAIL", "NAME", "LANG", "ZONE"],
+        row=lambda r: [r["id"], r["email"], r["name"], r["language"], r["time_zone"]],
+    )
+
+
+def print_contacts(contacts: Sequence[ContactListing], *, as_json: bool) -> None:
+    """Print contacts as a table, or as JSON Lines.
+
+    Parameters:
+        contacts: the contacts.
+        as_json: print JSON Lines.
+    """
+    print_records(
+        [contact_record(c) for c in contacts],
+        as_json=as_json,
+        empty="no contacts (add one: invitegw crm contact add ADDRESS --name NAME)",
+        headers=["ID", "EMAIL", "NAME", "ACCOUNT", "LANG", "INVITATIONS"],
+        row=lambda r: [
+            r["id"],
+            ", ".join(r["emails"]),
+            r["name"],
+            r["account"],
+            r["language"],
+            "on" if r["invitations"] else "off",
+        ],
+    )
+
+
+def _when(meeting: Meeting) -> str:
+    if not isinstance(meeting.start, dt.datetime):
+        return f"{meeting.start.isoformat()} (all day)"
+    return f"{meeting.start:%Y-%m-%d %H:%M} {meeting.time_zone or 'UTC'}"
+
+
+def print_meetings(meetings: Sequence[MeetingListing], *, as_json: bool) -> None:
+    """Print meetings as a table, or as JSON Lines.
+
+    Parameters:
+        meetings: the meetings with their answers.
+        as_json: print JSON Lines.
+    """
+    if as_json:
+        print_records(
+            [meeting_record(m) for m in meetings], as_json=True, empty="", headers=[], row=list
+        )
+        return
+    rows = [
+        {
+            "id": m.meeting.id,
+            "start": _when(m.meeting),
+            "title": m.meeting.title,
+            "organizer": m.meeting.organizer.primary_email,
+            "attendees": len(m.meeting.attendees),
+            "repeats": m.meeting.rrule or "",
+            "status": "cancelled" if m.meeting.cancelled else "scheduled",
+        }
+        for m in meetings
+    ]
+    print_records(
+        rows,
+        as_json=False,
+        empty="no meetings (create one: invitegw crm meeting create ...)",
+        headers=["ID", "START", "TITLE", "ORGANIZER", "ATTENDEES", "REPEATS", "STATUS"],
+        row=lambda r: list(r.values()),
+    )
+
+
+def print_meeting(listing: MeetingListing, *, as_json: bool) -> None:
+    """Print one meeting readably (or as one JSON line): when, who, and their answers.
+
+    Parameters:
+        listing: the meeting with its answers.
+        as_json: print one JSON object.
+    """
+    record = meeting_record(listing)
+    if as_json:
+        print_records([record], as_json=True, empty="", headers=[], row=list)
+        return
+    meeting = listing.meeting
+    status = "cancelled" if meeting.cancelled else "scheduled"
+    invitations = "on" if meeting.sync else "off"
+    lines = [f"meeting {meeting.id}: {meeting.title} ({status}; invitations {invitations})"]
+    end = meeting.end
+    until = f"{end:%H:%M}" if isinstance(end, dt.datetime) else end.isoformat()
+    lines.append(f"  when:      {_when(meeting)} - {until}")
+    if meeting.rrule:
+        lines.append(f"  repeats:   {meeting.rrule}")
+    for day in record["cancelled_occurrences"]:
+        lines.append(f"  cancelled: the occurrence of {day}")
+    for moved in record["moved_occurrences"]:
+        lines.append(f"  moved:     the occurrence of {moved['recurrence_id']} to {moved['start']}")
+    if meeting.location:
+        lines.append(f"  where:     {meeting.location}")
+    lines.append(f"  organizer: {meeting.organizer.name} <{meeting.organizer.primary_email}>")
+    for attendee in record["attendees"]:
+        answer = attendee["answer"] or "NEEDS-ACTION"
+        lines.append(
+            f"  attendee:  {attendee['name']} <{attendee['email']}> ({attendee['type']}): {answer}"
+        )
+    print(for_terminal_lines("\n".join(lines)))

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from invitegw.gateway.bootstrap import open_settings_store
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.storage import schema_status, upgrade
+from invitegw.gateway.commands.common import Subparsers, settings_for
 
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``db upgrade`` and ``db current``."""
     parser = subparsers.add_parser("db", help="database schema: upgrade, current revision")
     commands = parser.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
@@ -25,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from invitegw.gateway.bootstrap import open_settings_store
+    from invitegw.gateway.storage import schema_status, upgrade
+
     with open_settings_store(settings_for(args)) as store:
         before = schema_status(store).current
         after = upgrade(store)
@@ -40,6 +41,9 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
+    from invitegw.gateway.bootstrap import open_settings_store
+    from invitegw.gateway.storage import schema_status
+
     with open_settings_store(settings_for(args)) as store:
         status = schema_status(store)
     if getattr(args, "json", False):

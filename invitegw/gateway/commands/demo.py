@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from invitegw.demo.run import run_demo
+from invitegw.gateway.commands.common import Subparsers
 
 __all__ = ["register"]
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``demo``."""
     parser = subparsers.add_parser(
         "demo", help="show the gateway at work on a built-in CRM and a local mail sink"
@@ -36,5 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from invitegw.demo.run import run_demo
+
     run_demo(args.output, args.data)
     return 0

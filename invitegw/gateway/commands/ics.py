@@ -1,27 +1,30 @@
-"""``invitegw ics inspect FILE... [--json]``: what is in an invitation.
+"""``invitegw ics inspect PATH... [--json]``: what is in an invitation.
 
 For each .eml or .ics file (``-`` reads standard input), every calendar object found and
 every event in it: readable by default, or with ``--json`` one JSON object per event per
-line. Exit code 0 when every file parsed, 1 when some file had an error (printed on stderr
-naming the file), 2 on usage errors.
+line (JSON Lines). A folder is walked (as ``ingest`` walks it: mbox files and Maildir
+folders message by message); files in it that are obviously not mail or calendars (a
+README, a picture) are left out, and stderr says which. A file named on the command line
+is always read. Exit code 0 when every file parsed, 1 when some file had an error (each
+one named on stderr with the reason), 2 on usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO
 
-from invitegw.gateway.commands.terminal import for_terminal, terminal_stream
-from invitegw.gateway.inspection import Inspection, event_record, inspect_bytes
-from invitegw.ics import CalendarObject, Event
-from invitegw.mailbox.mime import MimeLimits
+from invitegw.gateway.commands.common import Subparsers
+from invitegw.gateway.commands.output import json_line
+
+if TYPE_CHECKING:
+    from invitegw.gateway.inspection import Inspection
+    from invitegw.ics import CalendarObject, Event
 
 __all__ = ["register"]
-
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(subparsers: Subparsers) -> None:
@@ -33,7 +36,9 @@ def register(subparsers: Subparsers) -> None:
         help="show every calendar object in .eml/.ics files",
         description="Show every calendar object (and every event in it) found in each file.",
     )
-    inspect.add_argument("files", nargs="+", metavar="FILE", help=".eml or .ics file, or -")
+    inspect.add_argument(
+        "files", nargs="+", metavar="PATH", help=".eml or .ics file, a folder, or - (stdin)"
+    )
     inspect.add_argument("--json", action="store_true", help="one JSON object per event")
     inspect.set_defaults(func=_inspect)
 
@@ -49,14 +54,61 @@ def _read(name: str, cap: int) -> bytes:
     return data
 
 
+def _warn(text: str) -> None:
+    """One line on stderr, made safe for a terminal (file names and errors are the sender's)."""
+    from invitegw.gateway.commands.terminal import for_terminal
+
+    print(for_terminal(text), file=sys.stderr)
+
+
+def _sources(names: list[str], cap: int) -> Iterator[tuple[str, bytes | None]]:
+    """(name, bytes) of each file to inspect; bytes None when it could not be read."""
+    from invitegw.errors import GatewayError
+    from invitegw.gateway.inbound.file_source import InputKind, collect_inputs, read_input
+
+    for name in names:
+        if name == "-" or not Path(name).is_dir():
+            try:
+                yield name, _read(name, cap)
+            except (OSError, ValueError) as exc:
+                _warn(f"{name}: cannot read: {exc}")
+                yield name, None
+            continue
+        skipped: list[Path] = []
+        try:
+            inputs = collect_inputs([name], skipped=skipped)
+        except GatewayError as exc:
+            _warn(f"{name}: {exc}")
+            yield name, None
+            continue
+        if skipped:
+            listed = ", ".join(str(p) for p in skipped)
+            _warn(f"{name}: skipped, not mail or calendars: {listed}")
+        for item in inputs:
+            if item.kind in (InputKind.MBOX, InputKind.MAILDIR):
+                try:
+                    for message in read_input(item, max_bytes=cap):
+                        if message.oversized:
+                            _warn(f"{message.reference}: larger than {cap} bytes")
+                            yield message.reference or str(item.path), None
+                        else:
+                            yield message.reference or str(item.path), message.raw
+                except GatewayError as exc:
+                    _warn(f"{item.path}: {exc}")
+                    yield str(item.path), None
+            else:
+                yield from _sources([str(item.path)], cap)
+
+
 def _inspect(args: argparse.Namespace) -> int:
+    from invitegw.gateway.commands.terminal import terminal_stream
+    from invitegw.gateway.inspection import inspect_bytes
+    from invitegw.mailbox.mime import MimeLimits
+
     limits = MimeLimits()
     failed = False
-    for name in args.files:
-        try:
-            data = _read(name, limits.max_message_bytes)
-        except (OSError, ValueError) as exc:
-            print(f"{for_terminal(name)}: cannot read: {for_terminal(exc)}", file=sys.stderr)
+    for name, data in _sources(args.files, limits.max_message_bytes):
+        if data is None:
             failed = True
             continue
         inspection = inspect_bytes(name, data, mime_limits=limits)
@@ -64,8 +116,9 @@ def _inspect(args: argparse.Namespace) -> int:
             _print_json(inspection, sys.stdout)
         else:
             _print_readable(inspection, terminal_stream(sys.stdout))
+        sys.stdout.flush()
         for problem in _problems(inspection):
-            print(f"{for_terminal(name)}: {for_terminal(problem)}", file=sys.stderr)
+            _warn(f"{name}: {problem}")
         failed = failed or not inspection.ok
     return 1 if failed else 0
 
@@ -74,16 +127,20 @@ def _problems(inspection: Inspection) -> list[str]:
     problems = [f"{obj.part}: {obj.error}" for obj in inspection.objects if obj.error]
     if inspection.error:
         problems.insert(0, inspection.error)
+    if not problems and not inspection.ok:  # never exit 1 without saying why
+        problems.append("no calendar object found")
     return problems
 
 
 def _print_json(inspection: Inspection, out: TextIO) -> None:
+    from invitegw.gateway.inspection import event_record
+
     for obj in inspection.objects:
         if obj.calendar is None:
             continue
         for event in obj.calendar.events:
             record = event_record(inspection.name, obj.part, obj.calendar, event)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json_line(record))
 
 
 def _when(event: Event) -> str:

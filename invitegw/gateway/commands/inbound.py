@@ -1,20 +1,24 @@
 """``invitegw ingest`` and ``invitegw quarantine list|release``: the inbound pipeline by hand.
 
 ``ingest PATH...`` runs the inbound pipeline on .eml and .ics files, mbox files and
-Maildir folders (directories are walked), exactly as the IMAP watchers and the SMTP
-listener do: a message handled before is skipped, so running it twice is harmless.
-``--dry-run`` decides but writes nothing. Output: one line per event, or with ``--json``
-one JSON object per line (JSON Lines) with the keys ``message_id, file, uid,
-recurrence_id, method, outcome, task_id, reason`` (and ``already_processed``); a summary
-of the outcomes goes to stderr. On a terminal, a progress bar on stderr moves with each
-message (its rate and the time left). ``--dry-run`` writes nothing, not even a new
-embedded database: without one it decides against an empty database in a temporary folder.
+Maildir folders (directories are walked; files in them that are obviously not mail, a
+README or a picture, are left out and stderr says which), exactly as the IMAP watchers
+and the SMTP listener do: a message handled before is skipped, so running it twice is
+harmless. ``--dry-run`` decides but writes nothing. Output: one line per event, or with
+``--json`` one JSON object per line (JSON Lines) with the keys ``message_id, file, uid,
+recurrence_id, method, outcome, task_id, reason, already_processed`` (true: handled by an
+earlier run, nothing done now; ``outcome`` is then the earlier one). A summary goes to
+stderr, counting apart what this run did and what was handled before, with a hint when
+something was quarantined for a cause a person can fix (an unknown sender, no owner). On
+a terminal, a progress bar on stderr moves with each message (its rate, the time left).
+``--dry-run`` writes nothing, not even a new embedded database: without one it decides
+against an empty one in a temporary folder.
 
 ``quarantine list`` shows the messages set aside, newest first (``--all`` includes the
-released ones; ``--json`` an array of ``id, created_at, source, reference, message_id,
-size, truncated, reason, released_at``). ``quarantine release ID`` runs the pipeline again
-on the stored message once its cause is fixed (say, the forwarder was added as a CRM
-user); the outcome is printed as for ``ingest``.
+released ones; ``--json`` one object per line with ``id, created_at, source, reference,
+message_id, size, truncated, reason, released_at``). ``quarantine release ID`` runs the
+pipeline again on the stored message once its cause is fixed (say, the forwarder was added
+as a CRM user); the outcome is printed as for ``ingest``.
 
 Exit codes: 0 when every input was read and handled (quarantining is handling), 1 when a
 file could not be read or the CRM or database was unavailable (``ingest`` stops there:
@@ -25,33 +29,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import json
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import select
-
-from invitegw.domain.addresses import normalize_address
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
-from invitegw.gateway.bootstrap import Gateway, build_gateway, file_source, inbound_pipeline
-from invitegw.gateway.commands.common import database_exists, settings_for
-from invitegw.gateway.commands.crm_output import iso_utc, print_records
-from invitegw.gateway.commands.progress import IngestProgress
-from invitegw.gateway.commands.terminal import for_terminal
-from invitegw.gateway.inbound.file_source import FileInput, collect_inputs
-from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
-from invitegw.gateway.storage import QuarantinedMessage
+from invitegw.gateway.commands.common import Subparsers, settings_for
+from invitegw.gateway.commands.output import json_line, print_records, shorten
 
-__all__ = ["event_records", "quarantine_record", "register"]
+if TYPE_CHECKING:
+    from invitegw.gateway.bootstrap import Gateway
+    from invitegw.gateway.inbound.file_source import FileInput
+    from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
+
+__all__ = ["Tally", "event_records", "register"]
 
 _REASON_WIDTH = 70
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``ingest`` and ``quarantine list|release``."""
     ingest = subparsers.add_parser(
         "ingest",
@@ -64,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="file or folder")
     ingest.add_argument("--dry-run", action="store_true", help="decide, but write nothing")
-    ingest.add_argument("--json", action="store_true", help="one JSON object per line")
+    ingest.add_argument("--json", action="store_true", help="one JSON object per event per line")
     ingest.add_argument(
         "--owner",
         metavar="EMAIL",
@@ -77,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="quarantine_command", metavar="COMMAND", required=True
     )
     listing = commands.add_parser("list", help="list quarantined messages, newest first")
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.add_argument("--all", action="store_true", help="include released messages")
     listing.add_argument(
         "--limit", type=int, default=100, metavar="N", help="at most N (default 100)"
@@ -120,32 +117,17 @@ def event_records(result: MessageResult, file: str | None) -> list[dict[str, Any
     ]
 
 
-def quarantine_record(row: QuarantinedMessage) -> dict[str, Any]:
-    """The JSON object of one quarantined message (see the module docstring)."""
-    return {
-        "id": row.id,
-        "created_at": iso_utc(row.created_at),
-        "source": row.source,
-        "reference": row.reference,
-        "message_id": row.message_id,
-        "size": row.size,
-        "truncated": row.truncated,
-        "reason": row.reason,
-        "released_at": iso_utc(row.released_at),
-    }
+def _for_terminal(value: object) -> str:
+    """``value`` as one line safe for a terminal (see :mod:`.terminal`, imported when used)."""
+    from invitegw.gateway.commands.terminal import for_terminal as escape
 
-
-def _short(text: str | None, width: int = _REASON_WIDTH) -> str:
-    if not text:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return escape(value)
 
 
 def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out: TextIO) -> None:
     for record in event_records(result, file):
         if as_json:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json_line(record))
             continue
         what = record["outcome"] + (" (handled before)" if result.already_processed else "")
         event = record["uid"] or "-"
@@ -156,7 +138,7 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
             cells.append(f"task {record['task_id']}")
         if record["reason"]:
             cells.append(" ".join(record["reason"].split()))
-        out.write("  ".join(for_terminal(c) for c in cells) + "\n")
+        out.write("  ".join(_for_terminal(c) for c in cells) + "\n")
     if result.already_processed and result.quarantine_id is not None and not as_json:
         out.write(
             f"  quarantined before as #{result.quarantine_id}: once the cause is fixed, "
@@ -166,6 +148,8 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
 
 
 def _owner(value: str | None) -> str | None:
+    from invitegw.domain.addresses import normalize_address
+
     if value is None:
         return None
     try:
@@ -174,9 +158,94 @@ def _owner(value: str | None) -> str | None:
         raise GatewayError(f"--owner: {exc}") from exc
 
 
+class Tally:
+    """What an ``ingest`` run did, counted for its summary line.
+
+    Messages handled by an earlier run are counted apart (``handled_before``): their
+    events carry the earlier outcome, but nothing was created or changed now.
+    """
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.handled_before = 0
+        self.outcomes: Counter[str] = Counter()
+        self.reasons: list[str] = []
+
+    def add(self, result: MessageResult) -> None:
+        """Count one message's result.
+
+        Parameters:
+            result: what the pipeline did with it.
+        """
+        self.messages += 1
+        if result.already_processed:
+            self.handled_before += 1
+            return
+        self.outcomes.update(e.outcome.value for e in result.events)
+        if result.quarantined and result.reason:
+            self.reasons.append(result.reason)
+
+    def summary(self, *, dry_run: bool) -> str:
+        """The summary line: ``7 messages read: 2 created, 1 quarantined; 4 handled before``.
+
+        The outcomes count events; when this run's messages held more (or fewer) events
+        than messages, the count of events is given too (``2 messages read, 3 events: ...``).
+
+        Parameters:
+            dry_run: the run decided only.
+
+        Returns:
+            The line.
+        """
+        head = f"{self.messages} {'message' if self.messages == 1 else 'messages'} read"
+        events = sum(self.outcomes.values())
+        if events and events != self.messages - self.handled_before:
+            head += f", {events} events"
+        parts = ", ".join(f"{count} {name}" for name, count in sorted(self.outcomes.items()))
+        if dry_run:
+            parts = f"{parts or 'nothing to do'} (dry run, nothing written)"
+        if self.handled_before:
+            before = f"{self.handled_before} handled before, skipped"
+            parts = f"{parts}; {before}" if parts else before
+        return f"{head}: {parts or 'nothing found'}"
+
+    def hints(self) -> list[str]:
+        """What a person can do about this run's quarantined messages, one line each."""
+        if not self.reasons:
+            return []
+        lines = []
+        if any(r.startswith("unknown sender") for r in self.reasons):
+            lines.append(
+                "an unknown sender: add them to the CRM (`invitegw crm contact add ADDRESS "
+                '--name "..."`), then release the message'
+            )
+        no_owner = [r for r in self.reasons if r.startswith("no owner")]
+        if no_owner and not all("--owner" in r for r in no_owner):
+            lines.append(
+                "no owner: name the staff user who owns such tasks with `--owner ADDRESS` "
+                "(on `ingest`, or on `quarantine release`)"
+            )
+        lines.append(
+            "`invitegw quarantine list` shows what was set aside; "
+            "`invitegw quarantine release ID` runs it again once the cause is fixed"
+        )
+        return lines
+
+
 def _ingest(args: argparse.Namespace) -> int:
+    import dataclasses
+    import tempfile
+
+    from invitegw.gateway.bootstrap import build_gateway
+    from invitegw.gateway.commands.common import database_exists
+    from invitegw.gateway.inbound.file_source import collect_inputs
+
     owner = _owner(args.owner)
-    inputs = collect_inputs(args.paths)
+    skipped: list[Path] = []
+    inputs = collect_inputs(args.paths, skipped=skipped)
+    if skipped:
+        listed = ", ".join(str(p) for p in skipped)
+        print(f"invitegw: skipped, not mail or calendars: {_for_terminal(listed)}", file=sys.stderr)
     with contextlib.ExitStack() as scope:
         settings = settings_for(args)
         if args.dry_run and not database_exists(settings):
@@ -196,22 +265,21 @@ def _ingest(args: argparse.Namespace) -> int:
 def _ingest_inputs(
     args: argparse.Namespace, gateway: Gateway, inputs: list[FileInput], owner: str | None
 ) -> int:
-    outcomes: Counter[str] = Counter()
-    messages = 0
+    from invitegw.gateway.bootstrap import file_source, inbound_pipeline
+    from invitegw.gateway.commands.progress import IngestProgress
+
+    tally = Tally()
     progress = IngestProgress(inputs, sys.stderr)
 
     def on_result(message: ReceivedMessage, result: MessageResult) -> None:
-        nonlocal messages
-        messages += 1
-        events = [e.outcome.value for e in result.events]
-        outcomes.update(events)
-        progress.message(events)
+        tally.add(result)
+        progress.message([e.outcome.value for e in result.events])
         _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
 
     def on_error(exc: GatewayError) -> None:  # this file could not be read: go on
-        progress.note(f"invitegw: {for_terminal(exc)}")
+        progress.note(f"invitegw: {_for_terminal(exc)}")
         if not progress.enabled:
-            print(f"invitegw: {for_terminal(exc)}", file=sys.stderr)
+            print(f"invitegw: {_for_terminal(exc)}", file=sys.stderr)
 
     with progress:
         try:
@@ -226,34 +294,32 @@ def _ingest_inputs(
             )
             report = source.drain()
         except (CrmUnavailableError, StorageError) as exc:
-            progress.note(f"invitegw: stopped after {messages} messages")
+            progress.note(f"invitegw: stopped after {tally.messages} messages")
             print(
-                f"invitegw: stopped after {messages} messages: {for_terminal(exc)}; run it "
-                "again when it is back (what was handled is skipped)",
+                f"invitegw: stopped after {tally.messages} messages: {_for_terminal(exc)}; run "
+                "it again when it is back (what was handled is skipped)",
                 file=sys.stderr,
             )
             return 1
-    summary = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
-    verb = "decided (dry run, nothing written)" if args.dry_run else "handled"
-    noun = "message" if messages == 1 else "messages"
-    print(f"{messages} {noun} {verb}: {summary or 'nothing'}", file=sys.stderr)
+    print(tally.summary(dry_run=args.dry_run), file=sys.stderr)
+    for hint in tally.hints():
+        print(f"  hint: {hint}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
 def _list(args: argparse.Namespace) -> int:
+    from invitegw.gateway.app.quarantine import list_quarantine
+    from invitegw.gateway.bootstrap import build_gateway
+
     if args.limit < 1:
         raise GatewayError("--limit: expected a positive number")
     gateway = build_gateway(settings_for(args))
     try:
-        with gateway.store.session() as session:
-            query = select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc())
-            if not args.all:
-                query = query.where(QuarantinedMessage.released_at.is_(None))
-            records = [quarantine_record(row) for row in session.scalars(query.limit(args.limit))]
+        entries = list_quarantine(gateway, include_released=args.all, limit=args.limit)
     finally:
         gateway.close()
     print_records(
-        records,
+        [entry.to_json() for entry in entries],
         as_json=args.json,
         empty="the quarantine is empty",
         headers=["ID", "CREATED", "SOURCE", "REFERENCE", "MESSAGE-ID", "REASON", "RELEASED"],
@@ -261,9 +327,9 @@ def _list(args: argparse.Namespace) -> int:
             r["id"],
             r["created_at"],
             r["source"],
-            _short(r["reference"], 40),
-            _short(r["message_id"], 40),
-            _short(r["reason"]),
+            shorten(r["reference"], 40),
+            shorten(r["message_id"], 40),
+            shorten(r["reason"], _REASON_WIDTH),
             r["released_at"] or "",
         ],
     )
@@ -271,8 +337,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from invitegw.gateway.bootstrap import build_gateway, inbound_pipeline
+
     owner = _owner(args.owner)
-    gateway: Gateway = build_gateway(settings_for(args))
+    gateway = build_gateway(settings_for(args))
     try:
         result = inbound_pipeline(gateway).release(args.id, owner=owner)
     finally:
@@ -280,7 +348,7 @@ def _release(args: argparse.Namespace) -> int:
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)
     if result.quarantined:
         print(
-            f"quarantine {args.id}: still set aside: {for_terminal(result.reason)}",
+            f"quarantine {args.id}: still set aside: {_for_terminal(result.reason)}",
             file=sys.stderr,
         )
     return 0

@@ -9,33 +9,31 @@ terminal, and with ``--json``, nothing is created unless ``--yes``).
 ``smtp check`` greets the ``[smtp]`` relay: EHLO, STARTTLS, AUTH and the size limit; it
 sends nothing.
 
-Both print a line per step, or JSON with ``--json``; every failure is one line naming the
-setting to change. Exit code 0 when everything works, 1 otherwise. Nothing secret is
-printed: tokens and passwords never leave the login objects.
+Both print a line per step (control characters in server replies and folder names
+escaped), or with ``--json`` one JSON object per mailbox (per relay) on a line of its own;
+every failure is one line naming the setting to change. Exit code 0 when everything
+works, 1 otherwise. Nothing secret is printed: tokens and passwords never leave the login
+objects.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 from dataclasses import asdict
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from invitegw.errors import ConfigError
-from invitegw.gateway.commands.common import settings_for
-from invitegw.gateway.config import MailboxSettings, Settings
-from invitegw.gateway.inbound.imap_source import imap_account, watch_config
-from invitegw.gateway.mailauth import mailbox_login, smtp_login
-from invitegw.mailbox.transport.imap_probe import ImapProbe, ProbeStep, probe_mailbox
-from invitegw.mailbox.transport.oauth.health import AuthHealth
-from invitegw.mailbox.transport.smtp_probe import SmtpProbe, probe_relay
-from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig
-from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
+from invitegw.gateway.commands.common import Subparsers, settings_for
+from invitegw.gateway.commands.output import json_line
+
+if TYPE_CHECKING:
+    from invitegw.gateway.config import MailboxSettings, Settings
+    from invitegw.mailbox.transport.imap_probe import ImapProbe, ProbeStep
+    from invitegw.mailbox.transport.smtp_probe import SmtpProbe
 
 __all__ = ["register"]
-
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(subparsers: Subparsers) -> None:
@@ -92,6 +90,11 @@ def _asker(mailbox: str, args: argparse.Namespace) -> Any:
 
 
 def _check_one(settings: Settings, mailbox: MailboxSettings, args: argparse.Namespace) -> ImapProbe:
+    from invitegw.gateway.inbound.imap_source import imap_account, watch_config
+    from invitegw.gateway.mailauth import mailbox_login
+    from invitegw.mailbox.transport.imap_probe import ImapProbe, probe_mailbox
+    from invitegw.mailbox.transport.oauth.health import AuthHealth
+
     where = f"mailboxes[{mailbox.name}]"
     try:
         # A registry of its own: a check is no news for a running gateway's reporters.
@@ -107,14 +110,23 @@ def _check_one(settings: Settings, mailbox: MailboxSettings, args: argparse.Name
 def _mailbox_check(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     probes = [_check_one(settings, m, args) for m in _selected(settings, args.name)]
-    if args.json:
-        print(json.dumps({"mailboxes": [_probe_json(p) for p in probes]}, indent=2))
+    if args.json:  # one object per mailbox per line (JSON Lines, as every --json)
+        for probe in probes:
+            sys.stdout.write(json_line(_probe_json(probe)))
     else:
-        for index, probe in enumerate(probes):
-            if index:
-                print()
-            _print_mailbox(probe)
+        with _safe_stdout():
+            for index, probe in enumerate(probes):
+                if index:
+                    print()
+                _print_mailbox(probe)
     return 0 if all(p.ok for p in probes) else 1
+
+
+def _safe_stdout() -> contextlib.AbstractContextManager[object]:
+    """Standard output escaping control characters (folder names, server replies)."""
+    from invitegw.gateway.commands.terminal import terminal_stream
+
+    return contextlib.redirect_stdout(terminal_stream(sys.stdout))
 
 
 def _probe_json(probe: ImapProbe) -> dict[str, Any]:
@@ -163,6 +175,12 @@ def _print_mailbox(probe: ImapProbe) -> None:
 
 
 def _smtp_check(args: argparse.Namespace) -> int:
+    from invitegw.gateway.mailauth import smtp_login
+    from invitegw.mailbox.transport.oauth.health import AuthHealth
+    from invitegw.mailbox.transport.smtp_probe import SmtpProbe, probe_relay
+    from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig
+    from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
+
     settings = settings_for(args)
     smtp = settings.smtp
     config = SmtpRelayConfig(
@@ -185,16 +203,17 @@ def _smtp_check(args: argparse.Namespace) -> int:
     else:
         probe = probe_relay(config, login)
     if args.json:
-        print(json.dumps(_smtp_json(probe), indent=2))
+        sys.stdout.write(json_line(_smtp_json(probe)))
     else:
-        print(f"smtp relay {smtp.host}:{smtp.port}")
-        _print_steps(probe.steps, [])
-        if probe.extensions:
-            print(f"        extensions: {', '.join(probe.extensions)}")
-        if probe.ok:
-            print(f"smtp relay: OK ({probe.seconds:.1f} s, nothing sent)")
-        else:
-            print(f"smtp relay: FAILED ({_failed_step(probe.steps)}; nothing sent)")
+        with _safe_stdout():
+            print(f"smtp relay {smtp.host}:{smtp.port}")
+            _print_steps(probe.steps, [])
+            if probe.extensions:
+                print(f"        extensions: {', '.join(probe.extensions)}")
+            if probe.ok:
+                print(f"smtp relay: OK ({probe.seconds:.1f} s, nothing sent)")
+            else:
+                print(f"smtp relay: FAILED ({_failed_step(probe.steps)}; nothing sent)")
     return 0 if probe.ok else 1
 
 

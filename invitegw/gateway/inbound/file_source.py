@@ -13,6 +13,11 @@ yields each input's messages as :class:`~invitegw.gateway.inbound.model.Received
 with ``source="file"`` and a ``reference`` naming the file (``box.mbox#3`` for the third
 message of an mbox, the file's path inside a Maildir).
 
+Inside a walked folder, files that are obviously neither mail nor calendars (no header
+line, no ``BEGIN:VCALENDAR``, no mbox ``From`` line at their start, and no mail or
+calendar suffix: a README, a picture) are left out and reported to the caller; a file
+named on the command line is always read (and quarantined when it is not mail).
+
 A bare calendar file (``.ics``/``.vcs``, or any file whose content starts with
 ``BEGIN:VCALENDAR``) is wrapped in a minimal iMIP message (a single ``text/calendar``
 part, no From): the pipeline then judges it by its ORGANIZER, as it judges an invitation
@@ -28,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,11 +51,22 @@ __all__ = [
     "FileSource",
     "InputKind",
     "collect_inputs",
+    "looks_like_mail",
     "read_input",
     "wrap_calendar",
 ]
 
 _MBOX_SUFFIXES = (".mbox", ".mbx")
+_MAIL_SUFFIXES = (".eml", ".msg", ".mail", ".rfc822", *_MBOX_SUFFIXES, *CALENDAR_FILE_SUFFIXES)
+# An RFC 5322 header field at the start of a file: a name of printable ASCII but ':'
+# (section 2.2), then the colon (obsolete syntax allows blanks before it, section 4.5).
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
+# Documents that may well start with "word:" (a JSON key, a YAML line), never mail.
+_DOCUMENT_SUFFIXES = frozenset({
+    ".md", ".rst", ".json", ".toml", ".yaml", ".yml", ".ini", ".cfg", ".py", ".sh", ".html",
+    ".htm", ".css", ".js", ".csv", ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".zip",
+    ".gz", ".tar", ".tgz", ".doc", ".docx", ".xls", ".xlsx", ".odt",
+})  # fmt: skip
 # Bytes read of an oversized file: enough for its header section.
 _HEADER_PREFIX = 64 * 1024
 _SNIFF = 512
@@ -95,14 +112,58 @@ def _file_kind(path: Path) -> InputKind:
     return InputKind.MESSAGE
 
 
-def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[FileInput]:
+def looks_like_mail(path: Path) -> bool:
+    """False for a file that is obviously neither mail nor a calendar (see the docstring).
+
+    Parameters:
+        path: a file.
+
+    Returns:
+        True when the file has a mail or calendar suffix, starts like a calendar object
+        or an mbox (``From``), or starts like a message (a header field) and has no
+        document suffix (``.md``, ``.json``, ``.png`` ...).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    suffix = path.suffix.lower()
+    if suffix in _MAIL_SUFFIXES:
+        return True
+    head = _sniff(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:15].upper() == b"BEGIN:VCALENDAR" or head.startswith(b"From "):
+        return True
+    return suffix not in _DOCUMENT_SUFFIXES and _HEADER_LINE.match(head) is not None
+
+
+def _entries(directory: Path) -> list[Path]:
+    """A folder's entries in name order, hidden ones (``.name``) left out."""
+    try:
+        entries = sorted(directory.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise GatewayError(f"{directory}: cannot list the folder: {exc.strerror}") from exc
+    return [entry for entry in entries if not entry.name.startswith(".")]
+
+
+def _mail_or_error(path: Path) -> bool:
+    """:func:`looks_like_mail`, an unreadable file a clear error."""
+    try:
+        return looks_like_mail(path)
+    except OSError as exc:
+        raise GatewayError(f"{path}: cannot read the file: {exc.strerror}") from exc
+
+
+def collect_inputs(
+    paths: Sequence[str | os.PathLike[str]], *, skipped: list[Path] | None = None
+) -> list[FileInput]:
     """The inputs named by ``paths``, directories walked in name order.
 
-    Hidden files (``.name``) inside walked directories are skipped; a path named on the
-    command line is always read.
+    Hidden files (``.name``) inside walked directories are skipped, and so are files that
+    are obviously not mail (:func:`looks_like_mail`); a path named on the command line is
+    always read.
 
     Parameters:
         paths: files and directories.
+        skipped: when given, the files left out as not mail are appended to it.
 
     Returns:
         The inputs, in order, each path once.
@@ -123,17 +184,14 @@ def collect_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[FileInput]:
         if _is_maildir(directory):
             add(directory, InputKind.MAILDIR)
             return
-        try:
-            entries = sorted(directory.iterdir(), key=lambda p: p.name)
-        except OSError as exc:
-            raise GatewayError(f"{directory}: cannot list the folder: {exc.strerror}") from exc
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
+        for entry in _entries(directory):
             if entry.is_dir():
                 walk(entry)
             elif entry.is_file():
-                add(entry, _file_kind(entry))
+                if _mail_or_error(entry):
+                    add(entry, _file_kind(entry))
+                elif skipped is not None:
+                    skipped.append(entry)
 
     for name in paths:
         path = Path(name)

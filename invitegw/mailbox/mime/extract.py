@@ -12,7 +12,8 @@ from an invitation (:mod:`~invitegw.mailbox.mime.bounces`). It does not interpre
 Choices:
 
 - **Speed.** The message is parsed with the ``compat32`` policy (ten times faster than
-  ``policy.default``, DESIGN.md) and only the headers that matter are decoded, by hand.
+  ``policy.default``, measured on real mail) and only the headers that matter are decoded, by
+  hand.
 - **Duplicates.** The same object present twice (Google and Horde send it inline and as
   ``invite.ics``) is returned once, in document order; the copy's location is recorded
   in :attr:`CalendarPart.duplicate_locations`. "The same" means equal after line endings,

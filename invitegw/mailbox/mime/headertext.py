@@ -1,7 +1,7 @@
 """Header text helpers for the fast (``compat32``) MIME path: unfold, decode, identify.
 
 ``email.message_from_bytes`` with the ``compat32`` policy is ten times faster than with
-``policy.default`` (DESIGN.md, measured facts), because it leaves header values raw: folded,
+``policy.default`` (measured on real mail), because it leaves header values raw: folded,
 RFC 2047-encoded, with undeclared 8-bit bytes carried as surrogate escapes. These functions
 turn such raw values into text, each for the one header syntax it serves, without ever
 raising on malformed input: a value that cannot be decoded comes back as readable as

@@ -1,6 +1,6 @@
 """A MIME leaf's bytes: transfer decoding, charset transcoding, and calendar sniffing.
 
-Lenient in what it accepts (DESIGN.md): base64 with broken padding or stray characters,
+Lenient in what it accepts, as real mail needs: base64 with broken padding or stray characters,
 quoted-printable with soft breaks in odd places, unknown or missing charsets, byte-order
 marks. Each repair leaves a readable note for the message's defect list; none raises.
 """

@@ -1,4 +1,4 @@
-"""Small socket helpers shared by the SMTP listener, the demo sink and the test fixtures."""
+"""Small socket helpers shared by the SMTP listener, the local SMTP sink and the test fixtures."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_log_list_shows_the_gateways_own_log(
     finally:
         gateway.close()
     assert main(["--config", str(vtiger_config), "crm", "log", "list", "--json"]) == 0
-    [entry] = json.loads(capsys.readouterr().out)
+    [entry] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert entry["target"] == "meeting"
     assert entry["target_id"] == "18x5"
     assert entry["level"] == "warning"

@@ -197,7 +197,8 @@ def test_the_fake_answers_like_the_recorded_vtiger(install: int) -> None:
     files = _installs()[install] if _recordings() else []
     if not files:
         pytest.skip(
-            "INVITEGW_VTIGER_RECORDINGS is not set (.ci/run sets it when the recordings exist)"
+            "INVITEGW_VTIGER_RECORDINGS is not set "
+            "(make test sets it when ../shared/vtiger/recordings exists)"
         )
     first = json.loads(files[0].read_text())
     clock = ManualClock(first["response_json"]["result"]["serverTime"])

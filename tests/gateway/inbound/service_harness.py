@@ -36,7 +36,11 @@ from invitegw.gateway.inbound.model import (
 from invitegw.gateway.storage import Store
 from tests.fixtures.dovecot import DovecotServer, ImapUser
 
-WAIT = 20.0
+# The most an event (a committed result, a MOVE) may take. Longer than the watcher's 30 s
+# safety-net poll (mailbox_settings), so a message the IDLE push did not announce in time
+# on a loaded machine (seen once in a CI run with both cores busy) is still seen; a test
+# that passes returns as soon as the event happens, so the bound costs nothing then.
+WAIT = 45.0
 _SUBJECT = re.compile(rb"^Subject: (.*)$", re.MULTILINE)
 
 

@@ -7,7 +7,7 @@
 - :func:`forward_as_attachment`: a staff member's "FW:" with the original as
   ``message/rfc822`` (Outlook's "forward as attachment").
 - :func:`two_ics`: two separate ``.ics`` attachments in one message.
-- :func:`cancel`, :func:`reply`, :func:`malformed`: the other cases of issue 5.
+- :func:`cancel`, :func:`reply`, :func:`malformed`: the other inbound cases.
 
 Every builder returns CRLF bytes; ``uid``/``sequence`` make reschedules and duplicates.
 """

@@ -15,10 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import signal
 import smtplib
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +43,7 @@ from invitegw.ics import parse_calendar
 from invitegw.mailbox.transport.imap_values import WatchEvent
 from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.dovecot import DovecotServer, ImapUser
+from tests.fixtures.process import CliProcess
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.inbound.service_harness import WAIT, mailbox_settings
 from tests.gateway.inbound.service_mails import (
@@ -200,7 +198,7 @@ def outcomes(result: MessageResult) -> list[InboundOutcome]:
     return [e.outcome for e in result.events]
 
 
-# -- the cases of issue 5 ---------------------------------------------------------------------
+# -- the inbound cases --------------------------------------------------------------------------
 
 
 def test_invitations_become_tasks_with_the_right_outcome_and_folder(inbound: Inbound) -> None:
@@ -491,51 +489,6 @@ def test_serve_once_drains_the_mailbox_between_poll_and_flush(
     assert [(t.title, t.source_uid) for t in inbound.tasks()] == [("Once", "once-1@google.com")]
 
 
-class _ServeProcess:
-    """``invitegw serve`` in a process of its own; its log lines can be waited for."""
-
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "invitegw", "--config", str(config), "serve"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for_line(self, text: str, timeout: float = WAIT) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any(text in line for line in self.lines):
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"no {text!r} in:\n" + "\n".join(self.lines[-30:])
-                self._cond.wait(remaining)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=60)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._reader.join(10)
-            if self.proc.stderr is not None:
-                self.proc.stderr.close()
-
-
 def test_serve_watches_and_listens_until_sigterm_then_releases_the_lease(
     inbound: Inbound, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
@@ -548,10 +501,11 @@ def test_serve_watches_and_listens_until_sigterm_then_releases_the_lease(
     )
     config = write_config(tmp_path / "invitegw.toml", inbound.h.store, smtp_sink.port, extra)
     env = {**os.environ, "INVITEGW_MAILBOXES__SALES__PASSWORD": inbound.user.password}
-    serve = _ServeProcess(config, env)
+    serve = CliProcess(config, "serve", env=env)
     try:
-        serve.wait_for_line("IMAP watching sales")
-        serve.wait_for_line(f"SMTP listener on 127.0.0.1:{port}")
+        serve.wait_ready()  # a generous bound: the start alone may be slow on a busy machine
+        serve.wait_for_line("IMAP watching sales", WAIT)
+        serve.wait_for_line(f"SMTP listener on 127.0.0.1:{port}", WAIT)
         with inbound.dovecot.client(inbound.user) as idler:
             idler.select_folder("Processed")
             idler.idle()
@@ -567,11 +521,12 @@ def test_serve_watches_and_listens_until_sigterm_then_releases_the_lease(
         fw = forward_as_attachment(original, forwarder=CARL, to="crm@example.com", subject="x")
         with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as client:
             client.sendmail(CARL, ["crm@example.com"], fw)
-        serve.wait_for_line("spool drained: 1 processed")
+        serve.wait_for_line("spool drained: 1 processed", WAIT)
     finally:
-        code = serve.stop()
-    assert code == 0, "\n".join(serve.lines[-30:])
-    assert any("SIGTERM received: stopping" in line for line in serve.lines)
+        serve.terminate()
+        code, err = serve.finish()
+    assert code == 0, err
+    assert "SIGTERM received: stopping" in err
     assert [t.source_uid for t in inbound.tasks()] == ["serve-1@google.com", "serve-2"]
     with inbound.h.store.session() as session:
         assert session.scalars(select(Lease)).all() == []  # released on the way out

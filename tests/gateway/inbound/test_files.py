@@ -196,3 +196,19 @@ def test_an_opaque_source_key_is_a_stable_position_that_fits_a_bigint() -> None:
     assert one != SourcePosition.from_key("AAMkAGI2TG93AAB=")
     assert one.epoch == 0
     assert 0 <= one.number < 2**63
+
+
+def test_a_walked_folder_leaves_out_what_is_obviously_not_mail(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Examples\n\nInvitations: see below.\n")
+    (tmp_path / "settings.json").write_text('{"from": "a@example.org"}\n')
+    (tmp_path / "notes").write_text("just some notes, no header\n")
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (tmp_path / "saved").write_bytes(_message("saved"))  # a header, no suffix: mail
+    (tmp_path / "broken.eml").write_bytes(b"not really mail")  # the suffix says mail
+    skipped: list[Path] = []
+    found = collect_inputs([tmp_path], skipped=skipped)
+    assert [f.path.name for f in found] == ["broken.eml", "saved"]
+    assert sorted(p.name for p in skipped) == ["README.md", "notes", "picture.png", "settings.json"]
+    # Named one by one, every file is read (and the pipeline says why it is not mail).
+    [named] = collect_inputs([tmp_path / "README.md"], skipped=skipped)
+    assert named.kind is InputKind.MESSAGE

@@ -70,9 +70,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     done = invitegw(tmp_path, "ingest", "--dry-run", str(box))
     assert done.returncode == 0, done.stderr
     assert "msg/s" not in done.stderr
-    assert done.stderr.strip().endswith(
-        "30 messages decided (dry run, nothing written): 30 quarantined"
-    )
+    assert "30 messages read: 30 quarantined (dry run, nothing written)" in done.stderr
     assert not (tmp_path / "data").exists()  # a dry run writes nothing, not even ./data
     assert "deciding against an empty one in a temporary folder" in done.stderr
     with open(os.devnull, "w") as sink:
@@ -106,7 +104,7 @@ def test_progress_per_message_on_a_terminal(tmp_path: Path) -> None:
     shown = b"".join(chunks).decode(errors="replace")
     assert "/400" in shown  # the bar counts messages, not the one input file
     assert "msg/s" in shown
-    assert "400 messages handled: 400 quarantined" in shown
+    assert "400 messages read: 400 quarantined" in shown
     assert "creating the embedded database in" in shown  # said before doing it
     assert (tmp_path / "data" / "invitegw.sqlite3").exists()
 

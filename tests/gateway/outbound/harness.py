@@ -12,8 +12,6 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
-import subprocess
-import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -35,6 +33,7 @@ from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchReport
 from invitegw.gateway.outbound.feed import Outbound, OutboundReport
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
 from invitegw.mailbox.transport.netutil import pick_free_port
+from tests.fixtures.process import CliProcess
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
 from tests.gateway.outbound.builders import WARSAW, CountingIds
 
@@ -187,29 +186,8 @@ def write_config(path: Path, store: Store, smtp_port: int, extra: str = "") -> P
     return path
 
 
-class Cli:
-    """An ``invitegw`` process started by a test; :meth:`finish` waits for it."""
-
-    def __init__(self, config: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "invitegw", "--config", str(config), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def finish(self, timeout: float = 60) -> tuple[int, str]:
-        """Wait for the exit (killing it past ``timeout``): (exit code, stderr)."""
-        try:
-            _out, err = self.proc.communicate(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.communicate()
-        return self.proc.returncode, err.decode(errors="replace")
+# An `invitegw` process started by a test (its stderr awaitable line by line).
+Cli = CliProcess
 
 
 def parse_message(raw: bytes) -> EmailMessage:

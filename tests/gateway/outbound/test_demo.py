@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,32 @@ def test_the_demo_runs_twice_in_a_row_from_the_cli(
     assert len(runs) == 2
     assert [len(list(run.glob("*.eml"))) for run in runs] == [18, 18]
     assert "18 messages saved in" in capsys.readouterr().out
+
+
+def test_the_output_folder_is_named_in_the_machines_time_and_80_columns_keep_addresses_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine in New York: at 23:30 UTC it is 18:30 there and already 00:30 in Warsaw.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        moment = dt.datetime(2026, 11, 23, 23, 30, tzinfo=dt.UTC)
+        screen = io.StringIO()
+        result = run_demo(
+            tmp_path / "out",
+            tmp_path / "data",
+            console=Console(file=screen, width=80),
+            now=lambda: moment,
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.output.name == "20261123-183000"
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    known = {"olga@example.com", "carl@example.com", "gina@example.org", "pawel@example.org"}
+    first_cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert known <= set(first_cells)
+    # No address is broken across lines: no cell holds a piece of one.
+    pieces = [c for c in first_cells if c and c not in known and any(c in a for a in known)]
+    assert pieces == []

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from invitegw.domain.records import EntityType
 from invitegw.errors import CrmUnavailableError
 from invitegw.gateway.cli import main
-from invitegw.gateway.outbound.dispatch import DispatchReport
 from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import (
     JOB_FACTORIES,
@@ -131,10 +130,50 @@ def test_serve_once_polls_sends_and_reports(
     config = write_config(tmp_path / "invitegw.toml", store, smtp_sink.port)
     assert main(["--config", str(config), "serve", "--once"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":", 1)[0] for line in lines] == [POLL_JOB, REMINDER_JOB, OUTBOX_JOB]
-    assert "messages=4" in lines[0]
-    assert "sent=4" in lines[2]
+    assert lines == [
+        f"{POLL_JOB}: 1 meeting changed (1 created), 4 messages queued",
+        f"{REMINDER_JOB}: nothing due",
+        f"{OUTBOX_JOB}: 4 sent",
+    ]
     assert len(smtp_sink.wait_for(4)) == 4
+
+
+def test_serve_once_json_prints_one_object_per_job(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    meeting_soon(h)
+    config = write_config(tmp_path / "invitegw.toml", store, smtp_sink.port)
+    assert main(["--config", str(config), "serve", "--once", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["job"], r["ok"], r["error"]) for r in records] == [
+        (POLL_JOB, True, None),
+        (REMINDER_JOB, True, None),
+        (OUTBOX_JOB, True, None),
+    ]
+    assert records[0]["result"]["messages"] == 4
+    assert records[0]["result"]["actions"] == {"created": 1}
+    assert records[1]["result"] == 0
+    outbox = records[2]["result"]
+    assert (outbox["sent"], outbox["waiting"], outbox["waiting_reason"]) == (4, 0, None)
+
+
+def test_serve_once_says_why_messages_stayed_unsent(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    meeting_soon(h)
+    closed = pick_free_port()  # nothing listens there: the relay is down
+    config = write_config(tmp_path / "invitegw.toml", store, closed)
+    assert main(["--config", str(config), "serve", "--once"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2] == f"{OUTBOX_JOB}: 4 to try again later; 4 waiting"
+    assert f"4 messages not sent yet (relay 127.0.0.1:{closed}: " in captured.err
+    assert "relay connection failed" in captured.err
+    assert "`invitegw outbox list` shows them" in captured.err
+    assert h.states() == [OutboxState.PENDING] * 4
 
 
 def test_serve_once_exits_1_when_a_job_fails(
@@ -151,7 +190,7 @@ def test_serve_once_exits_1_when_a_job_fails(
     assert main(["--config", str(config), "serve", "--once"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"{POLL_JOB}: FAILED:")
-    assert out[2] == f"{OUTBOX_JOB}: " + str(DispatchReport())
+    assert out[2] == f"{OUTBOX_JOB}: nothing to send"
 
 
 def test_serve_runs_until_sigterm_and_picks_up_changes(
@@ -163,6 +202,7 @@ def test_serve_runs_until_sigterm_and_picks_up_changes(
     extra = '[outbound]\npoll_interval = "1s"\nflush_interval = "1s"\n'
     serve = Cli(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra), "serve")
     try:
+        serve.wait_ready()
         smtp_sink.wait_for(4, timeout=60)
         with h.admin() as crm:
             crm.update_meeting(meeting_id, location="Room 7")
@@ -220,7 +260,7 @@ def test_outbox_list_and_retry(
     capsys.readouterr()
 
     assert main(["--config", config, "outbox", "list", "--json"]) == 0
-    records = json.loads(capsys.readouterr().out)
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["recipient"], r["state"], r["method"], r["meeting_id"]) for r in records] == [
         ("bounce@example.org", "dead", "REQUEST", meeting_id),
         ("olga@example.com", "sent", "REQUEST", meeting_id),
