@@ -18,14 +18,13 @@ answers. The verdict:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from invitegw.crm_adapter.registry import CrmCheckContext, get_adapter
 from invitegw.errors import GatewayError
+from invitegw.gateway.app.crm import check_crm
 from invitegw.gateway.app.status_report import (
     CrmStatus,
     Health,
@@ -34,7 +33,7 @@ from invitegw.gateway.app.status_report import (
     WorkerStatus,
     quarantine_cause,
 )
-from invitegw.gateway.bootstrap import crm_options, open_settings_store, utc_now
+from invitegw.gateway.bootstrap import open_settings_store, utc_now
 from invitegw.gateway.config import Settings
 from invitegw.gateway.permissions import permission_warnings
 from invitegw.gateway.storage import Store, WorkerHeartbeat, schema_status
@@ -294,27 +293,18 @@ class _Survey:
 
 
 def crm_reachable(settings: Settings, store: Store) -> tuple[bool, str]:
-    """Whether the configured CRM answers, by its adapter's own check.
+    """Whether the configured CRM answers, by its adapter's own check (``crm check``).
 
     Parameters:
         settings: the configuration.
-        store: the gateway's database (the built-in CRM lives there).
+        store: the gateway's database (unused: the check opens its own, for a CRM there).
 
     Returns:
         (answers, one line: what was found or why not).
     """
+    del store  # the use case opens what it needs
     try:
-        spec = get_adapter(settings.crm.adapter)
-        options = crm_options(settings)
-        if spec.check is None:
-            return True, f"{spec.name}: built, no further check"
-
-        @contextmanager
-        def session() -> Iterator[Session]:
-            with store.session() as opened:
-                yield opened
-
-        result = spec.check(options, CrmCheckContext(settings.database_url, session))
+        result = check_crm(settings)
     except GatewayError as exc:
         return False, str(exc)
     except Exception as exc:  # an adapter's bug: report it, do not crash status

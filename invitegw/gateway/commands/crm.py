@@ -12,21 +12,12 @@ per line.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.crm_common import crm_session
 from invitegw.gateway.commands.crm_meetings import register_meetings
 from invitegw.gateway.commands.crm_parties import register_parties
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from invitegw.crm_adapter.registry import SessionOpener
-    from invitegw.gateway.config import Settings
 
 __all__ = ["register"]
 
@@ -94,40 +85,16 @@ def _log_list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from invitegw.crm_adapter.registry import CrmCheckContext, get_adapter
-    from invitegw.gateway.bootstrap import build_gateway, crm_options
-    from invitegw.gateway.commands.terminal import for_terminal, for_terminal_lines
+    from invitegw.gateway.app.crm import check_crm
+    from invitegw.gateway.commands.terminal import for_terminal_lines
 
     settings = settings_for(args)
-    spec = get_adapter(settings.crm.adapter)
-    options = crm_options(settings)
-    if spec.check is None:
-        # Nothing more to look at than what building the gateway does (it builds the adapter).
-        build_gateway(settings).close()
-        text, ok = f"{spec.name}: {spec.summary}; built, no further check", True
-    else:
-        result = spec.check(options, CrmCheckContext(settings.database_url, _session(settings)))
-        text, ok = result.text, result.ok
+    result = check_crm(settings)
     if getattr(args, "json", False):
         from invitegw.gateway.commands.output import json_line
 
-        sys.stdout.write(json_line({"adapter": spec.name, "ok": ok, "report": text}))
+        record = {"adapter": settings.crm.adapter, "ok": result.ok, "report": result.text}
+        sys.stdout.write(json_line(record))
     else:
-        print(for_terminal_lines(text) if "\n" in text else for_terminal(text))
-    return 0 if ok else 1
-
-
-def _session(settings: Settings) -> SessionOpener:
-    """Opens a transaction on the gateway's database, building the gateway only then."""
-    from invitegw.gateway.bootstrap import build_gateway
-
-    @contextlib.contextmanager
-    def open_session() -> Iterator[Session]:
-        gateway = build_gateway(settings)
-        try:
-            with gateway.store.session() as session:
-                yield session
-        finally:
-            gateway.close()
-
-    return open_session
+        print(for_terminal_lines(result.text))
+    return 0 if result.ok else 1
