@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,6 +50,7 @@ import icalendar
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
+from bench.opsmode import json_logs, with_metrics
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.crm_adapter.builtin.schema import CrmTask
 from invitegw.domain.records import EntityType
@@ -74,6 +76,7 @@ from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.inbound.smtp_source import SpoolService
+from invitegw.gateway.metrics import ObservedPipeline
 from invitegw.gateway.storage import open_store, upgrade
 from invitegw.mailbox.transport.imap_values import WatchEvent
 from invitegw.mailbox.transport.netutil import pick_free_port
@@ -213,15 +216,22 @@ class Run:
         return self.messages / self.seconds
 
 
-def run_invitegw(server: DovecotServer, messages: Sequence[bytes], folder: Path) -> Run:
+def run_invitegw(
+    server: DovecotServer, messages: Sequence[bytes], folder: Path, *, ops: bool = False
+) -> Run:
+    """Drain a mailbox of ``messages`` (``ops``: metrics and JSON logs on, as ``serve``)."""
     user = server.add_user()
     append_all(server, user, messages)
-    gateway = gateway_for(settings_for(folder, (server.host, server.port), user))
+    settings = settings_for(folder, (server.host, server.port), user)
+    gateway = gateway_for(with_metrics(settings) if ops else settings)
     try:
-        pipeline = inbound_pipeline(gateway)
-        began = time.perf_counter()
-        report = imap_source(gateway, gateway.settings.mailboxes[0], pipeline).drain()
-        seconds = time.perf_counter() - began
+        pipeline: Any = inbound_pipeline(gateway)
+        if ops:
+            pipeline = ObservedPipeline(pipeline, gateway.instruments)
+        with json_logs(folder / "log.txt", json=ops):
+            began = time.perf_counter()
+            report = imap_source(gateway, gateway.settings.mailboxes[0], pipeline).drain()
+            seconds = time.perf_counter() - began
         tasks = task_count(gateway)
     finally:
         gateway.close()
@@ -424,6 +434,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--memory", default="1000,4000", help="mailbox sizes for peak memory")
     parser.add_argument("--quick", action="store_true", help="300 messages, 30 probes, 200/800")
+    parser.add_argument(
+        "--ops", action="store_true", help="also each round with metrics and JSON logs on"
+    )
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="skip latency and memory measurements"
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -438,7 +454,16 @@ def main() -> int:
     server.start()
     try:
         with tempfile.TemporaryDirectory() as folder:
-            return run(server, Path(folder), args.messages, args.latency, args.rounds, sizes)
+            return run(
+                server,
+                Path(folder),
+                args.messages,
+                args.latency,
+                args.rounds,
+                sizes,
+                ops=args.ops,
+                throughput_only=args.throughput_only,
+            )
     finally:
         server.cleanup()
 
@@ -450,6 +475,9 @@ def run(
     probes: int,
     rounds: int,
     sizes: Sequence[int],
+    *,
+    ops: bool = False,
+    throughput_only: bool = False,
 ) -> int:
     print(
         f"inbound benchmark: {count} invitations (40% Outlook, 30% Google, 30% forwards), "
@@ -464,15 +492,34 @@ def run(
     )
     ours: list[Run] = []
     plain: list[Run] = []
-    print(f"{'round':>5}  {'invitegw msg/s':>14}  {'minimal msg/s':>13}")
+    observed: list[Run] = []
+    print(
+        f"{'round':>5}  {'invitegw msg/s':>14}  {'minimal msg/s':>13}"
+        + (f"  {'ops on msg/s':>12}" if ops else "")
+    )
     for number in range(1, rounds + 1):
         work = root / f"round{number}"
         work.mkdir()
         ours.append(run_invitegw(server, messages, work))
         plain.append(run_minimal(server, minimal_user, count))
-        print(f"{number:>5}  {ours[-1].rate:>14.0f}  {plain[-1].rate:>13.0f}", flush=True)
+        if ops:
+            (root / f"ops{number}").mkdir()
+            observed.append(run_invitegw(server, messages, root / f"ops{number}", ops=True))
+        print(
+            f"{number:>5}  {ours[-1].rate:>14.0f}  {plain[-1].rate:>13.0f}"
+            + (f"  {observed[-1].rate:>12.0f}" if ops else ""),
+            flush=True,
+        )
     median = statistics.median(r.rate for r in ours), statistics.median(r.rate for r in plain)
     print(f"ratio invitegw / minimal pipeline: {median[0] / median[1]:.2f} (target >= 0.5)")
+    if observed:
+        on = statistics.median(r.rate for r in observed)
+        print(
+            f"ratio invitegw / minimal with metrics and JSON logs on: {on / median[1]:.2f}; "
+            f"on / off: {on / median[0]:.3f}"
+        )
+    if throughput_only:
+        return 0
 
     work = root / "idle"
     work.mkdir()

@@ -8,11 +8,18 @@ message and the SQL statements per message; ``--profile`` prints a pyinstrument 
 (``pip install pyinstrument``). A benchmark, not a test: it asserts nothing. Usage::
 
     .venv/bin/python bench/inbound_pipeline.py [--messages 1000] [--profile] [--url URL]
+    .venv/bin/python bench/inbound_pipeline.py --ops   # metrics and JSON logs off vs on
+
+``--ops`` alternates blocks of 25 messages (off-on, on-off, ...) as ``serve`` runs by
+default (text log lines at INFO, no metrics) and with metrics and JSON log lines
+(``ObservedPipeline``, ``bench/opsmode.py``), and prints the median time per message of
+each: alternating blocks share whatever else the machine is doing.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -24,9 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import event
 
 from bench.inbound import OWNER, gateway_for, invitations, settings_for
+from bench.opsmode import json_logs
 from invitegw.gateway.bootstrap import inbound_pipeline
 from invitegw.gateway.config import DatabaseSettings
 from invitegw.gateway.inbound.model import ReceivedMessage, SourcePosition
+from invitegw.gateway.inbound.pipeline import InboundPipeline
+from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from tests.fixtures.dovecot import ImapUser
 
 
@@ -36,6 +46,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--url", help="a database URL instead of a fresh SQLite file")
+    parser.add_argument("--ops", action="store_true", help="off vs on: metrics and JSON logs")
     args = parser.parse_args()
     messages = invitations(args.messages + args.warmup)
     with tempfile.TemporaryDirectory() as folder:
@@ -69,6 +80,8 @@ def main() -> int:
 
                 profiler = Profiler(interval=0.001)
                 profiler.start()
+            if args.ops:
+                return _ops(pipeline, messages, args.warmup, Path(folder) / "log.jsonl")
             statements = 0
             began = time.perf_counter()
             for n, raw in enumerate(messages[args.warmup :], start=args.warmup):
@@ -83,6 +96,37 @@ def main() -> int:
         f"InboundPipeline.handle: {seconds / args.messages * 1000:.2f} ms per message "
         f"({args.messages / seconds:.0f} msg/s), "
         f"{statements / args.messages:.1f} SQL statements per message"
+    )
+    return 0
+
+
+def _ops(pipeline: InboundPipeline, messages: list[bytes], warmup: int, log: Path) -> int:
+    # Both as `serve` runs them: the pipeline observed (its event line), metrics off or on.
+    plain = ObservedPipeline(pipeline, Instruments())
+    observed = ObservedPipeline(pipeline, Instruments(enabled=True))
+    blocks: dict[bool, list[float]] = {False: [], True: []}
+    rest = list(enumerate(messages[warmup:], start=warmup))
+    for block, start in enumerate(range(0, len(rest), 25)):
+        # ABBA: off-on, then on-off, ...: whatever recurs every other block (a WAL
+        # checkpoint, a collector run) falls on both sides.
+        on = (block % 2 == 1) != (block // 2 % 2 == 1)
+        target: Any = observed if on else plain
+        chunk = rest[start : start + 25]
+        with json_logs(log, json=on):
+            began = time.perf_counter()
+            for n, raw in chunk:
+                target.handle(
+                    ReceivedMessage(
+                        raw=raw, source="bench", position=SourcePosition(1, n + 1), owner=OWNER
+                    )
+                )
+            blocks[on].append((time.perf_counter() - began) / len(chunk) * 1000)
+    # Medians of the blocks: a burst of other work on the machine moves one block, not both.
+    off, on = (statistics.median(blocks[k]) for k in (False, True))
+    print(
+        f"InboundPipeline.handle, median of {len(blocks[False])} blocks of 25 each: off "
+        f"{off:.2f} ms, on (metrics + JSON logs) {on:.2f} ms per message; on / off time "
+        f"{on / off:.3f} (throughput ratio {off / on:.3f})"
     )
     return 0
 

@@ -43,8 +43,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import icalendar
 
+from bench.opsmode import json_logs, with_metrics
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.domain.records import EntityType, Meeting, PartyRef
@@ -171,8 +174,11 @@ class Run:
         return self.messages / self.seconds
 
 
-def run_invitegw(template: Path, port: int, folder: Path) -> Run:
-    """Copy the seeded database and run the gateway end to end on it (timed)."""
+def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) -> Run:
+    """Copy the seeded database and run the gateway end to end on it (timed).
+
+    ``ops``: with metrics kept and JSON log lines written (``bench/opsmode.py``).
+    """
     database = folder / "gateway.sqlite3"
     shutil.copyfile(template, database)
     settings = Settings(
@@ -188,13 +194,16 @@ def run_invitegw(template: Path, port: int, folder: Path) -> Run:
         ),
     )
     settings = _with_database(settings, database)
+    if ops:
+        settings = with_metrics(settings)
     gateway = build_gateway(settings)
     try:
-        began = time.perf_counter()
-        report = build_outbound(gateway).poll()
-        planned = time.perf_counter()
-        sent = build_dispatcher(gateway).flush()
-        ended = time.perf_counter()
+        with json_logs(folder / "log.txt", json=ops):
+            began = time.perf_counter()
+            report = build_outbound(gateway).poll()
+            planned = time.perf_counter()
+            sent = build_dispatcher(gateway).flush()
+            ended = time.perf_counter()
     finally:
         gateway.close()
     if sent.sent != report.messages:
@@ -376,6 +385,10 @@ def main() -> int:
     parser.add_argument("--meetings", type=int, default=200)
     parser.add_argument("--attendees", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--ops", action="store_true", help="also each round with metrics and JSON logs on"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak memory runs")
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -404,16 +417,24 @@ def main() -> int:
         ours: list[Run] = []
         plain: list[Run] = []
         bare: list[Run] = []
-        print(f"{'round':>5}  {'invitegw/s':>10}  {'(plan s)':>8}  {'minimal/s':>9}  {'bare/s':>8}")
+        observed: list[Run] = []
+        print(
+            f"{'round':>5}  {'invitegw/s':>10}  {'(plan s)':>8}  {'minimal/s':>9}  {'bare/s':>8}"
+            + (f"  {'ops on/s':>8}" if args.ops else "")
+        )
         for number in range(1, args.rounds + 1):
             work = root / f"round{number}"
             work.mkdir()
             ours.append(run_invitegw(big, port, work))
             plain.append(minimal.run(port))
             bare.append(run_bare(minimal.built, port))
+            if args.ops:
+                (root / f"ops{number}").mkdir()
+                observed.append(run_invitegw(big, port, root / f"ops{number}", ops=True))
             print(
                 f"{number:>5}  {ours[-1].rate:>10.0f}  {ours[-1].plan_seconds:>8.1f}  "
-                f"{plain[-1].rate:>9.0f}  {bare[-1].rate:>8.0f}",
+                f"{plain[-1].rate:>9.0f}  {bare[-1].rate:>8.0f}"
+                + (f"  {observed[-1].rate:>8.0f}" if args.ops else ""),
                 flush=True,
             )
         best = (max(r.rate for r in ours), max(r.rate for r in plain), max(r.rate for r in bare))
@@ -426,7 +447,15 @@ def main() -> int:
         print(f"{'med.':>5}  {median[0]:>10.0f}  {'':>8}  {median[1]:>9.0f}  {median[2]:>8.0f}")
         print(f"ratio invitegw / minimal pipeline: {median[0] / median[1]:.2f} (target >= 0.6)")
         print(f"ratio invitegw / bare smtplib:     {median[0] / median[2]:.2f}")
+        if observed:
+            on = statistics.median(r.rate for r in observed)
+            print(
+                f"ratio invitegw / minimal with metrics and JSON logs on: {on / median[1]:.2f}; "
+                f"on / off: {on / median[0]:.3f}"
+            )
         minimal.built.clear()
+        if args.no_memory:
+            return 0
         low = peak_memory(small, port)
         high = peak_memory(big, port)
         print(

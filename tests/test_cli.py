@@ -86,9 +86,10 @@ def test_building_the_parser_and_printing_help_loads_no_heavy_module() -> None:
 def test_every_group_is_registered_and_listed_in_help() -> None:
     parser = build_parser()
     text = parser.format_help()
-    for name in ("demo", "serve", "outbox", "ingest", "quarantine", "ics", "db", "crm", "smtp"):
+    names = ("demo", "serve", "status", "health", "prune", "outbox", "ingest", "quarantine")
+    for name in (*names, "ics", "db", "crm", "smtp"):
         assert name in text
-    assert len(COMMAND_GROUPS) == 9
+    assert len(COMMAND_GROUPS) == 11
 
 
 def test_choices_spelled_out_for_a_light_start_match_the_enums() -> None:

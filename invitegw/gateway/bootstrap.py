@@ -42,6 +42,7 @@ from invitegw.gateway.inbound.smtp_listener import (
 from invitegw.gateway.inbound.smtp_source import SpoolWorker
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext
 from invitegw.gateway.mailauth import mailbox_login, smtp_login
+from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
 from invitegw.gateway.outbound.feed import FeedOptions, Outbound, request_resend
@@ -106,6 +107,8 @@ class Gateway:
     crm_factory: CrmFactory
     worker: str
     schema: SchemaStatus | None = None
+    # Event metrics and event log lines (metrics kept when [http] listen is set).
+    instruments: Instruments = field(default_factory=Instruments)
     extras: dict[str, object] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
     # The inbound side's parts, built once by inbound_parts() ("-- inbound parts" below).
@@ -328,6 +331,7 @@ def build_gateway(
         crm_factory=crm_factory,
         worker=worker_id(settings),
         schema=schema,
+        instruments=Instruments(enabled=bool(settings.http.listen)),
         closers=closers,
     )
 
@@ -379,6 +383,7 @@ def worker_context(gateway: Gateway) -> WorkerContext:
         worker=gateway.worker,
         lease_duration=worker.lease_duration,
         heartbeat=worker.heartbeat,
+        on_lease=gateway.instruments.lease,
     )
 
 
@@ -554,10 +559,12 @@ def inbound_parts(gateway: Gateway, *, pipeline: Pipeline | None = None) -> Inbo
     def listener(notify: Callable[[], None]) -> ListenerService:
         return listener_service(gateway, notify=notify)
 
+    # The sources run it observed: each message timed, counted and logged as an event.
+    observed = ObservedPipeline(used, gateway.instruments)
     gateway.inbound = InboundParts(
         pipeline=used,
-        imap=tuple(imap_source(gateway, mailbox, used) for mailbox in settings.mailboxes),
-        spool=spool_worker(gateway, used) if listening else None,
+        imap=tuple(imap_source(gateway, mailbox, observed) for mailbox in settings.mailboxes),
+        spool=spool_worker(gateway, observed) if listening else None,
         listener=listener if listening else None,
     )
     return gateway.inbound
@@ -660,6 +667,7 @@ def build_dispatcher(
         worker=gateway.worker,
         options=options,
         rng=rng,
+        instruments=gateway.instruments,
     )
 
 

@@ -31,7 +31,9 @@ from invitegw.gateway.commands import (
     inbound,
     mailcheck,
     outbox,
+    prune,
     serve,
+    status,
 )
 
 __all__ = ["COMMAND_GROUPS", "CommandGroup", "build_parser", "main"]
@@ -50,6 +52,8 @@ class CommandGroup(Protocol):
 COMMAND_GROUPS: tuple[CommandGroup, ...] = (
     demo,
     serve,
+    status,
+    prune,
     outbox,
     inbound,
     ics,

@@ -56,7 +56,13 @@ def test_a_configured_database_must_be_upgraded_first(
 def test_the_embedded_default_upgrades_itself(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(capsys, "crm", "user", "add", "a@example.com", "--name", "A") == (0, "1\n", "")
+    code, out, err = _run(capsys, "crm", "user", "add", "a@example.com", "--name", "A")
+    assert (code, out) == (0, "1\n")
+    # Said before it is done: run from the wrong folder, ./data would appear without a word.
+    assert err == (
+        f"invitegw: creating the embedded database in {in_tmp / 'data'} "
+        "(no [database] url; --config or INVITEGW_DATA_DIR choose another place)\n"
+    )
     assert (in_tmp / "data" / "invitegw.sqlite3").is_file()
     assert _run(capsys, "db", "current")[1].endswith("up to date\n")
 

@@ -12,6 +12,7 @@ per line.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.crm_common import crm_session
@@ -47,6 +48,7 @@ def register(subparsers: Subparsers) -> None:
     check = groups.add_parser(
         "check", help="connect to the configured CRM and report what was found"
     )
+    check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(func=_check)
 
 
@@ -86,6 +88,13 @@ def _check(args: argparse.Namespace) -> int:
     from invitegw.gateway.app.crm import check_crm
     from invitegw.gateway.commands.terminal import for_terminal_lines
 
-    result = check_crm(settings_for(args))
-    print(for_terminal_lines(result.text))
+    settings = settings_for(args)
+    result = check_crm(settings)
+    if getattr(args, "json", False):
+        from invitegw.gateway.commands.output import json_line
+
+        record = {"adapter": settings.crm.adapter, "ok": result.ok, "report": result.text}
+        sys.stdout.write(json_line(record))
+    else:
+        print(for_terminal_lines(result.text))
     return 0 if result.ok else 1

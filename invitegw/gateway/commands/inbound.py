@@ -9,8 +9,10 @@ harmless. ``--dry-run`` decides but writes nothing. Output: one line per event, 
 recurrence_id, method, outcome, task_id, reason, already_processed`` (true: handled by an
 earlier run, nothing done now; ``outcome`` is then the earlier one). A summary goes to
 stderr, counting apart what this run did and what was handled before, with a hint when
-something was quarantined for a cause a person can fix (an unknown sender, no owner). A
-progress line is drawn on stderr when it is a terminal.
+something was quarantined for a cause a person can fix (an unknown sender, no owner). On
+a terminal, a progress bar on stderr moves with each message (its rate, the time left).
+``--dry-run`` writes nothing, not even a new embedded database: without one it decides
+against an empty one in a temporary folder.
 
 ``quarantine list`` shows the messages set aside, newest first (``--all`` includes the
 released ones; ``--json`` one object per line with ``id, created_at, source, reference,
@@ -26,6 +28,7 @@ run it again, what was handled is skipped).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -36,6 +39,8 @@ from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.output import json_line, print_records, shorten
 
 if TYPE_CHECKING:
+    from invitegw.gateway.bootstrap import Gateway
+    from invitegw.gateway.inbound.file_source import FileInput
     from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 
 __all__ = ["Tally", "event_records", "register"]
@@ -142,30 +147,6 @@ def _print_result(result: MessageResult, file: str | None, *, as_json: bool, out
     out.flush()
 
 
-class _Progress:
-    """A one-line progress display on a terminal's stderr (nothing otherwise)."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total = total
-        self.stream = stream
-        self.enabled = stream.isatty() and total > 1
-
-    def show(self, done: int, messages: int) -> None:
-        if self.enabled:
-            width = 30
-            filled = width * done // self.total
-            self.stream.write(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} inputs, "
-                f"{messages} messages"
-            )
-            self.stream.flush()
-
-    def end(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def _owner(value: str | None) -> str | None:
     from invitegw.domain.addresses import normalize_address
 
@@ -252,7 +233,11 @@ class Tally:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from invitegw.gateway.bootstrap import build_gateway, file_source, inbound_pipeline
+    import dataclasses
+    import tempfile
+
+    from invitegw.gateway.bootstrap import build_gateway
+    from invitegw.gateway.commands.common import database_exists
     from invitegw.gateway.inbound.file_source import collect_inputs
 
     owner = _owner(args.owner)
@@ -261,41 +246,61 @@ def _ingest(args: argparse.Namespace) -> int:
     if skipped:
         listed = ", ".join(str(p) for p in skipped)
         print(f"invitegw: skipped, not mail or calendars: {_for_terminal(listed)}", file=sys.stderr)
-    gateway = build_gateway(settings_for(args))
+    with contextlib.ExitStack() as scope:
+        settings = settings_for(args)
+        if args.dry_run and not database_exists(settings):
+            # A dry run writes nothing: not even the embedded database in this folder.
+            folder = Path(scope.enter_context(tempfile.TemporaryDirectory()))
+            print(
+                f"invitegw: dry run: there is no database at {settings.data_dir} yet; "
+                "deciding against an empty one in a temporary folder (an empty CRM)",
+                file=sys.stderr,
+            )
+            settings = dataclasses.replace(settings, data_dir=folder)
+        gateway = build_gateway(settings)
+        scope.callback(gateway.close)
+        return _ingest_inputs(args, gateway, inputs, owner)
+
+
+def _ingest_inputs(
+    args: argparse.Namespace, gateway: Gateway, inputs: list[FileInput], owner: str | None
+) -> int:
+    from invitegw.gateway.bootstrap import file_source, inbound_pipeline
+    from invitegw.gateway.commands.progress import IngestProgress
+
     tally = Tally()
-    progress = _Progress(len(inputs), sys.stderr)
+    progress = IngestProgress(inputs, sys.stderr)
 
     def on_result(message: ReceivedMessage, result: MessageResult) -> None:
         tally.add(result)
+        progress.message([e.outcome.value for e in result.events])
         _print_result(result, message.reference, as_json=args.json, out=sys.stdout)
 
     def on_error(exc: GatewayError) -> None:  # this file could not be read: go on
-        progress.end()
-        print(f"invitegw: {_for_terminal(exc)}", file=sys.stderr)
+        progress.note(f"invitegw: {_for_terminal(exc)}")
+        if not progress.enabled:
+            print(f"invitegw: {_for_terminal(exc)}", file=sys.stderr)
 
-    try:
-        source = file_source(
-            gateway,
-            inputs,
-            inbound_pipeline(gateway),
-            owner=owner,
-            dry_run=args.dry_run,
-            on_result=on_result,
-            on_error=on_error,
-            on_input=lambda done: progress.show(done, tally.messages),
-        )
-        report = source.drain()
-    except (CrmUnavailableError, StorageError) as exc:
-        progress.end()
-        print(
-            f"invitegw: stopped after {tally.messages} messages: {_for_terminal(exc)}; run it "
-            "again when it is back (what was handled is skipped)",
-            file=sys.stderr,
-        )
-        return 1
-    finally:
-        gateway.close()
-    progress.end()
+    with progress:
+        try:
+            source = file_source(
+                gateway,
+                inputs,
+                inbound_pipeline(gateway),
+                owner=owner,
+                dry_run=args.dry_run,
+                on_result=on_result,
+                on_error=on_error,
+            )
+            report = source.drain()
+        except (CrmUnavailableError, StorageError) as exc:
+            progress.note(f"invitegw: stopped after {tally.messages} messages")
+            print(
+                f"invitegw: stopped after {tally.messages} messages: {_for_terminal(exc)}; run "
+                "it again when it is back (what was handled is skipped)",
+                file=sys.stderr,
+            )
+            return 1
     print(tally.summary(dry_run=args.dry_run), file=sys.stderr)
     for hint in tally.hints():
         print(f"  hint: {hint}", file=sys.stderr)

@@ -14,6 +14,7 @@ last_error``; times ISO 8601 in UTC with ``Z``.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from invitegw.errors import GatewayError
@@ -47,6 +48,7 @@ def register(subparsers: Subparsers) -> None:
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("ids", nargs="*", type=int, default=[], metavar="ID", help="message ids")
     which.add_argument("--dead", action="store_true", help="every dead message")
+    retry.add_argument("--json", action="store_true", help='print {"requeued": N}')
     retry.set_defaults(func=_retry)
 
 
@@ -91,5 +93,10 @@ def _retry(args: argparse.Namespace) -> int:
         count = retry_outbox(gateway, ids=args.ids, every_dead=args.dead)
     finally:
         gateway.close()
+    if getattr(args, "json", False):
+        from invitegw.gateway.commands.output import json_line
+
+        sys.stdout.write(json_line({"requeued": count}))
+        return 0
     print(f"{count} message{'s' if count != 1 else ''} queued again")
     return 0

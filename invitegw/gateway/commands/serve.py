@@ -102,12 +102,21 @@ def _embedded_sink(args: argparse.Namespace, settings: Settings) -> LocalSink | 
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from invitegw.gateway.logs import configure_logging
+
+    settings = settings_for(args)
+    # [logging] for this run only: the previous handlers and levels come back after.
+    restore_logging = configure_logging(settings.logging, verbosity=args.verbose)
+    try:
+        return _serve_with(args, settings)
+    finally:
+        restore_logging()
+
+
+def _serve_with(args: argparse.Namespace, settings: Settings) -> int:
     from invitegw.gateway.bootstrap import build_gateway
     from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 
-    if not args.verbose:
-        logging.getLogger("invitegw").setLevel(logging.INFO)
-    settings = settings_for(args)
     sink = _embedded_sink(args, settings)
     with sink if sink is not None else contextlib.nullcontext():
         gateway = build_gateway(settings)
@@ -129,8 +138,11 @@ def _once(scheduler: GatewayScheduler, *, as_json: bool) -> int:
         waiting_note,
     )
     from invitegw.gateway.commands.terminal import for_terminal
+    from invitegw.gateway.operations import record_once, write_once
 
+    monitor = record_once(scheduler)  # each job's run recorded in this worker's heartbeat
     outcomes = scheduler.run_once()
+    write_once(monitor)
     gateway = scheduler.runtime.gateway
     waiting = waiting_messages(gateway)
     for outcome in outcomes:
@@ -147,7 +159,11 @@ def _once(scheduler: GatewayScheduler, *, as_json: bool) -> int:
 
 
 def _until_stopped(scheduler: GatewayScheduler, stop_timeout: float) -> int:
+    from invitegw.gateway.operations import attach_operations
+
     runtime = scheduler.runtime
+    # Heartbeat, HTTP endpoints, systemd notify and watchdog, job tracking.
+    ops = attach_operations(scheduler)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("%s received: stopping", signal.Signals(signum).name)
@@ -156,6 +172,7 @@ def _until_stopped(scheduler: GatewayScheduler, stop_timeout: float) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         scheduler.start()
+        ops.ready()
         print(
             f"invitegw serving as {runtime.gateway.worker}; stop with Ctrl-C",
             file=sys.stderr,
@@ -168,7 +185,9 @@ def _until_stopped(scheduler: GatewayScheduler, stop_timeout: float) -> int:
         while not scheduler.wait(0.5):
             pass
     finally:
+        ops.stopping()
         scheduler.shutdown(timeout=stop_timeout)
+        ops.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     logger.info("stopped")

@@ -50,9 +50,13 @@ __all__ = [
     "EmailFieldSettings",
     "ExternalInvitationPolicy",
     "ForwarderPolicy",
+    "HttpSettings",
     "InboundSettings",
     "LimitsSettings",
     "ListenerSettings",
+    "LogFormat",
+    "LogLevelName",
+    "LoggingSettings",
     "MailboxSettings",
     "NonInviteeReplyPolicy",
     "OAuth2Settings",
@@ -412,10 +416,88 @@ class WorkerSettings:
     id: str = ""
     lease_duration: dt.timedelta = field(default=60 * _SECONDS, metadata=meta(min=5))
     heartbeat: dt.timedelta = field(default=20 * _SECONDS, metadata=meta(min=1))
+    # A loop that does work (a job, a watcher, the spool worker) and made no progress for
+    # this long past its own wait is stuck: the systemd watchdog is no longer pinged.
+    stall_timeout: dt.timedelta = field(default=300 * _SECONDS, metadata=meta(min=1))
 
     def _check(self, path: str) -> None:
         if self.heartbeat >= self.lease_duration:
             raise ConfigError(f"{path}.heartbeat: must be shorter than {path}.lease_duration")
+
+
+class LogFormat(StrEnum):
+    """How log lines are written."""
+
+    TEXT = "text"  # for people (journald adds the time and the priority)
+    JSON = "json"  # one JSON object per line, stable keys, for log collectors
+
+
+class LogLevelName(StrEnum):
+    """A logging level by name."""
+
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    """``[logging]``: the format of ``serve``'s log lines and the levels per logger."""
+
+    format: LogFormat = LogFormat.TEXT
+    level: LogLevelName = LogLevelName.INFO
+    # "logger=level" pairs: "invitegw.gateway.inbound=debug", "uvicorn=warning".
+    levels: tuple[str, ...] = ()
+
+    def _check(self, path: str) -> None:
+        for index, entry in enumerate(self.levels):
+            name, _, level = entry.partition("=")
+            if not name.strip() or level.strip().lower() not in set(LogLevelName):
+                raise ConfigError(
+                    f"{path}.levels[{index}]: expected 'logger=level' with a level of "
+                    f"{', '.join(m.value for m in LogLevelName)}, got {entry!r}"
+                )
+
+    @property
+    def logger_levels(self) -> dict[str, LogLevelName]:
+        """``levels`` as a mapping of logger name to level."""
+        out: dict[str, LogLevelName] = {}
+        for entry in self.levels:
+            name, _, level = entry.partition("=")
+            out[name.strip()] = LogLevelName(level.strip().lower())
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """``[http]``: the HTTP endpoints of ``serve`` (/healthz, /readyz, /metrics)."""
+
+    # "host:port" ("[::1]:8080" for IPv6); empty: no HTTP server.
+    listen: str = ""
+
+    def _check(self, path: str) -> None:
+        if self.listen:
+            try:
+                self.address  # noqa: B018 - parses and validates
+            except ValueError as exc:
+                raise ConfigError(f"{path}.listen: {exc}") from None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """``listen`` as (host, port), or ``None`` when the server is off.
+
+        Raises:
+            ValueError: ``listen`` is not ``host:port`` with a port 0-65535.
+        """
+        if not self.listen:
+            return None
+        host, sep, port = self.listen.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected 'host:port' (e.g. '127.0.0.1:8080'), got {self.listen!r}")
+        return host, int(port)
 
 
 def _default_calendars() -> tuple[CalendarSettings, ...]:
@@ -437,6 +519,8 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def _check(self, path: str) -> None:
         if not self.calendars:

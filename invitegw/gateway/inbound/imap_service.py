@@ -179,6 +179,8 @@ class MailboxService:
             self._watcher = watcher
             self.tenures += 1
             self._cond.notify_all()
+        if self.source.worker.on_lease is not None:
+            self.source.worker.on_lease(self.lease.name, "taken")
         logger.info(
             "%s: lease %s taken by %s", self.name, self.lease.name, self.source.worker.worker
         )
@@ -192,3 +194,5 @@ class MailboxService:
             self._cond.notify_all()
         if watcher is not None and release:
             self.lease.release()
+        if watcher is not None and self.source.worker.on_lease is not None:
+            self.source.worker.on_lease(self.lease.name, "released" if release else "lost")

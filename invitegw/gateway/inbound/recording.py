@@ -108,7 +108,8 @@ def record_message(
     position = message.position if release_row is None else None
     _append(session, message, identity, outcome, first_reason, details, position, now)
     log_events(session, [_log_entry(now, event, identity.message_id) for event in events])
-    logger.info(
+    # DEBUG: serve's sources log each message at INFO as an event (metrics.ObservedPipeline)
+    logger.debug(
         "inbound message %s from %s: %s%s",
         identity.message_id or "(no Message-ID)",
         message.reference or message.source,

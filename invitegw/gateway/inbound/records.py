@@ -180,6 +180,7 @@ def event_record(
     state: LedgerState,
     task_id: str | None,
     now: dt.datetime,
+    ends_at: dt.datetime | None = None,
 ) -> InboundEvent:
     """Insert the ledger row of ``key`` (written at once: it has its id).
 
@@ -190,6 +191,7 @@ def event_record(
         state: active, or cancel-seen.
         task_id: the CRM task, if one was made.
         now: the current time.
+        ends_at: when the invitation ends (``None``: never, or not known).
 
     Returns:
         The row.
@@ -203,6 +205,7 @@ def event_record(
         dtstamp=version.dtstamp,
         fingerprint=fingerprint,
         state=InboundState(state.value),
+        ends_at=ends_at,
         created_at=now,
         updated_at=now,
     )

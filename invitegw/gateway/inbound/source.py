@@ -102,6 +102,8 @@ class WorkerContext:
         worker: this worker's id among workers (lease and claim holder).
         lease_duration: how long a lease lasts without a heartbeat.
         heartbeat: the time between lease heartbeats.
+        on_lease: told ``(lease, change)`` when this worker's watcher ``taken``, ``lost``
+            or ``released`` a mailbox lease (the metrics).
     """
 
     store: Store
@@ -109,6 +111,7 @@ class WorkerContext:
     worker: str
     lease_duration: dt.timedelta = dt.timedelta(seconds=60)
     heartbeat: dt.timedelta = dt.timedelta(seconds=20)
+    on_lease: Callable[[str, str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from invitegw.domain.records import (
 )
 from invitegw.errors import CrmNotFoundError
 from invitegw.gateway.inbound.context import InboundMessage
+from invitegw.gateway.inbound.event_end import event_ends_at, note_event_end
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome
 from invitegw.gateway.inbound.parties import MessageParties
 from invitegw.gateway.inbound.records import (
@@ -150,6 +151,8 @@ def apply_decision(
 
 def _source(item: TaskEvent, row: InboundEvent, *, new: bool = False) -> None:
     unit = item.unit
+    if not new:  # a new row got its end with the INSERT
+        note_event_end(row, item.event, new=False)  # `invitegw prune` keeps what is not over
     add_source(
         unit.session,
         row,
@@ -228,6 +231,7 @@ def _apply_create(
             state=LedgerState.ACTIVE,
             task_id=task.id,
             now=unit.now,
+            ends_at=event_ends_at(event),
         )
     else:
         row.task_id = task.id
@@ -335,6 +339,7 @@ def _apply_record_cancel(
             state=LedgerState.CANCEL_SEEN,
             task_id=None,
             now=unit.now,
+            ends_at=event_ends_at(item.event),
         )
     else:
         set_version(row, item.version, unit.now)

@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from invitegw.domain.backoff import backoff
 from invitegw.domain.records import LogLevel
 from invitegw.errors import AddressError, DeliveryError, MimeError, TransientDeliveryError
 from invitegw.gateway.config import RetrySettings
+from invitegw.gateway.metrics import Instruments
 from invitegw.gateway.outbound.ledger import crm_note
 from invitegw.gateway.storage import (
     DeliveryState,
@@ -146,12 +148,14 @@ class Dispatcher:
         worker: str,
         options: DispatchOptions | None = None,
         rng: Callable[[], float] | None = None,
+        instruments: Instruments | None = None,
     ) -> None:
         self.units = units
         self.sender = sender
         self.worker = worker
         self.options = options or DispatchOptions()
         self._rng = rng or random.random
+        self.instruments = instruments or Instruments(enabled=False)
 
     def flush(
         self, *, stop: threading.Event | None = None, limit: int | None = None
@@ -244,6 +248,7 @@ class Dispatcher:
         self, smtp: SmtpSession, uow: UnitOfWork, row: _Claimed, report: DispatchReport
     ) -> DeliveryError | None:
         """Send one message and record the outcome; the error when the relay is unreachable."""
+        started = time.perf_counter()
         try:
             if not row.raw:
                 raise MimeError("the outbox row has no message bytes")
@@ -251,14 +256,36 @@ class Dispatcher:
                 row.raw, mail_from=row.sender, rcpt_to=[row.recipient], message_id=row.message_id
             )
         except TransientDeliveryError as exc:
+            self._observe(row, "temporary", started, exc)
             self._failed(uow, row, report, exc, permanent=False)
             # No recipient named: the connection, TLS or AUTH failed, not this message.
             return exc if exc.recipient is None else None
         except (DeliveryError, AddressError, MimeError) as exc:
+            reason = (
+                "address"
+                if isinstance(exc, AddressError)
+                else "mime"
+                if isinstance(exc, MimeError)
+                else "rejected"
+            )
+            self._observe(row, reason, started, exc)
             self._failed(uow, row, report, exc, permanent=True)
             return None
+        self._observe(row, "sent", started, None)
         self._sent(uow, row, report)
         return None
+
+    def _observe(
+        self, row: _Claimed, outcome: str, started: float, error: Exception | None
+    ) -> None:
+        self.instruments.delivery(
+            row.kind,
+            outcome,
+            time.perf_counter() - started,
+            message_id=row.message_id,
+            meeting=row.crm_meeting_id,
+            error=str(error) if error is not None else None,
+        )
 
     # -- outcomes ----------------------------------------------------------------------------
 

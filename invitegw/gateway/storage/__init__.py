@@ -41,6 +41,7 @@ from invitegw.gateway.storage.models import (
     QuarantinedMessage,
     SpooledMessage,
     SpoolState,
+    WorkerHeartbeat,
 )
 from invitegw.gateway.storage.outbox import (
     cancel_unsent,
@@ -98,6 +99,7 @@ __all__ = [
     "Store",
     "StoreCheckpoint",
     "StoreSpool",
+    "WorkerHeartbeat",
     "acquire_lease",
     "append_processed",
     "cancel_unsent",

@@ -7,7 +7,8 @@
   turned into tasks), :class:`ProcessedMessage`, :class:`QuarantinedMessage`,
   :class:`SpooledMessage` (mail the SMTP listener accepted, stored before its 250 reply).
 - Bookkeeping: :class:`ImapCheckpoint`, :class:`Cursor` (e.g. the CRM change-feed cursor),
-  :class:`Lease` (multi-worker ownership), :class:`EventLogEntry` (the delivery/event log).
+  :class:`Lease` (multi-worker ownership), :class:`EventLogEntry` (the delivery/event log),
+  :class:`WorkerHeartbeat` (each ``serve`` process and what it last saw, for ``status``).
 
 Every timestamp is an aware UTC datetime (:class:`~invitegw.sqltypes.UtcDateTime`). The
 schema itself is created by the Alembic migrations in ``invitegw/gateway/migrations``; a test
@@ -60,6 +61,7 @@ __all__ = [
     "QuarantinedMessage",
     "SpoolState",
     "SpooledMessage",
+    "WorkerHeartbeat",
 ]
 
 # Column widths: RFC 5321 caps an address at 320 octets (64 + 1 + 255); RFC 5322 caps a
@@ -260,6 +262,9 @@ class InboundEvent(GatewayBase):
     state: Mapped[InboundState] = mapped_column(
         enum_type(InboundState), default=InboundState.ACTIVE
     )
+    # When the invitation (its last occurrence) ends, as last received; NULL for a series
+    # without an end or a row written before this column: `invitegw prune` keeps those.
+    ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -294,7 +299,10 @@ class ProcessedMessage(GatewayBase):
     """
 
     __tablename__ = "processed_messages"
-    __table_args__ = (UniqueConstraint("source", "uidvalidity", "uid"),)
+    __table_args__ = (
+        UniqueConstraint("source", "uidvalidity", "uid"),
+        Index("ix_processed_messages_source_processed_at", "source", "processed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source: Mapped[str] = mapped_column(BoundedString(64))
@@ -397,3 +405,25 @@ class EventLogEntry(GatewayBase):
     message_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID))
     text: Mapped[str] = mapped_column(SafeText())
     details: Mapped[JsonDict | None]
+
+
+class WorkerHeartbeat(GatewayBase):
+    """One ``invitegw serve`` process: who it is and what it last saw (``invitegw status``).
+
+    Written at start, at every heartbeat and at a clean stop; ``serve --once`` writes one
+    row at the end of its pass. ``state`` holds the process's own view, which no other
+    table has: each mailbox watcher's connection, last IDLE event and last error, the SMTP
+    listener, each job's last run and outcome.
+    """
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(BoundedString(128), primary_key=True)
+    host: Mapped[str] = mapped_column(BoundedString(255, overflow="cut"))
+    pid: Mapped[int]
+    version: Mapped[str] = mapped_column(BoundedString(64, overflow="cut"))
+    mode: Mapped[str] = mapped_column(BoundedString(16), default="serve")  # serve | once
+    started_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(index=True)
+    stopped_at: Mapped[dt.datetime | None]
+    state: Mapped[JsonDict | None]

@@ -6,7 +6,9 @@
 - :class:`MessageHandler` and :class:`Checkpoint`: the ports the gateway implements (the
   checkpoint is a database row there; :class:`MemoryCheckpoint` keeps it in memory).
 - :class:`WatchConfig`: folders, batch sizes, intervals.
-- :class:`WatcherEvents`: counters a test (or a health check) can wait on.
+- :class:`WatcherEvents`: counters a test (or a health check) can wait on, when each event
+  last happened, the last error, how many messages wait, and the loop's progress ticks
+  (a watchdog tells a stuck loop from one that waits on purpose).
 """
 
 from __future__ import annotations
@@ -223,20 +225,54 @@ class WatchEvent(StrEnum):
 
 
 class WatcherEvents:
-    """Counts :class:`WatchEvent` occurrences; callers wait for counts with a deadline."""
+    """Counts :class:`WatchEvent` occurrences; callers wait for counts with a deadline.
+
+    Also kept for health checks: when each event last happened (:meth:`last`, wall-clock
+    seconds), the last session error (:attr:`last_error`), how many messages of the folder
+    were waiting at the last look (:attr:`waiting`), and the loop's last progress tick
+    (:attr:`progress`: monotonic seconds, and how long the loop may wait before the next).
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._counts: Counter[WatchEvent] = Counter()
+        self._last: dict[WatchEvent, float] = {}
         self.batch_sizes: list[int] = []
+        self.last_error: str | None = None
+        self.waiting = 0
+        # One tuple, replaced whole: readers in other threads never see half an update.
+        self.progress: tuple[float, float] = (time.monotonic(), 0.0)
 
-    def fire(self, event: WatchEvent, *, batch_size: int | None = None) -> None:
-        """Record one occurrence and wake the waiters."""
+    def fire(
+        self, event: WatchEvent, *, batch_size: int | None = None, error: str | None = None
+    ) -> None:
+        """Record one occurrence and wake the waiters.
+
+        Parameters:
+            event: what happened.
+            batch_size: a finished batch's size (``BATCH``).
+            error: why the session failed (``DISCONNECTED``).
+        """
         with self._cond:
             self._counts[event] += 1
+            self._last[event] = time.time()
             if batch_size is not None:
                 self.batch_sizes.append(batch_size)
+            if error is not None:
+                self.last_error = error
+            if event is WatchEvent.HANDLED and self.waiting > 0:
+                self.waiting -= 1
             self._cond.notify_all()
+        self.tick()
+
+    def tick(self, within: float = 0.0) -> None:
+        """The loop made progress; it may now wait up to ``within`` seconds (no lock)."""
+        self.progress = (time.monotonic(), within)
+
+    def last(self, event: WatchEvent) -> float | None:
+        """When ``event`` last happened (``time.time()`` seconds), or ``None``."""
+        with self._cond:
+            return self._last.get(event)
 
     def count(self, event: WatchEvent) -> int:
         """How often ``event`` happened so far."""

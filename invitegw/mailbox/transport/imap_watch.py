@@ -184,15 +184,17 @@ class ImapWatcher:
                     failures = 0
                     self._serve(connection)
                 except _FatalError as fatal:
+                    self.events.last_error = str(fatal.error)
                     logger.error("IMAP watcher %s stops: %s", self.config.name, fatal.error)
                     raise fatal.error from fatal.error.__cause__
                 except GatewayError as exc:  # IMAP trouble, or the checkpoint store's
-                    self.events.fire(WatchEvent.DISCONNECTED)
+                    self.events.fire(WatchEvent.DISCONNECTED, error=str(exc))
                     delay = self._backoff(failures)
                     failures += 1
                     logger.warning(
                         "IMAP %s: %s; reconnecting in %.2f s", self.config.name, exc, delay
                     )
+                    self.events.tick(within=delay)
                     self._stop.wait(delay)
                 finally:
                     self._save_checkpoint()
@@ -332,6 +334,7 @@ class ImapWatcher:
             if timeout <= 0:
                 return  # a retry is due: drain again at once
         if not (self.config.use_idle and connection.has("IDLE")):
+            self.events.tick(within=timeout)
             self._stop.wait(timeout)
             return
         deadline = time.monotonic() + min(timeout, self.config.idle_timeout)
@@ -342,7 +345,9 @@ class ImapWatcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                result = connection.idle_wait(min(remaining, self.config.wakeup_interval))
+                wait = min(remaining, self.config.wakeup_interval)
+                self.events.tick(within=wait)
+                result = connection.idle_wait(wait)
                 if result.bye:
                     raise MailboxError("the server said BYE during IDLE")
                 if result.changed or result.suspect:
@@ -363,6 +368,7 @@ class ImapWatcher:
             self._pending = {u: t for u, t in self._pending.items() if u in present}
             now = self._clock()
             due = [u for u in uids if u not in handed and self._pending.get(u, now) <= now]
+            self.events.waiting = len(due)
             if not due:
                 break
             batch_size = self.config.batch_size
@@ -372,6 +378,7 @@ class ImapWatcher:
                 chunk = due[start : start + batch_size]
                 handed.update(chunk)
                 self._batch(connection, chunk)
+        self.events.waiting = len(self._pending)
         self.events.fire(WatchEvent.POLLED)
 
     def _batch(self, connection: ImapConnection, uids: Sequence[int]) -> None:
@@ -408,6 +415,7 @@ class ImapWatcher:
                     internal_date=info.internal_date,
                     oversized=oversized,
                 )
+                self.events.tick()
                 self._apply(connection, message, self._call(message), moves)
                 count += 1
         finally:

@@ -29,6 +29,7 @@ import logging
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,6 +319,13 @@ class ListenerServer:
     def port(self) -> int:
         """The bound port (the picked one when the config said 0)."""
         return self._port
+
+    @property
+    def running(self) -> bool:
+        """Whether the listener is started and its thread serves (health checks)."""
+        controller = self._controller
+        thread = getattr(controller, "_thread", None) if controller is not None else None
+        return isinstance(thread, threading.Thread) and thread.is_alive()
 
     def start(self) -> None:
         """Bind and serve in a background thread.
