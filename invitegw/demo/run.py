@@ -39,10 +39,9 @@ from invitegw.demo.inbound import (
 )
 from invitegw.domain.records import EntityType, LogTarget
 from invitegw.errors import GatewayError
-from invitegw.gateway.bootstrap import Gateway, build_gateway
+from invitegw.gateway.bootstrap import Gateway, build_gateway, build_scheduler
 from invitegw.gateway.config import CalendarSettings, CrmSettings, Settings, SmtpSettings
 from invitegw.gateway.local_sink import LocalSink, SinkMessage
-from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.ics import parse_calendar
 
 __all__ = ["DEMO_ZONE", "DemoResult", "StepMessage", "demo_settings", "first_monday", "run_demo"]
@@ -396,7 +395,7 @@ def _step(
     with gateway.store.session() as session:
         change(SqlCrmAdmin(session, clock=gateway.clock))
     with out.status(f"Step {number}: the gateway runs (poll the CRM, build, send)..."):
-        outcomes = GatewayScheduler(Runtime(gateway)).run_once()
+        outcomes = build_scheduler(gateway).run_once()
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise GatewayError(f"step {number}: {failed[0].name} failed: {failed[0].error}")

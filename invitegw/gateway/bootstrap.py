@@ -30,6 +30,7 @@ from invitegw.gateway.config import MailboxSettings, Settings
 from invitegw.gateway.inbound.config import InboundConfig
 from invitegw.gateway.inbound.file_source import FileInput, FileSource
 from invitegw.gateway.inbound.imap_source import ImapSource
+from invitegw.gateway.inbound.jobs import inbound_jobs, inbound_services
 from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.parts import InboundParts
 from invitegw.gateway.inbound.pipeline import InboundPipeline
@@ -46,7 +47,9 @@ from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
 from invitegw.gateway.outbound.feed import FeedOptions, Outbound, request_resend
+from invitegw.gateway.outbound.jobs import outbound_jobs_for
 from invitegw.gateway.outbound.reminders import Reminders
+from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import SchemaStatus, Store, ensure_schema, open_store
 from invitegw.gateway.uow import Clock, CrmFactory, UnitsOfWork
 from invitegw.itip.plan_model import IdSource, RandomIds
@@ -55,7 +58,6 @@ from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 if TYPE_CHECKING:
-    from invitegw.gateway.scheduler import Job, Runtime, Service
     from invitegw.mailbox.transport.imap_values import WatchConfig
     from invitegw.mailbox.transport.oauth.login import Login
     from invitegw.mailbox.transport.smtp_receive import ListenerConfig
@@ -570,40 +572,6 @@ def inbound_parts(gateway: Gateway, *, pipeline: Pipeline | None = None) -> Inbo
     return gateway.inbound
 
 
-def inbound_services(runtime: Runtime) -> Sequence[Service]:
-    """The scheduler's entry for the inbound services (:data:`~invitegw.gateway.scheduler.
-    SERVICE_FACTORIES`).
-
-    Parameters:
-        runtime: the gateway and the stop event.
-
-    Returns:
-        The watcher services, and the spool worker and the listener when enabled.
-
-    Raises:
-        ConfigError: a mailbox without a password, or a listener without addresses.
-    """
-    # Imported here: the scheduler (and APScheduler) is loaded by `serve`, not every command.
-    from invitegw.gateway.inbound.jobs import inbound_services as services
-
-    return services(inbound_parts(runtime.gateway))
-
-
-def inbound_jobs(runtime: Runtime) -> Sequence[Job]:
-    """The scheduler's entry for the inbound jobs (:data:`~invitegw.gateway.scheduler.
-    JOB_FACTORIES`).
-
-    Parameters:
-        runtime: the gateway and the stop event.
-
-    Returns:
-        The mailbox pass and the spool drain, each when its source is configured.
-    """
-    from invitegw.gateway.inbound.jobs import inbound_jobs as jobs  # as inbound_services
-
-    return jobs(inbound_parts(runtime.gateway))
-
-
 # -- outbound parts ------------------------------------------------------------------------
 # The outbound side's parts take a unit-of-work factory, their own settings and their
 # collaborators, never the gateway: these builders are where the gateway is taken apart.
@@ -690,3 +658,39 @@ def build_reminders(gateway: Gateway, *, ids: IdSource | None = None) -> Reminde
         lease=settings.worker.lease_duration,
         ids=ids,
     )
+
+
+# -- what `serve` runs -----------------------------------------------------------------------
+
+
+def build_scheduler(gateway: Gateway, *, runtime: Runtime | None = None) -> GatewayScheduler:
+    """The scheduler with every job and service of this worker, built from its parts.
+
+    The jobs in ``serve --once`` order: the CRM poll, the reminders, the mailbox pass and
+    the spool drain (each when configured), the outbox flush; the services: the IMAP
+    watchers, and the spool worker and the SMTP listener when enabled.
+
+    Parameters:
+        gateway: the assembled gateway.
+        runtime: the stop event and gateway to share (default: a new one for ``gateway``).
+
+    Returns:
+        The scheduler (nothing started).
+
+    Raises:
+        ConfigError: a mailbox without a secret, a listener without addresses, an
+            ``[smtp]`` that cannot make a sender.
+    """
+    runtime = runtime or Runtime(gateway)
+    parts = inbound_parts(gateway)
+    jobs = [
+        *outbound_jobs_for(
+            build_outbound(gateway),
+            build_reminders(gateway),
+            build_dispatcher(gateway),
+            intervals=gateway.settings.outbound,
+            wake=runtime.wake,
+        ),
+        *inbound_jobs(parts),
+    ]
+    return GatewayScheduler(runtime, jobs=jobs, services=inbound_services(parts))

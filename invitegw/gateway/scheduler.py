@@ -1,10 +1,11 @@
 """What ``invitegw serve`` runs: periodic jobs (APScheduler 3) and long-running services.
 
-The gateway's work is a registry of **jobs** (idempotent passes run at an interval: poll
-the CRM feed, send due reminders, flush the outbox) and **services** (things that run until
-stopped: the inbound side's IMAP watchers and SMTP listener). Each side registers a
-factory here, one line each (:data:`JOB_FACTORIES`, :data:`SERVICE_FACTORIES`), as
-``"module:function"`` taking the :class:`Runtime` and returning its jobs or services.
+The gateway's work is **jobs** (idempotent passes run at an interval: poll the CRM feed,
+send due reminders, flush the outbox, drain the mailboxes and the spool) and **services**
+(things that run until stopped: the IMAP watchers, the SMTP listener, the HTTP server).
+They are objects: the composition root builds them from the assembled parts
+(:func:`invitegw.gateway.bootstrap.build_scheduler`) and hands them to the scheduler, which
+knows nothing of what they do.
 
 :class:`GatewayScheduler` runs them: :meth:`~GatewayScheduler.run_once` runs every job
 once in its order and returns (``serve --once``, cron, tests); :meth:`~GatewayScheduler.start`
@@ -18,42 +19,28 @@ LOCKED), so APScheduler keeps no shared job store.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING, Protocol
 
 from invitegw.errors import GatewayError
 
 if TYPE_CHECKING:  # the composition root imports the scheduler's types, not the reverse
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from invitegw.gateway.bootstrap import Gateway
 
 __all__ = [
-    "JOB_FACTORIES",
-    "SERVICE_FACTORIES",
     "GatewayScheduler",
     "Job",
     "JobOutcome",
     "Runtime",
     "Service",
-    "load_factories",
 ]
 
 logger = logging.getLogger(__name__)
-
-# "module:function" → function(runtime) -> Sequence[Job]. The inbound side adds its own line
-# (its parts are assembled in the composition root, so its entries point there).
-JOB_FACTORIES: tuple[str, ...] = (
-    "invitegw.gateway.outbound.jobs:outbound_jobs",
-    "invitegw.gateway.bootstrap:inbound_jobs",
-)
-# "module:function" → function(runtime) -> Sequence[Service].
-SERVICE_FACTORIES: tuple[str, ...] = ("invitegw.gateway.bootstrap:inbound_services",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +74,7 @@ class Service(Protocol):
 
 @dataclass
 class Runtime:
-    """What job and service factories get: the gateway, the stop event, a way to wake a job."""
+    """What a serving process shares: its gateway, the stop event, a way to wake a job."""
 
     gateway: Gateway
     stop: threading.Event = field(default_factory=threading.Event)
@@ -113,50 +100,23 @@ class JobOutcome:
     error: str | None = None
 
 
-def load_factories(names: Sequence[str]) -> list[Callable[[Runtime], Sequence[Any]]]:
-    """The factory functions named ``"module:function"``.
-
-    Parameters:
-        names: the registry entries.
-
-    Returns:
-        The functions.
-    """
-    found = []
-    for entry in names:
-        module_name, _, attr = entry.partition(":")
-        found.append(getattr(importlib.import_module(module_name), attr))
-    return found
-
-
 class GatewayScheduler:
     """Runs the registered jobs and services (see the module docstring).
 
     Parameters:
         runtime: the gateway and stop event the jobs share.
-        jobs: the jobs (default: from :data:`JOB_FACTORIES`).
-        services: the services (default: from :data:`SERVICE_FACTORIES`).
+        jobs: the jobs.
+        services: the services.
     """
 
     def __init__(
-        self,
-        runtime: Runtime,
-        *,
-        jobs: Sequence[Job] | None = None,
-        services: Sequence[Service] | None = None,
+        self, runtime: Runtime, *, jobs: Sequence[Job], services: Sequence[Service]
     ) -> None:
         self.runtime = runtime
         runtime._wake = self._wake
-        self.jobs = sorted(
-            jobs if jobs is not None else self._from(JOB_FACTORIES), key=lambda j: j.order
-        )
-        self.services: list[Service] = list(
-            services if services is not None else self._from(SERVICE_FACTORIES)
-        )
+        self.jobs = sorted(jobs, key=lambda j: j.order)
+        self.services: list[Service] = list(services)
         self._scheduler: BackgroundScheduler | None = None
-
-    def _from(self, names: Sequence[str]) -> list[Any]:
-        return [item for factory in load_factories(names) for item in factory(self.runtime)]
 
     def _run(self, job: Job) -> JobOutcome:
         """One run of a job; our errors are logged, never raised into the scheduler."""
@@ -186,6 +146,10 @@ class GatewayScheduler:
 
     def start(self) -> None:
         """Start the services and the periodic jobs (each runs at once, then at its interval)."""
+        # APScheduler is loaded by `serve`, not by every command that builds a gateway.
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         for service in self.services:
             logger.info("starting %s", service.name)
             service.start()

@@ -114,14 +114,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _serve_with(args: argparse.Namespace, settings: Settings) -> int:
-    from invitegw.gateway.bootstrap import build_gateway
-    from invitegw.gateway.scheduler import GatewayScheduler, Runtime
+    from invitegw.gateway.bootstrap import build_gateway, build_scheduler
 
     sink = _embedded_sink(args, settings)
     with sink if sink is not None else contextlib.nullcontext():
         gateway = build_gateway(settings)
         try:
-            scheduler = GatewayScheduler(Runtime(gateway))
+            scheduler = build_scheduler(gateway)
             if args.once:
                 return _once(scheduler, as_json=args.json)
             return _until_stopped(scheduler, args.stop_timeout)

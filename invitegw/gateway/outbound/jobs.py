@@ -4,27 +4,20 @@
 from the parts the composition root built (the feed, the reminders, the dispatcher). A poll
 or a reminder run that queued mail wakes the outbox job at once, so an invitation does not
 wait for the next flush interval.
-
-:func:`outbound_jobs` is the entry :data:`invitegw.gateway.scheduler.JOB_FACTORIES` names
-while the scheduler still finds its jobs by name and hands over the whole gateway: it has
-the composition root build the parts (:mod:`invitegw.gateway.bootstrap`, "outbound parts"),
-so it is the one module here that imports it. Once the scheduler takes job objects, the
-composition root calls :func:`outbound_jobs_for` itself and this entry goes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from invitegw.gateway.bootstrap import build_dispatcher, build_outbound, build_reminders
 from invitegw.gateway.config import OutboundSettings
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchReport
 from invitegw.gateway.outbound.feed import Outbound, OutboundReport
 from invitegw.gateway.outbound.reminders import Reminders
-from invitegw.gateway.scheduler import Job, Runtime
+from invitegw.gateway.scheduler import Job
 
-__all__ = ["OUTBOX_JOB", "POLL_JOB", "REMINDER_JOB", "outbound_jobs", "outbound_jobs_for"]
+__all__ = ["OUTBOX_JOB", "POLL_JOB", "REMINDER_JOB", "outbound_jobs_for"]
 
 POLL_JOB = "crm-poll"
 REMINDER_JOB = "reminders"
@@ -72,23 +65,4 @@ def outbound_jobs_for(
         Job(POLL_JOB, intervals.poll_interval, poll, order=10),
         Job(REMINDER_JOB, intervals.reminder_interval, remind, order=20),
         Job(OUTBOX_JOB, intervals.flush_interval, flush, order=90),
-    )
-
-
-def outbound_jobs(runtime: Runtime) -> Sequence[Job]:
-    """The outbound jobs for ``runtime``'s gateway (the scheduler's registry entry).
-
-    Parameters:
-        runtime: the gateway and the stop event.
-
-    Returns:
-        The poll (first), the reminders, and the outbox flush (last).
-    """
-    gateway = runtime.gateway
-    return outbound_jobs_for(
-        build_outbound(gateway),
-        build_reminders(gateway),
-        build_dispatcher(gateway),
-        intervals=gateway.settings.outbound,
-        wake=runtime.wake,
     )

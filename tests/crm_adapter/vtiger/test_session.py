@@ -15,9 +15,8 @@ import pytest
 
 from invitegw.crm_adapter.vtiger import VtigerClient, VtigerCrm
 from invitegw.domain.records import EntityType, PartyRef
-from invitegw.gateway.bootstrap import build_gateway
+from invitegw.gateway.bootstrap import build_gateway, build_scheduler
 from invitegw.gateway.config import load_settings
-from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Store
 from tests.crm_adapter.vtiger.conftest import ACCESS_KEY, Seeder, make_options, requests_of
 from tests.crm_adapter.vtiger.replay_server import FakeVtiger, FakeVtigerServer, ManualClock
@@ -161,7 +160,7 @@ def test_the_gateway_keeps_one_session_across_passes_and_renews_it(
     seeder_logins = len(requests_of(fake, "login"))
     gateway = build_gateway(load_settings(gateway_config, os.environ))
     try:
-        scheduler = GatewayScheduler(Runtime(gateway))
+        scheduler = build_scheduler(gateway)
         for n in range(3):
             seed.event(f"Review {n}", contacts=[anna])
             clock.advance(120)

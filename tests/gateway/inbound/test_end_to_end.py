@@ -30,14 +30,13 @@ from invitegw.gateway.bootstrap import (
     imap_source,
     inbound_parts,
     inbound_pipeline,
-    inbound_services,
 )
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import ListenerSettings
 from invitegw.gateway.inbound.imap_service import MailboxService
+from invitegw.gateway.inbound.jobs import inbound_services
 from invitegw.gateway.inbound.model import InboundOutcome, MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
-from invitegw.gateway.scheduler import Runtime
 from invitegw.gateway.storage import Lease, Store
 from invitegw.ics import parse_calendar
 from invitegw.mailbox.transport.imap_values import WatchEvent
@@ -430,7 +429,7 @@ def test_the_listener_turns_an_accepted_message_into_a_task(inbound: Inbound) ->
     inbound_parts(gateway, pipeline=NotifyingPipeline(inbound_pipeline(gateway)))
     pipeline = inbound_parts(gateway).pipeline
     assert isinstance(pipeline, NotifyingPipeline)
-    services = list(inbound_services(Runtime(gateway)))
+    services = list(inbound_services(inbound_parts(gateway)))
     for service in services:
         service.start()
     try:

@@ -19,10 +19,9 @@ from sqlalchemy import select
 
 from invitegw.errors import ConfigError, StorageError
 from invitegw.gateway.bootstrap import (
+    build_scheduler,
     imap_source,
-    inbound_jobs,
     inbound_parts,
-    inbound_services,
     listener_service,
     spool_worker,
 )
@@ -30,7 +29,7 @@ from invitegw.gateway.config import CalendarSettings, ListenerSettings, MailboxS
 from invitegw.gateway.config.fields import Secret
 from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.inbound.imap_source import MailboxHandler, lease_name
-from invitegw.gateway.inbound.jobs import MAILBOX_JOB, SPOOL_JOB
+from invitegw.gateway.inbound.jobs import MAILBOX_JOB, SPOOL_JOB, inbound_jobs, inbound_services
 from invitegw.gateway.inbound.model import (
     EventResult,
     InboundOutcome,
@@ -270,7 +269,7 @@ def test_serve_once_drains_each_mailbox_and_the_spool_between_poll_and_flush(
     dovecot.append(support_user, mail(3))
     StoreSpool(store, gateway.clock)(mail(4, "Spooled"), "olga@example.com", ["crm@example.com"])
 
-    scheduler = GatewayScheduler(Runtime(gateway))
+    scheduler = build_scheduler(gateway)
     outcomes = scheduler.run_once()
     assert [o.name for o in outcomes] == [
         POLL_JOB,
@@ -393,11 +392,10 @@ def test_the_listener_refuses_unknown_and_oversized_and_spools_the_rest(
     )
     gateway = gateway_for(store, inbound_settings(tmp_path, listener=listener))
     pipeline = RecordingPipeline()
-    inbound_parts(gateway, pipeline=pipeline)
-    runtime = Runtime(gateway)
-    services = list(inbound_services(runtime))
+    parts = inbound_parts(gateway, pipeline=pipeline)
+    services = list(inbound_services(parts))
     assert [type(s) for s in services] == [SpoolService, ListenerService]
-    assert [j.name for j in inbound_jobs(runtime)] == [SPOOL_JOB]
+    assert [j.name for j in inbound_jobs(parts)] == [SPOOL_JOB]
     for service in services:
         service.start()
     try:
@@ -433,7 +431,7 @@ def test_scheduler_start_and_shutdown_release_the_leases(store: Store, tmp_path:
     box = mailbox_settings_offline()
     gateway = gateway_for(store, inbound_settings(tmp_path, mailboxes=(box,)))
     parts = inbound_parts(gateway, pipeline=RecordingPipeline())
-    scheduler = GatewayScheduler(Runtime(gateway), jobs=[])
+    scheduler = GatewayScheduler(Runtime(gateway), jobs=[], services=inbound_services(parts))
     scheduler.start()
     try:
         (service,) = parts.watchers

@@ -20,12 +20,11 @@ import pytest
 
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.domain.records import EntityType
-from invitegw.gateway.bootstrap import Gateway, build_gateway, inbound_parts
+from invitegw.gateway.bootstrap import Gateway, build_gateway, build_scheduler, inbound_parts
 from invitegw.gateway.cli import main
 from invitegw.gateway.config import Settings, load_settings
 from invitegw.gateway.inbound.imap_service import MailboxService
 from invitegw.gateway.operations import Operations, attach_operations
-from invitegw.gateway.scheduler import GatewayScheduler, Runtime
 from invitegw.gateway.storage import Store
 from invitegw.mailbox.transport.imap_values import WatchEvent
 from tests.fixtures.dovecot import DovecotServer, ImapUser, _start_server
@@ -120,7 +119,7 @@ class Deployment:
         self.gateway: Gateway = build_gateway(self.settings, store=store)
         if pipeline is not None:
             inbound_parts(self.gateway, pipeline=pipeline)
-        self.scheduler = GatewayScheduler(Runtime(self.gateway))
+        self.scheduler = build_scheduler(self.gateway)
         self.ops: Operations = attach_operations(self.scheduler, env=self.env)
         self.started = False
 

@@ -14,14 +14,13 @@ from sqlalchemy import select
 
 from invitegw.domain.records import EntityType
 from invitegw.errors import CrmUnavailableError
+from invitegw.gateway.bootstrap import build_scheduler
 from invitegw.gateway.cli import main
 from invitegw.gateway.outbound.jobs import OUTBOX_JOB, POLL_JOB, REMINDER_JOB
 from invitegw.gateway.scheduler import (
-    JOB_FACTORIES,
     GatewayScheduler,
     Job,
     Runtime,
-    load_factories,
 )
 from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
 from invitegw.mailbox.transport.netutil import pick_free_port
@@ -46,12 +45,11 @@ def meeting_soon(h: OutboundHarness, **changes: object) -> str:
 # -- the scheduler ----------------------------------------------------------------------------
 
 
-def test_the_registry_lists_the_outbound_jobs(
+def test_the_composition_root_builds_the_outbound_jobs_in_order(
     store: Store, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     h = OutboundHarness(store, smtp_sink, tmp_path)
-    factory = load_factories(JOB_FACTORIES)[0]  # the outbound side's; inbound's follows
-    jobs = factory(Runtime(h.gateway))
+    jobs = build_scheduler(h.gateway).jobs  # no mailbox, no listener: the outbound side's
     assert [(j.name, j.interval) for j in jobs] == [
         (POLL_JOB, h.settings.outbound.poll_interval),
         (REMINDER_JOB, h.settings.outbound.reminder_interval),
