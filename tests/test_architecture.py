@@ -244,3 +244,40 @@ def test_every_module_has_a_docstring() -> None:
         and ast.get_docstring(ast.parse(p.read_text())) is None
     ]
     assert not missing, f"modules without a docstring: {missing}"
+
+
+# The modules that do the work take what they need (a unit of work, their settings, their
+# collaborators); only the composition root, the front ends (commands, HTTP, application
+# use cases, the demo) and the process plumbing of `serve` hold the assembled gateway.
+HOLD_THE_GATEWAY = (
+    "invitegw.gateway.bootstrap",
+    "invitegw.gateway.app",
+    "invitegw.gateway.commands",
+    "invitegw.gateway.cli",
+    "invitegw.gateway.http",
+    "invitegw.gateway.web",
+    "invitegw.gateway.operations",
+    "invitegw.gateway.monitor",
+    "invitegw.gateway.mailauth",
+    "invitegw.gateway.scheduler",
+    "invitegw.demo",
+)
+
+
+def _imports_with_type_checking(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in MODULES if n.startswith("invitegw.") and not _within(n, HOLD_THE_GATEWAY)]
+)
+def test_the_workers_never_reach_for_the_composition_root(name: str) -> None:
+    found = _imports_with_type_checking(MODULES[name])
+    assert "invitegw.gateway.bootstrap" not in found, (
+        f"{name} imports the composition root: take a UnitOfWork and explicit parts instead"
+    )

@@ -42,7 +42,7 @@ from invitegw.gateway.inbound.smtp_listener import (
 )
 from invitegw.gateway.inbound.smtp_source import SpoolWorker
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext
-from invitegw.gateway.mailauth import mailbox_login, smtp_login
+from invitegw.gateway.mailauth import MailLogins, mailbox_login, smtp_login
 from invitegw.gateway.metrics import Instruments, ObservedPipeline
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
@@ -58,6 +58,9 @@ from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from invitegw.gateway.monitor import ProcessMonitor
     from invitegw.mailbox.transport.imap_values import WatchConfig
     from invitegw.mailbox.transport.oauth.login import Login
     from invitegw.mailbox.transport.smtp_receive import ListenerConfig
@@ -111,7 +114,11 @@ class Gateway:
     schema: SchemaStatus | None = None
     # Event metrics and event log lines (metrics kept when [http] listen is set).
     instruments: Instruments = field(default_factory=Instruments)
-    extras: dict[str, object] = field(default_factory=dict)
+    # This gateway's mail logins (token caches live as long as it does).
+    mail_logins: MailLogins = field(default_factory=MailLogins, repr=False)
+    # What `serve` adds: the process monitor (heartbeat, watchdog) and the /metrics registry.
+    monitor: ProcessMonitor | None = field(default=None, repr=False)
+    metrics_registry: CollectorRegistry | None = field(default=None, repr=False)
     closers: list[Callable[[], None]] = field(default_factory=list)
     # The inbound side's parts, built once by inbound_parts() ("-- inbound parts" below).
     inbound: InboundParts | None = field(default=None, repr=False)

@@ -6,7 +6,7 @@
   take, with a :class:`~invitegw.mailbox.transport.oauth.tokens.TokenCache` over the
   provider's source (:func:`token_source`). A missing secret is a
   :class:`~invitegw.errors.ConfigError` naming its environment variable.
-- A mailbox's login is kept per gateway (``gateway.extras``), so every watcher tenure and
+- A mailbox's login is kept per gateway (``gateway.mail_logins``), so every watcher tenure and
   every ``serve --once`` pass of that gateway shares one token cache.
 - :func:`report_auth_changes` writes each change of the credentials of a mailbox this
   gateway watches (stopped working, works again) to the CRM's integration log (target
@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import ssl
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from invitegw.domain.records import LogEntry, LogLevel, LogTarget
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from invitegw.gateway.bootstrap import Gateway
 
 __all__ = [
+    "MailLogins",
     "imap_account_key",
     "mailbox_login",
     "report_auth_changes",
@@ -52,10 +54,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_LOGINS_KEY = "mailauth.logins"
-_REPORTER_KEY = "mailauth.reporter"
-_ACCOUNTS_KEY = "mailauth.accounts"
 _lock = threading.Lock()
+
+
+@dataclass
+class MailLogins:
+    """One gateway's mail logins, kept for its life (``Gateway.mail_logins``).
+
+    ``logins`` maps a mailbox name to the settings it was built from and its login (a new
+    login when the settings change); ``accounts`` are the health-registry accounts this
+    gateway reports on; ``reporting`` is set once its reporter listens.
+    """
+
+    logins: dict[str, tuple[MailboxSettings, Login]] = field(default_factory=dict)
+    accounts: set[str] = field(default_factory=set)
+    reporting: bool = False
 
 
 def imap_account_key(mailbox: str) -> str:
@@ -250,17 +263,13 @@ def mailbox_login(
         return build()
     report_auth_changes(gateway)
     with _lock:
-        accounts = gateway.extras.setdefault(_ACCOUNTS_KEY, set())
-        assert isinstance(accounts, set)
-        accounts.add(imap_account_key(mailbox.name))
-        logins = gateway.extras.setdefault(_LOGINS_KEY, {})
-        assert isinstance(logins, dict)
-        found = logins.get(mailbox.name)
+        held = gateway.mail_logins
+        held.accounts.add(imap_account_key(mailbox.name))
+        found = held.logins.get(mailbox.name)
         if found is None or found[0] != mailbox:
             found = (mailbox, build())
-            logins[mailbox.name] = found
-        login: Login = found[1]
-        return login
+            held.logins[mailbox.name] = found
+        return found[1]
 
 
 def smtp_login(
@@ -306,12 +315,11 @@ def report_auth_changes(gateway: Gateway, health: AuthHealth | None = None) -> N
         health: the registry to listen to (default: the process's).
     """
     with _lock:
-        if _REPORTER_KEY in gateway.extras:
+        held = gateway.mail_logins
+        if held.reporting:
             return
         registry = health or AUTH_HEALTH
-
-        accounts = gateway.extras.setdefault(_ACCOUNTS_KEY, set())
-        assert isinstance(accounts, set)
+        accounts = held.accounts
 
         def report(status: AuthStatus) -> None:
             if status.account not in accounts:
@@ -333,6 +341,5 @@ def report_auth_changes(gateway: Gateway, health: AuthHealth | None = None) -> N
             except GatewayError as exc:
                 logger.warning("the CRM's integration log did not take %r: %s", text, exc)
 
-        unsubscribe = registry.subscribe(report)
-        gateway.extras[_REPORTER_KEY] = unsubscribe
-        gateway.closers.append(unsubscribe)
+        gateway.closers.append(registry.subscribe(report))
+        held.reporting = True

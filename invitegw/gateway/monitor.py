@@ -47,8 +47,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_EXTRAS_KEY = "operations.monitor"
-
 
 def iso(value: float | dt.datetime | None) -> str | None:
     """A wall-clock time (``time.time()`` seconds or an aware datetime) as ISO 8601 UTC."""
@@ -384,14 +382,11 @@ def process_monitor(gateway: Gateway) -> ProcessMonitor:
         gateway: the gateway.
 
     Returns:
-        The monitor (kept in ``gateway.extras``).
+        The monitor (kept as ``gateway.monitor``).
     """
-    found = gateway.extras.get(_EXTRAS_KEY)
-    if isinstance(found, ProcessMonitor):
-        return found
-    made = ProcessMonitor(gateway)
-    gateway.extras[_EXTRAS_KEY] = made
-    return made
+    if gateway.monitor is None:
+        gateway.monitor = ProcessMonitor(gateway)
+    return gateway.monitor
 
 
 def watcher_view(events: Any, *, holding: bool) -> dict[str, Any]:

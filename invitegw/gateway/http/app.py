@@ -32,8 +32,6 @@ from invitegw.gateway.monitor import ProcessMonitor
 
 __all__ = ["build_http_app", "metrics_registry"]
 
-_REGISTRY_KEY = "operations.metrics_registry"
-
 
 def metrics_registry(gateway: Gateway) -> CollectorRegistry:
     """The registry ``/metrics`` shows: the instruments' own, plus the database gauges.
@@ -44,13 +42,11 @@ def metrics_registry(gateway: Gateway) -> CollectorRegistry:
     Returns:
         The registry (the database collector is registered once per gateway).
     """
-    found = gateway.extras.get(_REGISTRY_KEY)
-    if isinstance(found, CollectorRegistry):
-        return found
-    registry = gateway.instruments.registry or CollectorRegistry(auto_describe=True)
-    registry.register(DatabaseCollector(gateway))
-    gateway.extras[_REGISTRY_KEY] = registry
-    return registry
+    if gateway.metrics_registry is None:
+        registry = gateway.instruments.registry or CollectorRegistry(auto_describe=True)
+        registry.register(DatabaseCollector(gateway))
+        gateway.metrics_registry = registry
+    return gateway.metrics_registry
 
 
 def build_http_app(

@@ -27,7 +27,6 @@ __all__ = ["DatabaseCollector"]
 logger = logging.getLogger(__name__)
 
 # Where invitegw.gateway.mailauth keeps a gateway's mailbox logins (one token cache each).
-_LOGINS_KEY = "mailauth.logins"
 
 
 def _age(now: dt.datetime, value: str | dt.datetime | None) -> float | None:
@@ -73,13 +72,11 @@ class DatabaseCollector(Collector):
             "OAuth 2.0 access tokens fetched by this process, by account.",
             labels=["account"],
         )
-        logins = self.gateway.extras.get(_LOGINS_KEY)
-        if isinstance(logins, dict):
-            for found in list(logins.values()):
-                tokens = getattr(found[1], "tokens", None) if isinstance(found, tuple) else None
-                account = getattr(found[1], "account", "") if tokens is not None else ""
-                if tokens is not None and account:
-                    family.add_metric([account], float(tokens.fetches))
+        for _settings, login in list(self.gateway.mail_logins.logins.values()):
+            tokens = getattr(login, "tokens", None)  # only an OAuth 2.0 login has a cache
+            account = getattr(login, "account", "") if tokens is not None else ""
+            if tokens is not None and account:
+                family.add_metric([account], float(tokens.fetches))
         return family
 
     def _read(self) -> list[GaugeMetricFamily]:
