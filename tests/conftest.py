@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 # Order matters: a plugin module must be registered before another one imports it.
 pytest_plugins = [
     "tests.fixtures.icaljs",
+    "tests.fixtures.browser",
     "tests.fixtures.tls",
     "tests.fixtures.oauth_server",
     "tests.fixtures.dovecot",
@@ -61,7 +62,12 @@ _CLEARED_NAMES = (
     "no_proxy",
 )
 # Test-infrastructure variables that survive the cleaning.
-_KEPT = ("INVITEGW_CORPUS", "INVITEGW_VTIGER_RECORDINGS", "INVITEGW_TEST_POSTGRES_URL")
+_KEPT = (
+    "INVITEGW_CORPUS",
+    "INVITEGW_VTIGER_RECORDINGS",
+    "INVITEGW_TEST_POSTGRES_URL",
+    "INVITEGW_SCREENSHOTS",
+)
 
 
 @pytest.fixture(autouse=True)
