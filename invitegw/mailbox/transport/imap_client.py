@@ -202,6 +202,7 @@ class ImapConnection:
         self.account = account
         self._caps: frozenset[str] | None = None
         self._idling = False
+        self._change_at_start = False
 
     @classmethod
     def connect(
@@ -401,13 +402,54 @@ class ImapConnection:
     # -- IDLE ------------------------------------------------------------------------------
 
     def idle_start(self) -> None:
-        """Enter IDLE (RFC 2177)."""
+        """Enter IDLE (RFC 2177).
+
+        A message that arrived after the last SEARCH is reported by the server as IDLE
+        starts: before its ``+`` continuation (imaplib files that response away) or in the
+        same read as it (imaplib buffers it). Both are noted here, so that the next
+        :meth:`idle_wait` reports the change at once instead of sleeping on it.
+        """
         with mapped_errors("IDLE"):
             self._client.idle()
         self._idling = True
+        filed = self._client._imap.untagged_responses
+        early = [filed.pop(kind, None) for kind in ("EXISTS", "RECENT")]
+        self._change_at_start = any(early)
+
+    def _input_buffered(self) -> bool:
+        """Whether the server's bytes already wait in imaplib's or the TLS layer's buffer.
+
+        ``idle_check`` polls the socket only; what was read off the socket with the
+        ``+ idling`` line (or sits decrypted in the TLS object) would wait unseen until the
+        server next writes. Peeking with the socket briefly non-blocking reads nothing the
+        kernel does not already hold, and what it reads stays buffered for ``idle_check``.
+        """
+        sock = self._client.socket()
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        reader = getattr(self._client._imap, "file", None)
+        peek = getattr(reader, "peek", None)
+        if peek is None:
+            return False
+        timeout = sock.gettimeout()
+        sock.setblocking(False)
+        try:
+            return bool(peek(1))
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        finally:
+            sock.settimeout(timeout)
 
     def idle_wait(self, timeout: float) -> IdleResult:
         """Wait up to ``timeout`` seconds in IDLE for the server to report something."""
+        if self._change_at_start:
+            self._change_at_start = False
+            return IdleResult(changed=True, bye=False, suspect=False)
+        with mapped_errors("IDLE wait"):
+            if self._input_buffered():
+                # Unread lines: end IDLE now; DONE reads them and the next SEARCH sees
+                # whatever they announced.
+                return IdleResult(changed=True, bye=False, suspect=False)
         started = time.monotonic()
         with mapped_errors("IDLE wait"):
             responses = self._client.idle_check(timeout=timeout)
