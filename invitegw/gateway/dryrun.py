@@ -4,7 +4,8 @@
 writes are answered as the adapter would answer them, from memory, so the inbound pipeline
 decides exactly as it would for real (a second event with the same key in one message is a
 duplicate of the first's pretend task) while nothing reaches the CRM. The built-in CRM's
-session is rolled back by the pipeline as well; a remote CRM never sees a write.
+session is rolled back by the unit of work (:mod:`invitegw.gateway.uow`) as well; a
+remote CRM never sees a write.
 
 Capabilities are forwarded honestly: ``DryRunCrm(crm)`` is an instance of a subclass that
 has exactly the optional capabilities (:mod:`invitegw.crm_adapter.port`) ``crm`` has, all

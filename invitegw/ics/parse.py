@@ -314,7 +314,8 @@ def _calendar(
         raise _NoUsableEventError(errors[0], tuple(dropped))
     warnings.extend(resolver.warnings)
     warnings.extend(reader_warnings)
-    # Kept in words too: the inbound pipeline still reads dropped events from here.
+    # Kept in words too, for readers of the warnings (`ics inspect`, the logs); the inbound
+    # pipeline reads the structured `dropped` records.
     warnings.extend(f"VEVENT dropped: {error}" for error in errors)
     if len(warnings) > _MAX_WARNINGS:
         warnings = [*warnings[:_MAX_WARNINGS], f"{len(warnings) - _MAX_WARNINGS} more warnings"]
