@@ -15,6 +15,8 @@ writes in memory and the session is rolled back).
 - **cancel**: the task's status becomes cancelled, and for a series its occurrences' too.
 - **record-cancel**: a cancel for a meeting not on record is remembered (an occurrence's
   is noted on its series task).
+- **note-removed**: a CANCEL that uninvites other attendees only: a line on the task's log
+  (or its series task's) names them; the task and the ledger's version stay.
 - Every message that carried an invitation on record is recorded as one of its sources.
 - **Remote CRMs.** Before creating, the task is looked up by its idempotency key
   (:func:`~invitegw.itip.keys.task_key`) only when no owner can be given: otherwise
@@ -355,6 +357,29 @@ def _apply_record_cancel(
     return [item.result(InboundOutcome.IGNORED, task_id=task_id, reason=decision.reason)]
 
 
+def _apply_note_removed(
+    item: TaskEvent, decision: Decision, series_task: Task | None
+) -> list[EventResult]:
+    """A CANCEL uninviting others: a line on the task's log; the ledger does not move.
+
+    The ledger's version stays where it was, so the REQUEST the organizer sends the
+    remaining attendees (often with the same SEQUENCE) is still applied.
+    """
+    row = item.row
+    if decision.note_series:
+        task_id = series_task.id if series_task is not None else None
+    else:
+        task_id = row.task_id if row is not None else None
+    if row is not None:
+        _source(item, row)
+    who = item.key.organizer or "the organizer"
+    if item.forwarder:
+        who = f"{who} (forwarded by {item.forwarder})"
+    occurrence = f" (occurrence {item.key.recurrence_id})" if item.key.recurrence_id else ""
+    _crm_log(item, task_id, LogLevel.INFO, f"CANCEL{occurrence} from {who}: {decision.reason}")
+    return [item.result(InboundOutcome.IGNORED, task_id=task_id, reason=decision.reason)]
+
+
 def _apply_ignore(item: TaskEvent, decision: Decision, _series: Task | None) -> list[EventResult]:
     return [item.result(InboundOutcome.IGNORED, reason=decision.reason)]
 
@@ -374,6 +399,7 @@ _APPLY: dict[Action, _Apply] = {
     Action.DUPLICATE: _apply_duplicate,
     Action.CANCEL: _apply_cancel,
     Action.RECORD_CANCEL: _apply_record_cancel,
+    Action.NOTE_REMOVED: _apply_note_removed,
     Action.IGNORE: _apply_ignore,
     Action.QUARANTINE: _apply_quarantine,
 }
