@@ -11,6 +11,10 @@ writes in memory and the session is rolled back).
   further task for a newer version gets its own idempotency key).
 - **update** / **reactivate**: the task takes the newer content (a cancelled one is
   opened again first); a line in the task's CRM log.
+- **create**, **update**, **reactivate**: each time-zone decision the event's times rest
+  on (:class:`~invitegw.ics.model.ZoneNote`: a VTIMEZONE that disagrees with its zone's
+  name, a guessed zone, a floating time) is a line on the task's log, a warning when the
+  time shown may not be the one the sender's client showed.
 - **touch** / **duplicate**: only the ledger's version moves (or nothing).
 - **cancel**: the task's status becomes cancelled, and for a series its occurrences' too.
 - **record-cancel**: a cancel for a meeting not on record is remembered (an occurrence's
@@ -52,7 +56,7 @@ from invitegw.gateway.inbound.records import (
 )
 from invitegw.gateway.storage.models import InboundEvent
 from invitegw.gateway.uow import UnitOfWork
-from invitegw.ics.model import CalendarObject, Event
+from invitegw.ics.model import CalendarObject, Event, ZoneNoteKind
 from invitegw.itip.keys import EventKey, fingerprint, recurrence_text, task_key
 from invitegw.itip.task_content import TaskContent
 from invitegw.itip.task_facts import Action, Decision, LedgerState, Version
@@ -185,6 +189,24 @@ def _crm_log(item: TaskEvent, task_id: str | None, level: LogLevel, message: str
     )
 
 
+# Zone decisions a person should look at: the time shown may not be the sender's.
+_ZONE_WARNINGS = frozenset(
+    {ZoneNoteKind.IANA_OVER_VTIMEZONE, ZoneNoteKind.VTIMEZONE_OVER_GUESS, ZoneNoteKind.FLOATING}
+)
+
+
+def _log_zone_notes(item: TaskEvent, task_id: str) -> None:
+    """Each time-zone decision the event's times rest on, as a line on the task's log.
+
+    A VTIMEZONE that disagrees with the IANA zone of its name (the IANA zone is used), a
+    VTIMEZONE preferred to a guessed name, a zone guessed without a VTIMEZONE, a floating
+    time (:class:`~invitegw.ics.model.ZoneNote`).
+    """
+    for note in item.event.zone_notes:
+        level = LogLevel.WARNING if note.kind in _ZONE_WARNINGS else LogLevel.INFO
+        _crm_log(item, task_id, level, f"Time zone: {note.text}")
+
+
 def _apply_create(
     item: TaskEvent, decision: Decision, series_task: Task | None
 ) -> list[EventResult]:
@@ -239,6 +261,7 @@ def _apply_create(
         row.task_id = task.id
         set_version(row, item.version, unit.now, state=LedgerState.ACTIVE)
     _source(item, row, new=new)
+    _log_zone_notes(item, task.id)
     return [item.result(InboundOutcome.CREATED, task_id=task.id, reason=decision.reason)]
 
 
@@ -262,6 +285,7 @@ def _apply_update(item: TaskEvent, decision: Decision, _series: Task | None) -> 
         unit.crm.set_task_status(row.task_id, TaskStatus.OPEN)
     unit.crm.update_task(row.task_id, _update_fields(item))
     _crm_log(item, row.task_id, LogLevel.INFO, f"Invitation {decision.reason}")
+    _log_zone_notes(item, row.task_id)
     set_version(row, item.version, unit.now, state=LedgerState.ACTIVE)
     _source(item, row)
     return [item.result(InboundOutcome.UPDATED, task_id=row.task_id, reason=decision.reason)]
