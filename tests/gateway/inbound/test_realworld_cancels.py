@@ -8,11 +8,14 @@ Outlook publish a cancelled occurrence beside its series, often without ORGANIZE
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from invitegw.domain.records import TaskStatus
+from invitegw.gateway.bootstrap import build_gateway, inbound_pipeline
+from invitegw.gateway.config import MailboxSettings
 from invitegw.gateway.inbound.model import Envelope
 from invitegw.gateway.storage import Store
 from tests.gateway.inbound.builders import CONTACT, SAM, calendar, forward, invitation, vevent
@@ -111,6 +114,19 @@ def test_the_envelope_recipient_counts_as_us(gw: InboundHarness) -> None:
 
     assert outcomes(created) == ["created"]
     assert outcomes(cancelled) == ["cancelled"]
+
+
+def test_the_mailboxs_own_address_counts_as_us(gw: InboundHarness) -> None:
+    # The mailbox "inbox" receives for crm@example.com (its login), owned by Sam.
+    mailbox = MailboxSettings(name="inbox", host="127.0.0.1", username="crm@example.com", owner=SAM)
+    gw.settings = dataclasses.replace(gw.settings, mailboxes=(mailbox,))
+    gw.gateway = build_gateway(gw.settings, store=gw.store, clock=gw.clock)
+    gw.pipeline = inbound_pipeline(gw.gateway)
+    created = gw.handle(request(attendees=("crm@example.com", BOB)))
+    cancelled = gw.handle(cancel("crm@example.com"))
+
+    assert outcomes(cancelled) == ["cancelled"]
+    assert gw.task(created.events[0].task_id).status is TaskStatus.CANCELLED
 
 
 def test_a_partial_cancel_seen_first_does_not_stop_the_request(gw: InboundHarness) -> None:
