@@ -89,6 +89,27 @@ def test_removed_others(
     )
 
 
+def test_the_organizer_listed_alone_is_no_one_removed() -> None:
+    organizer = "olivia@partner.example"
+    alone = removed_others(
+        is_cancel=True,
+        status_cancelled=False,
+        attendees=[organizer],
+        ours=OURS,
+        organizer=organizer,
+    )
+    with_bob = removed_others(
+        is_cancel=True,
+        status_cancelled=False,
+        attendees=[organizer, "bob@partner.example"],
+        ours=OURS,
+        organizer=organizer,
+    )
+
+    assert alone == ()
+    assert with_bob == ("bob@partner.example",)
+
+
 addresses = st.sampled_from(["a@x.example", "b@x.example", "sam@example.com", ""])
 
 

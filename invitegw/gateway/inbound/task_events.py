@@ -184,6 +184,7 @@ def _removed(config: InboundConfig, item: TaskEvent, series_task: Task | None) -
         status_cancelled=False,
         attendees=[key_address(a.email) for a in event.attendees],
         ours=ours,
+        organizer=item.key.organizer,
     )
 
 
