@@ -223,23 +223,36 @@ def _settle_dropped(unit: UnitOfWork, events: list[EventResult]) -> list[EventRe
             for e in events
         ]
     tasks = {e.uid: e.task_id for e in others if e.uid and e.task_id}
-    settled = []
+    settled: list[EventResult] = []
     for event in events:
         task_id = tasks.get(event.uid or "")
         if event.outcome is InboundOutcome.DROPPED and task_id is not None:
-            event = dataclasses.replace(event, task_id=task_id)
-            unit.crm.log(
-                LogEntry(
-                    target=LogTarget.TASK,
-                    target_id=task_id,
-                    level=LogLevel.WARNING,
-                    message=f"Part of an invitation left out: {event.reason}",
-                    created_at=unit.now,
-                    details={"uid": event.uid or "", "recurrence_id": event.recurrence_id or ""},
-                )
-            )
-        settled.append(event)
+            settled.extend(_note_dropped(unit, dataclasses.replace(event, task_id=task_id)))
+        else:
+            settled.append(event)
     return settled
+
+
+def _note_dropped(unit: UnitOfWork, event: EventResult) -> list[EventResult]:
+    """Say on the task's CRM log what was left out (a refusal costs only the note)."""
+
+    def note() -> list[EventResult]:
+        unit.crm.log(
+            LogEntry(
+                target=LogTarget.TASK,
+                target_id=event.task_id,
+                level=LogLevel.WARNING,
+                message=f"Part of an invitation left out: {event.reason}",
+                created_at=unit.now,
+                details={"uid": event.uid or "", "recurrence_id": event.recurrence_id or ""},
+            )
+        )
+        return [event]
+
+    def refused(why: str) -> EventResult:
+        return dataclasses.replace(event, reason=f"{event.reason} (not noted on the task: {why})")
+
+    return in_savepoint(unit.session, note, refused)
 
 
 def _calendar_events(
