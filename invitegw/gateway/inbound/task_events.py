@@ -53,14 +53,12 @@ def _organizer(
     Google or Outlook writes without it next to its series) takes that organizer: one
     meeting, one ledger key.
     """
-    organizer = event.organizer or next(
-        (
-            other.organizer
-            for other in sorted(calendar.events, key=lambda e: e.recurrence_id is not None)
-            if other.uid == event.uid and other.organizer is not None
-        ),
-        None,
-    )
+    organizer = event.organizer
+    if organizer is None:  # the series' organizer first, else any other copy's
+        same = [e for e in calendar.events if e.uid == event.uid and e.organizer is not None]
+        series = next((e for e in same if e.recurrence_id is None), None)
+        found = series or next(iter(same), None)
+        organizer = found.organizer if found is not None else None
     address = key_address(organizer.email) if organizer is not None else ""
     if not address:
         address = message.original_sender or message.author or ""
