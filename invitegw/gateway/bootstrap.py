@@ -373,6 +373,9 @@ def inbound_config(settings: Settings) -> InboundConfig:
         limits=settings.limits,
         mime_limits=mime_limits(settings),
         mailbox_owners=MappingProxyType({m.name: m.owner for m in settings.mailboxes}),
+        mailbox_addresses=MappingProxyType(
+            {m.name: m.username for m in settings.mailboxes if "@" in m.username}
+        ),
     )
 
 

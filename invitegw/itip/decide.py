@@ -18,6 +18,14 @@ The rules (:rfc:`5546` sections 2.1.4-2.1.5; docs/architecture.md, the inbound f
   record and the message comes from that organizer, or is forwarded by the task's owner;
   a CANCEL for an unknown meeting is recorded so an older or equal REQUEST arriving later
   does not resurrect it; only a higher SEQUENCE re-activates a cancelled meeting.
+- **Uninvited others** (:rfc:`5546` section 3.2.5). A CANCEL without STATUS:CANCELLED
+  whose attendee list names none of the addresses that speak for the task
+  (:mod:`~invitegw.itip.decide_cancel`) removes other people: the task stays and its log
+  names them; for a meeting not on record nothing is remembered, so the REQUEST that
+  follows still makes its task.
+- **Publications.** A cancelled occurrence inside a PUBLISH that also carries its series
+  (same UID) is part of that publication: whoever may publish the series may cancel the
+  occurrence in it (it is not judged as a separate CANCEL from the organizer).
 - **Who may create.** Forwards: ``inbound.forwarders``; direct invitations from outside:
   ``inbound.external_invitations``. A message about a meeting already on record is judged
   by the version and cancel rules, and by who may change it (its organizer, or someone
@@ -125,11 +133,9 @@ def cancel_refusal(provenance: Provenance, *, trusted_forward: bool) -> str | No
         The reason, or None.
     """
     author = provenance.author.address or "an unknown sender"
-    if not provenance.authenticated:
-        return (
-            f"sender {author} is not confirmed by a trusted Authentication-Results header "
-            "(inbound.require_authentication_results)"
-        )
+    unconfirmed = _unconfirmed(provenance)
+    if unconfirmed:
+        return unconfirmed
     if provenance.from_organizer:
         return None
     if provenance.forwarded and trusted_forward:
@@ -139,6 +145,16 @@ def cancel_refusal(provenance: Provenance, *, trusted_forward: bool) -> str | No
     if provenance.forwarded:
         text += ", and is not the organizer's message forwarded by the task's owner"
     return text
+
+
+def _unconfirmed(provenance: Provenance) -> str | None:
+    if provenance.authenticated:
+        return None
+    author = provenance.author.address or "an unknown sender"
+    return (
+        f"sender {author} is not confirmed by a trusted Authentication-Results header "
+        "(inbound.require_authentication_results)"
+    )
 
 
 def decide_event(facts: EventFacts, policies: Policies) -> Decision:
@@ -154,7 +170,7 @@ def decide_event(facts: EventFacts, policies: Policies) -> Decision:
     if facts.our_meeting:
         return Decision(Action.IGNORE, "one of the gateway's own meetings came back (a loop)")
     if facts.cancels:
-        return _decide_cancel(facts)
+        return _decide_cancel(facts, policies)
     return _decide_request(facts, policies)
 
 
@@ -240,17 +256,53 @@ def _stale_cancel(new: Version, old: Version) -> bool:
     return compare_versions(new, old) < 0
 
 
-def _decide_cancel(facts: EventFacts) -> Decision:
-    record, provenance = facts.record, facts.provenance
-    if record is None and facts.other_organizer is not None:
-        return Decision(
-            Action.QUARANTINE,
+def _cancel_refused(facts: EventFacts, policies: Policies) -> str | None:
+    """Why the cancel is not believed (the quarantine reason), or None."""
+    provenance = facts.provenance
+    if facts.record is None and facts.other_organizer is not None:
+        return (
             f"spoofed CANCEL: ORGANIZER {provenance.organizer.address or '(none)'} is not "
-            f"the organizer on record ({facts.other_organizer})",
+            f"the organizer on record ({facts.other_organizer})"
         )
+    if facts.in_publication:
+        refusal = _unconfirmed(provenance) or (
+            update_refusal(provenance, policies)
+            if _series_active(facts)
+            else creation_refusal(provenance, policies)
+        )
+        return f"cancelled occurrence in a PUBLISH refused: {refusal}" if refusal else None
     refusal = cancel_refusal(provenance, trusted_forward=facts.trusted_forward)
-    if refusal:
-        return Decision(Action.QUARANTINE, f"spoofed CANCEL: {refusal}")
+    return f"spoofed CANCEL: {refusal}" if refusal else None
+
+
+def _decide_removed(facts: EventFacts) -> Decision:
+    """A CANCEL that uninvites only other attendees: a note, never a cancel."""
+    who = ", ".join(facts.removed)
+    record = facts.record
+    if record is not None and record.state is LedgerState.ACTIVE and record.task_id:
+        return Decision(
+            Action.NOTE_REMOVED, f"the CANCEL removes other attendees ({who}); the task stays"
+        )
+    if record is None and facts.recurrence_id and _series_active(facts):
+        return Decision(
+            Action.NOTE_REMOVED,
+            f"the CANCEL removes other attendees ({who}) from one occurrence; "
+            "the series task stays",
+            note_series=True,
+        )
+    return Decision(
+        Action.IGNORE,
+        f"the CANCEL removes other attendees ({who}); nothing of ours is cancelled",
+    )
+
+
+def _decide_cancel(facts: EventFacts, policies: Policies) -> Decision:
+    record = facts.record
+    refused = _cancel_refused(facts, policies)
+    if refused:
+        return Decision(Action.QUARANTINE, refused)
+    if facts.removed:
+        return _decide_removed(facts)
     unknown = "cancel for an unknown meeting recorded"
     note_series = bool(facts.recurrence_id) and _series_active(facts)
     if note_series:

@@ -47,6 +47,7 @@ class Action(StrEnum):
     DUPLICATE = "duplicate"  # nothing new
     CANCEL = "cancel"  # the task (and for a series, its occurrences' tasks) cancelled
     RECORD_CANCEL = "record-cancel"  # a cancel for a meeting not on record, remembered
+    NOTE_REMOVED = "note-removed"  # a CANCEL uninviting others: noted on the task, which stays
     IGNORE = "ignore"
     QUARANTINE = "quarantine"
 
@@ -169,6 +170,10 @@ class EventFacts:
             forwarder may speak for the task (its owner; for a meeting not on record,
             someone allowed to forward).
         owner_found: a CRM user was found to own a new task.
+        removed: a CANCEL that uninvites only these other attendees (:rfc:`5546` section
+            3.2.5; :func:`~invitegw.itip.decide_cancel.removed_others`): the task stays.
+        in_publication: a cancelled occurrence inside a PUBLISH that also carries its
+            series (same UID): judged as part of that publication, not as a CANCEL.
     """
 
     cancels: bool
@@ -182,6 +187,8 @@ class EventFacts:
     changes: tuple[str, ...] = ()
     trusted_forward: bool = False
     owner_found: bool = True
+    removed: tuple[str, ...] = ()
+    in_publication: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +196,8 @@ class Decision:
     """What to do with one event, and the reason to show for it.
 
     ``cascade``: cancelling a series also cancels its occurrences' tasks. ``note_series``:
-    an occurrence's cancel is noted on the series task (which stays).
+    an occurrence's cancel (or, for ``note-removed``, the attendees an occurrence's CANCEL
+    removes) is noted on the series task (which stays).
     """
 
     action: Action

@@ -34,6 +34,8 @@ class InboundConfig:
         limits: ``[limits]``.
         mime_limits: the MIME extraction caps (from ``[limits]``).
         mailbox_owners: ``[[mailboxes]]`` name → its ``owner``.
+        mailbox_addresses: ``[[mailboxes]]`` name → the address it receives for (its
+            ``username`` when that is an address), if known.
     """
 
     calendars: tuple[CalendarSettings, ...]
@@ -41,6 +43,7 @@ class InboundConfig:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     mime_limits: MimeLimits = field(default_factory=MimeLimits)
     mailbox_owners: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
+    mailbox_addresses: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @cached_property
     def policies(self) -> Policies:
@@ -82,6 +85,10 @@ class InboundConfig:
     def mailbox_owner(self, name: str) -> str | None:
         """The ``owner`` of the mailbox called ``name``, if it is one and has one."""
         return self.mailbox_owners.get(name)
+
+    def mailbox_address(self, name: str) -> str | None:
+        """The address the mailbox called ``name`` receives for, if it is one and known."""
+        return self.mailbox_addresses.get(name)
 
     def calendar_address(self, name: str) -> str | None:
         """The address of the calendar called ``name``, if there is one."""

@@ -37,6 +37,9 @@ class InboundOutcome(StrEnum):
     REFRESH_SENT = "refresh_sent"  # the current invitation is queued for that attendee
     IGNORED = "ignored"  # our own message, a loop, an auto-reply, a bounce recorded, …
     QUARANTINED = "quarantined"  # set aside with a reason a person can act on
+    # A part of the message that cannot be used (a VCALENDAR, a VEVENT), left out with the
+    # reason while the rest was handled; alone, or beside a quarantine, it is quarantined.
+    DROPPED = "dropped"
 
 
 @dataclass(frozen=True, slots=True)

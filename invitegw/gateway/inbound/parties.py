@@ -90,6 +90,19 @@ class MessageParties:
         likely.extend(self._recipients())
         return [a for a in likely if a]
 
+    def mailbox_addresses(self) -> set[str]:
+        """The addresses the message was delivered for, in the ledger's form.
+
+        The owner of the mailbox it arrived in, the mailbox's own address, and the
+        envelope recipients (plus tokens removed): with the task's owner and the
+        forwarder, the addresses a CANCEL must name to uninvite us.
+        """
+        received = self._message.received
+        found = {key_address(self._owner_address()), *map(key_address, self._recipients())}
+        found.add(key_address(self._config.mailbox_address(received.source)))
+        found.discard("")
+        return found
+
     def user(self, address: str | None) -> PartyRef | None:
         """The CRM user with ``address``, if any."""
         return next((p.ref for p in self.parties(address) if p.type is EntityType.USER), None)

@@ -6,7 +6,8 @@
   row brought up to date: :mod:`~invitegw.gateway.inbound.quarantine`);
 - the processed record (its source position, key, outcome, first reason and every event's
   result, which is what dedupe answers with next time);
-- one event-log entry per event (``inbound-<outcome>``, a warning for a quarantine);
+- one event-log entry per event (``inbound-<outcome>``, a warning for a quarantine and
+  for a part of the message left out, ``inbound-dropped``);
 
 and returns the :class:`~invitegw.gateway.inbound.model.MessageResult`. A message's overall
 outcome is its weightiest event's (:data:`WEIGHT`).
@@ -48,7 +49,10 @@ WEIGHT = (
     InboundOutcome.REFRESH_SENT,
     InboundOutcome.DUPLICATE,
     InboundOutcome.IGNORED,
+    InboundOutcome.DROPPED,
 )
+# Outcomes the event log records as warnings: something a person should look at.
+_WARNINGS = frozenset({InboundOutcome.QUARANTINED, InboundOutcome.DROPPED})
 
 
 def overall_outcome(events: tuple[EventResult, ...]) -> InboundOutcome:
@@ -185,7 +189,7 @@ def _log_entry(now: dt.datetime, event: EventResult, message_id: str | None) -> 
         text += f": {event.reason}"
     return {
         "now": now,
-        "level": LogLevel.WARNING if event.outcome is InboundOutcome.QUARANTINED else LogLevel.INFO,
+        "level": LogLevel.WARNING if event.outcome in _WARNINGS else LogLevel.INFO,
         "kind": f"inbound-{event.outcome.value}",
         "text": text,
         "meeting_id": event.meeting_id,

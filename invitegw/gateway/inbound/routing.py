@@ -8,8 +8,8 @@
    hand to a reply-token address → :mod:`~invitegw.gateway.inbound.human_replies`;
    anything else → quarantined ("no calendar object");
 4. every calendar part is parsed, each calendar object on its own (one that cannot be
-   read, or a VEVENT the parser dropped, is quarantined with the reason; the others go
-   on), and every VEVENT goes by METHOD:
+   read, or a VEVENT the parser dropped, costs only itself: see below), and every VEVENT
+   goes by METHOD:
    REPLY, COUNTER, REFRESH → :mod:`~invitegw.gateway.inbound.attendee_messages` (REPLY
    and COUNTER only from a confirmed author when ``inbound.require_authentication_results``
    is set); REQUEST, PUBLISH, CANCEL → :mod:`~invitegw.gateway.inbound.task_events`;
@@ -17,12 +17,22 @@
 
 Each piece of work runs as :mod:`~invitegw.gateway.inbound.savepoints` says: a CRM refusal
 undoes that piece only.
+
+**Unusable parts.** A calendar part, a calendar object or a VEVENT that cannot be used is
+``dropped`` with its reason when the message's other events were handled and none was
+set aside: the message is not quarantined for it, the event log holds the reason as a
+warning, and when the part names the UID of a task the message applied, that task's CRM
+log says what was left out. When nothing else of the message was handled, or something
+else was quarantined, it is quarantined with the rest (the message keeps its bytes for a
+release).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from invitegw.domain.records import LogEntry, LogLevel, LogTarget
 from invitegw.errors import IcsError, IcsLimitError
 from invitegw.gateway.inbound.attendee_messages import handle_attendee_message
 from invitegw.gateway.inbound.bounces import handle_bounce
@@ -39,6 +49,7 @@ from invitegw.gateway.uow import UnitOfWork
 from invitegw.ics.limits import IcsLimits
 from invitegw.ics.model import CalendarError, CalendarObject, Event, Method
 from invitegw.ics.parse import parse_calendar_objects
+from invitegw.itip.keys import recurrence_text
 from invitegw.mailbox.mime.calendar_part import CalendarPart
 from invitegw.mailbox.mime.extract import Extraction
 
@@ -66,6 +77,19 @@ class Routed:
 def quarantined(reason: str, *, method: str | None = None) -> EventResult:
     """A quarantine result not tied to one event."""
     return EventResult(InboundOutcome.QUARANTINED, method=method, reason=reason)
+
+
+def _dropped(
+    reason: str, *, method: str | None = None, uid: str | None = None, rid: str | None = None
+) -> EventResult:
+    """A part of the message that cannot be used (settled by :func:`_settle_dropped`)."""
+    return EventResult(
+        InboundOutcome.DROPPED,
+        uid=uid or None,
+        recurrence_id=rid or None,
+        method=method,
+        reason=reason,
+    )
 
 
 def route_message(
@@ -167,16 +191,68 @@ def read_part(part: CalendarPart, limits: IcsLimits) -> list[CalendarObject | Ev
     try:
         outcomes = parse_calendar_objects(part.data, mime_method=part.mime_method, limits=limits)
     except IcsLimitError as exc:
-        return [quarantined(f"calendar in {name} is over a limit: {exc}")]
+        return [_dropped(f"calendar in {name} is over a limit: {exc}")]
     except IcsError as exc:
-        return [quarantined(f"malformed calendar in {name}: {exc}")]
+        return [_dropped(f"malformed calendar in {name}: {exc}")]
     return [_unusable(name, o) if isinstance(o, CalendarError) else o for o in outcomes]
 
 
 def _unusable(name: str, error: CalendarError) -> EventResult:
+    method = error.method.value if error.method is not None else None
+    uids = {d.uid for d in error.dropped if d.uid}
+    uid = uids.pop() if len(uids) == 1 else None
     if error.limit is not None:
-        return quarantined(f"calendar in {name} is over a limit: {error.reason}")
-    return quarantined(f"malformed calendar in {name}: {error.reason}")
+        return _dropped(f"calendar in {name} is over a limit: {error.reason}", method=method)
+    return _dropped(f"malformed calendar in {name}: {error.reason}", method=method, uid=uid)
+
+
+def _settle_dropped(unit: UnitOfWork, events: list[EventResult]) -> list[EventResult]:
+    """The unusable parts: ``dropped`` beside events handled, else quarantined with them.
+
+    A dropped part naming the UID of a task the message applied is linked to that task,
+    and the task's CRM log says what was left out.
+    """
+    if all(e.outcome is not InboundOutcome.DROPPED for e in events):
+        return events
+    others = [e for e in events if e.outcome is not InboundOutcome.DROPPED]
+    if not others or any(e.outcome is InboundOutcome.QUARANTINED for e in others):
+        return [
+            dataclasses.replace(e, outcome=InboundOutcome.QUARANTINED)
+            if e.outcome is InboundOutcome.DROPPED
+            else e
+            for e in events
+        ]
+    tasks = {e.uid: e.task_id for e in others if e.uid and e.task_id}
+    settled: list[EventResult] = []
+    for event in events:
+        task_id = tasks.get(event.uid or "")
+        if event.outcome is InboundOutcome.DROPPED and task_id is not None:
+            settled.extend(_note_dropped(unit, dataclasses.replace(event, task_id=task_id)))
+        else:
+            settled.append(event)
+    return settled
+
+
+def _note_dropped(unit: UnitOfWork, event: EventResult) -> list[EventResult]:
+    """Say on the task's CRM log what was left out (a refusal costs only the note)."""
+
+    def note() -> list[EventResult]:
+        unit.crm.log(
+            LogEntry(
+                target=LogTarget.TASK,
+                target_id=event.task_id,
+                level=LogLevel.WARNING,
+                message=f"Part of an invitation left out: {event.reason}",
+                created_at=unit.now,
+                details={"uid": event.uid or "", "recurrence_id": event.recurrence_id or ""},
+            )
+        )
+        return [event]
+
+    def refused(why: str) -> EventResult:
+        return dataclasses.replace(event, reason=f"{event.reason} (not noted on the task: {why})")
+
+    return in_savepoint(unit.session, note, refused)
 
 
 def _calendar_events(
@@ -192,7 +268,8 @@ def _calendar_events(
     events: list[EventResult] = []
     for part, outcomes in parsed:
         events.extend(route.part_events(part, outcomes))
-    return Routed(events, isolation.undo)
+    # (A refused only event is quarantined, so the unusable parts are quarantined with it.)
+    return Routed(_settle_dropped(unit, events), isolation.undo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +293,19 @@ class _EventRoute:
                 events.append(calendar)
                 continue
             method = calendar.method.value
-            dropped = [d.reason for d in calendar.dropped]
-            for reason in dropped:
-                events.append(quarantined(f"malformed event in {name}: {reason}", method=method))
-            if not calendar.events and not dropped:
+            for dropped in calendar.dropped:
+                events.append(
+                    _dropped(
+                        f"malformed event in {name}: {dropped.reason}",
+                        method=method,
+                        uid=dropped.uid,
+                        rid=recurrence_text(dropped.recurrence_id),
+                    )
+                )
+            if not calendar.events and not calendar.dropped:
                 held = ", ".join(calendar.other_components)
                 events.append(
-                    quarantined(
+                    _dropped(
                         f"no event in the calendar in {name}"
                         + (f" (it holds {held})" if held else ""),
                         method=method,

@@ -11,10 +11,16 @@ writes in memory and the session is rolled back).
   further task for a newer version gets its own idempotency key).
 - **update** / **reactivate**: the task takes the newer content (a cancelled one is
   opened again first); a line in the task's CRM log.
+- **create**, **update**, **reactivate**: each time-zone decision the event's times rest
+  on (:class:`~invitegw.ics.model.ZoneNote`: a VTIMEZONE that disagrees with its zone's
+  name, a guessed zone, a floating time) is a line on the task's log, a warning when the
+  time shown may not be the one the sender's client showed.
 - **touch** / **duplicate**: only the ledger's version moves (or nothing).
 - **cancel**: the task's status becomes cancelled, and for a series its occurrences' too.
 - **record-cancel**: a cancel for a meeting not on record is remembered (an occurrence's
   is noted on its series task).
+- **note-removed**: a CANCEL that uninvites other attendees only: a line on the task's log
+  (or its series task's) names them; the task and the ledger's version stay.
 - Every message that carried an invitation on record is recorded as one of its sources.
 - **Remote CRMs.** Before creating, the task is looked up by its idempotency key
   (:func:`~invitegw.itip.keys.task_key`) only when no owner can be given: otherwise
@@ -50,7 +56,7 @@ from invitegw.gateway.inbound.records import (
 )
 from invitegw.gateway.storage.models import InboundEvent
 from invitegw.gateway.uow import UnitOfWork
-from invitegw.ics.model import CalendarObject, Event
+from invitegw.ics.model import CalendarObject, Event, ZoneNoteKind
 from invitegw.itip.keys import EventKey, fingerprint, recurrence_text, task_key
 from invitegw.itip.task_content import TaskContent
 from invitegw.itip.task_facts import Action, Decision, LedgerState, Version
@@ -183,6 +189,24 @@ def _crm_log(item: TaskEvent, task_id: str | None, level: LogLevel, message: str
     )
 
 
+# Zone decisions a person should look at: the time shown may not be the sender's.
+_ZONE_WARNINGS = frozenset(
+    {ZoneNoteKind.IANA_OVER_VTIMEZONE, ZoneNoteKind.VTIMEZONE_OVER_GUESS, ZoneNoteKind.FLOATING}
+)
+
+
+def _log_zone_notes(item: TaskEvent, task_id: str) -> None:
+    """Each time-zone decision the event's times rest on, as a line on the task's log.
+
+    A VTIMEZONE that disagrees with the IANA zone of its name (the IANA zone is used), a
+    VTIMEZONE preferred to a guessed name, a zone guessed without a VTIMEZONE, a floating
+    time (:class:`~invitegw.ics.model.ZoneNote`).
+    """
+    for note in item.event.zone_notes:
+        level = LogLevel.WARNING if note.kind in _ZONE_WARNINGS else LogLevel.INFO
+        _crm_log(item, task_id, level, f"Time zone: {note.text}")
+
+
 def _apply_create(
     item: TaskEvent, decision: Decision, series_task: Task | None
 ) -> list[EventResult]:
@@ -237,6 +261,7 @@ def _apply_create(
         row.task_id = task.id
         set_version(row, item.version, unit.now, state=LedgerState.ACTIVE)
     _source(item, row, new=new)
+    _log_zone_notes(item, task.id)
     return [item.result(InboundOutcome.CREATED, task_id=task.id, reason=decision.reason)]
 
 
@@ -260,6 +285,7 @@ def _apply_update(item: TaskEvent, decision: Decision, _series: Task | None) -> 
         unit.crm.set_task_status(row.task_id, TaskStatus.OPEN)
     unit.crm.update_task(row.task_id, _update_fields(item))
     _crm_log(item, row.task_id, LogLevel.INFO, f"Invitation {decision.reason}")
+    _log_zone_notes(item, row.task_id)
     set_version(row, item.version, unit.now, state=LedgerState.ACTIVE)
     _source(item, row)
     return [item.result(InboundOutcome.UPDATED, task_id=row.task_id, reason=decision.reason)]
@@ -355,6 +381,29 @@ def _apply_record_cancel(
     return [item.result(InboundOutcome.IGNORED, task_id=task_id, reason=decision.reason)]
 
 
+def _apply_note_removed(
+    item: TaskEvent, decision: Decision, series_task: Task | None
+) -> list[EventResult]:
+    """A CANCEL uninviting others: a line on the task's log; the ledger does not move.
+
+    The ledger's version stays where it was, so the REQUEST the organizer sends the
+    remaining attendees (often with the same SEQUENCE) is still applied.
+    """
+    row = item.row
+    if decision.note_series:
+        task_id = series_task.id if series_task is not None else None
+    else:
+        task_id = row.task_id if row is not None else None
+    if row is not None:
+        _source(item, row)
+    who = item.key.organizer or "the organizer"
+    if item.forwarder:
+        who = f"{who} (forwarded by {item.forwarder})"
+    occurrence = f" (occurrence {item.key.recurrence_id})" if item.key.recurrence_id else ""
+    _crm_log(item, task_id, LogLevel.INFO, f"CANCEL{occurrence} from {who}: {decision.reason}")
+    return [item.result(InboundOutcome.IGNORED, task_id=task_id, reason=decision.reason)]
+
+
 def _apply_ignore(item: TaskEvent, decision: Decision, _series: Task | None) -> list[EventResult]:
     return [item.result(InboundOutcome.IGNORED, reason=decision.reason)]
 
@@ -374,6 +423,7 @@ _APPLY: dict[Action, _Apply] = {
     Action.DUPLICATE: _apply_duplicate,
     Action.CANCEL: _apply_cancel,
     Action.RECORD_CANCEL: _apply_record_cancel,
+    Action.NOTE_REMOVED: _apply_note_removed,
     Action.IGNORE: _apply_ignore,
     Action.QUARANTINE: _apply_quarantine,
 }

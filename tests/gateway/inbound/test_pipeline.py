@@ -543,25 +543,30 @@ def test_a_malformed_calendar_is_quarantined_with_the_line(gw: InboundHarness) -
 def test_one_malformed_part_does_not_stop_the_others(gw: InboundHarness) -> None:
     result = gw.handle(invitation(calendar("REQUEST", vevent()), "BEGIN:VCALENDAR\r\nnonsense\r\n"))
 
-    assert sorted(outcomes(result)) == ["created", "quarantined"]
+    # The unusable part is left out with its reason; the message is not set aside for it.
+    assert sorted(outcomes(result)) == ["created", "dropped"]
+    assert not result.quarantined
     assert len(gw.tasks()) == 1
-    assert len(gw.quarantine()) == 1
+    assert gw.quarantine() == []
 
 
 def test_one_unusable_calendar_object_costs_only_itself(gw: InboundHarness) -> None:
     # One part, two VCALENDARs: the second has no usable VEVENT. The first still makes its
-    # task; the second is quarantined with its reason (the part is not lost whole).
+    # task; the second is left out with its reason (the part is not lost whole, and the
+    # message is not quarantined for it).
     broken = calendar("REQUEST", vevent(uid="broken@x", start="DTSTART:not-a-date"))
     good = calendar("REQUEST", vevent(uid="good@x"))
     result = gw.handle(invitation(good + broken, attachments_only=True))
 
-    assert outcomes(result) == ["created", "quarantined"]
+    assert outcomes(result) == ["created", "dropped"]
     assert (result.events[1].reason or "").startswith("malformed calendar in invite.ics: ")
+    assert result.events[1].uid == "broken@x"
     assert [t.source_uid for t, _, _ in gw.tasks()] == ["good@x"]
-    assert len(gw.quarantine()) == 1
+    assert gw.quarantine() == []
+    assert [e.kind for e in gw.event_log()] == ["inbound-created", "inbound-dropped"]
 
 
-def test_a_dropped_vevent_is_quarantined_beside_the_events_kept(gw: InboundHarness) -> None:
+def test_a_dropped_vevent_is_left_out_beside_the_events_kept(gw: InboundHarness) -> None:
     both = calendar(
         "REQUEST",
         vevent(uid="kept@x"),
@@ -569,8 +574,10 @@ def test_a_dropped_vevent_is_quarantined_beside_the_events_kept(gw: InboundHarne
     )
     result = gw.handle(invitation(both, attachments_only=True))
 
-    assert outcomes(result) == ["quarantined", "created"]
+    assert outcomes(result) == ["dropped", "created"]
+    assert not result.quarantined
     assert result.events[0].method == "REQUEST"
+    assert result.events[0].uid == "dropped@x"
     assert (result.events[0].reason or "").startswith("malformed event in invite.ics: line ")
     assert "DTSTART" in (result.events[0].reason or "")
     assert [t.source_uid for t, _, _ in gw.tasks()] == ["kept@x"]
