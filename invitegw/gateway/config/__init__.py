@@ -21,8 +21,8 @@ from invitegw.gateway.config.loader import (
     resolve_config_path,
 )
 from invitegw.gateway.config.settings import (
-    AuthMethod,
     AdminSettings,
+    AuthMethod,
     CalendarSettings,
     CrmSettings,
     DatabaseSettings,

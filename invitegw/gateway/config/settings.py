@@ -43,6 +43,7 @@ from invitegw.itip.policy import (
 )
 
 __all__ = [
+    "AdminSettings",
     "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
@@ -51,7 +52,6 @@ __all__ = [
     "EmailFieldSettings",
     "ExternalInvitationPolicy",
     "ForwarderPolicy",
-    "AdminSettings",
     "HooksSettings",
     "HttpSettings",
     "InboundSettings",
