@@ -41,7 +41,12 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def console_deployment(
-    store: Store, tmp_path: Path, smtp_port: int, *, admin: str = "", env: dict[str, str] | None = None
+    store: Store,
+    tmp_path: Path,
+    smtp_port: int,
+    *,
+    admin: str = "",
+    env: dict[str, str] | None = None,
 ) -> Deployment:
     """A worker with ``[http]`` on a free port and the console enabled (not started)."""
     extra = '[http]\nlisten = "127.0.0.1:0"\n[admin]\nenabled = true\n' + admin

@@ -131,9 +131,7 @@ def test_the_administrator_releases_retries_and_reads_histories(
         audit = session.scalars(
             select(EventLogEntry).where(EventLogEntry.kind == "quarantine-discarded")
         ).all()
-        assert [a.details["discarded_by"] for a in audit if a.details] == [
-            "admin (web console)"
-        ]
+        assert [a.details["discarded_by"] for a in audit if a.details] == ["admin (web console)"]
 
     # Outbox: retry the dead message.
     browser.get(base + "/admin/outbox?state=dead")

@@ -48,9 +48,7 @@ ACTIONS = (
 
 @pytest.fixture
 def deployment(store: Store, tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Deployment]:
-    made = console_deployment(
-        store, tmp_path, smtp_sink.port, admin="sign_in_attempts = 3\n"
-    )
+    made = console_deployment(store, tmp_path, smtp_sink.port, admin="sign_in_attempts = 3\n")
     made.start()
     try:
         yield made
