@@ -1,4 +1,4 @@
-"""``admin hash-password``, ``quarantine show|discard`` and ``outbox history`` as a user runs them."""
+"""`admin hash-password`, `quarantine show|discard`, `outbox history`, as a user runs them."""
 
 from __future__ import annotations
 

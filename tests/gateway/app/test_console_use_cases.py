@@ -119,7 +119,7 @@ def test_a_released_message_is_not_discarded(gateway: Gateway, store: Store) -> 
 def test_unknown_meetings_and_messages_are_clear_errors(gateway: Gateway) -> None:
     with pytest.raises(HistoryError, match="no meeting '42'"):
         meeting_history(gateway, "42")
-    with pytest.raises(HistoryError, match="no record of message <nobody@example.com>"):
+    with pytest.raises(HistoryError, match=r"no record of message <nobody@example\.com>"):
         message_history(gateway, "nobody@example.com")
     with pytest.raises(HistoryError, match="expected a Message-ID"):
         message_history(gateway, "<>")
