@@ -159,3 +159,32 @@ def test_the_proxy_header_counts_only_from_a_trusted_proxy(
                 assert page.status_code == 303
     finally:
         deployment.close()
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"])
+def test_the_cookie_is_secure_and_host_prefixed_when_the_public_url_is_https(
+    store: Store, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    from invitegw.gateway.http.admin import admin_routes
+    from invitegw.gateway.http.app import build_http_app
+    from invitegw.gateway.http.server import HttpService
+
+    deployment = console_deployment(store, tmp_path, smtp_sink.port)
+    gateway = deployment.gateway
+    app = build_http_app(
+        gateway, extra_routes=admin_routes(gateway, public_url="https://gw.example.com")
+    )
+    service = HttpService(app, "127.0.0.1", 0)
+    service.start()
+    try:
+        with httpx.Client(base_url=service.url, timeout=WAIT) as client:
+            answer = client.get("/admin/sign-in")
+            cookie = answer.headers["set-cookie"]
+            assert cookie.startswith("__Host-invitegw_admin=")
+            assert "secure" in cookie.lower()
+            assert "path=/" in cookie.lower()
+            assert "domain" not in cookie.lower()
+            assert client.get("/admin", follow_redirects=True).url.path == "/admin/sign-in"
+    finally:
+        service.stop()
+        deployment.close()
