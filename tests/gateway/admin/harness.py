@@ -25,6 +25,7 @@ from tests.gateway.operations.harness import WAIT, Deployment
 
 __all__ = [
     "PASSWORD",
+    "SESSION_KEY",
     "WAIT",
     "console_deployment",
     "csrf_of",
