@@ -10,6 +10,7 @@ with the browser's own session cookie but without the CSRF token is refused (403
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,13 @@ import pytest
 from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
-from invitegw.gateway.storage import EventLogEntry, OutboxMessage, OutboxState, Store
+from invitegw.gateway.storage import (
+    EventLogEntry,
+    OutboxMessage,
+    OutboxState,
+    Store,
+    quarantine_message,
+)
 from tests.fixtures.browser import screenshot
 from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.admin.harness import (
@@ -92,13 +99,24 @@ def test_the_administrator_releases_retries_and_reads_histories(
     _quarantine(deployment, tmp_path, "u-5@google.com", "Offer")
     _quarantine(deployment, tmp_path, "u-6@google.com", "Spam offer")
     dead = dead_message(deployment.store)
+    with deployment.store.session() as session:  # a second cause, as the SMTP listener keeps it
+        quarantine_message(
+            session,
+            raw=b"Subject: hello\r\n\r\nno calendar here\r\n",
+            source="listener",
+            reason="malformed calendar: no VEVENT could be read",
+            now=dt.datetime.now(dt.UTC),
+            max_bytes=1_000_000,
+            message_id="odd.1@example.net",
+        )
 
     _sign_in(browser, base)
     screenshot(browser, "console-overview")
 
     # Quarantine: grouped by cause; the message's headers, events and reason.
     browser.get(base + "/admin/quarantine")
-    assert "no owner" in browser.find_element(By.TAG_NAME, "h2").text
+    causes = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    assert causes == ["no owner (2)", "malformed (1)"]  # the largest group first
     screenshot(browser, "console-quarantine")
     browser.find_element(By.LINK_TEXT, "1").click()
     _wait_for_text(browser, "Calendar events found")
