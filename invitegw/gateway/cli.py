@@ -23,6 +23,7 @@ from typing import Protocol
 from invitegw import __version__
 from invitegw.errors import GatewayError
 from invitegw.gateway.commands import (
+    admin,
     config,
     crm,
     db,
@@ -60,6 +61,7 @@ COMMAND_GROUPS: tuple[CommandGroup, ...] = (
     db,
     crm,
     mailcheck,
+    admin,
     config,
 )
 

@@ -41,7 +41,7 @@ from invitegw.gateway.monitor import (
 from invitegw.gateway.scheduler import GatewayScheduler, Service
 from invitegw.gateway.systemd import Notifier, WatchdogService, watchdog_interval
 
-__all__ = ["Operations", "attach_operations", "record_once", "write_once"]
+__all__ = ["Operations", "attach_operations", "record_once", "web_routes", "write_once"]
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,8 @@ def attach_operations(
     ops = Operations(monitor, Notifier(env), heartbeat)
     address = gateway.settings.http.address
     if address is not None:
-        app = build_http_app(gateway, monitor=monitor, extra_routes=extra_routes)
+        routes = [*extra_routes, *web_routes(scheduler, services)]
+        app = build_http_app(gateway, monitor=monitor, extra_routes=routes)
         ops.http = HttpService(app, *address)
         services.append(ops.http)
     interval = watchdog_interval(env)
@@ -186,6 +187,40 @@ def attach_operations(
         services.append(ops.watchdog)
     scheduler.services = services
     return ops
+
+
+def web_routes(scheduler: GatewayScheduler, services: list[Service]) -> list[BaseRoute]:
+    """The web console (``[admin] enabled``) and the vtiger hook (``[hooks] vtiger_secret``).
+
+    The hook's :class:`~invitegw.gateway.http.hooks.RecordPoller` is added to ``services``.
+
+    Parameters:
+        scheduler: the scheduler ``serve`` built (its wake).
+        services: the services list to add the poller to.
+
+    Returns:
+        Their routes (none when neither is configured).
+    """
+    from invitegw.gateway.bootstrap import build_outbound
+    from invitegw.gateway.http.admin import admin_routes
+    from invitegw.gateway.http.hooks import RecordPoller, vtiger_hook_routes
+    from invitegw.gateway.outbound.jobs import OUTBOX_JOB
+
+    gateway = scheduler.runtime.gateway
+    settings = gateway.settings
+    routes = admin_routes(gateway, public_url=getattr(settings.http, "public_url", ""))
+    secret = settings.hooks.vtiger_secret
+    if secret is not None:
+        outbound, wake = build_outbound(gateway), scheduler.runtime.wake
+
+        def refresh(record: str) -> None:
+            if outbound.refresh(record) is not None:
+                wake(OUTBOX_JOB)
+
+        poller = RecordPoller(refresh, settings.hooks.debounce.total_seconds())
+        services.append(poller)
+        routes += vtiger_hook_routes(secret.reveal(), poller)
+    return routes
 
 
 def record_once(scheduler: GatewayScheduler) -> ProcessMonitor:

@@ -144,7 +144,7 @@ def test_unknown_keys_list_the_valid_ones(tmp_path: Path) -> None:
     assert message.startswith("smtp.prot: unknown key; valid keys of smtp: auth, batch_size,")
     assert "port" in message
     top = _error(tmp_path, "[smpt]\nport = 25")
-    assert top.startswith("smpt: unknown key; valid keys: calendars, crm, data_dir, database")
+    assert top.startswith("smpt: unknown key; valid keys: admin, calendars, crm, data_dir,")
 
 
 @pytest.mark.parametrize(

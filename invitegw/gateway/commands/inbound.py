@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
+from invitegw.gateway.commands.admin import register_quarantine_extras
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.output import json_line, print_records, shorten
 
@@ -69,7 +70,9 @@ def register(subparsers: Subparsers) -> None:
     )
     ingest.set_defaults(func=_ingest)
 
-    quarantine = subparsers.add_parser("quarantine", help="messages set aside: list, release")
+    quarantine = subparsers.add_parser(
+        "quarantine", help="messages set aside: list, show, release, discard"
+    )
     commands = quarantine.add_subparsers(
         dest="quarantine_command", metavar="COMMAND", required=True
     )
@@ -89,6 +92,7 @@ def register(subparsers: Subparsers) -> None:
         help="the staff user owning tasks no forwarder claims (for a message that had none)",
     )
     release.set_defaults(func=_release)
+    register_quarantine_extras(commands)
 
 
 def event_records(result: MessageResult, file: str | None) -> list[dict[str, Any]]:
@@ -337,12 +341,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from invitegw.gateway.bootstrap import build_gateway, inbound_pipeline
+    from invitegw.gateway.app.quarantine import release_quarantined
+    from invitegw.gateway.bootstrap import build_gateway
 
     owner = _owner(args.owner)
     gateway = build_gateway(settings_for(args))
     try:
-        result = inbound_pipeline(gateway).release(args.id, owner=owner)
+        result = release_quarantined(gateway, args.id, owner=owner)
     finally:
         gateway.close()
     _print_result(result, f"quarantine:{args.id}", as_json=args.json, out=sys.stdout)

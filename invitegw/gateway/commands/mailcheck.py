@@ -90,21 +90,9 @@ def _asker(mailbox: str, args: argparse.Namespace) -> Any:
 
 
 def _check_one(settings: Settings, mailbox: MailboxSettings, args: argparse.Namespace) -> ImapProbe:
-    from invitegw.gateway.inbound.imap_source import imap_account, watch_config
-    from invitegw.gateway.mailauth import mailbox_login
-    from invitegw.mailbox.transport.imap_probe import ImapProbe, probe_mailbox
-    from invitegw.mailbox.transport.oauth.health import AuthHealth
+    from invitegw.gateway.app.mailboxes import check_mailbox
 
-    where = f"mailboxes[{mailbox.name}]"
-    try:
-        # A registry of its own: a check is no news for a running gateway's reporters.
-        login = mailbox_login(None, mailbox, health=AuthHealth())
-    except ConfigError as exc:
-        return ImapProbe(mailbox.name).fail("settings", str(exc))
-    config = watch_config(mailbox, max_message_size=settings.limits.message_bytes)
-    return probe_mailbox(
-        imap_account(mailbox), login, config, where=where, create=_asker(mailbox.name, args)
-    )
+    return check_mailbox(settings, mailbox, create=_asker(mailbox.name, args))
 
 
 def _mailbox_check(args: argparse.Namespace) -> int:

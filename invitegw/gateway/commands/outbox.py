@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from invitegw.errors import GatewayError
+from invitegw.gateway.commands.admin import register_outbox_history
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.output import print_records, shorten
 
@@ -34,7 +35,7 @@ OUTBOX_STATES = ("pending", "sending", "sent", "dead", "cancelled")
 
 def register(subparsers: Subparsers) -> None:
     """Add ``outbox list`` and ``outbox retry``."""
-    outbox = subparsers.add_parser("outbox", help="the messages to send: list, retry")
+    outbox = subparsers.add_parser("outbox", help="the messages to send: list, retry, history")
     commands = outbox.add_subparsers(dest="outbox_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="list messages, newest first")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -50,6 +51,7 @@ def register(subparsers: Subparsers) -> None:
     which.add_argument("--dead", action="store_true", help="every dead message")
     retry.add_argument("--json", action="store_true", help='print {"requeued": N}')
     retry.set_defaults(func=_retry)
+    register_outbox_history(commands)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from invitegw.gateway.config.loader import (
     resolve_config_path,
 )
 from invitegw.gateway.config.settings import (
+    AdminSettings,
     AuthMethod,
     CalendarSettings,
     CrmSettings,
@@ -29,6 +30,7 @@ from invitegw.gateway.config.settings import (
     EmailFieldSettings,
     ExternalInvitationPolicy,
     ForwarderPolicy,
+    HooksSettings,
     HttpSettings,
     InboundSettings,
     LimitsSettings,
@@ -52,6 +54,7 @@ from invitegw.gateway.config.settings import (
 
 __all__ = [
     "ENV_PREFIX",
+    "AdminSettings",
     "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
@@ -60,6 +63,7 @@ __all__ = [
     "EmailFieldSettings",
     "ExternalInvitationPolicy",
     "ForwarderPolicy",
+    "HooksSettings",
     "HttpSettings",
     "InboundSettings",
     "LimitsSettings",

@@ -9,6 +9,7 @@ SQLite under ``data_dir``, the built-in CRM, a local SMTP sink on 127.0.0.1:8025
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,6 +43,7 @@ from invitegw.itip.policy import (
 )
 
 __all__ = [
+    "AdminSettings",
     "AuthMethod",
     "CalendarSettings",
     "CrmSettings",
@@ -50,6 +52,7 @@ __all__ = [
     "EmailFieldSettings",
     "ExternalInvitationPolicy",
     "ForwarderPolicy",
+    "HooksSettings",
     "HttpSettings",
     "InboundSettings",
     "LimitsSettings",
@@ -500,6 +503,67 @@ class HttpSettings:
         return host, int(port)
 
 
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """``[admin]``: the web console under ``/admin`` (off unless ``enabled``).
+
+    Sign-in takes the password whose hash is ``password_hash`` (``invitegw admin
+    hash-password`` prints one) or, from the addresses in ``trusted_proxies`` only, the
+    user a reverse proxy names in ``proxy_header``. Sessions are cookies signed with
+    ``session_key``. Both secrets come from the environment only.
+    """
+
+    enabled: bool = False
+    user: str = "admin"
+    password_hash: Secret | None = field(default=None, metadata=meta(secret=True))
+    session_key: Secret | None = field(default=None, metadata=meta(secret=True))
+    session_lifetime: dt.timedelta = field(
+        default=8 * 3600 * _SECONDS, metadata=meta(min=60, max=7 * 86400)
+    )
+    # A header a trusted reverse proxy sets to the signed-in user (e.g. "X-Forwarded-User").
+    proxy_header: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    # Failed sign-ins allowed per client address in ``sign_in_window``.
+    sign_in_attempts: int = field(default=5, metadata=meta(min=1, max=1000))
+    sign_in_window: dt.timedelta = field(default=300 * _SECONDS, metadata=meta(min=1))
+
+    def _check(self, path: str) -> None:
+        if not self.enabled:
+            return
+        if self.session_key is None or len(self.session_key.reveal()) < 32:
+            raise ConfigError(
+                f"{path}.session_key: the console needs a session key of at least 32 "
+                "characters in INVITEGW_ADMIN__SESSION_KEY"
+            )
+        if self.password_hash is None and not self.proxy_header:
+            raise ConfigError(
+                f"{path}.password_hash: set INVITEGW_ADMIN__PASSWORD_HASH (`invitegw admin "
+                f"hash-password`) or {path}.proxy_header with {path}.trusted_proxies"
+            )
+        if self.proxy_header and not self.trusted_proxies:
+            raise ConfigError(f"{path}.trusted_proxies: needed with {path}.proxy_header")
+        for index, address in enumerate(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{path}.trusted_proxies[{index}]: expected an IP address or network, "
+                    f"got {address!r}"
+                ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class HooksSettings:
+    """``[hooks]``: ``POST /hooks/vtiger``, which a vtiger workflow calls on every save.
+
+    Off while ``vtiger_secret`` (environment only: ``INVITEGW_HOOKS__VTIGER_SECRET``) is
+    unset. Calls for one record within ``debounce`` are handled once.
+    """
+
+    vtiger_secret: Secret | None = field(default=None, metadata=meta(secret=True))
+    debounce: dt.timedelta = field(default=0.5 * _SECONDS, metadata=meta(min=0, max=60))
+
+
 def _default_calendars() -> tuple[CalendarSettings, ...]:
     return (CalendarSettings(name="default", address="calendar@example.com"),)
 
@@ -520,6 +584,8 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    hooks: HooksSettings = field(default_factory=HooksSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def _check(self, path: str) -> None:

@@ -201,6 +201,30 @@ class Outbound:
         with self.units.start() as uow:
             return self._apply(uow, meeting_id, None).plan
 
+    def refresh(self, meeting_id: str) -> Plan | None:
+        """Read one meeting from the CRM now and plan it (the vtiger hook's instant change).
+
+        The regular poll stays the safety net: it reads the same change later and plans
+        it to "unchanged". A meeting the CRM no longer shows (or a record that is no
+        meeting) is left to that poll, which knows deletions from other records.
+
+        Parameters:
+            meeting_id: the CRM id.
+
+        Returns:
+            The plan, or ``None`` when the CRM shows no such meeting or its messages could
+            not be built (logged).
+
+        Raises:
+            CrmUnavailableError: the CRM cannot be reached.
+            StorageError: the database failed.
+        """
+        with self.units.start() as uow:
+            meeting = uow.crm.get_meeting(meeting_id)
+            if meeting is None:
+                return None
+            return self._apply(uow, meeting.id, meeting).plan
+
     # -- the feed ----------------------------------------------------------------------------
 
     def poll(self, *, stop: threading.Event | None = None) -> OutboundReport:
