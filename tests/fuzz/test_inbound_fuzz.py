@@ -6,7 +6,10 @@ For every input, ``InboundPipeline.handle`` (the built-in CRM on SQLite, as ``se
 - end the message processed or quarantined with a reason (a processed record, and a
   quarantine row for a quarantined message), never raise;
 - decide within the budget: under 2 CPU-seconds (``getrusage`` of the calling thread)
-  and under 200 MB of allocations at the peak (``tracemalloc``), whatever the input.
+  and under 200 MB of allocations at the peak (``tracemalloc``), whatever the input (the
+  full-size messages are timed without allocation tracing, whose own cost is not the
+  gateway's: 1.1 CPU-s for the slowest on a loaded 2-core machine, against 2.2-2.7 s
+  traced).
 
 Inputs: mutations (flips, insertions of hostile tokens, deletions, repetitions,
 truncations) of our own messages (the test builders, ``tests/mailbox/data``), of
@@ -91,7 +94,15 @@ class Fuzzer:
     pipeline: InboundPipeline
     count: int = 0
 
-    def decide(self, raw: bytes) -> MessageResult:
+    def decide(self, raw: bytes, *, cpu: bool = True, memory: bool = True) -> MessageResult:
+        """Handle ``raw`` and check the contract; ``cpu``/``memory``: check that budget.
+
+        Tracing allocations slows every allocation down: a message measured for both is
+        charged for the tracing too, which on a loaded machine pushed the large ordinary
+        ones (a 25 MiB attachment) past the CPU budget. The full-size tests measure the two
+        apart, each on its own gateway (a second decision of the same bytes on one gateway
+        would be a duplicate).
+        """
         self.count += 1
         message = ReceivedMessage(
             raw=raw,
@@ -100,16 +111,19 @@ class Fuzzer:
             owner=SAM,
             reference=f"fuzz:{self.count}",
         )
-        tracemalloc.start()
+        if memory:
+            tracemalloc.start()
         began = _thread_cpu()
         try:
             result = self.pipeline.handle(message)
         finally:
-            cpu = _thread_cpu() - began
+            spent = _thread_cpu() - began
             _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-        assert cpu < CPU_BUDGET, f"{cpu:.2f} CPU-seconds for a {len(raw)}-byte message"
-        assert peak < MEMORY_BUDGET, f"{peak / MIB:.0f} MiB for a {len(raw)}-byte message"
+        if cpu:
+            assert spent < CPU_BUDGET, f"{spent:.2f} CPU-seconds for a {len(raw)}-byte message"
+        if memory:
+            assert peak < MEMORY_BUDGET, f"{peak / MIB:.0f} MiB for a {len(raw)}-byte message"
         self._check(result)
         return result
 
@@ -141,6 +155,16 @@ def _thread_cpu() -> float:
 
 @pytest.fixture(scope="module")
 def fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
+    yield from _fuzzer(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def memory_fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
+    """A second gateway, for the allocation measurement of the full-size messages."""
+    yield from _fuzzer(tmp_path_factory)
+
+
+def _fuzzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzer]:
     folder = tmp_path_factory.mktemp("fuzz")
     settings_ = Settings(
         data_dir=folder,
@@ -359,8 +383,10 @@ def test_mutations_of_the_corpus(fuzzer: Fuzzer, corpus_dir: Path, data: st.Data
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_messages_at_the_size_cap_are_decided_within_budget(
-    fuzzer: Fuzzer, name: str
+    fuzzer: Fuzzer, memory_fuzzer: Fuzzer, name: str
 ) -> None:
     raw = HOSTILE[name](25 * MIB - 1)
-    result = fuzzer.decide(raw)
-    assert result.events
+    timed = fuzzer.decide(raw, memory=False)
+    traced = memory_fuzzer.decide(raw, cpu=False)
+    assert timed.events
+    assert [e.outcome for e in traced.events] == [e.outcome for e in timed.events]
