@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 
 from invitegw.errors import StorageError
 from invitegw.gateway.bootstrap import Gateway, inbound_parts
+from invitegw.gateway.http.answers import answer_routes
 from invitegw.gateway.http.app import build_http_app
 from invitegw.gateway.http.server import HttpService
 from invitegw.gateway.inbound.imap_service import MailboxService
@@ -177,7 +178,8 @@ def attach_operations(
     ops = Operations(monitor, Notifier(env), heartbeat)
     address = gateway.settings.http.address
     if address is not None:
-        app = build_http_app(gateway, monitor=monitor, extra_routes=extra_routes)
+        routes = (*answer_routes(gateway), *extra_routes)  # the answer links' page, if keyed
+        app = build_http_app(gateway, monitor=monitor, extra_routes=routes)
         ops.http = HttpService(app, *address)
         services.append(ops.http)
     interval = watchdog_interval(env)

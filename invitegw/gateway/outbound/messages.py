@@ -11,7 +11,8 @@ zone, else the meeting's, else the calendar's), and the iMIP layout
 email (no calendar object: it must not look like an update to the receiving client).
 
 Bodies do not depend on who reads them beyond language, zone and audience, so rendered
-bodies are cached: a meeting with fifty external attendees renders its body once.
+bodies are cached: a meeting with fifty external attendees renders its body once (unless
+each carries its own answer links: :mod:`~invitegw.gateway.outbound.answer_links`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import functools
 from dataclasses import dataclass
 
 from invitegw.domain.addresses import NamedAddress
+from invitegw.gateway.outbound.answer_links import AnswerLinking
 from invitegw.ics.build import build_cancel, build_request
 from invitegw.ics.model import Method
 from invitegw.itip.plan_model import (
@@ -39,6 +41,7 @@ from invitegw.mailbox.mime.compose import (
 )
 from invitegw.mailbox.mime.envelope import serialize
 from invitegw.templates.render import (
+    AnswerLinks,
     Audience,
     MessageView,
     RenderedBody,
@@ -64,13 +67,20 @@ class ComposedMessage:
     raw: bytes
 
 
-def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> list[ComposedMessage]:
+def compose_plan(
+    plan: Plan,
+    calendar: CalendarProfile,
+    now: dt.datetime,
+    *,
+    links: AnswerLinking | None = None,
+) -> list[ComposedMessage]:
     """Every message of ``plan`` as email bytes, in the plan's order.
 
     Parameters:
         plan: the planner's decision.
         calendar: the sending calendar.
         now: the Date header and DTSTAMP.
+        links: how answer links are made (``None``: no links).
 
     Returns:
         The composed messages.
@@ -79,7 +89,9 @@ def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> lis
         IcsBuildError: a message's calendar object cannot be built.
         MimeError: a message cannot be composed.
     """
-    return [ComposedMessage(m, write_invitation(m, calendar, now)) for m in plan.messages]
+    return [
+        ComposedMessage(m, write_invitation(m, calendar, now, links=links)) for m in plan.messages
+    ]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -121,6 +133,7 @@ def _view(
     occurrence: dt.date | dt.datetime | None = None,
     removed: bool = False,
     changes: tuple[str, ...] = (),
+    answer_links: AnswerLinks | None = None,
 ) -> MessageView:
     internal = recipient.internal
     return MessageView(
@@ -142,6 +155,7 @@ def _view(
         crm_url=details.crm_url if internal else None,
         calendar_name=calendar.label,
         changes=changes,
+        answer_links=answer_links,
     )
 
 
@@ -154,13 +168,21 @@ def _calendar_object(message: PlannedMessage, now: dt.datetime) -> bytes:
     return build_cancel(event, now=now)
 
 
-def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt.datetime) -> bytes:
+def write_invitation(
+    message: PlannedMessage,
+    calendar: CalendarProfile,
+    now: dt.datetime,
+    *,
+    links: AnswerLinking | None = None,
+) -> bytes:
     """The email for one planned message, serialised for SMTP.
 
     Parameters:
         message: the planned message.
         calendar: the sending calendar.
         now: the Date header and DTSTAMP.
+        links: how answer links are made (``None``: no links; the calendar part is the
+            same either way).
 
     Returns:
         The message bytes (CRLF line ends).
@@ -182,6 +204,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
             occurrence=message.occurrence,
             removed=message.uninvite,
             changes=message.changes,
+            answer_links=links.links_for(message, calendar) if links is not None else None,
         )
     )
     sender = from_mailbox(calendar, message.details.organizer_name)
