@@ -218,16 +218,18 @@ class AnswerPages:
         return await run_in_threadpool(self._show, text, token, request.query_params.get("a"))
 
     def _show(self, text: str, token: AnswerToken, chosen: str | None) -> Response:
+        answer = chosen if chosen in ANSWERS else ""
         try:
             with self.units.start(dry_run=True) as unit:  # rolled back: a GET writes nothing
                 facts = show_answer(unit, self.config, token)
+                if facts.state is not AnswerState.OPEN:
+                    status = 404 if facts.attendee is None else 200
+                    return _page(_facts_view("closed", facts), status)
+                form_value = self.keys.form_value(text)
+                view = _facts_view("confirm", facts, answer=answer, form_value=form_value)
         except (CrmUnavailableError, StorageError) as exc:
             logger.warning("answer page: cannot show: %s", exc)
             return _page(AnswerPageView("error"), 503)
-        if facts.state is not AnswerState.OPEN:
-            return _page(_facts_view("closed", facts), 404 if not facts.attendee else 200)
-        answer = chosen if chosen in ANSWERS else ""
-        view = _facts_view("confirm", facts, answer=answer, form_value=self.keys.form_value(text))
         return _page(view)
 
     def _cross_site(self, request: Request) -> bool:
@@ -279,10 +281,10 @@ class AnswerPages:
         try:
             with self.units.start() as unit:
                 result = record_answer(unit, self.config, token, answer, comment)
+                view, status = _result_view(result)  # read while the session is open
         except (CrmUnavailableError, StorageError) as exc:
             logger.warning("answer page: not recorded now: %s", exc)
             return _page(AnswerPageView("error"), 503)
-        view, status = _result_view(result)
         return _page(view, status)
 
 
