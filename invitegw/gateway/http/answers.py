@@ -14,8 +14,8 @@ Routes (mounted by :func:`answer_routes` when ``http.answer_keys`` is set):
 The token in the path is the capability: it is signed (:mod:`invitegw.domain.answer_tokens`)
 and names one attendee of one invitation. Cross-site form posts are refused three ways:
 the form carries a value derived from the token with the key (only our page has it), a
-browser's ``Sec-Fetch-Site: cross-site`` is refused, and so is an ``Origin`` other than
-this server's (``http.public_url``'s, else the request's own). Bodies are capped at
+browser's ``Sec-Fetch-Site`` other than ``same-origin`` is refused, and so is an ``Origin``
+other than this server's (``http.public_url``'s, else the request's own). Bodies are capped at
 :data:`MAX_BODY_BYTES`, comments at
 :data:`~invitegw.gateway.app.answers.MAX_COMMENT_CHARS`; requests are rate-limited per
 client address and per token (:class:`RateLimiter`, in memory, per process). Every response
@@ -233,11 +233,16 @@ class AnswerPages:
         return _page(view)
 
     def _cross_site(self, request: Request) -> bool:
-        """A browser's cross-site post: ``Sec-Fetch-Site`` or ``Origin`` says so."""
-        if request.headers.get("sec-fetch-site", "same-origin") == "cross-site":
+        """A post from another site's page: ``Sec-Fetch-Site`` or ``Origin`` says so.
+
+        The page's ``Referrer-Policy: no-referrer`` makes browsers send ``Origin: null``
+        with its own form, so ``null`` is not refused; ``Sec-Fetch-Site`` (sent by current
+        browsers) then says whether the post came from this origin.
+        """
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             return True
         origin = request.headers.get("origin")
-        if origin is None:
+        if origin is None or origin == "null":
             return False
         own = self.origin or f"{request.url.scheme}://{request.url.netloc}"
         return origin.rstrip("/") != own
