@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from invitegw.domain.records import LogLevel, Meeting
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.config import CalendarSettings
-from invitegw.gateway.outbound.answer_links import AnswerLinking
 from invitegw.gateway.outbound.ledger import (
     StoredPlan,
     crm_note,
@@ -38,7 +37,7 @@ from invitegw.gateway.outbound.ledger import (
     load_ledger,
     store_plan,
 )
-from invitegw.gateway.outbound.messages import compose_plan
+from invitegw.gateway.outbound.messages import LinkMaker, compose_plan
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.itip.plan_model import CalendarProfile, IdSource, Plan
 from invitegw.itip.planner import plan_meeting
@@ -147,7 +146,7 @@ class ChangeApplier:
         grace: dt.timedelta,
         max_attendees: int,
         ids: IdSource,
-        links: AnswerLinking | None = None,
+        links: LinkMaker | None = None,
     ) -> None:
         self.calendars = calendars
         self.grace = grace

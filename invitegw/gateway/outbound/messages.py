@@ -20,9 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import Protocol
 
 from invitegw.domain.addresses import NamedAddress
-from invitegw.gateway.outbound.answer_links import AnswerLinking
 from invitegw.ics.build import build_cancel, build_request
 from invitegw.ics.model import Method
 from invitegw.itip.plan_model import (
@@ -51,12 +51,22 @@ from invitegw.templates.render import (
 
 __all__ = [
     "ComposedMessage",
+    "LinkMaker",
     "compose_plan",
     "from_mailbox",
     "render_body",
     "write_invitation",
     "write_reminder",
 ]
+
+
+class LinkMaker(Protocol):
+    """Makes a recipient's answer links (:class:`~invitegw.gateway.outbound.answer_links.
+    AnswerLinking`), or says the message carries none."""
+
+    def links_for(self, message: PlannedMessage, calendar: CalendarProfile) -> AnswerLinks | None:
+        """The links for ``message``'s recipient, or ``None``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +82,7 @@ def compose_plan(
     calendar: CalendarProfile,
     now: dt.datetime,
     *,
-    links: AnswerLinking | None = None,
+    links: LinkMaker | None = None,
 ) -> list[ComposedMessage]:
     """Every message of ``plan`` as email bytes, in the plan's order.
 
@@ -173,7 +183,7 @@ def write_invitation(
     calendar: CalendarProfile,
     now: dt.datetime,
     *,
-    links: AnswerLinking | None = None,
+    links: LinkMaker | None = None,
 ) -> bytes:
     """The email for one planned message, serialised for SMTP.
 
