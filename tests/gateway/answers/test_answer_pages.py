@@ -217,3 +217,30 @@ def test_removed_attendees_and_meetings_over_are_refused(h: AnswerHarness) -> No
         assert posted.status_code == 409
         assert "To spotkanie już się odbyło" in posted.text
     assert h.responses() == []
+
+
+def test_a_moved_occurrence_has_its_own_links_and_answer(h: AnswerHarness) -> None:
+    meeting = h.create_meeting()
+    h.run()
+    series = answer_link(h.message_to(GINA).raw, "yes")
+    with h.admin() as crm:
+        crm.move_occurrence(
+            meeting,
+            dt.datetime(2026, 6, 8, 10, tzinfo=WARSAW),
+            dt.datetime(2026, 6, 9, 15, tzinfo=WARSAW),
+            dt.datetime(2026, 6, 9, 16, tzinfo=WARSAW),
+        )
+    sent = len(h.sink.messages)
+    h.run()
+    occurrence = answer_link(h.message_to(GINA, since=sent).raw, "no")
+    with httpx.Client(timeout=30) as client:
+        page = client.get(occurrence)
+        assert "for the occurrence on Monday, June 8, 2026" in page.text
+        assert "Tuesday, June 9, 2026" in page.text  # where it moved to
+        assert _confirm(client, occurrence, "no").status_code == 200
+        assert _confirm(client, series, "yes").status_code == 200  # the series link still answers
+    assert h.responses() == [
+        (GINA, "DECLINED", "20260608T080000Z", ""),
+        (GINA, "ACCEPTED", None, ""),
+    ]
+    assert h.attendee(GINA).partstat == "ACCEPTED"  # the series' answer
