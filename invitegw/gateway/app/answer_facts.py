@@ -31,9 +31,16 @@ from invitegw.domain.answer_tokens import AnswerToken
 from invitegw.domain.records import Meeting
 from invitegw.errors import GatewayError
 from invitegw.gateway.config import CalendarSettings
+from invitegw.gateway.inbound.attendee_replies import REPLY_RECORDED_KIND
 from invitegw.gateway.inbound.reply_correlation import token_attendees
 from invitegw.gateway.outbound.snapshot import meeting_from_json
-from invitegw.gateway.storage import OutboundAttendee, OutboundMeeting, OutboxMessage, OutboxState
+from invitegw.gateway.storage import (
+    EventLogEntry,
+    OutboundAttendee,
+    OutboundMeeting,
+    OutboxMessage,
+    OutboxState,
+)
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.ics import parse_calendar
 from invitegw.ics.changes import compare_events
@@ -42,7 +49,7 @@ from invitegw.itip.meeting_events import occurrence_key
 from invitegw.mailbox.mime.extract import extract
 from invitegw.templates.render import pick_language
 
-__all__ = ["AnswerFacts", "AnswerState", "look_up", "recurrence_value"]
+__all__ = ["AnswerFacts", "AnswerState", "latest_answer", "look_up", "recurrence_value"]
 
 Moment = dt.date | dt.datetime
 
@@ -211,8 +218,41 @@ def _state(
     return AnswerState.OPEN, ()
 
 
-def _partstat(row: OutboundAttendee) -> str:
-    return row.partstat or "NEEDS-ACTION"
+def latest_answer(
+    unit: UnitOfWork, row: OutboundAttendee, recurrence_id: str | None
+) -> EventLogEntry | None:
+    """The latest answer on record for ``row`` and the occurrence (None: the series).
+
+    Parameters:
+        unit: the unit of work.
+        row: the ledger attendee.
+        recurrence_id: the occurrence (iCalendar text), None for the series.
+
+    Returns:
+        Its ``reply-recorded`` event-log entry, or None.
+    """
+    entries = unit.session.scalars(
+        select(EventLogEntry)
+        .where(
+            EventLogEntry.meeting_id == row.meeting.crm_meeting_id,
+            EventLogEntry.kind == REPLY_RECORDED_KIND,
+        )
+        .order_by(EventLogEntry.id.desc())
+    )
+    for entry in entries:
+        details = entry.details or {}
+        if details.get("attendee") == row.address and details.get("recurrence_id") == recurrence_id:
+            return entry
+    return None
+
+
+def _partstat(unit: UnitOfWork, row: OutboundAttendee, token: AnswerToken) -> str:
+    """The answer on record: the ledger's for the series, the event log's for an occurrence."""
+    if token.recurrence_id is None:
+        return row.partstat or "NEEDS-ACTION"
+    entry = latest_answer(unit, row, token.recurrence_id)
+    details = entry.details or {} if entry is not None else {}
+    return str(details.get("partstat") or "NEEDS-ACTION")
 
 
 def look_up(
@@ -254,6 +294,6 @@ def look_up(
         organizer_name=snapshot.organizer.name or "",
         language=pick_language(row.language, calendar.language),
         time_zone=row.time_zone or snapshot.time_zone or calendar.time_zone,
-        partstat=_partstat(row),
+        partstat=_partstat(unit, row, token),
         changes=changes,
     )

@@ -37,14 +37,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from enum import StrEnum
 
-from sqlalchemy import select
-
 from invitegw.domain.addresses import add_plus_token
 from invitegw.domain.answer_tokens import AnswerToken
-from invitegw.errors import GatewayError, MimeError
-from invitegw.gateway.app.answer_facts import AnswerFacts, AnswerState, look_up
+from invitegw.errors import GatewayError, IcsError, MimeError
+from invitegw.gateway.app.answer_facts import AnswerFacts, AnswerState, latest_answer, look_up
 from invitegw.gateway.inbound.attendee_messages import handle_attendee_message
-from invitegw.gateway.inbound.attendee_replies import REPLY_RECORDED_KIND
 from invitegw.gateway.inbound.config import InboundConfig
 from invitegw.gateway.inbound.context import InboundMessage, MessageIdentity
 from invitegw.gateway.inbound.model import Envelope, InboundOutcome, ReceivedMessage
@@ -54,7 +51,6 @@ from invitegw.gateway.inbound.organizer_notices import (
     write_notice,
 )
 from invitegw.gateway.inbound.reply_correlation import organizer_on_record
-from invitegw.gateway.storage import EventLogEntry
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.ics import build_reply, parse_calendar
 from invitegw.ics.model import Attendee, Event, Organizer, PartStat
@@ -155,12 +151,18 @@ def record_answer(
         return AnswerResult(AnswerOutcome.REFUSED, facts, partstat, f"link {facts.state}")
     comment = clean_comment(comment)
     message_id = _message_id(facts, token, partstat, comment)
-    if _latest_answer(unit, facts, token) == message_id:
+    assert facts.attendee is not None
+    latest = latest_answer(unit, facts.attendee, token.recurrence_id)
+    if latest is not None and latest.message_id == message_id:
         return AnswerResult(AnswerOutcome.UNCHANGED, facts, partstat, "already recorded")
-    raw = _reply_email(facts, token, partstat, comment, message_id, unit.now)
-    message = _inbound(raw, config, message_id)
-    part = message.extraction.calendar_parts[0]
-    calendar = parse_calendar(part.data, mime_method=part.mime_method)
+    try:
+        raw = _reply_email(facts, token, partstat, comment, message_id, unit.now)
+        message = _inbound(raw, config, message_id)
+        part = message.extraction.calendar_parts[0]
+        calendar = parse_calendar(part.data, mime_method=part.mime_method)
+    except (IcsError, MimeError) as exc:  # the meeting's times cannot make a REPLY
+        logger.warning("answer page: no REPLY for meeting %s: %s", facts.meeting, exc)
+        return AnswerResult(AnswerOutcome.NOT_RECORDED, facts, partstat, str(exc))
     result = handle_attendee_message(
         unit, config, message, calendar, calendar.events[0], request_resend=_no_resend
     )
@@ -180,28 +182,6 @@ def _message_id(facts: AnswerFacts, token: AnswerToken, partstat: PartStat, comm
     key = f"{token.payload}\0{partstat.value}\0{comment}".encode()
     digest = hashlib.sha256(key).hexdigest()[:32]
     return f"answer-{digest}@{facts.calendar.sender.rpartition('@')[2]}"
-
-
-def _latest_answer(unit: UnitOfWork, facts: AnswerFacts, token: AnswerToken) -> str | None:
-    """The Message-ID of the latest answer on record for this attendee and occurrence."""
-    assert facts.meeting is not None
-    assert facts.attendee is not None
-    entries = unit.session.scalars(
-        select(EventLogEntry)
-        .where(
-            EventLogEntry.meeting_id == facts.meeting.crm_meeting_id,
-            EventLogEntry.kind == REPLY_RECORDED_KIND,
-        )
-        .order_by(EventLogEntry.id.desc())
-    )
-    for entry in entries:
-        details = entry.details or {}
-        if (
-            details.get("attendee") == facts.attendee.address
-            and details.get("recurrence_id") == token.recurrence_id
-        ):
-            return entry.message_id
-    return None
 
 
 def _reply_event(facts: AnswerFacts, token: AnswerToken, organizer: str) -> Event:

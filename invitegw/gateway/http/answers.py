@@ -25,10 +25,12 @@ carries the headers of :mod:`invitegw.gateway.http.security`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -125,28 +127,26 @@ def _browser_language(request: Request) -> str:
     return pick_language(*(part.split(";", 1)[0] for part in header.split(",")))
 
 
-def _facts_view(kind: str, facts: AnswerFacts, **extra: object) -> AnswerPageView:
-    attendee = facts.attendee.address if facts.attendee is not None else ""
-    values: dict[str, object] = {
-        "kind": kind,
-        "language": facts.language,
-        "title": facts.title,
-        "start": facts.start,
-        "end": facts.end,
-        "time_zone": facts.time_zone,
-        "rrule": facts.rrule,
-        "occurrence": facts.occurrence,
-        "location": facts.location,
-        "organizer_name": facts.organizer_name,
-        "attendee": attendee,
-        "current": facts.partstat,
-        "reason": facts.state.value,
-        "changes": facts.changes,
-        "max_comment": MAX_COMMENT_CHARS,
-        "stylesheet": _STYLESHEET_PATH,
-    }
-    values.update(extra)
-    return AnswerPageView(**values)  # type: ignore[arg-type]
+def _facts_view(kind: str, facts: AnswerFacts, **extra: Any) -> AnswerPageView:
+    view = AnswerPageView(
+        kind=kind,
+        language=facts.language,
+        title=facts.title,
+        start=facts.start,
+        end=facts.end,
+        time_zone=facts.time_zone,
+        rrule=facts.rrule,
+        occurrence=facts.occurrence,
+        location=facts.location,
+        organizer_name=facts.organizer_name,
+        attendee=facts.attendee.address if facts.attendee is not None else "",
+        current=facts.partstat,
+        reason=facts.state.value,
+        changes=facts.changes,
+        max_comment=MAX_COMMENT_CHARS,
+        stylesheet=_STYLESHEET_PATH,
+    )
+    return dataclasses.replace(view, **extra)
 
 
 def _result_view(result: AnswerResult) -> tuple[AnswerPageView, int]:

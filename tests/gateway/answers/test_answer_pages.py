@@ -239,6 +239,8 @@ def test_a_moved_occurrence_has_its_own_links_and_answer(h: AnswerHarness) -> No
         assert "Tuesday, June 9, 2026" in page.text  # where it moved to
         assert _confirm(client, occurrence, "no").status_code == 200
         assert _confirm(client, series, "yes").status_code == 200  # the series link still answers
+        assert "Your answer on record: No." in client.get(occurrence).text
+        assert "Your answer on record: Yes." in client.get(series).text
     assert h.responses() == [
         (GINA, "DECLINED", "20260608T080000Z", ""),
         (GINA, "ACCEPTED", None, ""),
