@@ -246,3 +246,13 @@ def test_a_moved_occurrence_has_its_own_links_and_answer(h: AnswerHarness) -> No
         (GINA, "ACCEPTED", None, ""),
     ]
     assert h.attendee(GINA).partstat == "ACCEPTED"  # the series' answer
+
+
+def test_a_flood_of_posts_on_one_link_is_stopped(h: AnswerHarness) -> None:
+    h.create_meeting()
+    h.run()
+    target = answer_link(h.message_to(GINA).raw, "no").split("?")[0]
+    with httpx.Client(timeout=30) as client:
+        codes = [client.post(target, data={"answer": "no"}).status_code for _ in range(21)]
+    assert codes == [400] * 20 + [429]  # no form value: refused, then no longer even read
+    assert h.responses() == []
