@@ -17,6 +17,7 @@ from tests.fixtures.smtp_sink import SmtpSink
 from tests.gateway.answers.harness import AnswerHarness, answer_link, body_text
 from tests.gateway.outbound.builders import WARSAW
 from tests.gateway.outbound.harness import parse_message
+from tests.gateway.outbound.test_end_to_end import check_mime
 
 GINA = "gina@example.org"
 PAWEL = "pawel@example.org"
@@ -104,6 +105,7 @@ def test_links_are_in_both_bodies_one_set_per_attendee(h: AnswerHarness) -> None
     h.create_meeting()
     h.run()
     raw = h.message_to(GINA).raw
+    check_mime(parse_message(raw), "REQUEST")  # the layout the end-to-end tests require
     assert answer_link(raw, "yes") == answer_link(raw, "yes", "html")
     assert answer_link(h.message_to(PAWEL).raw, "no") != answer_link(raw, "no")
     assert "Czy weźmiesz udział?" in body_text(h.message_to(PAWEL).raw)  # Polish
