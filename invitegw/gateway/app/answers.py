@@ -20,7 +20,9 @@ Beyond what a REPLY gets, this module
   (SEQUENCE) went out (the page says what changed);
 - is idempotent: the answer's Message-ID is derived from the token, the answer and the
   comment, and when the latest answer on record for that attendee and occurrence came
-  from the same Message-ID nothing is done again (a double click, a reload of the result);
+  from the same Message-ID nothing is done again (a double click, a reload of the result;
+  on PostgreSQL the attendee's ledger row is locked first, so two clicks at once are
+  taken one after the other);
 - tells the organizer, as it tells them of counter-proposals and replies by hand: a notice
   (:mod:`~invitegw.gateway.inbound.organizer_notices`) queued in the same transaction,
   since no calendar message reaches them for an answer given on a web page.
@@ -37,6 +39,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from enum import StrEnum
 
+from sqlalchemy import select
+
 from invitegw.domain.addresses import add_plus_token
 from invitegw.domain.answer_tokens import AnswerToken
 from invitegw.errors import GatewayError, IcsError, MimeError
@@ -51,6 +55,7 @@ from invitegw.gateway.inbound.organizer_notices import (
     write_notice,
 )
 from invitegw.gateway.inbound.reply_correlation import organizer_on_record
+from invitegw.gateway.storage import OutboundAttendee
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.ics import build_reply, parse_calendar
 from invitegw.ics.model import Attendee, Event, Organizer, PartStat
@@ -146,6 +151,7 @@ def record_answer(
         CrmUnavailableError: the CRM cannot take the answer now (nothing was written).
         StorageError: the database failed.
     """
+    _lock(unit, token)
     facts = look_up(unit, config.calendars, token)
     if facts.state is not AnswerState.OPEN:
         return AnswerResult(AnswerOutcome.REFUSED, facts, partstat, f"link {facts.state}")
@@ -171,6 +177,17 @@ def record_answer(
         return AnswerResult(AnswerOutcome.NOT_RECORDED, facts, partstat, result.reason or "")
     _notify(unit, facts, partstat, comment, message_id)
     return AnswerResult(AnswerOutcome.RECORDED, facts, partstat, result.reason or "")
+
+
+def _lock(unit: UnitOfWork, token: AnswerToken) -> None:
+    """Hold the attendee's ledger row (PostgreSQL): two clicks at once answer one at a time."""
+    if unit.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has one writer at a time already
+    unit.session.execute(
+        select(OutboundAttendee.id)
+        .where(OutboundAttendee.token == token.reply_token)
+        .with_for_update()
+    )
 
 
 def _no_resend(*_args: object, **_kwargs: object) -> bool:  # a REPLY never asks for one
