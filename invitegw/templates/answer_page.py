@@ -92,7 +92,8 @@ class AnswerPageView:
     changes: tuple[str, ...] = field(default=())
     form_value: str = ""
     max_comment: int = 500
-    stylesheet: str = "/answer-assets/answer.css"
+    # Relative to /answer/<token>: it follows a path prefix a reverse proxy adds.
+    stylesheet: str = "../answer-assets/answer.css"
 
 
 def render_answer_page(view: AnswerPageView) -> str:

@@ -144,7 +144,6 @@ def _facts_view(kind: str, facts: AnswerFacts, **extra: Any) -> AnswerPageView:
         reason=facts.state.value,
         changes=facts.changes,
         max_comment=MAX_COMMENT_CHARS,
-        stylesheet=_STYLESHEET_PATH,
     )
     return dataclasses.replace(view, **extra)
 
