@@ -44,6 +44,7 @@ from invitegw.gateway.inbound.smtp_source import SpoolWorker
 from invitegw.gateway.inbound.source import Pipeline, WorkerContext
 from invitegw.gateway.mailauth import MailLogins, mailbox_login, smtp_login
 from invitegw.gateway.metrics import Instruments, ObservedPipeline
+from invitegw.gateway.outbound.answer_links import answer_linking
 from invitegw.gateway.outbound.apply import Calendars, ChangeApplier
 from invitegw.gateway.outbound.dispatch import Dispatcher, DispatchOptions
 from invitegw.gateway.outbound.feed import FeedOptions, Outbound, request_resend
@@ -604,6 +605,7 @@ def build_outbound(gateway: Gateway, *, ids: IdSource | None = None) -> Outbound
         grace=outbound.grace_period,
         max_attendees=settings.limits.attendees,
         ids=ids or RandomIds(),
+        links=answer_linking(settings),
     )
     options = FeedOptions(
         batch_size=outbound.feed_batch_size,

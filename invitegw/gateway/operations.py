@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 
 from invitegw.errors import StorageError
 from invitegw.gateway.bootstrap import Gateway, inbound_parts
+from invitegw.gateway.http.answers import answer_routes
 from invitegw.gateway.http.app import build_http_app
 from invitegw.gateway.http.server import HttpService
 from invitegw.gateway.inbound.imap_service import MailboxService
@@ -177,7 +178,8 @@ def attach_operations(
     ops = Operations(monitor, Notifier(env), heartbeat)
     address = gateway.settings.http.address
     if address is not None:
-        routes = [*extra_routes, *web_routes(scheduler, services)]
+        # The answer links' page (if keyed) and the console and hooks (if enabled).
+        routes = [*answer_routes(gateway), *extra_routes, *web_routes(scheduler, services)]
         app = build_http_app(gateway, monitor=monitor, extra_routes=routes)
         ops.http = HttpService(app, *address)
         services.append(ops.http)
@@ -208,7 +210,7 @@ def web_routes(scheduler: GatewayScheduler, services: list[Service]) -> list[Bas
 
     gateway = scheduler.runtime.gateway
     settings = gateway.settings
-    routes = admin_routes(gateway, public_url=getattr(settings.http, "public_url", ""))
+    routes = admin_routes(gateway, public_url=settings.http.public_url)
     secret = settings.hooks.vtiger_secret
     if secret is not None:
         outbound, wake = build_outbound(gateway), scheduler.runtime.wake

@@ -34,6 +34,7 @@ from invitegw.templates.recurrence_text import describe_rrule
 
 __all__ = [
     "SUPPORTED_LANGUAGES",
+    "AnswerLinks",
     "Audience",
     "MessageKind",
     "MessageView",
@@ -58,13 +59,23 @@ class Audience(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerLinks:
+    """The "Will you attend? Yes · Maybe · No" links of one recipient's invitation."""
+
+    yes: str
+    maybe: str
+    no: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageView:
     """Everything a body template shows, as plain values.
 
     ``start``/``end`` are aware datetimes (shown in ``time_zone``) or dates (all day).
     ``occurrence`` is set when the message concerns one occurrence of a series (its
     original start). ``removed`` marks a cancellation sent because the recipient was taken
-    off the meeting, not because the meeting was cancelled.
+    off the meeting, not because the meeting was cancelled. ``answer_links`` are the
+    recipient's own answer links (``templates/_answer_links.*.j2``), if any.
     """
 
     kind: MessageKind
@@ -86,6 +97,7 @@ class MessageView:
     crm_url: str | None = None
     calendar_name: str = ""
     changes: tuple[str, ...] = field(default=())
+    answer_links: AnswerLinks | None = None
 
 
 @dataclass(frozen=True, slots=True)

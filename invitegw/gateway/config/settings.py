@@ -14,8 +14,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from invitegw.crm_adapter.registry import BUILTIN_NAME, adapter_names, get_adapter
+from invitegw.domain.answer_tokens import parse_keys
 from invitegw.domain.records import EntityType
 from invitegw.errors import ConfigError
 from invitegw.gateway.config.fields import (
@@ -161,6 +163,8 @@ class CalendarSettings:
     outlook_compat: bool = False
     alarm_minutes: int | None = field(default=15, metadata=meta(min=0, max=40320))
     reminder_email_lead: dt.timedelta | None = field(default=None, metadata=meta(min=60))
+    # "Will you attend? Yes · Maybe · No" links in its invitations (when http.public_url is set).
+    answer_links: bool = True
 
     def _check(self, path: str) -> None:
         if self.token_separator not in {"+", "-", "_", "."}:
@@ -473,12 +477,31 @@ class LoggingSettings:
         return out
 
 
+def _check_public_url(value: str) -> str | None:
+    """The problem with ``http.public_url`` (an http(s) URL, no query or fragment), if any."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parses the port
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return f"expected an http:// or https:// URL with a host, got {value!r}"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"expected no query, fragment or login in the URL, got {value!r}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """``[http]``: the HTTP endpoints of ``serve`` (/healthz, /readyz, /metrics)."""
 
     # "host:port" ("[::1]:8080" for IPv6); empty: no HTTP server.
     listen: str = ""
+    # The address people reach this server at (https://calendar.example.com): answer links
+    # are built on it; empty: invitations carry no answer links.
+    public_url: str = ""
+    # The keys answer links are signed with, newest first (environment only).
+    answer_keys: Secret | None = field(default=None, metadata=meta(secret=True))
 
     def _check(self, path: str) -> None:
         if self.listen:
@@ -486,6 +509,14 @@ class HttpSettings:
                 self.address  # noqa: B018 - parses and validates
             except ValueError as exc:
                 raise ConfigError(f"{path}.listen: {exc}") from None
+        problem = _check_public_url(self.public_url) if self.public_url else None
+        if problem:
+            raise ConfigError(f"{path}.public_url: {problem}")
+        if self.answer_keys is not None:
+            try:
+                parse_keys(self.answer_keys.reveal())
+            except ValueError as exc:
+                raise ConfigError(f"{path}.answer_keys: {exc}") from None
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -591,6 +622,13 @@ class Settings:
     def _check(self, path: str) -> None:
         if not self.calendars:
             raise ConfigError("calendars: at least one calendar is required")
+        links = any(c.answer_links for c in self.calendars)
+        if self.http.public_url and self.http.answer_keys is None and links:
+            raise ConfigError(
+                "http.answer_keys: required for answer links (http.public_url is set): "
+                "set INVITEGW_HTTP__ANSWER_KEYS (or set answer_links = false in every "
+                "calendar)"
+            )
         _unique("calendars", [c.name for c in self.calendars])
         _unique("mailboxes", [m.name for m in self.mailboxes])
         names = {c.name for c in self.calendars}

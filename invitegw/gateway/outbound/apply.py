@@ -37,7 +37,7 @@ from invitegw.gateway.outbound.ledger import (
     load_ledger,
     store_plan,
 )
-from invitegw.gateway.outbound.messages import compose_plan
+from invitegw.gateway.outbound.messages import LinkMaker, compose_plan
 from invitegw.gateway.uow import UnitOfWork
 from invitegw.itip.plan_model import CalendarProfile, IdSource, Plan
 from invitegw.itip.planner import plan_meeting
@@ -136,6 +136,7 @@ class ChangeApplier:
         grace: how long after its last occurrence ended a meeting still gets mail.
         max_attendees: more addresses than this and nothing is sent (``limits.attendees``).
         ids: where UIDs, reply tokens and Message-IDs come from.
+        links: how answer links are made (``None``: invitations carry none).
     """
 
     def __init__(
@@ -145,11 +146,13 @@ class ChangeApplier:
         grace: dt.timedelta,
         max_attendees: int,
         ids: IdSource,
+        links: LinkMaker | None = None,
     ) -> None:
         self.calendars = calendars
         self.grace = grace
         self.max_attendees = max_attendees
         self.ids = ids
+        self.links = links
 
     def apply(self, uow: UnitOfWork, meeting_id: str, meeting: Meeting | None) -> Applied:
         """Plan one meeting and store the result, in a savepoint of ``uow``'s session.
@@ -214,7 +217,7 @@ class ChangeApplier:
             ids=self.ids,
             max_attendees=self.max_attendees,
         )
-        composed = compose_plan(plan, calendar, now)
+        composed = compose_plan(plan, calendar, now, links=self.links)
         stored = store_plan(
             session, plan, composed, row=row, sender=calendar.sender, crm=uow.crm, now=now
         )

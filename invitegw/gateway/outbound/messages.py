@@ -11,7 +11,8 @@ zone, else the meeting's, else the calendar's), and the iMIP layout
 email (no calendar object: it must not look like an update to the receiving client).
 
 Bodies do not depend on who reads them beyond language, zone and audience, so rendered
-bodies are cached: a meeting with fifty external attendees renders its body once.
+bodies are cached: a meeting with fifty external attendees renders its body once (unless
+each carries its own answer links: :mod:`~invitegw.gateway.outbound.answer_links`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import Protocol
 
 from invitegw.domain.addresses import NamedAddress
 from invitegw.ics.build import build_cancel, build_request
@@ -39,6 +41,7 @@ from invitegw.mailbox.mime.compose import (
 )
 from invitegw.mailbox.mime.envelope import serialize
 from invitegw.templates.render import (
+    AnswerLinks,
     Audience,
     MessageView,
     RenderedBody,
@@ -48,12 +51,22 @@ from invitegw.templates.render import (
 
 __all__ = [
     "ComposedMessage",
+    "LinkMaker",
     "compose_plan",
     "from_mailbox",
     "render_body",
     "write_invitation",
     "write_reminder",
 ]
+
+
+class LinkMaker(Protocol):
+    """Makes a recipient's answer links (:class:`~invitegw.gateway.outbound.answer_links.
+    AnswerLinking`), or says the message carries none."""
+
+    def links_for(self, message: PlannedMessage, calendar: CalendarProfile) -> AnswerLinks | None:
+        """The links for ``message``'s recipient, or ``None``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +77,20 @@ class ComposedMessage:
     raw: bytes
 
 
-def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> list[ComposedMessage]:
+def compose_plan(
+    plan: Plan,
+    calendar: CalendarProfile,
+    now: dt.datetime,
+    *,
+    links: LinkMaker | None = None,
+) -> list[ComposedMessage]:
     """Every message of ``plan`` as email bytes, in the plan's order.
 
     Parameters:
         plan: the planner's decision.
         calendar: the sending calendar.
         now: the Date header and DTSTAMP.
+        links: how answer links are made (``None``: no links).
 
     Returns:
         The composed messages.
@@ -79,7 +99,9 @@ def compose_plan(plan: Plan, calendar: CalendarProfile, now: dt.datetime) -> lis
         IcsBuildError: a message's calendar object cannot be built.
         MimeError: a message cannot be composed.
     """
-    return [ComposedMessage(m, write_invitation(m, calendar, now)) for m in plan.messages]
+    return [
+        ComposedMessage(m, write_invitation(m, calendar, now, links=links)) for m in plan.messages
+    ]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -121,6 +143,7 @@ def _view(
     occurrence: dt.date | dt.datetime | None = None,
     removed: bool = False,
     changes: tuple[str, ...] = (),
+    answer_links: AnswerLinks | None = None,
 ) -> MessageView:
     internal = recipient.internal
     return MessageView(
@@ -142,6 +165,7 @@ def _view(
         crm_url=details.crm_url if internal else None,
         calendar_name=calendar.label,
         changes=changes,
+        answer_links=answer_links,
     )
 
 
@@ -154,13 +178,21 @@ def _calendar_object(message: PlannedMessage, now: dt.datetime) -> bytes:
     return build_cancel(event, now=now)
 
 
-def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt.datetime) -> bytes:
+def write_invitation(
+    message: PlannedMessage,
+    calendar: CalendarProfile,
+    now: dt.datetime,
+    *,
+    links: LinkMaker | None = None,
+) -> bytes:
     """The email for one planned message, serialised for SMTP.
 
     Parameters:
         message: the planned message.
         calendar: the sending calendar.
         now: the Date header and DTSTAMP.
+        links: how answer links are made (``None``: no links; the calendar part is the
+            same either way).
 
     Returns:
         The message bytes (CRLF line ends).
@@ -182,6 +214,7 @@ def write_invitation(message: PlannedMessage, calendar: CalendarProfile, now: dt
             occurrence=message.occurrence,
             removed=message.uninvite,
             changes=message.changes,
+            answer_links=links.links_for(message, calendar) if links is not None else None,
         )
     )
     sender = from_mailbox(calendar, message.details.organizer_name)

@@ -39,7 +39,8 @@ from invitegw.gateway.app.quarantine import (
 from invitegw.gateway.app.status import deployment_status
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.http.admin.passwords import verify_password
-from invitegw.gateway.http.admin.web import PREFIX, STATIC, Console, Visit, security_headers
+from invitegw.gateway.http.admin.web import PREFIX, STATIC, Console, Visit
+from invitegw.gateway.http.security import security_headers
 from invitegw.gateway.storage import OutboxState
 
 __all__ = ["admin_routes", "build_admin_app"]

@@ -4,15 +4,14 @@
 limiter, the Jinja2 environment) and :meth:`Console.page` wraps a page handler: it reads
 the session cookie (or the trusted proxy's header), sends a visitor who is not signed in
 to the sign-in page (GET) or refuses with 403 (POST), checks the CSRF token of every POST,
-renders, and writes the session cookie back when it changed. :func:`security_headers` is
-the middleware that sets the console's response headers (a strict CSP without inline
-script or style, no framing, no referrer, no caching).
+renders, and writes the session cookie back when it changed. The console's response
+headers are :mod:`invitegw.gateway.http.security`'s, as on every page the gateway serves.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from urllib.parse import parse_qsl, quote
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from invitegw.gateway.bootstrap import Gateway
 from invitegw.gateway.config import AdminSettings
@@ -40,51 +38,12 @@ __all__ = [
     "Form",
     "Handler",
     "Visit",
-    "security_headers",
 ]
 
 PREFIX = "/admin"
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 _MAX_FORM = 64 * 1024
-
-HEADERS: Mapping[str, str] = {
-    "content-security-policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "x-content-type-options": "nosniff",
-    "cache-control": "no-store",
-    "cross-origin-opener-policy": "same-origin",
-    "permissions-policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """Wrap ``app`` so every HTTP response carries :data:`HEADERS` (static files too)."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.decode().lower() not in HEADERS
-                ]
-                headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return wrapped
-
 
 Form = dict[str, list[str]]
 
