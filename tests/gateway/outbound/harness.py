@@ -106,6 +106,8 @@ class OutboundHarness:
         self.outbound = build_outbound(self.gateway, ids=self.ids)
         self.dispatcher = build_dispatcher(self.gateway, rng=lambda: 0.5)
         self.people: dict[str, str] = {}
+        # The first start's baseline, on the empty CRM: what the tests create is new.
+        self.outbound.ensure_baseline()
 
     def with_settings(self, **changes: Any) -> None:
         """Replace settings sections (``smtp=...``) and rebuild the pipeline parts."""
