@@ -89,7 +89,7 @@ def test_every_group_is_registered_and_listed_in_help() -> None:
     names = ("demo", "serve", "status", "health", "prune", "outbox", "ingest", "quarantine")
     for name in (*names, "ics", "db", "crm", "smtp"):
         assert name in text
-    assert len(COMMAND_GROUPS) == 11
+    assert len(COMMAND_GROUPS) == 12
 
 
 def test_choices_spelled_out_for_a_light_start_match_the_enums() -> None:

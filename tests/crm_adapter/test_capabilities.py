@@ -24,7 +24,15 @@ from invitegw.crm_adapter.port import (
     capabilities_of,
     needs_existence_check,
 )
-from invitegw.domain.records import EntityType, Meeting, MeetingKind, NewTask, Party, PartyRef, SwitchReading
+from invitegw.domain.records import (
+    EntityType,
+    Meeting,
+    MeetingKind,
+    NewTask,
+    Party,
+    PartyRef,
+    SwitchReading,
+)
 from invitegw.gateway.dryrun import DryRunCrm
 from tests.crm_adapter.memory_adapter import FakeMemoryCrm, MemorySeeder, MemoryWorld
 
