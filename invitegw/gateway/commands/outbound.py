@@ -144,8 +144,8 @@ def _summary_text(summary: PassSummary) -> str:
     parts = []
     if summary.baseline:
         parts.append(
-            f"first start: baseline of {summary.adopted} existing meeting"
-            f"{'' if summary.adopted == 1 else 's'}, adopted without sending"
+            f"baseline: {summary.adopted} existing meeting"
+            f"{'' if summary.adopted == 1 else 's'} adopted without sending"
         )
     elif summary.adopted:
         parts.append(f"{summary.adopted} meeting(s) adopted without sending")

@@ -225,7 +225,7 @@ def test_the_cli_previews_as_json_lines_and_takes_the_baseline(
         "adopted",
         [],
     )
-    assert "first start: baseline of 1 existing meeting" in err
+    assert "baseline: 1 existing meeting adopted without sending" in err
     assert main(["--config", config, "outbound", "baseline"]) == 0
     capsys.readouterr()
     assert main(["--config", config, "serve", "--once"]) == 0
