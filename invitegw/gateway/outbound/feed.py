@@ -491,6 +491,8 @@ class Outbound:
                     select(OutboundMeeting.crm_meeting_id).where(
                         OutboundMeeting.cancelled.is_(False),
                         OutboundMeeting.deleted.is_(False),
+                        # Adopted and never sent: nobody to cancel it for, no need to ask.
+                        OutboundMeeting.adopted_at.is_(None),
                         or_(
                             OutboundMeeting.ends_at.is_(None),
                             OutboundMeeting.ends_at >= now - options.grace,
