@@ -81,8 +81,8 @@ def _poll_text(report: OutboundReport) -> str:
     parts = []
     if report.baseline or report.adopted:
         parts.append(
-            f"first start: baseline of {_plural(report.adopted, 'existing meeting')}, adopted "
-            "without sending (`invitegw outbound invite-upcoming` invites them)"
+            f"baseline: {_plural(report.adopted, 'existing meeting')} adopted without "
+            "sending (`invitegw outbound invite-upcoming` invites them)"
         )
     changed_count = report.meetings - report.adopted
     if changed_count:

@@ -234,3 +234,33 @@ def test_the_cli_previews_as_json_lines_and_takes_the_baseline(
     assert main(["--config", config, "outbound", "invite-upcoming", "--calendar", "nope"]) == 1
     assert main(["--config", config, "outbound", "invite-upcoming", "--all-calendars"]) == 0
     assert "1 meeting(s) planned, 4 message(s) to send" in capsys.readouterr().err
+
+
+def test_serve_once_says_it_took_the_baseline(
+    existing: tuple[OutboundHarness, str],
+    store: Store,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = str(write_config(tmp_path / "invitegw.toml", store, smtp_sink.port))
+    assert main(["--config", config, "serve", "--once", "--json"]) == 0
+    [poll] = [
+        r for r in map(json.loads, capsys.readouterr().out.splitlines()) if r["job"] == "crm-poll"
+    ]
+    assert (poll["result"]["baseline"], poll["result"]["adopted"]) == (True, 1)
+    assert "plans" not in poll["result"]
+    assert main(["--config", config, "serve", "--once"]) == 0
+    assert "crm-poll: no changes in the CRM" in capsys.readouterr().out
+    assert smtp_sink.messages == []
+
+
+def test_the_poll_line_names_the_baseline() -> None:
+    from invitegw.gateway.commands.serve_output import job_line
+    from invitegw.gateway.outbound.feed import OutboundReport
+    from invitegw.gateway.scheduler import JobOutcome
+
+    report = OutboundReport(meetings=3, baseline=True, adopted=3, actions={"adopted": 3})
+    line = job_line(JobOutcome("crm-poll", ok=True, result=report))
+    assert line.startswith("crm-poll: baseline: 3 existing meetings adopted without sending")
+    assert "changed" not in line
