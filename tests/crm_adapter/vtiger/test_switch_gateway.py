@@ -15,12 +15,15 @@ against the fake vtiger and a real SMTP sink, ``invitegw serve --once`` after ea
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from invitegw.gateway.bootstrap import build_gateway, build_outbound
 from invitegw.gateway.cli import main
+from invitegw.gateway.config import load_settings
 from invitegw.gateway.storage import EventLogEntry, Store
 from invitegw.ics import parse_calendar
 from invitegw.mailbox.mime import extract
@@ -124,3 +127,24 @@ def test_meetings_adopted_with_the_box_unticked_stay_silent_through_the_mass_upd
     clock.advance(60)
     seed.revise(meeting, contacts=[anna], location="Room 2")  # a real change
     assert gateway.pass_sends() == dict.fromkeys(BOTH, ("REQUEST", 1))
+
+
+def test_the_existence_check_leaves_adopted_meetings_alone(
+    gateway: Gateway, seed: Seeder, clock: ManualClock
+) -> None:
+    anna = seed.contact("Anna", "Nowak", "anna.nowak@example.org")
+    adopted = seed.event("Planned before the gateway", contacts=[anna])
+    gateway.configure()
+    assert gateway.pass_sends() == {}  # the first start: adopted
+    invited = seed.event("Planned after it", contacts=[anna])
+    assert gateway.pass_sends() == dict.fromkeys(BOTH, ("REQUEST", 0))
+    clock.advance(60)
+    seed.delete(adopted)
+    seed.delete(invited)
+    built = build_gateway(load_settings(gateway.path, os.environ), store=gateway.store)
+    try:
+        report = build_outbound(built).check_existence()
+    finally:
+        built.close()
+    assert report.deleted_found == 1  # the invited one; nobody holds the adopted one
+    assert gateway.pass_sends() == dict.fromkeys(BOTH, ("CANCEL", 1))
