@@ -6,8 +6,10 @@
   written, sent or logged. The table shows the messages (``--all``: every meeting, the
   adopted and unchanged ones too); a summary goes to stderr.
 - ``outbound baseline`` adopts every meeting the CRM's feed has that the gateway does not
-  know yet, sending nothing for them: what the first ``serve`` does by itself, and what to
-  run after filling the built-in CRM by an import.
+  know yet, sending nothing for them ("from now on"): what the first ``serve`` does by
+  itself, and what to run after filling the built-in CRM by an import. With
+  ``--include-upcoming CALENDAR`` (repeatable) it then invites that calendar's adopted
+  meetings still ahead, as ``invite-upcoming`` does.
 - ``outbound invite-upcoming --calendar NAME`` (or ``--all-calendars``) invites everyone
   to the adopted meetings of those calendars still ahead (takes the baseline first when
   it is due); ``--dry-run`` shows what it would send.
@@ -52,6 +54,13 @@ def register(subparsers: Subparsers) -> None:
     )
     baseline.add_argument("--json", action="store_true", help="one JSON object per meeting")
     baseline.add_argument("--dry-run", action="store_true", help="decide only")
+    baseline.add_argument(
+        "--include-upcoming",
+        action="append",
+        default=[],
+        metavar="CALENDAR",
+        help="then invite this calendar's adopted meetings still ahead (repeatable)",
+    )
     baseline.set_defaults(func=_baseline)
     invite = commands.add_parser(
         "invite-upcoming", help="invite everyone to adopted meetings still ahead"
@@ -80,12 +89,16 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from invitegw.gateway.app.outbound import take_baseline
+    from invitegw.gateway.app.outbound import invite_upcoming, take_baseline
     from invitegw.gateway.bootstrap import build_gateway
 
     gateway = build_gateway(settings_for(args))
     try:
-        summary = take_baseline(gateway, dry_run=args.dry_run)
+        if args.include_upcoming:
+            # The baseline first (when due), then the invitations: one use case does both.
+            summary = invite_upcoming(gateway, args.include_upcoming, dry_run=args.dry_run)
+        else:
+            summary = take_baseline(gateway, dry_run=args.dry_run)
     finally:
         gateway.close()
     what = "baseline (dry run, nothing written)" if args.dry_run else "baseline"

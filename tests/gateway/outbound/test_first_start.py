@@ -226,6 +226,16 @@ def test_the_cli_previews_as_json_lines_and_takes_the_baseline(
         [],
     )
     assert "baseline: 1 existing meeting adopted without sending" in err
+    assert (
+        main(
+            ["--config", config, "outbound", "baseline", "--include-upcoming", "sales", "--dry-run"]
+        )
+        == 0
+    )
+    out, err = capsys.readouterr()
+    assert "invited" in out  # the table: what the invitations would be
+    assert "baseline: 1 existing meeting adopted without sending" in err
+    assert "1 meeting(s) planned, 4 message(s) to send" in err
     assert main(["--config", config, "outbound", "baseline"]) == 0
     capsys.readouterr()
     assert main(["--config", config, "serve", "--once"]) == 0
