@@ -53,7 +53,8 @@ from invitegw.crm_adapter.builtin.crm import SqlCrm
 from invitegw.domain.records import EntityType, Meeting, PartyRef
 from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, build_outbound
 from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
-from invitegw.gateway.storage import open_store, upgrade
+from invitegw.gateway.outbound.feed import BASELINE_CURSOR
+from invitegw.gateway.storage import open_store, set_cursor, upgrade
 from invitegw.mailbox.transport.netutil import pick_free_port
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
@@ -102,11 +103,18 @@ def sink_process() -> Iterator[int]:
 # -- the CRM, seeded once per size ------------------------------------------------------------
 
 
-def seed(path: Path, meetings: int, attendees: int) -> None:
-    """A database at the newest schema with ``meetings`` new meetings in the built-in CRM."""
+def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = True) -> None:
+    """A database at the newest schema with ``meetings`` new meetings in the built-in CRM.
+
+    ``baseline_taken``: the gateway's first start happened before the meetings were made
+    (so they are new and sent); else its first pass adopts them (``bench/first_start.py``).
+    """
     now = dt.datetime.now(dt.UTC)
     with open_store(f"sqlite:///{path}") as store:
         upgrade(store)
+        if baseline_taken:
+            with store.session() as session:
+                set_cursor(session, BASELINE_CURSOR, f"taken {now.isoformat()}", now=now)
         with store.session() as session:
             crm = SqlCrmAdmin(session)
             organizer = crm.add_party(

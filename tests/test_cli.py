@@ -87,9 +87,9 @@ def test_every_group_is_registered_and_listed_in_help() -> None:
     parser = build_parser()
     text = parser.format_help()
     names = ("demo", "serve", "status", "health", "prune", "outbox", "ingest", "quarantine")
-    for name in (*names, "ics", "db", "crm", "smtp"):
+    for name in (*names, "ics", "db", "crm", "smtp", "admin", "outbound"):
         assert name in text
-    assert len(COMMAND_GROUPS) == 12
+    assert len(COMMAND_GROUPS) == 13
 
 
 def test_choices_spelled_out_for_a_light_start_match_the_enums() -> None:

@@ -13,6 +13,7 @@ from invitegw.crm_adapter.port import (
     ExistenceCheck,
     FeedDeletionStatus,
     FindsPartiesInBatch,
+    ReadsSendSwitch,
     capabilities_of,
     needs_existence_check,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ExistenceCheck",
     "FeedDeletionStatus",
     "FindsPartiesInBatch",
+    "ReadsSendSwitch",
     "capabilities_of",
     "needs_existence_check",
 ]

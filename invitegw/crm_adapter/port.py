@@ -35,6 +35,10 @@ with ``isinstance`` (never by probing attribute names):
 - :class:`FeedDeletionStatus`: ``feed_reports_deletions`` says whether the feed sees
   deletions *now* (``None``: not known yet), for an adapter that only learns it at run time;
   :func:`needs_existence_check` combines it with :class:`ExistenceCheck`.
+- :class:`ReadsSendSwitch`: ``sync_reading`` says how certain a meeting's ``sync`` is
+  (:class:`~invitegw.domain.records.SwitchReading`), for a CRM that cannot tell a switch
+  nobody set from one a person turned off (vtiger's checkbox). Without it every reading
+  is certain.
 
 A wrapper around an adapter (a dry run, a test double) must declare exactly the
 capabilities it really forwards: :func:`capabilities_of` lists what an object declares, and
@@ -55,6 +59,7 @@ from invitegw.domain.records import (
     Party,
     PartyRef,
     ResponseRecord,
+    SwitchReading,
     Task,
     TaskStatus,
     TaskUpdate,
@@ -66,6 +71,7 @@ __all__ = [
     "ExistenceCheck",
     "FeedDeletionStatus",
     "FindsPartiesInBatch",
+    "ReadsSendSwitch",
     "capabilities_of",
     "needs_existence_check",
 ]
@@ -184,8 +190,28 @@ class FeedDeletionStatus(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsSendSwitch(Protocol):
+    """An optional capability: how certain a meeting's send switch (``sync``) reading is.
+
+    For a CRM whose switch reads "off" both when a person turned it off and when nobody
+    ever set it (vtiger's checkbox on records older than the field). The outbound planner
+    then never cancels an already invited meeting on a reading that may be nobody's
+    choice, and cancels when the switch is turned off after it was seen on.
+    """
+
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """How certain ``meeting.sync`` is (``meeting``: a snapshot this adapter made)."""
+        ...
+
+
 # Every optional capability, in the order they are documented and listed.
-CAPABILITIES: tuple[type, ...] = (FindsPartiesInBatch, ExistenceCheck, FeedDeletionStatus)
+CAPABILITIES: tuple[type, ...] = (
+    FindsPartiesInBatch,
+    ExistenceCheck,
+    FeedDeletionStatus,
+    ReadsSendSwitch,
+)
 
 
 def capabilities_of(crm: object) -> frozenset[str]:

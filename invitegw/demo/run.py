@@ -39,7 +39,7 @@ from invitegw.demo.inbound import (
 )
 from invitegw.domain.records import EntityType, LogTarget
 from invitegw.errors import GatewayError
-from invitegw.gateway.bootstrap import Gateway, build_gateway, build_scheduler
+from invitegw.gateway.bootstrap import Gateway, build_gateway, build_outbound, build_scheduler
 from invitegw.gateway.config import CalendarSettings, CrmSettings, Settings, SmtpSettings
 from invitegw.gateway.local_sink import LocalSink, SinkMessage
 from invitegw.ics import parse_calendar
@@ -225,6 +225,8 @@ def run_demo(
         with out.status("Preparing the embedded setup (database, built-in CRM)..."):
             gateway = build_gateway(settings, clock=clock)
         try:
+            # The first start's baseline, on an empty CRM: the demo's meeting is new.
+            build_outbound(gateway).ensure_baseline()
             with gateway.store.session() as session:
                 _seed(SqlCrmAdmin(session, clock=clock))
             out.print(

@@ -28,6 +28,7 @@ __all__ = [
     "Party",
     "PartyRef",
     "ResponseRecord",
+    "SwitchReading",
     "Task",
     "TaskStatus",
     "TaskUpdate",
@@ -48,6 +49,20 @@ class MeetingKind(StrEnum):
 
     APPOINTMENT = "appointment"
     SERVICE = "service"  # a service activity (a visit, an installation ...)
+
+
+class SwitchReading(StrEnum):
+    """How certain a CRM is of a meeting's send switch (``Meeting.sync``).
+
+    A CRM may be unable to tell a switch nobody ever set from one a person turned off
+    (vtiger reads an untouched checkbox as ``"0"``, exactly like an unticked one: records
+    older than the field, records created through its webservice). The outbound planner
+    never cancels an invited meeting on an uncertain reading (docs/vtiger.md).
+    """
+
+    NO_SWITCH = "no-switch"  # the CRM has no switch, or its own is always certain
+    SET = "set"  # the switch reads set: someone or something stored it
+    MAYBE_DEFAULT = "maybe-default"  # reads unset: a person's choice, or never set at all
 
 
 class TaskStatus(StrEnum):

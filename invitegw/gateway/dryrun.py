@@ -25,6 +25,7 @@ from invitegw.crm_adapter.port import (
     ExistenceCheck,
     FeedDeletionStatus,
     FindsPartiesInBatch,
+    ReadsSendSwitch,
 )
 from invitegw.domain.records import (
     ChangeBatch,
@@ -35,6 +36,7 @@ from invitegw.domain.records import (
     Party,
     PartyRef,
     ResponseRecord,
+    SwitchReading,
     Task,
     TaskStatus,
     TaskUpdate,
@@ -187,10 +189,24 @@ class _DeletionStatus(DryRunCrm):
         return cast(FeedDeletionStatus, self._crm).feed_reports_deletions
 
 
-_FORWARDERS: tuple[type[_BatchLookups] | type[_ExistenceCheck] | type[_DeletionStatus], ...] = (
+class _SwitchReading(DryRunCrm):
+    """Forwards :class:`ReadsSendSwitch` (a read)."""
+
+    capability = ReadsSendSwitch
+
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        """Read through."""
+        return cast(ReadsSendSwitch, self._crm).sync_reading(meeting)
+
+
+_FORWARDERS: tuple[
+    type[_BatchLookups] | type[_ExistenceCheck] | type[_DeletionStatus] | type[_SwitchReading],
+    ...,
+] = (
     _BatchLookups,
     _ExistenceCheck,
     _DeletionStatus,
+    _SwitchReading,
 )
 
 

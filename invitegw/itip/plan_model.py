@@ -115,6 +115,10 @@ class LedgerState:
     ``snapshot`` is the meeting as last planned (``None`` only for a state read from a
     ledger row that never had one). ``ends_at`` is when its last occurrence ends, in UTC
     (``None``: a series without an end). ``calendar`` is the calendar that sends for it.
+    ``adopted_at`` is set while the meeting is only known from the baseline (it existed
+    in the CRM before the gateway's first start, and nothing was sent for it yet);
+    ``switch_on`` records that the CRM's send switch was once read on for certain (so an
+    uncertain "off" later is a person's choice, not a new field's default).
     """
 
     uid: str
@@ -125,6 +129,13 @@ class LedgerState:
     deleted: bool = False
     ends_at: dt.datetime | None = None
     attendees: tuple[LedgerAttendee, ...] = ()
+    adopted_at: dt.datetime | None = None
+    switch_on: bool = False
+
+    @property
+    def invited_anyone(self) -> bool:
+        """True when somebody holds the meeting from the gateway (and it is not off)."""
+        return not self.cancelled and any(row.invited for row in self.attendees)
 
     def attendee(self, address: str) -> LedgerAttendee | None:
         """The row of ``address``, if any."""
@@ -202,9 +213,9 @@ class Plan:
 
     ``action`` names what happened in a word (``created``, ``updated``, ``occurrences``,
     ``attendees``, ``minor``, ``cancelled``, ``deleted``, ``unchanged``, ``past``,
-    ``sync-off``, ``resent``, ``revived``); ``ledger`` is ``None`` for a deletion of a
-    meeting never seen. ``supersedes`` lists the recipients whose earlier messages,
-    if still unsent, this plan makes obsolete.
+    ``sync-off``, ``resent``, ``revived``, ``adopted``, ``invited``); ``ledger`` is
+    ``None`` for a deletion of a meeting never seen. ``supersedes`` lists the recipients
+    whose earlier messages, if still unsent, this plan makes obsolete.
     """
 
     meeting_id: str

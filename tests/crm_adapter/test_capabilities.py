@@ -20,10 +20,19 @@ from invitegw.crm_adapter.port import (
     ExistenceCheck,
     FeedDeletionStatus,
     FindsPartiesInBatch,
+    ReadsSendSwitch,
     capabilities_of,
     needs_existence_check,
 )
-from invitegw.domain.records import EntityType, NewTask, Party, PartyRef
+from invitegw.domain.records import (
+    EntityType,
+    Meeting,
+    MeetingKind,
+    NewTask,
+    Party,
+    PartyRef,
+    SwitchReading,
+)
 from invitegw.gateway.dryrun import DryRunCrm
 from tests.crm_adapter.memory_adapter import FakeMemoryCrm, MemorySeeder, MemoryWorld
 
@@ -59,10 +68,18 @@ class StatusDouble:
         return self.status
 
 
+class SwitchDouble:
+    """Test double: an adapter with ReadsSendSwitch (unticked reads uncertain)."""
+
+    def sync_reading(self, meeting: Meeting) -> SwitchReading:
+        return SwitchReading.SET if meeting.sync else SwitchReading.MAYBE_DEFAULT
+
+
 DOUBLES: dict[str, type] = {
     "FindsPartiesInBatch": BatchDouble,
     "ExistenceCheck": ExistenceDouble,
     "FeedDeletionStatus": StatusDouble,
+    "ReadsSendSwitch": SwitchDouble,
 }
 
 
@@ -130,6 +147,7 @@ def test_dry_run_forwards_the_capabilities_as_reads() -> None:
     assert isinstance(dry, FindsPartiesInBatch)
     assert isinstance(dry, ExistenceCheck)
     assert isinstance(dry, FeedDeletionStatus)
+    assert isinstance(dry, ReadsSendSwitch)
     assert dry.find_parties_many(["ann@example.org", "x@example.org"]) == {
         "ann@example.org": [ANN],
         "x@example.org": [],
@@ -141,6 +159,10 @@ def test_dry_run_forwards_the_capabilities_as_reads() -> None:
     assert dry.feed_reports_deletions is None
     crm.status = True  # the adapter learns it later: the dry run says so too
     assert dry.feed_reports_deletions is True
+    meeting = Meeting(
+        "1", MeetingKind.APPOINTMENT, "M", dt.date(2030, 1, 1), dt.date(2030, 1, 2), ANN, sync=False
+    )
+    assert dry.sync_reading(meeting) is SwitchReading.MAYBE_DEFAULT
 
 
 def test_dry_run_still_writes_nowhere() -> None:

@@ -69,6 +69,8 @@ def test_the_gateway_is_built_on_the_registered_adapter(config: Path, records: M
 def test_one_outbound_pass_and_one_inbound_message(
     config: Path, records: MemoryWorld, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
+    # The first start's baseline, on the empty CRM: the meeting made next is new.
+    assert main(["--config", str(config), "outbound", "baseline"]) == 0
     seed = MemorySeeder(records)
     sam = seed.add_party(EntityType.USER, ["sam@example.com"], name="Sam Staff")
     olivia = seed.add_party(EntityType.CONTACT, ["olivia@partner.example"], name="Olivia")

@@ -35,7 +35,6 @@ import hashlib
 import logging
 import zoneinfo
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
 
 from invitegw.crm_adapter.vtiger import vtql
@@ -56,7 +55,14 @@ from invitegw.crm_adapter.vtiger.records import (
     user_zone,
 )
 from invitegw.crm_adapter.vtiger.schema import EVENTS, Schema
-from invitegw.domain.records import EntityType, Meeting, MeetingKind, Party, PartyRef
+from invitegw.domain.records import (
+    EntityType,
+    Meeting,
+    MeetingKind,
+    Party,
+    PartyRef,
+    SwitchReading,
+)
 
 __all__ = ["MAX_EXTRA_ADDRESSES", "MeetingReader", "NoticeSink", "SwitchReading"]
 
@@ -66,21 +72,6 @@ MAX_EXTRA_ADDRESSES = MAX_ADDRESSES
 _MAX_SKIPPED_SHOWN = 10
 # (meeting id, key, message): where problems found while reading a meeting go.
 NoticeSink = Callable[[str, str, str], None]
-
-
-class SwitchReading(StrEnum):
-    """How the adapter knows a meeting's send switch (``Meeting.sync``).
-
-    vtiger cannot tell an untouched checkbox from one a person unticked: both read
-    ``"0"``, and the webservice exposes no field history (no ModTracker), no time the
-    field was added, and no difference between a stored ``0`` and a missing value. A
-    ticked box (``"1"``) is certain: only a person, a mass update, an integration or the
-    web form's default can have stored it.
-    """
-
-    NO_SWITCH = "no-switch"  # no sync_field: every meeting is sent
-    SET = "set"  # the box is ticked: someone or something stored it
-    MAYBE_DEFAULT = "maybe-default"  # unticked: a person's choice or never set at all
 
 
 # Columns of vtiger_activity, vtiger_crmentity and the custom-field table only: one row

@@ -57,11 +57,17 @@ def parse_when(text: str, option: str, tz: str | None, *, all_day: bool) -> dt.d
 
 
 @contextlib.contextmanager
-def crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmin]]:
+def crm_session(
+    args: argparse.Namespace, *, baseline_first: bool = False
+) -> Iterator[tuple[Gateway, SqlCrmAdmin]]:
     """The gateway and the built-in CRM's admin API, in one transaction.
 
     Parameters:
         args: the parsed command line (``--config``).
+        baseline_first: take the outbound baseline first when no pass has read the CRM
+            yet (``crm meeting create``): meetings already in the CRM (an import) are
+            adopted without sending, and the one created now, through the gateway, is new
+            and invited by the next pass.
 
     Yields:
         (gateway, admin); the transaction commits when the block ends without an error.
@@ -81,6 +87,10 @@ def crm_session(args: argparse.Namespace) -> Iterator[tuple[Gateway, SqlCrmAdmin
         )
     gateway = build_gateway(settings)
     try:
+        if baseline_first:
+            from invitegw.gateway.bootstrap import build_outbound
+
+            build_outbound(gateway).ensure_baseline()
         with gateway.store.session() as session:
             yield gateway, SqlCrmAdmin(session, clock=gateway.clock)
     finally:

@@ -95,7 +95,7 @@ def _create(args: argparse.Namespace) -> int:
     from invitegw.domain.records import MeetingKind
     from invitegw.errors import CrmError
 
-    with crm_session(args) as (gateway, admin):
+    with crm_session(args, baseline_first=True) as (gateway, admin):
         settings = gateway.settings
         calendar = settings.calendar(args.calendar).name if args.calendar else None
         organizer = admin.resolve(args.organizer, users_only=True)

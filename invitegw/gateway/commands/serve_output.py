@@ -79,15 +79,23 @@ def _poll_text(report: OutboundReport) -> str:
     if report.skipped:
         return "skipped: another worker is polling the CRM"
     parts = []
-    if report.meetings:
-        actions = ", ".join(
-            f"{n} {_ACTIONS.get(action, action)}" for action, n in sorted(report.actions.items())
+    if report.baseline or report.adopted:
+        parts.append(
+            f"baseline: {_plural(report.adopted, 'existing meeting')} adopted without "
+            "sending (`invitegw outbound invite-upcoming` invites them)"
         )
-        changed = _plural(report.meetings, "meeting") + " changed"
+    changed_count = report.meetings - report.adopted
+    if changed_count:
+        actions = ", ".join(
+            f"{n} {_ACTIONS.get(action, action)}"
+            for action, n in sorted(report.actions.items())
+            if action != "adopted"
+        )
+        changed = _plural(changed_count, "meeting") + " changed"
         parts.append(f"{changed} ({actions})" if actions else changed)
     if report.messages:
         parts.append(_plural(report.messages, "message") + " queued")
-    elif report.meetings:
+    elif changed_count:
         parts.append("nothing to send (`invitegw crm log list` says why)")
     if report.resent:
         parts.append(f"{report.resent} sent again on request")
@@ -157,6 +165,10 @@ def _plain(value: Any) -> Any:
 
 
 def _result_object(result: object) -> Any:
+    if isinstance(result, OutboundReport):
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+        fields.pop("plans")  # kept for a preview only
+        return _plain(fields)
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return _plain(dataclasses.asdict(result))
     return _plain(result)

@@ -26,8 +26,10 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from invitegw.domain.records import LogLevel, Meeting
+from invitegw.crm_adapter.port import CrmPort, ReadsSendSwitch
+from invitegw.domain.records import LogLevel, Meeting, SwitchReading
 from invitegw.errors import CrmUnavailableError, GatewayError, StorageError
 from invitegw.gateway.config import CalendarSettings
 from invitegw.gateway.outbound.ledger import (
@@ -39,11 +41,11 @@ from invitegw.gateway.outbound.ledger import (
 )
 from invitegw.gateway.outbound.messages import LinkMaker, compose_plan
 from invitegw.gateway.uow import UnitOfWork
-from invitegw.itip.plan_model import CalendarProfile, IdSource, Plan
-from invitegw.itip.planner import plan_meeting
+from invitegw.itip.plan_model import CalendarProfile, IdSource, LedgerState, Plan
+from invitegw.itip.planner import adopt_meeting, invite_adopted, plan_meeting
 from invitegw.itip.policy import OrganizerMode
 
-__all__ = ["Applied", "Calendars", "ChangeApplier", "calendar_profile"]
+__all__ = ["Applied", "Calendars", "ChangeApplier", "Intent", "calendar_profile", "switch_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,34 @@ class Calendars:
 # -- one meeting change -----------------------------------------------------------------------
 
 
+class Intent(StrEnum):
+    """Why a meeting is planned: a change, the baseline, or the administrator's invitation.
+
+    ``ADOPT``: a meeting the gateway does not know yet is adopted (known, nothing sent);
+    one it knows is planned as usual. ``INVITE``: a meeting adopted at the baseline is
+    sent to everyone (``invitegw outbound invite-upcoming``); any other as usual.
+    """
+
+    PLAN = "plan"
+    ADOPT = "adopt"
+    INVITE = "invite"
+
+
+def switch_of(crm: CrmPort, meeting: Meeting | None) -> SwitchReading:
+    """How certain ``meeting.sync`` is, as the CRM says (certain without the capability).
+
+    Parameters:
+        crm: the CRM port.
+        meeting: the snapshot (``None``: a deletion).
+
+    Returns:
+        The reading.
+    """
+    if meeting is not None and isinstance(crm, ReadsSendSwitch):
+        return crm.sync_reading(meeting)
+    return SwitchReading.NO_SWITCH
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     """What applying one change gave: the plan (``None``: not sent, logged) and the queue."""
@@ -154,13 +184,20 @@ class ChangeApplier:
         self.ids = ids
         self.links = links
 
-    def apply(self, uow: UnitOfWork, meeting_id: str, meeting: Meeting | None) -> Applied:
+    def apply(
+        self,
+        uow: UnitOfWork,
+        meeting_id: str,
+        meeting: Meeting | None,
+        intent: Intent = Intent.PLAN,
+    ) -> Applied:
         """Plan one meeting and store the result, in a savepoint of ``uow``'s session.
 
         Parameters:
             uow: the unit of work (its ``now`` is the messages' DTSTAMP and Date).
             meeting_id: the CRM meeting id.
             meeting: its current snapshot, or ``None`` when it was deleted.
+            intent: why it is planned (see :class:`Intent`).
 
         Returns:
             The plan and how many messages were queued; no plan when the messages could
@@ -172,7 +209,7 @@ class ChangeApplier:
         """
         try:
             with uow.session.begin_nested():
-                plan, stored = self._plan_and_store(uow, meeting_id, meeting)
+                plan, stored = self._plan_and_store(uow, meeting_id, meeting, intent)
         except (CrmUnavailableError, StorageError):
             raise
         except GatewayError as exc:
@@ -197,7 +234,7 @@ class ChangeApplier:
         return Applied(plan, stored.queued)
 
     def _plan_and_store(
-        self, uow: UnitOfWork, meeting_id: str, meeting: Meeting | None
+        self, uow: UnitOfWork, meeting_id: str, meeting: Meeting | None, intent: Intent
     ) -> tuple[Plan, StoredPlan]:
         session, now = uow.session, uow.now
         row = load_ledger(session, meeting_id)
@@ -207,21 +244,12 @@ class ChangeApplier:
         else:
             name = meeting.calendar if meeting is not None else None
         calendar, warning = self.calendars.choose(name)
-        plan = plan_meeting(
-            meeting,
-            ledger,
-            meeting_id=meeting_id,
-            calendar=calendar,
-            now=now,
-            grace=self.grace,
-            ids=self.ids,
-            max_attendees=self.max_attendees,
-        )
+        plan = self._decide(uow, meeting_id, meeting, ledger, calendar, intent)
         composed = compose_plan(plan, calendar, now, links=self.links)
         stored = store_plan(
             session, plan, composed, row=row, sender=calendar.sender, crm=uow.crm, now=now
         )
-        if warning:
+        if warning and plan.action != "adopted":
             crm_note(
                 uow.crm,
                 session,
@@ -232,3 +260,46 @@ class ChangeApplier:
                 now=now,
             )
         return plan, stored
+
+    def _decide(
+        self,
+        uow: UnitOfWork,
+        meeting_id: str,
+        meeting: Meeting | None,
+        ledger: LedgerState | None,
+        calendar: CalendarProfile,
+        intent: Intent,
+    ) -> Plan:
+        switch = switch_of(uow.crm, meeting)
+        if intent is Intent.ADOPT and ledger is None and meeting is not None:
+            return adopt_meeting(
+                meeting,
+                meeting_id=meeting_id,
+                calendar=calendar,
+                now=uow.now,
+                ids=self.ids,
+                switch=switch,
+            )
+        adopted = ledger is not None and ledger.adopted_at is not None
+        if intent is Intent.INVITE and adopted and ledger is not None and meeting is not None:
+            return invite_adopted(
+                meeting,
+                ledger,
+                calendar=calendar,
+                now=uow.now,
+                grace=self.grace,
+                ids=self.ids,
+                max_attendees=self.max_attendees,
+                switch=switch,
+            )
+        return plan_meeting(
+            meeting,
+            ledger,
+            meeting_id=meeting_id,
+            calendar=calendar,
+            now=uow.now,
+            grace=self.grace,
+            ids=self.ids,
+            max_attendees=self.max_attendees,
+            switch=switch,
+        )

@@ -97,6 +97,8 @@ def ledger_state(row: OutboundMeeting) -> LedgerState:
         deleted=row.deleted,
         ends_at=row.ends_at,
         attendees=tuple(_attendee_value(a) for a in row.attendees),
+        adopted_at=row.adopted_at,
+        switch_on=row.switch_on,
     )
 
 
@@ -287,6 +289,8 @@ def _write_meeting(
     row.cancelled = state.cancelled
     row.deleted = state.deleted
     row.ends_at = state.ends_at
+    row.adopted_at = state.adopted_at
+    row.switch_on = state.switch_on
     row.updated_at = now
     if sent:
         row.last_dtstamp = now

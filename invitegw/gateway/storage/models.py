@@ -27,6 +27,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -137,6 +138,11 @@ class OutboundMeeting(GatewayBase):
     last_dtstamp: Mapped[dt.datetime | None]
     # When the last occurrence (as last sent) ends; NULL for a series without an end.
     ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # Set while the meeting is known from the baseline only (in the CRM before the first
+    # start, nothing sent for it yet); cleared when the gateway first sends for it.
+    adopted_at: Mapped[dt.datetime | None]
+    # The CRM's send switch was once read on for certain (docs/vtiger.md, the switch).
+    switch_on: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 

@@ -26,7 +26,9 @@ class TestVtigerContract(CrmContract):
             def make(email_fields: Mapping[EntityType, int] | None = None) -> CrmHarness:
                 crm, seed = stack.enter_context(vtiger_harness_parts(email_fields))
                 # Existence check and a run-time answer to "does the feed see deletions?".
-                capabilities = frozenset({"ExistenceCheck", "FeedDeletionStatus"})
+                capabilities = frozenset(
+                    {"ExistenceCheck", "FeedDeletionStatus", "ReadsSendSwitch"}
+                )
                 return CrmHarness(crm=crm, seed=seed, capabilities=capabilities)
 
             yield make

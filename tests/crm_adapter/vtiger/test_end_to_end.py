@@ -44,7 +44,10 @@ def config(
         "timeout = 5\n"
     )
     monkeypatch.setenv("INVITEGW_CRM__VTIGER__ACCESS_KEY", ACCESS_KEY)
-    return write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra)
+    path = write_config(tmp_path / "invitegw.toml", store, smtp_sink.port, extra)
+    # The first start's baseline, while vtiger has no meeting: what the tests make is new.
+    assert main(["--config", str(path), "outbound", "baseline"]) == 0
+    return path
 
 
 def serve_once(config: Path) -> None:

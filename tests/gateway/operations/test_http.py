@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
+from invitegw.gateway.bootstrap import build_outbound
 from invitegw.gateway.storage import (
     OutboxMessage,
     OutboxState,
@@ -117,6 +118,7 @@ def _meeting(store: Store) -> None:
 def test_metrics_show_what_the_database_holds(
     deployment: Deployment, private_dovecot: DovecotServer, smtp_sink: SmtpSink
 ) -> None:
+    build_outbound(deployment.gateway).ensure_baseline()  # the first start, on an empty CRM
     _meeting(deployment.store)
     deployment.start()  # the first poll queues the invitations, the outbox job sends them
     smtp_sink.wait_for(2, timeout=WAIT)

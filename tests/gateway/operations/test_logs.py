@@ -117,6 +117,15 @@ def test_serve_once_writes_only_json_lines(
     store: Store, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=10)
+    config = tmp_path / "invitegw.toml"
+    config.write_text(
+        config_text(store, tmp_path / "data", smtp_port=smtp_sink.port)
+        + '[logging]\nformat = "json"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEGW_")}
+    baseline = [sys.executable, "-m", "invitegw", "--config", str(config), "outbound", "baseline"]
+    # The first start's baseline, on the empty CRM: the meeting made next is new.
+    subprocess.run(baseline, env=env, capture_output=True, timeout=180, check=True)
     with store.session() as session:
         crm = SqlCrmAdmin(session)
         crm.add_party(EntityType.USER, ["olga@example.com"], name="Olga")
@@ -136,12 +145,6 @@ def test_serve_once_writes_only_json_lines(
                 )
             )
         )
-    config = tmp_path / "invitegw.toml"
-    config.write_text(
-        config_text(store, tmp_path / "data", smtp_port=smtp_sink.port)
-        + '[logging]\nformat = "json"\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEGW_")}
     done = subprocess.run(
         [sys.executable, "-m", "invitegw", "--config", str(config), "serve", "--once"],
         env=env,

@@ -96,7 +96,15 @@ def settings_for(
 class OutboundHarness:
     """The gateway, its CRM and the sink of one test."""
 
-    def __init__(self, store: Store, sink: SmtpSink, tmp_path: Path, **settings: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sink: SmtpSink | Unreachable,
+        tmp_path: Path,
+        *,
+        baseline: bool = True,
+        **settings: Any,
+    ) -> None:
         self.store = store
         self.sink = sink
         self.clock = ManualClock()
@@ -106,6 +114,9 @@ class OutboundHarness:
         self.outbound = build_outbound(self.gateway, ids=self.ids)
         self.dispatcher = build_dispatcher(self.gateway, rng=lambda: 0.5)
         self.people: dict[str, str] = {}
+        if baseline:
+            # The first start's baseline, on the empty CRM: what the tests create is new.
+            self.outbound.ensure_baseline()
 
     def with_settings(self, **changes: Any) -> None:
         """Replace settings sections (``smtp=...``) and rebuild the pipeline parts."""
