@@ -57,15 +57,15 @@ __all__ = ["invitation_bytes", "notice_bytes"]
 _NL = b"\r\n"
 _STORE = email.policy.SMTP  # the policy the message objects are built with
 # What the content manager puts on a base64 line: max_line_length // 4 * 3 bytes.
-_BASE64_CHUNK = _STORE.max_line_length // 4 * 3
+_BASE64_CHUNK = (_STORE.max_line_length or 78) // 4 * 3
 _FAILURES = (email.errors.MessageError, UnicodeError, ValueError, IndexError)
 
 
-def _policy(international: bool) -> EmailPolicy:
+def _policy(international: bool) -> EmailPolicy[EmailMessage]:
     return email.policy.SMTPUTF8 if international else email.policy.SMTP
 
 
-def _flatten(part: EmailMessage, policy: EmailPolicy) -> bytes:
+def _flatten(part: EmailMessage, policy: EmailPolicy[EmailMessage]) -> bytes:
     """``part`` as :class:`BytesGenerator` writes a sub-part of a message."""
     buffer = io.BytesIO()
     BytesGenerator(buffer, False, policy=policy).flatten(part, unixfrom=False, linesep="\r\n")
