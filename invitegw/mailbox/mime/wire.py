@@ -31,9 +31,12 @@ import email.errors
 import email.policy
 import functools
 import io
-from collections.abc import Sequence
+import random
+import re
+import sys
+from collections.abc import Callable, Sequence
 from email.generator import BytesGenerator
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime
@@ -58,6 +61,8 @@ _NL = b"\r\n"
 _STORE = email.policy.SMTP  # the policy the message objects are built with
 # What the content manager puts on a base64 line: max_line_length // 4 * 3 bytes.
 _BASE64_CHUNK = (_STORE.max_line_length or 78) // 4 * 3
+# The generator's boundary: 15 "=", the random number zero-padded to sys.maxsize's width, "==".
+_BOUNDARY_DIGITS = f"%0{len(repr(sys.maxsize - 1))}d"
 _FAILURES = (email.errors.MessageError, UnicodeError, ValueError, IndexError)
 
 
@@ -116,15 +121,23 @@ def _crlf_text(data: bytes) -> bytes:
     return b"".join(line + _NL for line in data.splitlines())
 
 
+@functools.lru_cache(maxsize=64)
+def _header_class(name: str) -> Callable[[str, object], BaseHeader]:
+    # The registry builds a new class for every header it makes (``header_factory[name]``);
+    # calling the class is all ``header_factory(name, value)`` does besides.
+    made: Callable[[str, object], BaseHeader] = _STORE.header_factory[name]  # type: ignore[index]
+    return made
+
+
 @functools.lru_cache(maxsize=4096)
 def _header_line(name: str, value: str, international: bool) -> bytes:
-    return _policy(international).fold_binary(name, _STORE.header_factory(name, value))
+    return _policy(international).fold_binary(name, _header_class(name)(name, value))
 
 
 @functools.lru_cache(maxsize=4096)
 def _address_line(name: str, mailbox: NamedAddress, international: bool) -> bytes:
     address: Address = header_address(mailbox)
-    return _policy(international).fold_binary(name, _STORE.header_factory(name, address))
+    return _policy(international).fold_binary(name, _header_class(name)(name, address))
 
 
 def _headers(
@@ -159,9 +172,27 @@ def _headers(
     return b"".join(lines) + _NL
 
 
+def _boundary(text: bytes) -> str:
+    """``BytesGenerator._make_boundary(text)``: the same random draw, the same result.
+
+    The generator compiles a regular expression for each boundary to see whether a line of
+    ``text`` is that boundary; a boundary that does not occur in ``text`` at all cannot, so
+    the expression is needed only when it does (then the generator's loop, as it is).
+    """
+    token = random.randrange(sys.maxsize)
+    boundary = "=" * 15 + _BOUNDARY_DIGITS % token + "=="
+    if b"--" + boundary.encode("ascii") not in text:
+        return boundary
+    found, counter = boundary, 0
+    while re.search(f"^--{re.escape(found)}(--)?$".encode("ascii"), text, re.MULTILINE):
+        found = f"{boundary}.{counter}"
+        counter += 1
+    return found
+
+
 def _multipart(parts: Sequence[bytes]) -> tuple[str, bytes]:
     """A boundary no part contains and the multipart body, as the generator writes them."""
-    boundary = BytesGenerator._make_boundary(_NL.join(parts))  # type: ignore[attr-defined]
+    boundary = _boundary(_NL.join(parts))
     dash = b"--" + boundary.encode("ascii")
     body = dash + _NL + (_NL + dash + _NL).join(parts) + _NL + dash + b"--" + _NL
     return boundary, body
