@@ -404,43 +404,9 @@ def _collect_zones(event: Event, zones: dict[str, list[dt.datetime]]) -> None:
             zones.setdefault(key, []).append(value.replace(tzinfo=None))
     key = zone_key(event.start)
     if key is not None and event.rrule is not None and event.recurrence_id is None:
-        last = _last_end(event)
+        try:
+            last = last_occurrence_end(event)
+        except IcsError:
+            last = None
         if isinstance(last, dt.datetime):
             zones[key].append(last.astimezone(event.start.tzinfo).replace(tzinfo=None))  # type: ignore[union-attr]
-
-
-def _with_zone(value: DateOrDateTime | None) -> tuple[object, object]:
-    # Aware datetimes compare equal across zones when they are the same instant, but a rule
-    # expands differently in each zone: the zone is part of the key.
-    return value, getattr(value, "tzinfo", None)
-
-
-def _last_end(event: Event) -> DateOrDateTime | None:
-    """:func:`last_occurrence_end` (``None`` when it fails), once per series.
-
-    Every message of a meeting carries the same series: expanding it again for each
-    recipient was a good part of building their calendar objects.
-    """
-    key = (
-        _with_zone(event.start),
-        _with_zone(event.end),
-        _with_zone(event.recurrence_id),
-        event.rrules,
-        tuple(_with_zone(value) for value in event.rdates),
-        tuple(_with_zone(value) for value in event.exdates),
-    )
-    found = _LAST_ENDS.get(key, _MISSING)
-    if found is _MISSING:
-        try:
-            found = last_occurrence_end(event)
-        except IcsError:
-            found = None
-        if len(_LAST_ENDS) >= _LAST_ENDS_KEPT:
-            _LAST_ENDS.clear()
-        _LAST_ENDS[key] = found
-    return found  # type: ignore[return-value]
-
-
-_MISSING = object()
-_LAST_ENDS_KEPT = 256
-_LAST_ENDS: dict[object, object] = {}
