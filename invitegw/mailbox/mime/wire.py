@@ -35,6 +35,8 @@ import random
 import re
 import sys
 from collections.abc import Callable, Sequence
+from email.contentmanager import _encode_text  # type: ignore[attr-defined]
+from email.generator import NLCRE as _LINE_ENDS  # type: ignore[attr-defined]
 from email.generator import BytesGenerator
 from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage
@@ -79,11 +81,27 @@ def _flatten(part: EmailMessage, policy: EmailPolicy[EmailMessage]) -> bytes:
 
 @functools.lru_cache(maxsize=256)
 def _text_part(text: str, subtype: str, international: bool) -> bytes:
-    """A text or HTML body part, serialised (once per body)."""
+    """A text or HTML body part, serialised (once per body).
+
+    The content manager's own encoder chooses the transfer encoding and encodes (what
+    ``set_content`` does); the headers for that choice are taken once from a part the email
+    package wrote; the payload's lines are written as the generator writes them.
+    """
+    cte: str
+    payload: str
+    cte, payload = _encode_text(text, "utf-8", None, _STORE)
+    lines: list[str] = _LINE_ENDS.split(payload)
+    written = "".join(line + "\r\n" for line in lines[:-1]) + lines[-1]
+    return _text_head(subtype, cte, international) + written.encode("ascii", "surrogateescape")
+
+
+@functools.lru_cache(maxsize=64)
+def _text_head(subtype: str, cte: str, international: bool) -> bytes:
     part = EmailMessage(policy=_STORE)
-    part.set_content(text, subtype=subtype, charset="utf-8")
+    part.set_content("x\n", subtype=subtype, charset="utf-8", cte=cte)
     del part["MIME-Version"]
-    return _flatten(part, _policy(international))
+    flat = _flatten(part, _policy(international))
+    return flat[: flat.index(_NL + _NL) + 4]
 
 
 @functools.lru_cache(maxsize=32)
