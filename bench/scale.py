@@ -349,6 +349,15 @@ def main() -> int:
     parser.add_argument("--inbound", action="store_true", help="also the inbound part")
     parser.add_argument("--sink-child", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--outbox-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--inbound-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--imap", help=argparse.SUPPRESS)
+    parser.add_argument("--users", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--inbound-sizes",
+        default="4,300,800",
+        help="with --inbound: mailboxes, invitations per mailbox, invitations to the listener",
+    )
+    parser.add_argument("--skip-outbox", action="store_true", help="only the inbound part")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--id", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -359,6 +368,11 @@ def main() -> int:
     if args.outbox_worker:
         outbox_worker_child(args.outbox_worker, args.port, args.id, args.folder)
         return 0
+    if args.inbound_worker:
+        from bench.scale_inbound import inbound_worker_child
+
+        inbound_worker_child(args.inbound_worker, args.imap, args.users, args.id, args.folder)
+        return 0
 
     counts = [int(n) for n in args.workers.split(",")]
     print(
@@ -367,8 +381,9 @@ def main() -> int:
         f"{os.cpu_count()} CPUs"
     )
     drains: list[Drain] = []
+    ok = True
     with tempfile.TemporaryDirectory() as folder:
-        for workers in counts:
+        for workers in [] if args.skip_outbox else counts:
             runs = []
             for number in range(args.rounds):
                 root = Path(folder) / f"outbox-{workers}-{number}"
@@ -379,11 +394,13 @@ def main() -> int:
             worst_loss = max(d.losses for d in runs)
             drains.append(dataclasses.replace(best, duplicates=worst_dup, losses=worst_loss))
             print(f"  {workers} worker(s): {best.rate:.0f} msg/s", flush=True)
-        ok = report_drains(drains)
+        if drains:
+            ok = report_drains(drains)
         if args.inbound:
             from bench.scale_inbound import inbound_scale
 
-            ok &= inbound_scale(args.url, counts, Path(folder))
+            sizes = tuple(int(n) for n in args.inbound_sizes.split(","))
+            ok &= inbound_scale(args.url, counts, Path(folder), sizes)  # type: ignore[arg-type]
     return 0 if ok else 1
 
 
