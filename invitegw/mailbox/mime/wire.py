@@ -65,6 +65,7 @@ _STORE = email.policy.SMTP  # the policy the message objects are built with
 _BASE64_CHUNK = (_STORE.max_line_length or 78) // 4 * 3
 # The generator's boundary: 15 "=", the random number zero-padded to sys.maxsize's width, "==".
 _BOUNDARY_DIGITS = f"%0{len(repr(sys.maxsize - 1))}d"
+_STAND_IN = "=" * 15 + _BOUNDARY_DIGITS % 0 + "=="
 _FAILURES = (email.errors.MessageError, UnicodeError, ValueError, IndexError)
 
 
@@ -183,10 +184,10 @@ def _headers(
         ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "OOF, AutoReply"),
         ("MIME-Version", "1.0"),
-        ("Content-Type", f'{content_type}; boundary="{boundary}"'),
-        ("Content-Language", spec.body.language),
     ]
     lines += [_header_line(name, value, international) for name, value in values]
+    lines.append(_content_type_line(content_type, boundary, international))
+    lines.append(_header_line("Content-Language", spec.body.language, international))
     return b"".join(lines) + _NL
 
 
@@ -206,6 +207,19 @@ def _boundary(text: bytes) -> str:
         found = f"{boundary}.{counter}"
         counter += 1
     return found
+
+
+def _content_type_line(content_type: str, boundary: str, international: bool) -> bytes:
+    """The folded ``Content-Type: multipart/...; boundary="..."`` line.
+
+    Every boundary the generator draws has the same shape (15 ``=``, 19 digits, ``==``),
+    so the line is folded once with a stand-in of that shape and the boundary put in its
+    place; a boundary of another shape (a clash suffix) is folded on its own.
+    """
+    if len(boundary) != len(_STAND_IN) or not boundary[15:-2].isdigit():
+        return _header_line("Content-Type", f'{content_type}; boundary="{boundary}"', international)
+    line = _header_line("Content-Type", f'{content_type}; boundary="{_STAND_IN}"', international)
+    return line.replace(_STAND_IN.encode("ascii"), boundary.encode("ascii"))
 
 
 def _multipart(parts: Sequence[bytes]) -> tuple[str, bytes]:
@@ -251,8 +265,8 @@ def invitation_bytes(spec: InvitationEmail) -> bytes:
             boundary, alternative = _multipart(parts)
             return _headers(spec, international, "multipart/alternative", boundary) + alternative
         inner_boundary, inner = _multipart(parts)
-        head = f'multipart/alternative; boundary="{inner_boundary}"'
-        alternative = _header_line("Content-Type", head, international) + _NL + inner
+        head = _content_type_line("multipart/alternative", inner_boundary, international)
+        alternative = head + _NL + inner
         boundary, outer = _multipart([alternative, attachment_head + _base64_body(spec.calendar)])
         return _headers(spec, international, "multipart/mixed", boundary) + outer
     except _FAILURES:
