@@ -18,6 +18,10 @@ Peak memory: a child process runs the gateway's pipeline on 50 and on 200 meetin
 reports its peak resident set size; it must stay flat as meetings grow.
 
 Run: ``.venv/bin/python bench/outbound.py [--meetings 200] [--attendees 50] [--rounds 3]``
+
+By meeting size (most CRM meetings have one or two external attendees), invitegw and the
+minimal pipeline side by side in the same run, wall and CPU, with PASS/FAIL lines:
+``.venv/bin/python bench/outbound.py --sizes 1,10,100 [--messages 1500] [--rounds 3]``
 """
 
 from __future__ import annotations
@@ -138,11 +142,13 @@ def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = Tr
         for number in range(meetings):
             with store.session() as session:
                 crm = SqlCrmAdmin(session)
+                # Colleagues only in bigger meetings: one or two attendees are external.
+                colleagues = min(COLLEAGUES, attendees // 10)
                 guests = [
                     PartyRef(EntityType.CONTACT, str(contacts[(number * 7 + k) % CONTACTS]))
-                    for k in range(attendees - COLLEAGUES)
+                    for k in range(attendees - colleagues)
                 ]
-                staff = [PartyRef(EntityType.USER, str(u)) for u in users[:attendees]]
+                staff = [PartyRef(EntityType.USER, str(u)) for u in users[:colleagues]]
                 start = first + dt.timedelta(hours=number % 9, days=number // 9)
                 crm.create_meeting(
                     MeetingDraft(
@@ -171,15 +177,21 @@ def meetings_of(path: Path) -> list[Meeting]:
 
 @dataclass(frozen=True)
 class Run:
-    """One timed run: messages and seconds (and the two phases of ours)."""
+    """One timed run: messages, seconds and CPU seconds (and the two phases of ours)."""
 
     messages: int
     seconds: float
     plan_seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
+
+    @property
+    def cpu_rate(self) -> float:
+        """Messages per CPU second of this process (the sink runs in its own)."""
+        return self.messages / self.cpu_seconds
 
 
 def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) -> Run:
@@ -207,16 +219,16 @@ def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) 
     gateway = build_gateway(settings)
     try:
         with json_logs(folder / "log.txt", json=ops):
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             report = build_outbound(gateway).poll()
             planned = time.perf_counter()
             sent = build_dispatcher(gateway).flush()
-            ended = time.perf_counter()
+            ended, cpu = time.perf_counter(), time.process_time() - cpu
     finally:
         gateway.close()
     if sent.sent != report.messages:
         raise RuntimeError(f"queued {report.messages}, sent {sent.sent}: {sent}")
-    return Run(sent.sent, ended - began, planned - began)
+    return Run(sent.sent, ended - began, planned - began, cpu)
 
 
 def _with_database(settings: Settings, path: Path) -> Settings:
@@ -318,7 +330,7 @@ class Minimal:
         now = dt.datetime.now(dt.UTC)
         built: list[tuple[str, bytes]] = []
         count = 0
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             for meeting in self.meetings:
                 people = [(meeting.organizer.name, meeting.organizer.emails[0])] + [
@@ -329,9 +341,9 @@ class Minimal:
                     smtp.sendmail("sales@example.com", [person[1]], raw)
                     built.append((person[1], raw))
                     count += 1
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.process_time() - cpu
         self.built = built
-        return Run(count, ended - began)
+        return Run(count, ended - began, cpu_seconds=cpu)
 
 
 def run_bare(messages: list[tuple[str, bytes]], port: int) -> Run:
@@ -378,6 +390,53 @@ def peak_memory(template: Path, port: int) -> dict[str, float]:
     return result
 
 
+# -- meeting sizes side by side ---------------------------------------------------------------
+
+
+def compare_sizes(root: Path, port: int, sizes: list[int], messages: int, rounds: int) -> bool:
+    """Per meeting size: invitegw against the minimal pipeline, rounds alternating.
+
+    About ``messages`` messages per size (meetings of ``size`` attendees plus the
+    organizer's copy). Prints per-size rates, wall and CPU (this process; the sink runs in
+    its own), the ratios and a PASS/FAIL line for each (target: invitegw >= minimal).
+    """
+    print(
+        f"{'attendees':>9}  {'meetings':>8}  {'invitegw/s':>10}  {'minimal/s':>9}  "
+        f"{'ratio':>5}  {'invitegw CPU':>12}  {'minimal CPU':>11}  {'ratio':>5}"
+    )
+    passed = True
+    for size in sizes:
+        meetings = max(4, messages // (size + 1))
+        template = _seeded(root / f"size{size}.sqlite3", meetings, size)
+        minimal = Minimal(meetings_of(template))
+        ours: list[Run] = []
+        plain: list[Run] = []
+        for number in range(rounds):
+            work = root / f"size{size}-{number}"
+            work.mkdir()
+            ours.append(run_invitegw(template, port, work))
+            plain.append(minimal.run(port))
+            minimal.built.clear()
+        wall = (statistics.median(r.rate for r in ours), statistics.median(r.rate for r in plain))
+        cpu = (
+            statistics.median(r.cpu_seconds * 1000 / r.messages for r in ours),
+            statistics.median(r.cpu_seconds * 1000 / r.messages for r in plain),
+        )
+        print(
+            f"{size:>9}  {meetings:>8}  {wall[0]:>10.0f}  {wall[1]:>9.0f}  "
+            f"{wall[0] / wall[1]:>5.2f}  {cpu[0]:>9.2f} ms  {cpu[1]:>8.2f} ms  "
+            f"{cpu[1] / cpu[0]:>5.2f}",
+            flush=True,
+        )
+        for label, ratio in (("CPU", cpu[1] / cpu[0]), ("wall", wall[0] / wall[1])):
+            verdict = "PASS" if ratio >= 1.0 else "FAIL"
+            passed = passed and ratio >= 1.0
+            print(
+                f"  {verdict}: {size} attendee(s), {label}: invitegw / minimal {ratio:.2f} >= 1.0"
+            )
+    return passed
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
@@ -397,6 +456,13 @@ def main() -> int:
         "--ops", action="store_true", help="also each round with metrics and JSON logs on"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory runs")
+    parser.add_argument(
+        "--sizes",
+        help="compare per meeting size instead, e.g. 1,10,100 (attendees per meeting)",
+    )
+    parser.add_argument(
+        "--messages", type=int, default=1500, help="with --sizes: messages per size (about)"
+    )
     parser.add_argument("--memory-child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -404,6 +470,16 @@ def main() -> int:
         memory_child(args.memory_child, args.port)
         return 0
 
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+        print(
+            f"outbound benchmark by meeting size: {sizes} attendees, about {args.messages} "
+            f"messages each, {args.rounds} alternating rounds (medians), aiosmtpd sink in its "
+            "own process; CPU is this process's, per message"
+        )
+        with tempfile.TemporaryDirectory() as folder, sink_process() as port:
+            compare_sizes(Path(folder), port, sizes, args.messages, args.rounds)
+        return 0
     per_meeting = args.attendees + 1
     print(
         f"outbound benchmark: {args.meetings} meetings x {args.attendees} attendees "

@@ -100,6 +100,39 @@ def last_occurrence_end(
         IcsParseError: the RRULE cannot be read or expanded.
         IcsLimitError: more than ``max_recurrence_instances`` instances.
     """
+    key = (
+        _with_zone(event.start),
+        _with_zone(event.end),
+        _with_zone(event.recurrence_id),
+        event.rrules,
+        tuple(_with_zone(value) for value in event.rdates),
+        tuple(_with_zone(value) for value in event.exdates),
+        limits,
+    )
+    found = _LAST_ENDS.get(key, _MISSING)
+    if found is _MISSING:
+        found = _last_occurrence_end(event, limits)
+        if len(_LAST_ENDS) >= _LAST_ENDS_KEPT:
+            _LAST_ENDS.clear()
+        _LAST_ENDS[key] = found
+    return found  # type: ignore[return-value]
+
+
+# Every message of a meeting (and the planner before them) asks for the same series' end;
+# expanding it again for each recipient was a good part of building their calendars. Only
+# what the expansion reads is in the key.
+_MISSING = object()
+_LAST_ENDS_KEPT = 512
+_LAST_ENDS: dict[object, object] = {}
+
+
+def _with_zone(value: DateOrDateTime | None) -> tuple[object, object, int]:
+    # Aware datetimes compare equal across zones when they are the same instant (and
+    # whatever their fold), but a rule expands differently in each: both are in the key.
+    return value, getattr(value, "tzinfo", None), getattr(value, "fold", 0)
+
+
+def _last_occurrence_end(event: Event, limits: IcsLimits) -> DateOrDateTime | None:
     duration = dt.timedelta(0) if isinstance(event.start, dt.datetime) else dt.timedelta(days=1)
     if event.end is not None:
         # A floating end with a zoned start (or the reverse) has no usable length.

@@ -170,6 +170,7 @@ def _environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # the templates ship with the package: no stat per render
     )
     catalog = _catalog(language)
     env.filters["join_list"] = lambda items: format_list(list(items), locale=language)
@@ -262,6 +263,11 @@ def _zone_name(zone: ZoneInfo, start: dt.datetime, locale: Locale) -> str:
     return str(get_timezone_name(zone, "long", locale=locale))
 
 
+@functools.cache
+def _direction(lang: str) -> str:
+    return "rtl" if Locale.parse(lang).character_order == "right-to-left" else "ltr"
+
+
 def render_message(view: MessageView) -> RenderedBody:
     """Render the subject, text and HTML bodies for ``view``.
 
@@ -278,7 +284,7 @@ def render_message(view: MessageView) -> RenderedBody:
     context: dict[str, Any] = {
         "v": view,
         "lang": lang,
-        "dir": "rtl" if locale.character_order == "right-to-left" else "ltr",
+        "dir": _direction(lang),
         "when": _format_when(view.start, view.end, zone, lang),
         "zone_name": _zone_name(zone, view.start, locale)
         if isinstance(view.start, dt.datetime)

@@ -7,8 +7,9 @@ the ledger then stores as they are. :func:`write_invitation` does it for one mes
 iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language and time zone
 (:mod:`invitegw.templates.render`: attendee's language, else the calendar's; attendee's
 zone, else the meeting's, else the calendar's), and the iMIP layout
-(:mod:`invitegw.mailbox.mime.compose`). :func:`write_reminder` does the same for a reminder
-email (no calendar object: it must not look like an update to the receiving client).
+(:mod:`invitegw.mailbox.mime.compose`, written out by :mod:`invitegw.mailbox.mime.wire`).
+:func:`write_reminder` does the same for a reminder email (no calendar object: it must not
+look like an update to the receiving client).
 
 Bodies do not depend on who reads them beyond language, zone and audience, so rendered
 bodies are cached: a meeting with fifty external attendees renders its body once (unless
@@ -33,13 +34,8 @@ from invitegw.itip.plan_model import (
     PlannedMessage,
 )
 from invitegw.itip.policy import MessageKind
-from invitegw.mailbox.mime.compose import (
-    InvitationEmail,
-    NoticeEmail,
-    compose_invitation,
-    compose_notice,
-)
-from invitegw.mailbox.mime.envelope import serialize
+from invitegw.mailbox.mime.compose import InvitationEmail, NoticeEmail
+from invitegw.mailbox.mime.wire import invitation_bytes, notice_bytes
 from invitegw.templates.render import (
     AnswerLinks,
     Audience,
@@ -232,7 +228,7 @@ def write_invitation(
         references=thread,
         outlook_compat=calendar.outlook_compat,
     )
-    return serialize(compose_invitation(spec), [sender.address, recipient.address])
+    return invitation_bytes(spec)
 
 
 def write_reminder(
@@ -279,4 +275,4 @@ def write_reminder(
         in_reply_to=recipient.thread_id,
         references=thread,
     )
-    return serialize(compose_notice(spec), [sender.address, recipient.address])
+    return notice_bytes(spec)

@@ -85,6 +85,10 @@ from invitegw.mailbox.mime.tnef import (
     TnefContents,
     read_tnef,
 )
+from invitegw.mailbox.mime.wire import (
+    invitation_bytes,
+    notice_bytes,
+)
 
 __all__ = [
     "ICS_FILENAME",
@@ -122,11 +126,13 @@ __all__ = [
     "header_params",
     "headers_message_id",
     "html_to_text",
+    "invitation_bytes",
     "is_delivery_report",
     "looks_like_calendar",
     "looks_like_nonstandard_bounce",
     "message_id_list",
     "normalize_message_id",
+    "notice_bytes",
     "param_filename",
     "param_method",
     "param_text",
