@@ -288,6 +288,9 @@ def _write_meeting(
     row.deleted = state.deleted
     row.ends_at = state.ends_at
     row.updated_at = now
+    # The reminder job's due-queue: a changed meeting is looked at on its next pass.
+    live = state.snapshot is not None and not (state.cancelled or state.deleted)
+    row.reminder_check_at = now if live else None
     if sent:
         row.last_dtstamp = now
 

@@ -27,10 +27,12 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from invitegw.domain.records import LogLevel
+from invitegw.gateway.storage.packing import PackedBytes
 from invitegw.sqltypes import (
     BigId,
     BoundedString,
@@ -125,6 +127,8 @@ class OutboundMeeting(GatewayBase):
     """What the gateway last sent for one CRM meeting (:rfc:`5546` UID and SEQUENCE)."""
 
     __tablename__ = "outbound_meetings"
+    # The reminder job's due-queue: per calendar, the meetings to look at by now + lead.
+    __table_args__ = (Index("ix_outbound_meetings_reminders", "calendar", "reminder_check_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crm_meeting_id: Mapped[str] = mapped_column(BoundedString(64), unique=True)
@@ -137,6 +141,10 @@ class OutboundMeeting(GatewayBase):
     last_dtstamp: Mapped[dt.datetime | None]
     # When the last occurrence (as last sent) ends; NULL for a series without an end.
     ends_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    # When the reminder job must look at this meeting again, at the latest ``lead`` before:
+    # the start of its next occurrence as last sent, or the time of the last ledger change
+    # (look now). NULL: never (cancelled, deleted, nothing ahead) until the ledger changes.
+    reminder_check_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -210,7 +218,24 @@ class OutboxMessage(GatewayBase):
     """One message to send, written in the same transaction as the ledger change."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    # Partial indexes: they hold only the rows waiting (a few), not the history (sent rows,
+    # millions), so the claim query's plan cannot flip to a scan as the table grows or
+    # statistics change. The claim query repeats these WHERE clauses literally.
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_sending",
+            "claimed_until",
+            sqlite_where=text("state = 'sending'"),
+            postgresql_where=text("state = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID), unique=True)
@@ -222,8 +247,9 @@ class OutboxMessage(GatewayBase):
     method: Mapped[str | None] = mapped_column(BoundedString(16))
     sequence: Mapped[int | None]
     recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
-    # The composed message, or what is needed to compose it at send time.
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The composed message (zlib at rest, see storage.packing), or what is needed to compose
+    # it at send time. NULL once sent and older than `prune --drop-sent-after`.
+    raw: Mapped[bytes | None] = mapped_column(PackedBytes)
     payload: Mapped[JsonDict | None]
     state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)

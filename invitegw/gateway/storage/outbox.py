@@ -17,8 +17,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, insert, literal_column, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnClause
 
 from invitegw.gateway.storage.models import OutboxMessage, OutboxState, SpooledMessage
 
@@ -28,9 +29,11 @@ __all__ = [
     "claim_rows",
     "enqueue",
     "enqueue_many",
+    "expired_claims",
     "mark_dead",
     "mark_retry",
     "mark_sent",
+    "pending_due",
     "release_claims",
     "requeue",
 ]
@@ -162,11 +165,21 @@ def enqueue_many(
     return len(rows)
 
 
+# The WHERE clauses of the partial indexes ix_outbox_pending and ix_outbox_sending, written
+# as literals: a bound parameter would hide from the planner (SQLite's, and PostgreSQL's
+# generic plans) that the query only wants what the index holds.
+_PENDING: ColumnClause[str] = literal_column("'pending'")
+_SENDING: ColumnClause[str] = literal_column("'sending'")
+
+
 def claim_due(
     session: Session, *, worker: str, now: dt.datetime, limit: int, claim_for: dt.timedelta
 ) -> list[OutboxMessage]:
     """Claim up to ``limit`` messages due now (or whose claim expired), oldest due first.
 
+    Claims that expired (a worker died mid-batch) are taken first, then the pending
+    messages in the order they fell due. Each is a range of a partial index holding only
+    what waits, read in index order: the cost is that of the batch, whatever the history.
     Each claim counts as an attempt, so a message whose sender keeps crashing still runs
     out of attempts. Commit the session to publish the claim before sending.
 
@@ -179,22 +192,52 @@ def claim_due(
     Returns:
         The claimed rows (state ``sending``).
     """
-    due = or_(
-        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until < now),
-    )
-    query = (
-        select(OutboxMessage)
-        .where(due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    rows = claim_rows(session, query, worker=worker, until=now + claim_for)
+    until = now + claim_for
+    rows = claim_rows(session, expired_claims(now, limit), worker=worker, until=until)
+    if len(rows) < limit:
+        pending = pending_due(now, limit - len(rows))
+        rows += claim_rows(session, pending, worker=worker, until=until)
     for row in rows:
         row.state = OutboxState.SENDING
         row.updated_at = now
     session.flush()
     return rows
+
+
+def pending_due(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
+    """The pending messages due at ``now``, oldest due first (the ``ix_outbox_pending`` range).
+
+    Parameters:
+        now: the current time.
+        limit: how many at most.
+
+    Returns:
+        The query.
+    """
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == _PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+
+
+def expired_claims(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
+    """The messages claimed by a worker whose claim ran out (the ``ix_outbox_sending`` range).
+
+    Parameters:
+        now: the current time.
+        limit: how many at most.
+
+    Returns:
+        The query.
+    """
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == _SENDING, OutboxMessage.claimed_until < now)
+        .order_by(OutboxMessage.claimed_until)
+        .limit(limit)
+    )
 
 
 def claim_rows(

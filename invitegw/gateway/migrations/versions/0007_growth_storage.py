@@ -1,0 +1,115 @@
+"""Growth and storage: the outbox claim on partial indexes, the reminder due-queue, zlib bytes.
+
+- ``ix_outbox_due`` (state, next_attempt_at) gives way to two partial indexes holding only
+  what waits: ``ix_outbox_pending`` (next_attempt_at, id WHERE state = 'pending') and
+  ``ix_outbox_sending`` (claimed_until WHERE state = 'sending'). The claim reads a range of
+  one of them in order, so its plan stays right whatever the statistics say about the
+  history of sent rows.
+- ``outbound_meetings.reminder_check_at`` and ``ix_outbound_meetings_reminders``
+  (calendar, reminder_check_at): the reminder job reads only the meetings due a look.
+  Meetings that may still need reminders start at their last change, so the first pass
+  after the upgrade looks at each of them once and files it at its next occurrence.
+- ``outbox.raw`` is stored zlib-compressed (``invitegw.gateway.storage.packing``): the
+  rows already there are converted in batches here. A row not converted stays readable.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-07 22:10:00.000000
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+# Frozen here: the format of storage.packing as this revision writes it.
+_MAGIC = b"\x00Z1"
+_BATCH = 500
+
+
+def _pack(raw: bytes) -> bytes | None:
+    return None if raw.startswith(_MAGIC) else _MAGIC + zlib.compress(raw, 6)
+
+
+def _unpack(stored: bytes) -> bytes | None:
+    return zlib.decompress(stored[len(_MAGIC) :]) if stored.startswith(_MAGIC) else None
+
+
+def _convert(change: Callable[[bytes], bytes | None]) -> None:
+    """Rewrite every outbox row's bytes with ``change`` (None: leave it), in id batches."""
+    outbox = sa.table(
+        "outbox", sa.column("id", sa.BigInteger()), sa.column("raw", sa.LargeBinary())
+    )
+    bind = op.get_bind()
+    after = 0
+    while True:
+        rows = bind.execute(
+            sa.select(outbox.c.id, outbox.c.raw)
+            .where(outbox.c.id > after, outbox.c.raw.is_not(None))
+            .order_by(outbox.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        for row_id, raw in rows:
+            new = change(bytes(raw))
+            if new is not None:
+                bind.execute(sa.update(outbox).where(outbox.c.id == row_id).values(raw=new))
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    op.drop_index("ix_outbox_due", table_name="outbox")
+    pending = sa.text("state = 'pending'")
+    sending = sa.text("state = 'sending'")
+    op.create_index(
+        "ix_outbox_pending",
+        "outbox",
+        ["next_attempt_at", "id"],
+        unique=False,
+        sqlite_where=pending,
+        postgresql_where=pending,
+    )
+    op.create_index(
+        "ix_outbox_sending",
+        "outbox",
+        ["claimed_until"],
+        unique=False,
+        sqlite_where=sending,
+        postgresql_where=sending,
+    )
+    with op.batch_alter_table("outbound_meetings", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("reminder_check_at", sa.DateTime(timezone=True), nullable=True)
+        )
+    op.create_index(
+        "ix_outbound_meetings_reminders",
+        "outbound_meetings",
+        ["calendar", "reminder_check_at"],
+        unique=False,
+    )
+    op.execute(
+        "UPDATE outbound_meetings SET reminder_check_at = updated_at "
+        "WHERE cancelled = false AND deleted = false AND snapshot IS NOT NULL"
+    )
+    _convert(_pack)
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    _convert(_unpack)
+    op.drop_index("ix_outbound_meetings_reminders", table_name="outbound_meetings")
+    with op.batch_alter_table("outbound_meetings", schema=None) as batch_op:
+        batch_op.drop_column("reminder_check_at")
+    op.drop_index("ix_outbox_sending", table_name="outbox")
+    op.drop_index("ix_outbox_pending", table_name="outbox")
+    op.create_index("ix_outbox_due", "outbox", ["state", "next_attempt_at"], unique=False)
