@@ -108,8 +108,8 @@ def downgrade() -> None:
     """Revert this revision."""
     _convert(_unpack)
     op.drop_index("ix_outbound_meetings_reminders", table_name="outbound_meetings")
-    with op.batch_alter_table("outbound_meetings", schema=None) as batch_op:
-        batch_op.drop_column("reminder_check_at")
+    # Not a batch (a table copy the ledger's foreign keys refuse): SQLite 3.35+ drops it.
+    op.execute("ALTER TABLE outbound_meetings DROP COLUMN reminder_check_at")
     op.drop_index("ix_outbox_sending", table_name="outbox")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.create_index("ix_outbox_due", "outbox", ["state", "next_attempt_at"], unique=False)
