@@ -458,7 +458,7 @@ def measure_size(gateway: Gateway, folder: Path, now: dt.datetime, runs: int) ->
     path = folder / "gw.sqlite3"
     size_bytes = measure_bytes(gateway, path, folder, now)
     with gateway.store.session() as session:
-        raw = session.scalars(select(OutboxMessage.raw).limit(1)).one() or b""
+        raw = session.scalars(select(OutboxMessage.raw).select_from(OutboxMessage).limit(1)).one() or b""
     add_pending(gateway, now, raw, tag=size_bytes.invitations)
     passes = Passes(gateway, path, now, runs)
     row: Row = {

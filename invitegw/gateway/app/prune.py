@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from invitegw.gateway.storage import (
@@ -44,6 +44,7 @@ from invitegw.gateway.storage import (
     OutboundAttendee,
     OutboundMeeting,
     OutboundReminder,
+    OutboxBody,
     OutboxMessage,
     OutboxState,
     ProcessedMessage,
@@ -239,20 +240,15 @@ class _Run:
         self.counts[name] = total
 
     def sent_bytes(self, cutoff: dt.datetime) -> None:
-        """Drop the bytes of outbox messages sent or cancelled before ``cutoff`` (keep rows)."""
+        """Delete the bytes of outbox messages sent or cancelled before ``cutoff`` (keep rows)."""
         condition = and_(
             OutboxMessage.state.in_(_DELIVERED),
             OutboxMessage.updated_at < cutoff,
-            OutboxMessage.raw.is_not(None),
+            exists().where(OutboxBody.id == OutboxMessage.id),
         )
 
         def drop(session: Session, ids: Sequence[Any]) -> None:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(raw=None)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(delete(OutboxBody).where(OutboxBody.id.in_(ids)))
 
         self.ids("outbox_bytes", OutboxMessage.id, condition, drop)
 

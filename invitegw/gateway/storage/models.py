@@ -1,7 +1,8 @@
 """The gateway's own tables (SQLAlchemy 2 typed ORM).
 
 - Outbound: :class:`OutboundMeeting` and :class:`OutboundAttendee` (the ledger of what was
-  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send),
+  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send) and
+  :class:`OutboxBody` (its composed bytes),
   :class:`OutboundReminder` (the reminder emails sent, one per attendee and occurrence).
 - Inbound: :class:`InboundEvent` and :class:`InboundEventSource` (the ledger of invitations
   turned into tasks), :class:`ProcessedMessage`, :class:`QuarantinedMessage`,
@@ -23,12 +24,15 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     ForeignKey,
     Index,
     LargeBinary,
     UniqueConstraint,
+    select,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from invitegw.domain.records import LogLevel
@@ -57,6 +61,7 @@ __all__ = [
     "OutboundAttendee",
     "OutboundMeeting",
     "OutboundReminder",
+    "OutboxBody",
     "OutboxMessage",
     "OutboxState",
     "ProcessedMessage",
@@ -247,9 +252,6 @@ class OutboxMessage(GatewayBase):
     method: Mapped[str | None] = mapped_column(BoundedString(16))
     sequence: Mapped[int | None]
     recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
-    # The composed message (zlib at rest, see storage.packing), or what is needed to compose
-    # it at send time. NULL once sent and older than `prune --drop-sent-after`.
-    raw: Mapped[bytes | None] = mapped_column(PackedBytes)
     payload: Mapped[JsonDict | None]
     state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -260,6 +262,54 @@ class OutboxMessage(GatewayBase):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
+
+    # The composed message lives in its own table (see OutboxBody); ``raw`` reads and
+    # writes it as if it were a column, in Python and in queries.
+    # Loaded with the rows (one more query per load, not per row), so ``raw`` reads as
+    # a column would, also once the session is closed.
+    body: Mapped[OutboxBody | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+    @hybrid_property
+    def raw(self) -> bytes | None:
+        """The composed message (``None``: none, or dropped once sent and old enough)."""
+        return self.body.raw if self.body is not None else None
+
+    @raw.inplace.setter
+    def _raw_setter(self, value: bytes | None) -> None:
+        if value is None:
+            self.body = None
+        elif self.body is None:
+            self.body = OutboxBody(raw=value)
+        else:
+            self.body.raw = value
+
+    @raw.inplace.expression
+    @classmethod
+    def _raw_expression(cls) -> ColumnElement[bytes | None]:
+        return (
+            select(OutboxBody.raw)
+            .where(OutboxBody.id == cls.id)
+            .correlate_except(OutboxBody)
+            .scalar_subquery()
+        )
+
+
+class OutboxBody(GatewayBase):
+    """The composed bytes of one outbox message, zlib at rest (:mod:`.packing`).
+
+    A table of its own so that ``invitegw prune --keep-sent-bytes`` can delete the bytes
+    of delivered mail and the database reuses their pages (emptying a column in place
+    frees no page on SQLite: the rows stay as spread out as they were).
+    """
+
+    __tablename__ = "outbox_bodies"
+
+    id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(PackedBytes)
 
 
 # -- inbound ---------------------------------------------------------------------------------

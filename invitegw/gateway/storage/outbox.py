@@ -18,10 +18,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, insert, literal_column, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnClause
 
-from invitegw.gateway.storage.models import OutboxMessage, OutboxState, SpooledMessage
+from invitegw.gateway.storage.models import (
+    OutboxBody,
+    OutboxMessage,
+    OutboxState,
+    SpooledMessage,
+)
 
 __all__ = [
     "cancel_unsent",
@@ -123,7 +128,7 @@ _ENQUEUE_FIELDS = frozenset(
 def enqueue_many(
     session: Session, messages: Iterable[Mapping[str, Any]], *, now: dt.datetime
 ) -> int:
-    """Add many messages in one statement (the outbound planner's batch for a meeting).
+    """Add many messages at once (the outbound planner's batch): their rows, then their bytes.
 
     Parameters:
         messages: one mapping per message with the keyword arguments of :func:`enqueue`
@@ -137,11 +142,13 @@ def enqueue_many(
         ValueError: a mapping names a field :func:`enqueue` does not take.
     """
     rows = []
+    bodies: list[bytes | None] = []
     for message in messages:
         unknown = set(message) - _ENQUEUE_FIELDS
         if unknown:
             raise ValueError(f"enqueue_many: unknown fields {sorted(unknown)}")
-        values = {k: v for k, v in message.items() if k != "not_before"}
+        values = {k: v for k, v in message.items() if k not in ("not_before", "raw")}
+        bodies.append(message.get("raw"))
         rows.append(
             {
                 "kind": "invitation",
@@ -150,7 +157,6 @@ def enqueue_many(
                 "method": None,
                 "sequence": None,
                 "recurrence_id": None,
-                "raw": None,
                 "payload": None,
                 **values,
                 "state": OutboxState.PENDING,
@@ -160,8 +166,14 @@ def enqueue_many(
                 "updated_at": now,
             }
         )
-    if rows:
-        session.execute(insert(OutboxMessage), rows)
+    if not rows:
+        return 0
+    ids = session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
+    ).all()
+    stored = [{"id": i, "raw": raw} for i, raw in zip(ids, bodies, strict=True) if raw is not None]
+    if stored:
+        session.execute(insert(OutboxBody), stored)
     return len(rows)
 
 
@@ -219,6 +231,7 @@ def pending_due(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
         .where(OutboxMessage.state == _PENDING, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
+        .options(selectinload(OutboxMessage.body))
     )
 
 
@@ -237,6 +250,7 @@ def expired_claims(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
         .where(OutboxMessage.state == _SENDING, OutboxMessage.claimed_until < now)
         .order_by(OutboxMessage.claimed_until)
         .limit(limit)
+        .options(selectinload(OutboxMessage.body))
     )
 
 

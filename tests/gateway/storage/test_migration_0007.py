@@ -1,4 +1,4 @@
-"""Revision 0007 on a database with data: the outbox bytes compressed, the meetings filed.
+"""Revision 0007 on a database with data: the outbox bytes moved and compressed, meetings filed.
 
 Rows written at 0006 (plain SQL: the models have moved on) are upgraded: every message
 reads back byte for byte through the models, stored compressed; the live meetings are
@@ -52,11 +52,10 @@ def _seed_at_0006(store: Store) -> None:
             )
 
 
-def _stored(store: Store) -> list[bytes]:
+def _stored(store: Store, table: str) -> list[bytes]:
     with store.engine.connect() as conn:
-        return [
-            bytes(r) for r in conn.execute(text("SELECT raw FROM outbox ORDER BY id")).scalars()
-        ]
+        query = text(f"SELECT raw FROM {table} ORDER BY id")
+        return [bytes(r) for r in conn.execute(query).scalars()]
 
 
 def test_0007_compresses_the_outbox_and_files_the_meetings(empty_store: Store) -> None:
@@ -65,15 +64,19 @@ def test_0007_compresses_the_outbox_and_files_the_meetings(empty_store: Store) -
     upgrade(empty_store)
 
     with empty_store.session() as session:
-        raws = list(session.scalars(select(OutboxMessage.raw).order_by(OutboxMessage.id)))
+        raws = list(
+            session.scalars(
+                select(OutboxMessage.raw).select_from(OutboxMessage).order_by(OutboxMessage.id)
+            )
+        )
         filed = dict(
             session.execute(select(OutboundMeeting.id, OutboundMeeting.reminder_check_at)).all()
         )
     assert raws == [MESSAGE + str(n).encode() for n in range(3)]
-    stored = _stored(empty_store)
+    stored = _stored(empty_store, "outbox_bodies")
     assert all(s.startswith(MAGIC) and len(s) < len(MESSAGE) / 4 for s in stored)
     assert filed == {1: T0, 2: None}
 
     with empty_store.engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0006")
-    assert _stored(empty_store) == [MESSAGE + str(n).encode() for n in range(3)]
+    assert _stored(empty_store, "outbox") == [MESSAGE + str(n).encode() for n in range(3)]

@@ -9,8 +9,12 @@
   (calendar, reminder_check_at): the reminder job reads only the meetings due a look.
   Meetings that may still need reminders start at their last change, so the first pass
   after the upgrade looks at each of them once and files it at its next occurrence.
-- ``outbox.raw`` is stored zlib-compressed (``invitegw.gateway.storage.packing``): the
-  rows already there are converted in batches here. A row not converted stays readable.
+- ``outbox.raw`` moves to ``outbox_bodies`` (id = the outbox row's, ``ON DELETE CASCADE``),
+  zlib-compressed (``invitegw.gateway.storage.packing``): ``prune --keep-sent-bytes``
+  deletes the bytes of delivered mail there, and the database reuses the pages (emptying a
+  column in place frees none on SQLite). The rows already there are copied and compressed
+  in batches. SQLite keeps the file at its size: ``VACUUM`` once after the upgrade gives
+  the space the old column held back to the file system.
 
 Revision ID: 0007
 Revises: 0006
@@ -43,18 +47,22 @@ def _unpack(stored: bytes) -> bytes | None:
     return zlib.decompress(stored[len(_MAGIC) :]) if stored.startswith(_MAGIC) else None
 
 
-def _convert(change: Callable[[bytes], bytes | None]) -> None:
-    """Rewrite every outbox row's bytes with ``change`` (None: leave it), in id batches."""
-    outbox = sa.table(
-        "outbox", sa.column("id", sa.BigInteger()), sa.column("raw", sa.LargeBinary())
+def _bodies() -> sa.TableClause:
+    return sa.table(
+        "outbox_bodies", sa.column("id", sa.BigInteger()), sa.column("raw", sa.LargeBinary())
     )
+
+
+def _convert(change: Callable[[bytes], bytes | None]) -> None:
+    """Rewrite every body with ``change`` (None: leave it), in id batches."""
+    bodies = _bodies()
     bind = op.get_bind()
     after = 0
     while True:
         rows = bind.execute(
-            sa.select(outbox.c.id, outbox.c.raw)
-            .where(outbox.c.id > after, outbox.c.raw.is_not(None))
-            .order_by(outbox.c.id)
+            sa.select(bodies.c.id, bodies.c.raw)
+            .where(bodies.c.id > after)
+            .order_by(bodies.c.id)
             .limit(_BATCH)
         ).all()
         if not rows:
@@ -63,7 +71,7 @@ def _convert(change: Callable[[bytes], bytes | None]) -> None:
         for row_id, raw in rows:
             new = change(bytes(raw))
             if new is not None:
-                bind.execute(sa.update(outbox).where(outbox.c.id == row_id).values(raw=new))
+                bind.execute(sa.update(bodies).where(bodies.c.id == row_id).values(raw=new))
 
 
 def upgrade() -> None:
@@ -101,15 +109,40 @@ def upgrade() -> None:
         "UPDATE outbound_meetings SET reminder_check_at = updated_at "
         "WHERE cancelled = false AND deleted = false AND snapshot IS NOT NULL"
     )
+    _move_bodies()
+
+
+def _move_bodies() -> None:
+    op.create_table(
+        "outbox_bodies",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["id"], ["outbox.id"], name=op.f("fk_outbox_bodies_id_outbox"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_bodies")),
+    )
+    op.execute(
+        "INSERT INTO outbox_bodies (id, raw) SELECT id, raw FROM outbox WHERE raw IS NOT NULL"
+    )
     _convert(_pack)
+    # Not a batch (a table copy the foreign keys refuse): SQLite 3.35+ drops it in place.
+    op.execute("ALTER TABLE outbox DROP COLUMN raw")
 
 
 def downgrade() -> None:
     """Revert this revision."""
     _convert(_unpack)
+    op.execute("ALTER TABLE outbox ADD COLUMN raw " + ("BLOB" if _sqlite() else "BYTEA"))
+    op.execute("UPDATE outbox SET raw = (SELECT b.raw FROM outbox_bodies b WHERE b.id = outbox.id)")
+    op.drop_table("outbox_bodies")
     op.drop_index("ix_outbound_meetings_reminders", table_name="outbound_meetings")
     # Not a batch (a table copy the ledger's foreign keys refuse): SQLite 3.35+ drops it.
     op.execute("ALTER TABLE outbound_meetings DROP COLUMN reminder_check_at")
     op.drop_index("ix_outbox_sending", table_name="outbox")
     op.drop_index("ix_outbox_pending", table_name="outbox")
     op.create_index("ix_outbox_due", "outbox", ["state", "next_attempt_at"], unique=False)
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
