@@ -474,6 +474,7 @@ def measure_size(gateway: Gateway, folder: Path, now: dt.datetime, runs: int) ->
         "CRM feed pass (10 meetings changed)": (passes.feed_changed(), None),
     }
     build_dispatcher(gateway).flush()  # what the passes queued goes out, as in service
+    build_reminders(gateway).run()  # and the changed meetings are filed before copies are made
     return row, size_bytes
 
 

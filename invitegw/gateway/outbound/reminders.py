@@ -11,6 +11,11 @@ What counts is what the attendees hold: the ledger's last snapshot sent, not the
 current one (an unsent change is not announced by a reminder). The reminder has no
 calendar object, so no client mistakes it for an update; it refers to the invitation's
 thread and its Reply-To is the attendee's own ORGANIZER address.
+
+A pass costs what is due, not what the ledger holds: each meeting is filed
+(``outbound_meetings.reminder_check_at``, indexed with its calendar) at the start of its
+next occurrence, and a pass reads only the meetings filed within the calendar's lead. A
+ledger change files the meeting at once (:mod:`.ledger`), so the next pass looks at it.
 """
 
 from __future__ import annotations

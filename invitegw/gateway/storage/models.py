@@ -162,7 +162,16 @@ class OutboundAttendee(GatewayBase):
     """One attendee of a ledger meeting: address, reply token, what they got and answered."""
 
     __tablename__ = "outbound_attendees"
-    __table_args__ = (UniqueConstraint("meeting_id", "address"),)
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "address"),
+        # Only the attendees whose REFRESH waits (a handful), not every attendee ever.
+        Index(
+            "ix_outbound_attendees_resend",
+            "resend_requested_at",
+            sqlite_where=text("resend_requested_at IS NOT NULL"),
+            postgresql_where=text("resend_requested_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(
@@ -184,7 +193,7 @@ class OutboundAttendee(GatewayBase):
     # The first invitation's Message-ID: later messages refer to it (one thread per meeting).
     thread_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID))
     # Set by a REFRESH (RFC 5546 section 3.2.6): the next outbound pass re-sends the REQUEST.
-    resend_requested_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    resend_requested_at: Mapped[dt.datetime | None]
     partstat: Mapped[str] = mapped_column(BoundedString(32), default="NEEDS-ACTION")
     # SEQUENCE and DTSTAMP of the reply that set partstat: older replies are stale.
     partstat_sequence: Mapped[int | None] = mapped_column(Int64(sqlite_integer=True))

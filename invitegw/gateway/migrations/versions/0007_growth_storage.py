@@ -9,6 +9,9 @@
   (calendar, reminder_check_at): the reminder job reads only the meetings due a look.
   Meetings that may still need reminders start at their last change, so the first pass
   after the upgrade looks at each of them once and files it at its next occurrence.
+- ``ix_outbound_attendees_resend_requested_at`` gives way to the partial
+  ``ix_outbound_attendees_resend`` (WHERE resend_requested_at IS NOT NULL): the feed pass
+  reads the few REFRESH resends waiting, not the whole ledger.
 - ``outbox.raw`` moves to ``outbox_bodies`` (id = the outbox row's, ``ON DELETE CASCADE``),
   zlib-compressed (``invitegw.gateway.storage.packing``): ``prune --keep-sent-bytes``
   deletes the bytes of delivered mail there, and the database reuses the pages (emptying a
@@ -109,6 +112,16 @@ def upgrade() -> None:
         "UPDATE outbound_meetings SET reminder_check_at = updated_at "
         "WHERE cancelled = false AND deleted = false AND snapshot IS NOT NULL"
     )
+    op.drop_index("ix_outbound_attendees_resend_requested_at", table_name="outbound_attendees")
+    waiting = sa.text("resend_requested_at IS NOT NULL")
+    op.create_index(
+        "ix_outbound_attendees_resend",
+        "outbound_attendees",
+        ["resend_requested_at"],
+        unique=False,
+        sqlite_where=waiting,
+        postgresql_where=waiting,
+    )
     _move_bodies()
 
 
@@ -136,6 +149,13 @@ def downgrade() -> None:
     op.execute("ALTER TABLE outbox ADD COLUMN raw " + ("BLOB" if _sqlite() else "BYTEA"))
     op.execute("UPDATE outbox SET raw = (SELECT b.raw FROM outbox_bodies b WHERE b.id = outbox.id)")
     op.drop_table("outbox_bodies")
+    op.drop_index("ix_outbound_attendees_resend", table_name="outbound_attendees")
+    op.create_index(
+        "ix_outbound_attendees_resend_requested_at",
+        "outbound_attendees",
+        ["resend_requested_at"],
+        unique=False,
+    )
     op.drop_index("ix_outbound_meetings_reminders", table_name="outbound_meetings")
     # Not a batch (a table copy the ledger's foreign keys refuse): SQLite 3.35+ drops it.
     op.execute("ALTER TABLE outbound_meetings DROP COLUMN reminder_check_at")
