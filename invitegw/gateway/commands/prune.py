@@ -1,8 +1,9 @@
-"""``invitegw prune --older-than 180d [--dry-run] [--include-unreleased] [--json]``.
+"""``invitegw prune --older-than 180d [--keep-sent-bytes 14d] [--dry-run] [--json] ...``.
 
 Deletes what grows and is no longer needed (see :mod:`invitegw.gateway.app.prune`):
 ended meetings' ledgers, old processed messages, sent outbox rows, the event log, released
-quarantine entries, the finished spool. Prints one line per kind (``--json``: one object).
+quarantine entries, the finished spool; and the bytes of mail sent more than
+``--keep-sent-bytes`` ago (the outbox row stays). Prints one line per kind (``--json``: one object).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         required=True,
         metavar="AGE",
         help="retention period, like 180d (what is older and no longer needed goes)",
+    )
+    parser.add_argument(
+        "--keep-sent-bytes",
+        default="14d",
+        metavar="AGE",
+        help="drop the composed bytes of mail sent longer ago than this (the row stays; "
+        "default 14d)",
     )
     parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     parser.add_argument(
@@ -47,6 +55,10 @@ def _prune(args: argparse.Namespace) -> int:
         raise ConfigError(f"--older-than: {exc}") from None
     if older_than.days < 1:
         raise ConfigError(f"--older-than: at least one day, got {args.older_than!r}")
+    try:
+        keep_sent_bytes = parse_duration(args.keep_sent_bytes)
+    except ValueError as exc:
+        raise ConfigError(f"--keep-sent-bytes: {exc}") from None
     gateway = build_gateway(settings_for(args))
     try:
         report = prune(
@@ -55,6 +67,7 @@ def _prune(args: argparse.Namespace) -> int:
             now=gateway.clock(),
             dry_run=args.dry_run,
             include_unreleased=args.include_unreleased,
+            keep_sent_bytes=keep_sent_bytes,
         )
     finally:
         gateway.close()

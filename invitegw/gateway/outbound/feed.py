@@ -482,10 +482,17 @@ class Outbound:
         with start() as uow:
             wanted = list(
                 uow.session.scalars(
+                    # The few attendees asking (a partial index), then their meetings by id:
+                    # a join with DISTINCT read the whole ledger on every pass.
                     select(OutboundMeeting.crm_meeting_id)
-                    .join(OutboundAttendee, OutboundAttendee.meeting_id == OutboundMeeting.id)
-                    .where(OutboundAttendee.resend_requested_at.is_not(None))
-                    .distinct()
+                    .where(
+                        OutboundMeeting.id.in_(
+                            select(OutboundAttendee.meeting_id).where(
+                                OutboundAttendee.resend_requested_at.is_not(None)
+                            )
+                        )
+                    )
+                    .order_by(OutboundMeeting.id)
                 )
             )
         for meeting_id in wanted:

@@ -292,6 +292,9 @@ def _write_meeting(
     row.adopted_at = state.adopted_at
     row.switch_on = state.switch_on
     row.updated_at = now
+    # The reminder job's due-queue: a changed meeting is looked at on its next pass.
+    live = state.snapshot is not None and not (state.cancelled or state.deleted)
+    row.reminder_check_at = now if live else None
     if sent:
         row.last_dtstamp = now
 

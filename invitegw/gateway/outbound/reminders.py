@@ -11,6 +11,11 @@ What counts is what the attendees hold: the ledger's last snapshot sent, not the
 current one (an unsent change is not announced by a reminder). The reminder has no
 calendar object, so no client mistakes it for an update; it refers to the invitation's
 thread and its Reply-To is the attendee's own ORGANIZER address.
+
+A pass costs what is due, not what the ledger holds: each meeting is filed
+(``outbound_meetings.reminder_check_at``, indexed with its calendar) at the start of its
+next occurrence, and a pass reads only the meetings filed within the calendar's lead. A
+ledger change files the meeting at once (:mod:`.ledger`), so the next pass looks at it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import threading
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -50,11 +55,14 @@ from invitegw.itip.plan_model import (
 )
 from invitegw.itip.recipients import organizer_for
 
-__all__ = ["REMINDER_LEASE", "Occurrence", "Reminders", "due_occurrences"]
+__all__ = ["CHECK_HORIZON", "REMINDER_LEASE", "Occurrence", "Reminders", "due_occurrences"]
 
 logger = logging.getLogger(__name__)
 
 REMINDER_LEASE = "job:reminders"
+# How far ahead a look searches for the next occurrence: a meeting with none that soon is
+# looked at again after this long (a few cheap looks a year for a rare series).
+CHECK_HORIZON = dt.timedelta(days=31)
 
 Moment = dt.date | dt.datetime
 
@@ -152,6 +160,10 @@ class Reminders:
     def run(self, *, stop: threading.Event | None = None) -> int:
         """Queue every reminder due now.
 
+        Reads, per calendar, only the meetings whose ``reminder_check_at`` falls within the
+        calendar's lead (an index range): the cost of a pass is what is due, not what the
+        ledger holds.
+
         Parameters:
             stop: set to end early (between meetings).
 
@@ -172,23 +184,8 @@ class Reminders:
                 return 0
         queued = 0
         try:
-            with self.units.start() as uow:
-                ids = list(
-                    uow.session.scalars(
-                        select(OutboundMeeting.id).where(
-                            OutboundMeeting.calendar.in_(sorted(calendars)),
-                            OutboundMeeting.cancelled.is_(False),
-                            OutboundMeeting.deleted.is_(False),
-                            OutboundMeeting.snapshot.is_not(None),
-                            or_(OutboundMeeting.ends_at.is_(None), OutboundMeeting.ends_at > now),
-                        )
-                    )
-                )
-            for meeting_id in ids:
-                if stop is not None and stop.is_set():
-                    break
-                with self.units.start() as uow:
-                    queued += self._meeting(uow.session, meeting_id, calendars, now)
+            for name in sorted(calendars):
+                queued += self._calendar(calendars[name], name, now, stop)
         finally:
             with self.units.start() as uow:
                 release_lease(uow.session, REMINDER_LEASE, self.worker)
@@ -196,11 +193,36 @@ class Reminders:
             logger.info("%d reminder email(s) queued", queued)
         return queued
 
+    def _calendar(
+        self, calendar: CalendarProfile, name: str, now: dt.datetime, stop: threading.Event | None
+    ) -> int:
+        """The meetings of one calendar due a look (``reminder_check_at`` by now + lead)."""
+        lead = calendar.reminder_lead
+        assert lead is not None
+        with self.units.start() as uow:
+            ids = list(
+                uow.session.scalars(
+                    select(OutboundMeeting.id)
+                    .where(
+                        OutboundMeeting.calendar == name,
+                        OutboundMeeting.reminder_check_at <= now + lead,
+                    )
+                    .order_by(OutboundMeeting.reminder_check_at, OutboundMeeting.id)
+                )
+            )
+        queued = 0
+        for meeting_id in ids:
+            if stop is not None and stop.is_set():
+                break
+            with self.units.start() as uow:
+                queued += self._meeting(uow.session, meeting_id, calendar, now)
+        return queued
+
     def _meeting(
         self,
         session: Session,
         meeting_row_id: int,
-        calendars: dict[str, CalendarProfile],
+        calendar: CalendarProfile,
         now: dt.datetime,
     ) -> int:
         row = session.scalars(
@@ -208,20 +230,13 @@ class Reminders:
             .where(OutboundMeeting.id == meeting_row_id)
             .options(selectinload(OutboundMeeting.attendees))
         ).one()
-        calendar = calendars[row.calendar]
         lead = calendar.reminder_lead
         assert lead is not None
-        try:
-            state = ledger_state(row)
-            assert state.snapshot is not None
-            due = due_occurrences(
-                state.snapshot, after=now, until=now + lead, zone=calendar.time_zone
-            )
-        except GatewayError as exc:
-            logger.warning("meeting %s: no reminders: %s", row.crm_meeting_id, exc)
-            return 0
+        due = _due_and_file(row, calendar, lead, now)
         if not due:
             return 0
+        state = ledger_state(row)
+        assert state.snapshot is not None
         sent = set(
             session.execute(
                 select(OutboundReminder.attendee_id, OutboundReminder.occurrence).where(
@@ -303,6 +318,39 @@ class Reminders:
             raw=raw,
         )
         return 1
+
+
+def _due_and_file(
+    row: OutboundMeeting, calendar: CalendarProfile, lead: dt.timedelta, now: dt.datetime
+) -> list[Occurrence]:
+    """The occurrences of ``row`` due a reminder now; files the meeting's next look.
+
+    ``reminder_check_at`` becomes the start of the next occurrence (the meeting is read
+    again from ``lead`` before it, and on every pass while an occurrence is in the window,
+    so an attendee who accepts late still gets one), or, with nothing in the next
+    ``CHECK_HORIZON``, the end of that horizon; NULL for a meeting that needs none (it is
+    filed again when its ledger changes).
+    """
+    ended = row.ends_at is not None and row.ends_at <= now
+    if row.cancelled or row.deleted or not row.snapshot or ended:
+        row.reminder_check_at = None
+        return []
+    try:
+        snapshot = ledger_state(row).snapshot
+        assert snapshot is not None
+        due = due_occurrences(snapshot, after=now, until=now + lead, zone=calendar.time_zone)
+        ahead = due or due_occurrences(
+            snapshot,
+            after=now + lead,
+            until=now + lead + CHECK_HORIZON,
+            zone=calendar.time_zone,
+        )
+    except GatewayError as exc:
+        logger.warning("meeting %s: no reminders: %s", row.crm_meeting_id, exc)
+        row.reminder_check_at = None
+        return []
+    row.reminder_check_at = ahead[0].starts_at if ahead else now + lead + CHECK_HORIZON
+    return due
 
 
 def _wants_reminders(attendee: LedgerAttendee) -> bool:

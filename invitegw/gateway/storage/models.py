@@ -1,7 +1,8 @@
 """The gateway's own tables (SQLAlchemy 2 typed ORM).
 
 - Outbound: :class:`OutboundMeeting` and :class:`OutboundAttendee` (the ledger of what was
-  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send),
+  sent for each CRM meeting), :class:`OutboxMessage` (one row per message to send) and
+  :class:`OutboxBody` (its composed bytes),
   :class:`OutboundReminder` (the reminder emails sent, one per attendee and occurrence).
 - Inbound: :class:`InboundEvent` and :class:`InboundEventSource` (the ledger of invitations
   turned into tasks), :class:`ProcessedMessage`, :class:`QuarantinedMessage`,
@@ -23,15 +24,20 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     ForeignKey,
     Index,
     LargeBinary,
     UniqueConstraint,
     false,
+    select,
+    text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from invitegw.domain.records import LogLevel
+from invitegw.gateway.storage.packing import PackedBytes
 from invitegw.sqltypes import (
     BigId,
     BoundedString,
@@ -56,6 +62,7 @@ __all__ = [
     "OutboundAttendee",
     "OutboundMeeting",
     "OutboundReminder",
+    "OutboxBody",
     "OutboxMessage",
     "OutboxState",
     "ProcessedMessage",
@@ -126,6 +133,8 @@ class OutboundMeeting(GatewayBase):
     """What the gateway last sent for one CRM meeting (:rfc:`5546` UID and SEQUENCE)."""
 
     __tablename__ = "outbound_meetings"
+    # The reminder job's due-queue: per calendar, the meetings to look at by now + lead.
+    __table_args__ = (Index("ix_outbound_meetings_reminders", "calendar", "reminder_check_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     crm_meeting_id: Mapped[str] = mapped_column(BoundedString(64), unique=True)
@@ -143,6 +152,10 @@ class OutboundMeeting(GatewayBase):
     adopted_at: Mapped[dt.datetime | None]
     # The CRM's send switch was once read on for certain (docs/vtiger.md, the switch).
     switch_on: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When the reminder job must look at this meeting again, at the latest ``lead`` before:
+    # the start of its next occurrence as last sent, or the time of the last ledger change
+    # (look now). NULL: never (cancelled, deleted, nothing ahead) until the ledger changes.
+    reminder_check_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
 
@@ -155,7 +168,16 @@ class OutboundAttendee(GatewayBase):
     """One attendee of a ledger meeting: address, reply token, what they got and answered."""
 
     __tablename__ = "outbound_attendees"
-    __table_args__ = (UniqueConstraint("meeting_id", "address"),)
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "address"),
+        # Only the attendees whose REFRESH waits (a handful), not every attendee ever.
+        Index(
+            "ix_outbound_attendees_resend",
+            "resend_requested_at",
+            sqlite_where=text("resend_requested_at IS NOT NULL"),
+            postgresql_where=text("resend_requested_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meeting_id: Mapped[int] = mapped_column(
@@ -177,7 +199,7 @@ class OutboundAttendee(GatewayBase):
     # The first invitation's Message-ID: later messages refer to it (one thread per meeting).
     thread_id: Mapped[str | None] = mapped_column(BoundedString(MESSAGE_ID))
     # Set by a REFRESH (RFC 5546 section 3.2.6): the next outbound pass re-sends the REQUEST.
-    resend_requested_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    resend_requested_at: Mapped[dt.datetime | None]
     partstat: Mapped[str] = mapped_column(BoundedString(32), default="NEEDS-ACTION")
     # SEQUENCE and DTSTAMP of the reply that set partstat: older replies are stale.
     partstat_sequence: Mapped[int | None] = mapped_column(Int64(sqlite_integer=True))
@@ -216,7 +238,24 @@ class OutboxMessage(GatewayBase):
     """One message to send, written in the same transaction as the ledger change."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    # Partial indexes: they hold only the rows waiting (a few), not the history (sent rows,
+    # millions), so the claim query's plan cannot flip to a scan as the table grows or
+    # statistics change. The claim query repeats these WHERE clauses literally.
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "next_attempt_at",
+            "id",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_outbox_sending",
+            "claimed_until",
+            sqlite_where=text("state = 'sending'"),
+            postgresql_where=text("state = 'sending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[str] = mapped_column(BoundedString(MESSAGE_ID), unique=True)
@@ -228,8 +267,6 @@ class OutboxMessage(GatewayBase):
     method: Mapped[str | None] = mapped_column(BoundedString(16))
     sequence: Mapped[int | None]
     recurrence_id: Mapped[str | None] = mapped_column(BoundedString(64))
-    # The composed message, or what is needed to compose it at send time.
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload: Mapped[JsonDict | None]
     state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -240,6 +277,54 @@ class OutboxMessage(GatewayBase):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     sent_at: Mapped[dt.datetime | None]
+
+    # The composed message lives in its own table (see OutboxBody); ``raw`` reads and
+    # writes it as if it were a column, in Python and in queries.
+    # Loaded with the rows (one more query per load, not per row), so ``raw`` reads as
+    # a column would, also once the session is closed.
+    body: Mapped[OutboxBody | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+    @hybrid_property
+    def raw(self) -> bytes | None:
+        """The composed message (``None``: none, or dropped once sent and old enough)."""
+        return self.body.raw if self.body is not None else None
+
+    @raw.inplace.setter
+    def _raw_setter(self, value: bytes | None) -> None:
+        if value is None:
+            self.body = None
+        elif self.body is None:
+            self.body = OutboxBody(raw=value)
+        else:
+            self.body.raw = value
+
+    @raw.inplace.expression
+    @classmethod
+    def _raw_expression(cls) -> ColumnElement[bytes | None]:
+        return (
+            select(OutboxBody.raw)
+            .where(OutboxBody.id == cls.id)
+            .correlate_except(OutboxBody)
+            .scalar_subquery()
+        )
+
+
+class OutboxBody(GatewayBase):
+    """The composed bytes of one outbox message, zlib at rest (:mod:`.packing`).
+
+    A table of its own so that ``invitegw prune --keep-sent-bytes`` can delete the bytes
+    of delivered mail and the database reuses their pages (emptying a column in place
+    frees no page on SQLite: the rows stay as spread out as they were).
+    """
+
+    __tablename__ = "outbox_bodies"
+
+    id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    raw: Mapped[bytes] = mapped_column(PackedBytes)
 
 
 # -- inbound ---------------------------------------------------------------------------------

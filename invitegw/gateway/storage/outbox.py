@@ -17,10 +17,16 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, insert, literal_column, select, update
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnClause
 
-from invitegw.gateway.storage.models import OutboxMessage, OutboxState, SpooledMessage
+from invitegw.gateway.storage.models import (
+    OutboxBody,
+    OutboxMessage,
+    OutboxState,
+    SpooledMessage,
+)
 
 __all__ = [
     "cancel_unsent",
@@ -28,9 +34,11 @@ __all__ = [
     "claim_rows",
     "enqueue",
     "enqueue_many",
+    "expired_claims",
     "mark_dead",
     "mark_retry",
     "mark_sent",
+    "pending_due",
     "release_claims",
     "requeue",
 ]
@@ -120,7 +128,7 @@ _ENQUEUE_FIELDS = frozenset(
 def enqueue_many(
     session: Session, messages: Iterable[Mapping[str, Any]], *, now: dt.datetime
 ) -> int:
-    """Add many messages in one statement (the outbound planner's batch for a meeting).
+    """Add many messages at once (the outbound planner's batch): their rows, then their bytes.
 
     Parameters:
         messages: one mapping per message with the keyword arguments of :func:`enqueue`
@@ -134,11 +142,13 @@ def enqueue_many(
         ValueError: a mapping names a field :func:`enqueue` does not take.
     """
     rows = []
+    bodies: list[bytes | None] = []
     for message in messages:
         unknown = set(message) - _ENQUEUE_FIELDS
         if unknown:
             raise ValueError(f"enqueue_many: unknown fields {sorted(unknown)}")
-        values = {k: v for k, v in message.items() if k != "not_before"}
+        values = {k: v for k, v in message.items() if k not in ("not_before", "raw")}
+        bodies.append(message.get("raw"))
         rows.append(
             {
                 "kind": "invitation",
@@ -147,7 +157,6 @@ def enqueue_many(
                 "method": None,
                 "sequence": None,
                 "recurrence_id": None,
-                "raw": None,
                 "payload": None,
                 **values,
                 "state": OutboxState.PENDING,
@@ -157,9 +166,22 @@ def enqueue_many(
                 "updated_at": now,
             }
         )
-    if rows:
-        session.execute(insert(OutboxMessage), rows)
+    if not rows:
+        return 0
+    ids = session.scalars(
+        insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True), rows
+    ).all()
+    stored = [{"id": i, "raw": raw} for i, raw in zip(ids, bodies, strict=True) if raw is not None]
+    if stored:
+        session.execute(insert(OutboxBody), stored)
     return len(rows)
+
+
+# The WHERE clauses of the partial indexes ix_outbox_pending and ix_outbox_sending, written
+# as literals: a bound parameter would hide from the planner (SQLite's, and PostgreSQL's
+# generic plans) that the query only wants what the index holds.
+_PENDING: ColumnClause[str] = literal_column("'pending'")
+_SENDING: ColumnClause[str] = literal_column("'sending'")
 
 
 def claim_due(
@@ -167,6 +189,9 @@ def claim_due(
 ) -> list[OutboxMessage]:
     """Claim up to ``limit`` messages due now (or whose claim expired), oldest due first.
 
+    Claims that expired (a worker died mid-batch) are taken first, then the pending
+    messages in the order they fell due. Each is a range of a partial index holding only
+    what waits, read in index order: the cost is that of the batch, whatever the history.
     Each claim counts as an attempt, so a message whose sender keeps crashing still runs
     out of attempts. Commit the session to publish the claim before sending.
 
@@ -179,22 +204,54 @@ def claim_due(
     Returns:
         The claimed rows (state ``sending``).
     """
-    due = or_(
-        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until < now),
-    )
-    query = (
-        select(OutboxMessage)
-        .where(due)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    )
-    rows = claim_rows(session, query, worker=worker, until=now + claim_for)
+    until = now + claim_for
+    rows = claim_rows(session, expired_claims(now, limit), worker=worker, until=until)
+    if len(rows) < limit:
+        pending = pending_due(now, limit - len(rows))
+        rows += claim_rows(session, pending, worker=worker, until=until)
     for row in rows:
         row.state = OutboxState.SENDING
         row.updated_at = now
     session.flush()
     return rows
+
+
+def pending_due(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
+    """The pending messages due at ``now``, oldest due first (the ``ix_outbox_pending`` range).
+
+    Parameters:
+        now: the current time.
+        limit: how many at most.
+
+    Returns:
+        The query.
+    """
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == _PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .options(selectinload(OutboxMessage.body))
+    )
+
+
+def expired_claims(now: dt.datetime, limit: int) -> Select[OutboxMessage]:
+    """The messages claimed by a worker whose claim ran out (the ``ix_outbox_sending`` range).
+
+    Parameters:
+        now: the current time.
+        limit: how many at most.
+
+    Returns:
+        The query.
+    """
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.state == _SENDING, OutboxMessage.claimed_until < now)
+        .order_by(OutboxMessage.claimed_until)
+        .limit(limit)
+        .options(selectinload(OutboxMessage.body))
+    )
 
 
 def claim_rows(

@@ -121,6 +121,40 @@ def test_prune_from_the_command_line(
     assert set(data["deleted"]) >= {"outbound_meetings", "inbound_events", "processed_messages"}
     assert main(["--config", str(config), "prune", "--older-than", "180d"]) == 0
     assert "deleted 0 row(s)" in capsys.readouterr().out
+    assert (
+        main(["--config", str(config), "prune", "--older-than", "9d", "--keep-sent-bytes", "0"])
+        == 0
+    )
+    assert "outbox_bytes" in capsys.readouterr().out
     assert main(["--config", str(config), "prune", "--older-than", "2h"]) == 1
     assert "at least one day" in capsys.readouterr().err
     _ = EntityType
+
+
+def test_prune_drops_the_bytes_of_mail_sent_long_enough_ago_and_keeps_the_rows(
+    store: Store, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    h = OutboundHarness(store, smtp_sink, tmp_path)
+    h.seed()
+    h.create_meeting()
+    h.run()  # four invitations sent now
+    assert smtp_sink.wait_for(4)
+    h.clock.advance(10 * DAY)
+    h.create_meeting(title="Second")
+    h.run()  # four more, ten days later
+    assert smtp_sink.wait_for(8)
+    h.clock.advance(10 * DAY)
+    keep = 14 * DAY
+    dry = prune(store, older_than=180 * DAY, now=h.clock(), keep_sent_bytes=keep, dry_run=True)
+    report = prune(store, older_than=180 * DAY, now=h.clock(), keep_sent_bytes=keep)
+    assert dry.deleted["outbox_bytes"] == report.deleted["outbox_bytes"] == 4
+    assert report.deleted["outbox"] == 0  # the rows stay: Message-ID, recipient, sent_at
+    with store.session() as session:
+        rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [r.raw is None for r in rows] == [True] * 4 + [False] * 4
+    assert all(r.sent_at is not None and r.message_id for r in rows)
+    sent = {m.raw for m in smtp_sink.messages}
+    assert {r.raw for r in rows[4:]} <= sent  # the kept bytes are what was sent
+    assert prune(store, older_than=180 * DAY, now=h.clock(), keep_sent_bytes=keep).total == 0
+    with pytest.raises(ValueError, match="negative"):
+        prune(store, older_than=180 * DAY, now=h.clock(), keep_sent_bytes=-DAY)

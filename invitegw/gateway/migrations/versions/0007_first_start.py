@@ -37,6 +37,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Undo this revision."""
-    with op.batch_alter_table("outbound_meetings") as batch:
-        batch.drop_column("switch_on")
-        batch.drop_column("adopted_at")
+    # Not a batch (a table copy the ledger's foreign keys refuse): SQLite 3.35+ drops them.
+    op.execute("ALTER TABLE outbound_meetings DROP COLUMN switch_on")
+    op.execute("ALTER TABLE outbound_meetings DROP COLUMN adopted_at")
