@@ -409,10 +409,12 @@ class ImapConnection:
         same read as it (imaplib buffers it). Both are noted here, so that the next
         :meth:`idle_wait` reports the change at once instead of sleeping on it.
         """
+        filed = self._client._imap.untagged_responses
+        for kind in ("EXISTS", "RECENT"):
+            filed.pop(kind, None)  # from SELECT: the SEARCH since has seen those messages
         with mapped_errors("IDLE"):
             self._client.idle()
         self._idling = True
-        filed = self._client._imap.untagged_responses
         early = [filed.pop(kind, None) for kind in ("EXISTS", "RECENT")]
         self._change_at_start = any(early)
 
