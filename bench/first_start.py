@@ -26,9 +26,9 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.outbound import _with_database, seed
+from bench.outbound import _with_database, sales_calendar, seed
 from invitegw.gateway.bootstrap import build_gateway, build_outbound
-from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
+from invitegw.gateway.config import Settings, SmtpSettings
 from invitegw.gateway.outbound.feed import OutboundReport
 
 T = TypeVar("T")
@@ -38,14 +38,7 @@ def _settings(folder: Path, database: Path) -> Settings:
     settings = Settings(
         data_dir=folder,
         smtp=SmtpSettings(host="127.0.0.1", port=9),  # never reached: nothing is sent
-        calendars=(
-            CalendarSettings(
-                name="sales",
-                address="sales@example.com",
-                display_name="Example Sales",
-                time_zone="Europe/Warsaw",
-            ),
-        ),
+        calendars=(sales_calendar(),),
     )
     return _with_database(settings, database)
 

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from bench.outbound import sink_process
+from bench.outbound import sales_calendar, sink_process
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.app.prune import prune
@@ -66,7 +66,7 @@ from invitegw.gateway.bootstrap import (
     build_outbound,
     build_reminders,
 )
-from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
+from invitegw.gateway.config import Settings, SmtpSettings
 from invitegw.gateway.inbound.records import seen_before
 from invitegw.gateway.storage import (
     OutboxMessage,
@@ -95,15 +95,7 @@ def settings_for(folder: Path, port: int, name: str = "gw.sqlite3") -> Settings:
     settings = Settings(
         data_dir=folder,
         smtp=SmtpSettings(host="127.0.0.1", port=port),
-        calendars=(
-            CalendarSettings(
-                name="sales",
-                address="sales@example.com",
-                display_name="Example Sales",
-                time_zone="Europe/Warsaw",
-                reminder_email_lead=LEAD,
-            ),
-        ),
+        calendars=(sales_calendar(reminder_email_lead=LEAD),),
     )
     database = dataclasses.replace(settings.database, url=f"sqlite:///{folder / name}")
     return dataclasses.replace(settings, database=database)

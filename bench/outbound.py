@@ -46,6 +46,7 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -204,14 +205,7 @@ def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) 
     settings = Settings(
         data_dir=folder,
         smtp=SmtpSettings(host="127.0.0.1", port=port),
-        calendars=(
-            CalendarSettings(
-                name="sales",
-                address="sales@example.com",
-                display_name="Example Sales",
-                time_zone="Europe/Warsaw",
-            ),
-        ),
+        calendars=(sales_calendar(),),
     )
     settings = _with_database(settings, database)
     if ops:
@@ -229,6 +223,17 @@ def run_invitegw(template: Path, port: int, folder: Path, *, ops: bool = False) 
     if sent.sent != report.messages:
         raise RuntimeError(f"queued {report.messages}, sent {sent.sent}: {sent}")
     return Run(sent.sent, ended - began, planned - began, cpu)
+
+
+def sales_calendar(**extra: Any) -> CalendarSettings:
+    """The benches' one calendar ("sales", Europe/Warsaw), with ``extra`` settings."""
+    return CalendarSettings(
+        name="sales",
+        address="sales@example.com",
+        display_name="Example Sales",
+        time_zone="Europe/Warsaw",
+        **extra,
+    )
 
 
 def _with_database(settings: Settings, path: Path) -> Settings:

@@ -53,11 +53,11 @@ from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from bench.outbound import sales_calendar
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, build_outbound
 from invitegw.gateway.config import (
-    CalendarSettings,
     DatabaseSettings,
     Settings,
     SmtpSettings,
@@ -100,14 +100,7 @@ def settings_for(url: str, folder: Path, *, port: int, worker: str) -> Settings:
         database=DatabaseSettings(url=url, pool_size=2),
         smtp=SmtpSettings(host="127.0.0.1", port=port),
         worker=WorkerSettings(id=worker),
-        calendars=(
-            CalendarSettings(
-                name="sales",
-                address="sales@example.com",
-                display_name="Example Sales",
-                time_zone="Europe/Warsaw",
-            ),
-        ),
+        calendars=(sales_calendar(),),
     )
 
 

@@ -15,6 +15,8 @@ network) run in the thread pool, never on the event loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -224,27 +226,28 @@ class Pages:
     # -- histories -----------------------------------------------------------------------
 
     async def meeting(self, request: Request, visit: Visit) -> Response:
-        wanted = request.query_params.get("id", "").strip()
-        history, error = None, None
-        if wanted:
-            try:
-                history = await run_in_threadpool(meeting_history, self.gateway, wanted)
-            except GatewayError as exc:
-                error = str(exc)
-        return self.c.render(
-            visit, "meeting.html", page="meeting", wanted=wanted, history=history, error=error
-        )
+        return await self._history(request, visit, meeting_history, "meeting")
 
     async def message(self, request: Request, visit: Visit) -> Response:
+        return await self._history(request, visit, message_history, "message")
+
+    async def _history(
+        self,
+        request: Request,
+        visit: Visit,
+        lookup: Callable[[Gateway, str], object],
+        page: str,
+    ) -> Response:
+        """The ``page`` history of the ``id`` asked for (a form to ask when none is)."""
         wanted = request.query_params.get("id", "").strip()
         history, error = None, None
         if wanted:
             try:
-                history = await run_in_threadpool(message_history, self.gateway, wanted)
+                history = await run_in_threadpool(lookup, self.gateway, wanted)
             except GatewayError as exc:
                 error = str(exc)
         return self.c.render(
-            visit, "message.html", page="message", wanted=wanted, history=history, error=error
+            visit, f"{page}.html", page=page, wanted=wanted, history=history, error=error
         )
 
     # -- connections ---------------------------------------------------------------------
