@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from bench.outbound import sales_calendar, sink_process
+from bench.outbound import mark_baseline_taken, sales_calendar, sink_process
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.app.prune import prune
@@ -431,10 +431,12 @@ def build_sample(folder: Path, port: int, now: dt.datetime) -> Gateway:
     settings = settings_for(folder, port)
     with open_store(settings.database.url) as store:
         upgrade(store)
+        mark_baseline_taken(store)
         seed_crm(store, now)
     gateway = build_gateway(settings, clock=lambda: now)
     report = build_outbound(gateway).poll()
     sent = build_dispatcher(gateway).flush()
+    assert report.messages, "the sample planned nothing (was the baseline taken first?)"
     assert sent.sent == report.messages, (report, sent)
     build_reminders(gateway).run()
     return gateway

@@ -59,7 +59,7 @@ from invitegw.domain.records import EntityType, Meeting, PartyRef
 from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, build_outbound
 from invitegw.gateway.config import CalendarSettings, Settings, SmtpSettings
 from invitegw.gateway.outbound.feed import BASELINE_CURSOR
-from invitegw.gateway.storage import open_store, set_cursor, upgrade
+from invitegw.gateway.storage import Store, open_store, set_cursor, upgrade
 from invitegw.mailbox.transport.netutil import pick_free_port
 
 WARSAW = zoneinfo.ZoneInfo("Europe/Warsaw")
@@ -108,6 +108,17 @@ def sink_process() -> Iterator[int]:
 # -- the CRM, seeded once per size ------------------------------------------------------------
 
 
+def mark_baseline_taken(store: Store) -> None:
+    """Record the gateway's first start as past: the meetings made next are new, and sent.
+
+    Without it the first pass adopts every meeting already in the CRM and sends nothing
+    (the baseline, ``bench/first_start.py``).
+    """
+    now = dt.datetime.now(dt.UTC)
+    with store.session() as session:
+        set_cursor(session, BASELINE_CURSOR, f"taken {now.isoformat()}", now=now)
+
+
 def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = True) -> None:
     """A database at the newest schema with ``meetings`` new meetings in the built-in CRM.
 
@@ -118,8 +129,7 @@ def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = Tr
     with open_store(f"sqlite:///{path}") as store:
         upgrade(store)
         if baseline_taken:
-            with store.session() as session:
-                set_cursor(session, BASELINE_CURSOR, f"taken {now.isoformat()}", now=now)
+            mark_baseline_taken(store)
         with store.session() as session:
             crm = SqlCrmAdmin(session)
             organizer = crm.add_party(

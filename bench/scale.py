@@ -53,7 +53,7 @@ from psycopg import sql
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench.outbound import sales_calendar
+from bench.outbound import mark_baseline_taken, sales_calendar
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.bootstrap import build_dispatcher, build_gateway, build_outbound
@@ -109,6 +109,7 @@ def seed_and_queue(url: str, messages: int, folder: Path, port: int) -> int:
     meetings = max(1, messages // (ATTENDEES + 1))
     with open_store(url) as store:
         upgrade(store)
+        mark_baseline_taken(store)
         with store.session() as session:
             crm = SqlCrmAdmin(session)
             organizer = crm.add_party(EntityType.USER, ["olga@example.com"], name="Olga Organizer")
@@ -254,6 +255,8 @@ def outbox_drain(base: str, workers: int, messages: int, root: Path) -> Drain:
     """Queue ``messages`` invitations, drain them with ``workers`` processes, count."""
     with scratch_database(base) as url, recording_sink(root) as (port, received_file):
         queued = seed_and_queue(url, messages, root / "planner", port)
+        if not queued:
+            raise SystemExit("scale: the planner queued nothing: nothing to drain")
         commands = [
             [
                 sys.executable,
