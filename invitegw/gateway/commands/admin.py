@@ -142,8 +142,19 @@ def _history(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json_line(record))
         return 0
-    print(for_terminal("\n".join(_history_lines(record))))
+    for line in _history_lines(record):
+        print(for_terminal(line))
     return 0
+
+
+def _sent_text(attendee: dict[str, Any]) -> str:
+    """What an attendee was sent last, or that nothing was (an adopted meeting)."""
+    if attendee["last_sequence_sent"] is None:
+        return "nothing sent yet"
+    return (
+        f"sent SEQUENCE {attendee['last_sequence_sent']} at {attendee['last_sent_at']}"
+        f" ({attendee['delivery_state']})"
+    )
 
 
 def _history_lines(record: dict[str, Any]) -> list[str]:
@@ -154,8 +165,7 @@ def _history_lines(record: dict[str, Any]) -> list[str]:
             + (" cancelled" if record["cancelled"] else "")
         )
         lines += [
-            f"  {a['address']}: sent SEQUENCE {a['last_sequence_sent']} at {a['last_sent_at']}"
-            f" ({a['delivery_state']}), answer {a['partstat']}"
+            f"  {a['address']}: {_sent_text(a)}, answer {a['partstat']}"
             for a in record["attendees"]
         ]
         lines += [

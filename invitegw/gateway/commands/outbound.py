@@ -101,7 +101,8 @@ def _baseline(args: argparse.Namespace) -> int:
             summary = take_baseline(gateway, dry_run=args.dry_run)
     finally:
         gateway.close()
-    what = "baseline (dry run, nothing written)" if args.dry_run else "baseline"
+    # The summary names the baseline itself ("baseline: N existing meetings adopted ...").
+    what = "outbound (dry run, nothing written)" if args.dry_run else "outbound"
     _print(summary, as_json=args.json, every=False, what=what)
     return 1 if summary.skipped else 0
 

@@ -65,3 +65,32 @@ def test_outbox_history_of_an_unknown_meeting_is_a_clear_error(run: Run) -> None
     code, _, err = run("outbox", "history", "--meeting", "404")
     assert code == 1
     assert "no meeting '404'" in err
+
+
+def test_outbox_history_of_an_adopted_meeting_reads_line_by_line(run: Run) -> None:
+    # The fixture added Olga (a user) and Gina (a contact).
+    for args in (
+        (
+            "crm",
+            "meeting",
+            "create",
+            "--title",
+            "Kick-off",
+            "--start",
+            "2030-06-03T10:00",
+            "--end",
+            "2030-06-03T11:00",
+            "--organizer",
+            "olga@example.com",
+            "--attendee",
+            "gina@example.org",
+        ),
+        ("outbound", "baseline"),
+    ):
+        assert run(*args)[0] == 0, args
+    code, out, _ = run("outbox", "history", "--meeting", "1")
+    assert code == 0
+    assert "\\u000a" not in out
+    attendee_lines = [line for line in out.splitlines() if "@" in line and "answer" in line]
+    assert len(attendee_lines) == 2
+    assert all("nothing sent yet" in line for line in attendee_lines)
