@@ -8,8 +8,6 @@ sink; the endpoints are read with httpx and ``/metrics`` is parsed with
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.gateway.bootstrap import build_outbound
 from invitegw.gateway.storage import (
     OutboxMessage,
@@ -30,6 +27,7 @@ from invitegw.gateway.storage import (
 from invitegw.mailbox.transport.imap_values import WatchEvent
 from tests.fixtures.dovecot import DovecotServer
 from tests.fixtures.smtp_sink import SmtpSink
+from tests.gateway.admin.harness import meeting
 from tests.gateway.inbound.service_mails import google_invitation, malformed
 from tests.gateway.operations.harness import (
     WAIT,
@@ -98,28 +96,11 @@ def test_healthz_and_readyz_flip_with_the_mailbox(
     assert back.status_code == 200, back.text
 
 
-def _meeting(store: Store) -> None:
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=20)
-    draft = MeetingDraft(
-        title="Quarterly review",
-        start=start,
-        end=start + dt.timedelta(hours=1),
-        organizer="olga@example.com",
-        attendees=["carl@example.com", "gina@example.org"],
-        time_zone="Europe/Warsaw",
-        location="Room 1",
-        description="Numbers.",
-        rrule=None,
-    )
-    with store.session() as session:
-        SqlCrmAdmin(session).create_meeting(dataclasses.replace(draft))
-
-
 def test_metrics_show_what_the_database_holds(
     deployment: Deployment, private_dovecot: DovecotServer, smtp_sink: SmtpSink
 ) -> None:
     build_outbound(deployment.gateway).ensure_baseline()  # the first start, on an empty CRM
-    _meeting(deployment.store)
+    meeting(deployment.store)
     deployment.start()  # the first poll queues the invitations, the outbox job sends them
     smtp_sink.wait_for(2, timeout=WAIT)
 

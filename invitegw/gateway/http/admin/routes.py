@@ -174,13 +174,17 @@ class Pages:
         )
 
     async def quarantined(self, request: Request, visit: Visit) -> Response:
+        return await self._quarantined_page(request, visit, "quarantined.html")
+
+    async def _quarantined_page(self, request: Request, visit: Visit, template: str) -> Response:
+        """``template`` over one quarantined message (404 when there is none such)."""
         try:
             detail = await run_in_threadpool(
                 quarantine_detail, self.gateway, int(request.path_params["id"])
             )
         except GatewayError as exc:
             return self.c.render(visit, "error.html", 404, page="quarantine", error=str(exc))
-        return self.c.render(visit, "quarantined.html", page="quarantine", detail=detail)
+        return self.c.render(visit, template, page="quarantine", detail=detail)
 
     async def release(self, request: Request, visit: Visit) -> Response:
         row = int(request.path_params["id"])
@@ -200,13 +204,7 @@ class Pages:
         return self.c.redirect(f"/quarantine/{row}")
 
     async def confirm_discard(self, request: Request, visit: Visit) -> Response:
-        try:
-            detail = await run_in_threadpool(
-                quarantine_detail, self.gateway, int(request.path_params["id"])
-            )
-        except GatewayError as exc:
-            return self.c.render(visit, "error.html", 404, page="quarantine", error=str(exc))
-        return self.c.render(visit, "discard.html", page="quarantine", detail=detail)
+        return await self._quarantined_page(request, visit, "discard.html")
 
     async def discard(self, request: Request, visit: Visit) -> Response:
         row = int(request.path_params["id"])
