@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from invitegw.errors import GatewayError
 from invitegw.gateway.commands.admin import register_outbox_history
 from invitegw.gateway.commands.common import Subparsers, settings_for
 from invitegw.gateway.commands.output import print_records, shorten
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["OUTBOX_STATES", "register"]
 
