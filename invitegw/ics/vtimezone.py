@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import calendar
 import datetime as dt
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -73,7 +74,11 @@ class _Observance:
         return best
 
 
-def _yearly_onsets(rule: Recur, dtstart: dt.datetime, year: int) -> list[dt.datetime]:
+# Every message from the same producer carries the same VTIMEZONE: its rules' onsets for
+# a year are computed once per process. A hostile rule yields at most 12 x 31 onsets a
+# year, so the cache stays small.
+@functools.lru_cache(maxsize=512)
+def _yearly_onsets(rule: Recur, dtstart: dt.datetime, year: int) -> tuple[dt.datetime, ...]:
     """The onsets of a yearly observance rule within ``year`` (local wall times)."""
     hour = rule.byhour[0] if rule.byhour else dtstart.hour
     minute = rule.byminute[0] if rule.byminute else dtstart.minute
@@ -100,7 +105,7 @@ def _yearly_onsets(rule: Recur, dtstart: dt.datetime, year: int) -> list[dt.date
         elif dtstart.day <= length:
             days = {dtstart.day}
         found.extend(dt.datetime.combine(dt.date(year, month, d), at) for d in days)
-    return found
+    return tuple(found)
 
 
 def _supported(rule: Recur) -> bool:

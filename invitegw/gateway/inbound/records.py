@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from invitegw.gateway.inbound.model import EventResult, InboundOutcome
 from invitegw.gateway.storage.models import (
@@ -194,8 +194,12 @@ def event_record(
     task_id: str | None,
     now: dt.datetime,
     ends_at: dt.datetime | None = None,
-) -> InboundEvent:
-    """Insert the ledger row of ``key`` (written at once: it has its id).
+) -> int:
+    """Insert the ledger row of ``key`` at once; return its id.
+
+    One INSERT ... RETURNING id and no ORM object: what the pipeline does next with a new
+    row needs only its id (its sources). A later change in the same unit of work loads the
+    row (:func:`find_event`), and its change is an ordinary UPDATE.
 
     Parameters:
         key: the invitation's key.
@@ -207,28 +211,22 @@ def event_record(
         ends_at: when the invitation ends (``None``: never, or not known).
 
     Returns:
-        The row.
+        The new row's id.
     """
-    row = InboundEvent(
-        organizer=key.organizer,
-        uid=key.uid,
-        recurrence_id=key.recurrence_id,
-        task_id=task_id,
-        sequence=version.sequence,
-        dtstamp=version.dtstamp,
-        fingerprint=fingerprint,
-        state=InboundState(state.value),
-        ends_at=ends_at,
-        created_at=now,
-        updated_at=now,
-    )
-    # One INSERT ... RETURNING id instead of a flush; the row then joins the session as if
-    # loaded (every column is set), so later changes to it are ordinary UPDATEs.
-    values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-    row.id = execute_core(session, _INSERT_EVENT, values).scalar_one()
-    make_transient_to_detached(row)
-    session.add(row)
-    return row
+    values = {
+        "organizer": key.organizer,
+        "uid": key.uid,
+        "recurrence_id": key.recurrence_id,
+        "task_id": task_id,
+        "sequence": version.sequence,
+        "dtstamp": version.dtstamp,
+        "fingerprint": fingerprint,
+        "state": InboundState(state.value),
+        "ends_at": ends_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return int(execute_core(session, _INSERT_EVENT, values).scalar_one())
 
 
 def set_version(
@@ -246,7 +244,7 @@ def set_version(
 
 def add_source(
     session: Session,
-    row: InboundEvent,
+    event_id: int,
     *,
     message_id: str,
     source: str,
@@ -256,11 +254,12 @@ def add_source(
 ) -> None:
     """Record that the message ``message_id`` carried the invitation (once per message).
 
-    ``new`` says the row was inserted just now, so it has no sources yet (no look-up).
+    ``new`` says the row ``event_id`` was inserted just now, so it has no sources yet (no
+    look-up).
     """
     if not new:
         known = execute_core(
-            session, _SOURCE_KNOWN, {"event_id": row.id, "message_id": message_id}
+            session, _SOURCE_KNOWN, {"event_id": event_id, "message_id": message_id}
         ).first()
         if known is not None:
             return
@@ -269,7 +268,7 @@ def add_source(
         session,
         _INSERT_SOURCE,
         {
-            "event_id": row.id,
+            "event_id": event_id,
             "message_id": message_id,
             "source": source,
             "forwarder": forwarder,

@@ -155,13 +155,18 @@ def apply_decision(
     return _APPLY[decision.action](item, decision, series_task)
 
 
-def _source(item: TaskEvent, row: InboundEvent, *, new: bool = False) -> None:
-    unit = item.unit
-    if not new:  # a new row got its end with the INSERT
+def _source(item: TaskEvent, row: InboundEvent | int) -> None:
+    """Note that this message carried the invitation of ``row`` (a new row: its id)."""
+    new = isinstance(row, int)  # a new row got its end with the INSERT, and has no sources
+    if isinstance(row, int):
+        event_id = row
+    else:
         note_event_end(row, item.event, new=False)  # `invitegw prune` keeps what is not over
+        event_id = row.id
+    unit = item.unit
     add_source(
         unit.session,
-        row,
+        event_id,
         message_id=item.message.identity.key,
         source=item.message.received.source[:64],
         forwarder=item.forwarder,
@@ -245,22 +250,24 @@ def _apply_create(
         )
     else:
         logger.info("inbound: task %s already in the CRM (key %s)", task.id, idempotency_key)
-    new = row is None
     if row is None:
-        row = event_record(
-            unit.session,
-            item.key,
-            fingerprint=fingerprint(item.key.organizer, event),
-            version=item.version,
-            state=LedgerState.ACTIVE,
-            task_id=task.id,
-            now=unit.now,
-            ends_at=event_ends_at(event),
+        _source(
+            item,
+            event_record(
+                unit.session,
+                item.key,
+                fingerprint=fingerprint(item.key.organizer, event),
+                version=item.version,
+                state=LedgerState.ACTIVE,
+                task_id=task.id,
+                now=unit.now,
+                ends_at=event_ends_at(event),
+            ),
         )
     else:
         row.task_id = task.id
         set_version(row, item.version, unit.now, state=LedgerState.ACTIVE)
-    _source(item, row, new=new)
+        _source(item, row)
     _log_zone_notes(item, task.id)
     return [item.result(InboundOutcome.CREATED, task_id=task.id, reason=decision.reason)]
 
@@ -355,21 +362,23 @@ def _apply_record_cancel(
     item: TaskEvent, decision: Decision, series_task: Task | None
 ) -> list[EventResult]:
     unit, row = item.unit, item.row
-    new = row is None
     if row is None:
-        row = event_record(
-            unit.session,
-            item.key,
-            fingerprint=fingerprint(item.key.organizer, item.event),
-            version=item.version,
-            state=LedgerState.CANCEL_SEEN,
-            task_id=None,
-            now=unit.now,
-            ends_at=event_ends_at(item.event),
+        _source(
+            item,
+            event_record(
+                unit.session,
+                item.key,
+                fingerprint=fingerprint(item.key.organizer, item.event),
+                version=item.version,
+                state=LedgerState.CANCEL_SEEN,
+                task_id=None,
+                now=unit.now,
+                ends_at=event_ends_at(item.event),
+            ),
         )
     else:
         set_version(row, item.version, unit.now)
-    _source(item, row, new=new)
+        _source(item, row)
     if decision.note_series and series_task is not None:
         _crm_log(
             item,
