@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from invitegw.gateway.app.status import FirstStartStatus, deployment_status
 from invitegw.gateway.cli import main
 from invitegw.gateway.outbound.feed import BASELINE_CURSOR, FEED_CURSOR, FeedOptions, Outbound
 from invitegw.gateway.storage import (
@@ -200,10 +201,24 @@ def test_a_baseline_stopped_half_way_resumes_on_the_next_pass(
     assert (first.baseline, first.adopted) == (False, 1)
     with store.session() as session:
         assert (get_cursor(session, BASELINE_CURSOR) or "").startswith("started ")
+    begun = _first_start(h)
+    assert (begun.baseline, begun.started_at, begun.adopted) == ("in-progress", h.clock.now, None)
+    h.clock.advance(dt.timedelta(minutes=1))
     rest = small.poll()
     assert (rest.baseline, rest.adopted, rest.messages) == (True, 2, 0)
     h.dispatcher.flush()
     assert smtp_sink.messages == []
+    # The record counts the whole baseline, the interrupted pass's meeting too.
+    taken = _first_start(h)
+    assert (taken.baseline, taken.taken_at, taken.adopted) == ("taken", h.clock.now, 3)
+    assert taken.started_at is None
+
+
+def _first_start(h: OutboundHarness) -> FirstStartStatus:
+    """The first start as ``status`` and the console read it (the application's use case)."""
+    report = deployment_status(h.settings, store=h.store, clock=h.clock, check_crm=False)
+    assert report.first_start is not None
+    return report.first_start
 
 
 def test_the_cli_previews_as_json_lines_and_takes_the_baseline(
