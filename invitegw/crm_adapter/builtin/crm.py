@@ -60,6 +60,7 @@ from invitegw.domain.records import (
     TaskUpdate,
 )
 from invitegw.errors import CrmError, CrmNotFoundError
+from invitegw.sqltypes import execute_core
 
 __all__ = ["PARTSTATS", "SqlCrm", "SqlCrmOptions", "utc_now"]
 
@@ -244,7 +245,7 @@ class SqlCrm:
             # INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: no row back
             # means the key exists (created before, or by another transaction meanwhile).
             values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-            created = self.session.execute(insert_ignoring_key, values).scalar()
+            created = execute_core(self.session, insert_ignoring_key, values).scalar()
             if created is None:
                 winner = self.find_task(task.idempotency_key)
                 if winner is None:

@@ -41,7 +41,7 @@ from invitegw.crm_adapter.builtin.schema import (
 )
 from invitegw.domain.records import EntityType, Meeting, MeetingOccurrence, Party, PartyRef, Task
 from invitegw.errors import CrmConflictError, CrmError, CrmUnavailableError
-from invitegw.sqltypes import describe_db_error
+from invitegw.sqltypes import describe_db_error, execute_core
 
 __all__ = [
     "PARTY_ORDER",
@@ -162,7 +162,10 @@ def _party_lookup(types: tuple[EntityType, ...]) -> TextClause:
 
     The statement is written with the ORM's columns, then kept as its SQL text: executing
     the expression itself costs more in SQLAlchemy's cache-key walk (four SELECTs, twelve
-    IN lists) than the database spends answering it.
+    IN lists) than the database spends answering it. Each address is compared with ``=``
+    (``lower(email1) = :n0 OR lower(email1) = :n1 ...``), not with ``IN``: SQLite builds a
+    temporary table for every ``IN`` list it looks up in an index, which made the query
+    three times slower (45 µs against 16 µs on the inbound benchmark's CRM).
     """
     cached = _PARTY_LOOKUPS.get(types)
     if cached is not None:
@@ -188,7 +191,7 @@ def _party_lookup(types: tuple[EntityType, ...]) -> TextClause:
                 lowered[0].label("lower1"),
                 lowered[1].label("lower2"),
                 lowered[2].label("lower3"),
-            ).where(or_(*(column.in_(needles) for column in lowered)))
+            ).where(or_(*(column == needle for column in lowered for needle in needles)))
         )
     union = union_all(*parts).subquery("parties")
     query = select(union).order_by(union.c.rank, union.c.id)
@@ -227,7 +230,7 @@ def parties_with_emails(
         chunk = distinct[start : start + _NEEDLES]
         asked = {email: needle for email, needle in needles.items() if needle in chunk}
         chunk += [chunk[0]] * (_NEEDLES - len(chunk))
-        rows = session.execute(query, {f"n{n}": v for n, v in enumerate(chunk)}).all()
+        rows = execute_core(session, query, {f"n{n}": v for n, v in enumerate(chunk)}).all()
         for row in rows:
             entity = wanted[row.rank]
             lowered = {row.lower1, row.lower2, row.lower3}

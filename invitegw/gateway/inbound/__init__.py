@@ -48,8 +48,8 @@ through them:
 - :mod:`~invitegw.gateway.inbound.organizer_notices`: the notices to a meeting's organizer
   (a counter-proposal, a reply by hand), queued once.
 
-The composition root (:mod:`invitegw.gateway.bootstrap`, "inbound parts") builds the
-pipeline and the sources from the settings; nothing here imports it.
+The composition root (:mod:`invitegw.gateway.bootstrap.inbound`) builds the pipeline and
+the sources from the settings; nothing here imports it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from invitegw.gateway.storage.models import (
 )
 from invitegw.itip.keys import EventKey
 from invitegw.itip.task_facts import LedgerState, OnRecord, Version
+from invitegw.sqltypes import execute_core
 
 __all__ = [
     "add_source",
@@ -91,8 +92,19 @@ _OURS = (
 _SEEN_BEFORE = union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
 
 
+# Built once and run with execute_core: the pipeline runs each for every message.
 _INSERT_EVENT = insert(InboundEvent.metadata.tables[InboundEvent.__tablename__]).returning(
     InboundEvent.id
+)
+_SOURCES = InboundEventSource.metadata.tables[InboundEventSource.__tablename__]
+_INSERT_SOURCE = insert(_SOURCES)
+_SOURCE_KNOWN = (
+    select(_SOURCES.c.id)
+    .where(
+        _SOURCES.c.event_id == bindparam("event_id"),
+        _SOURCES.c.message_id == bindparam("message_id"),
+    )
+    .limit(1)
 )
 
 
@@ -120,7 +132,8 @@ def find_event_and_our_uid(
         The ledger row of ``key`` (None when there is none), and whether ``uid`` is one of
         the gateway's own meetings.
     """
-    rows = session.execute(
+    rows = execute_core(
+        session,
         _EVENT_AND_OURS,
         {"organizer": key.organizer, "uid": key.uid, "rid": key.recurrence_id, "ours": uid},
     ).all()
@@ -212,7 +225,7 @@ def event_record(
     # One INSERT ... RETURNING id instead of a flush; the row then joins the session as if
     # loaded (every column is set), so later changes to it are ordinary UPDATEs.
     values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-    row.id = session.execute(_INSERT_EVENT, values).scalar_one()
+    row.id = execute_core(session, _INSERT_EVENT, values).scalar_one()
     make_transient_to_detached(row)
     session.add(row)
     return row
@@ -246,17 +259,15 @@ def add_source(
     ``new`` says the row was inserted just now, so it has no sources yet (no look-up).
     """
     if not new:
-        known = session.scalars(
-            select(InboundEventSource.id).where(
-                InboundEventSource.event_id == row.id,
-                InboundEventSource.message_id == message_id,
-            )
+        known = execute_core(
+            session, _SOURCE_KNOWN, {"event_id": row.id, "message_id": message_id}
         ).first()
         if known is not None:
             return
     # One INSERT, no ORM object: nothing reads the sources back in the same unit of work.
-    session.execute(
-        insert(InboundEventSource.metadata.tables[InboundEventSource.__tablename__]),
+    execute_core(
+        session,
+        _INSERT_SOURCE,
         {
             "event_id": row.id,
             "message_id": message_id,
@@ -334,7 +345,8 @@ def seen_before(
         Message-ID is one the gateway sent.
     """
     position = uidvalidity is not None and uid is not None
-    rows = session.execute(
+    rows = execute_core(
+        session,
         _SEEN_BEFORE,
         {
             # A condition that matches nothing stands in for a check that does not apply.

@@ -25,6 +25,7 @@ from invitegw.gateway.storage.models import (
     SpoolState,
 )
 from invitegw.gateway.storage.outbox import claim_rows
+from invitegw.sqltypes import execute_core
 
 __all__ = [
     "append_processed",
@@ -33,6 +34,9 @@ __all__ = [
     "quarantine_message",
     "spool_message",
 ]
+
+# Built once: the inbound pipeline runs it for every message.
+_INSERT_PROCESSED = insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__])
 
 
 def spool_message(
@@ -138,8 +142,9 @@ def append_processed(
         reason: a readable reason, for outcomes that need one.
         details: per-event outcomes and other structured data.
     """
-    session.execute(
-        insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__]),
+    execute_core(
+        session,
+        _INSERT_PROCESSED,
         {
             "source": source,
             "uidvalidity": uidvalidity,

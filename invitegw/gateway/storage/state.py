@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from invitegw.domain.records import LogLevel
 from invitegw.gateway.storage.liveness import dead_local_holder
 from invitegw.gateway.storage.models import Cursor, EventLogEntry, ImapCheckpoint, Lease
-from invitegw.sqltypes import UtcDateTime
+from invitegw.sqltypes import UtcDateTime, execute_core
 
 __all__ = [
     "acquire_lease",
@@ -35,6 +35,9 @@ __all__ = [
     "set_checkpoint",
     "set_cursor",
 ]
+
+# Built once: the inbound pipeline logs every message.
+_INSERT_LOG = insert(EventLogEntry.metadata.tables[EventLogEntry.__tablename__])
 
 
 def get_cursor(session: Session, name: str) -> str | None:
@@ -257,8 +260,9 @@ def log_events(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
     """
     if not entries:
         return
-    session.execute(
-        insert(EventLogEntry.metadata.tables[EventLogEntry.__tablename__]),
+    execute_core(
+        session,
+        _INSERT_LOG,
         [
             {
                 "created_at": e["now"],

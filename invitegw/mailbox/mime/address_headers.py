@@ -34,6 +34,8 @@ _MAX_HEADER_CHARS = 16_384
 
 def _count_bare_ats(value: str) -> int:
     """Count ``@`` outside quoted strings and comments (RFC 5322 section 3.2.4, 3.2.2)."""
+    if '"' not in value and "(" not in value and "\\" not in value:
+        return value.count("@")  # nothing quoted, nothing commented: the common header
     count = depth = 0
     quoted = escaped = False
     for ch in value:
