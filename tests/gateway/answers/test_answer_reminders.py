@@ -175,8 +175,8 @@ def test_no_links_when_the_calendar_carries_none(h: AnswerHarness) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="serve's reminder job gets no links until build_reminders (the composition "
-    "root, being made a package) passes links=answer_linking(settings)",
+    reason="serve's reminder job gets no links until build_reminders (gateway/bootstrap/"
+    "outbound.py, the composition root) passes links=answer_linking(settings)",
 )
 def test_serves_reminder_job_carries_the_links(h: AnswerHarness) -> None:
     h.create_meeting()
