@@ -19,6 +19,13 @@ from sqlalchemy import func, select
 from invitegw.gateway.app.status import FirstStartStatus, deployment_status
 from invitegw.gateway.cli import main
 from invitegw.gateway.outbound.feed import BASELINE_CURSOR, FEED_CURSOR, FeedOptions, Outbound
+from invitegw.gateway.outbound.first_start import (
+    BaselineMarker,
+    BaselineState,
+    parse_marker,
+    started_marker,
+    taken_marker,
+)
 from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboxMessage,
@@ -289,3 +296,21 @@ def test_the_poll_line_names_the_baseline() -> None:
     line = job_line(JobOutcome("crm-poll", ok=True, result=report))
     assert line.startswith("crm-poll: baseline: 3 existing meetings adopted without sending")
     assert "changed" not in line
+
+
+def test_the_baseline_marker_reads_every_form_it_was_written_in() -> None:
+    at = dt.datetime(2026, 6, 1, 9, 12, 44, 123456, tzinfo=dt.UTC)
+    assert parse_marker(None) == BaselineMarker(BaselineState.NOT_TAKEN)
+    assert parse_marker(started_marker(at)) == BaselineMarker(
+        BaselineState.IN_PROGRESS, started_at=at
+    )
+    assert parse_marker(taken_marker(at, 412)) == BaselineMarker(
+        BaselineState.TAKEN, taken_at=at, adopted=412
+    )
+    # Written before the count was kept (and by the benches): taken, count unknown.
+    assert parse_marker(f"taken {at.isoformat()}") == BaselineMarker(
+        BaselineState.TAKEN, taken_at=at
+    )
+    # A time nobody can read keeps the state.
+    assert parse_marker("taken yesterday") == BaselineMarker(BaselineState.TAKEN)
+    assert parse_marker("started ?") == BaselineMarker(BaselineState.IN_PROGRESS)
