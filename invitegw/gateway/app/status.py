@@ -13,6 +13,11 @@ answers. The verdict:
   is disconnected, the listener down, a dead outbox message, a message waiting over
   :data:`PENDING_LIMIT`, a stuck loop, refused credentials, a data folder others can read;
 - **healthy** (exit 0) otherwise.
+
+It also says where the first start stands (:class:`FirstStartStatus`: the baseline taken
+or not, when, how many meetings it adopted; the meetings the send switch holds). Neither
+is a problem: a baseline not taken yet is what a new installation has, and a held meeting
+is the switch's safe default, which its log explains.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from invitegw.errors import GatewayError
 from invitegw.gateway.app.crm import check_crm
 from invitegw.gateway.app.status_report import (
     CrmStatus,
+    FirstStartStatus,
     Health,
     MailboxStatus,
     StatusReport,
@@ -35,14 +41,20 @@ from invitegw.gateway.app.status_report import (
 )
 from invitegw.gateway.bootstrap import open_settings_store, utc_now
 from invitegw.gateway.config import Settings
+from invitegw.gateway.outbound.first_start import (
+    BASELINE_CURSOR,
+    held_by_switch,
+    parse_marker,
+)
 from invitegw.gateway.permissions import permission_warnings
-from invitegw.gateway.storage import Store, WorkerHeartbeat, schema_status
+from invitegw.gateway.storage import Store, WorkerHeartbeat, get_cursor, schema_status
 from invitegw.gateway.storage import health as queries
 
 __all__ = [
     "ONCE_WINDOW",
     "PENDING_LIMIT",
     "CrmStatus",
+    "FirstStartStatus",
     "Health",
     "MailboxStatus",
     "StatusReport",
@@ -167,6 +179,7 @@ class _Survey:
             "outbox": self._outbox(session),
             "quarantine": self._quarantine(session),
             "reminders": self._reminders(session, alive),
+            "first_start": self._first_start(session),
             "poll": job_last(alive, POLL_JOB),
         }
 
@@ -264,6 +277,18 @@ class _Survey:
         waiting = queries.outbox_figures(session).reminders_waiting
         last = job_last(alive, "reminders")
         return {"queued": waiting, "last_run": last[0] if last else None}
+
+    def _first_start(self, session: Session) -> FirstStartStatus:
+        marker = parse_marker(get_cursor(session, BASELINE_CURSOR))
+        held, named = held_by_switch(session, self.now)
+        return FirstStartStatus(
+            baseline=marker.state.value,
+            started_at=marker.started_at,
+            taken_at=marker.taken_at,
+            adopted=marker.adopted,
+            held=held,
+            held_meetings=named,
+        )
 
     def _crm(self, poll: tuple[str | None, str | None] | None) -> CrmStatus:
         settings = self.settings

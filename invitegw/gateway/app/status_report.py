@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "CrmStatus",
+    "FirstStartStatus",
     "Health",
     "MailboxStatus",
     "StatusReport",
@@ -94,6 +95,26 @@ class CrmStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstStartStatus:
+    """The first start: the baseline of the CRM's meetings, and what the send switch holds.
+
+    ``baseline`` is ``not-taken`` (the first pass takes it), ``in-progress`` (since
+    ``started_at``; the next pass carries on) or ``taken`` (at ``taken_at``, the latest
+    when ``outbound baseline`` was run again). ``adopted``: the meetings it adopted,
+    nothing sent for them (``None`` when an older version took it). ``held``: meetings
+    still ahead whose send switch reads off but was never seen on since their invitations
+    went out (nothing cancelled, updates go on); ``held_meetings`` names the first few.
+    """
+
+    baseline: str
+    started_at: dt.datetime | None = None
+    taken_at: dt.datetime | None = None
+    adopted: int | None = None
+    held: int = 0
+    held_meetings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MailboxStatus:
     """One ``[[mailboxes]]`` entry as the workers see it."""
 
@@ -123,6 +144,7 @@ class StatusReport:
     outbox: dict[str, Any] = field(default_factory=dict)
     quarantine: dict[str, Any] = field(default_factory=dict)
     reminders: dict[str, Any] = field(default_factory=dict)
+    first_start: FirstStartStatus | None = None
     warnings: tuple[str, ...] = ()
 
     @property

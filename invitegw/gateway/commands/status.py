@@ -2,7 +2,8 @@
 
 ``status [--json] [--no-crm-check]`` reads the database: exit code 0 healthy, 1 degraded,
 2 down (see :mod:`invitegw.gateway.app.status`); the problems come first, one line each,
-then every section. ``--json`` prints one object.
+then every section, the first start's last (the baseline: taken or not, when, how many
+meetings it adopted; the meetings the send switch holds). ``--json`` prints one object.
 
 ``health [--url URL] [--ready]`` asks a running ``serve`` over HTTP (``/healthz``, or
 ``/readyz``): exit 0 when it answers 200, 1 otherwise. It is what a container's health
@@ -154,5 +155,46 @@ def render(data: dict[str, Any]) -> str:
             f"reminders   {reminders['queued']} queued to send; reminder job last ran "
             f"{_ago(reminders['last_run'], now)}"
         )
+    if data.get("first_start"):
+        lines += _first_start(data["first_start"], now)
     lines += [f"warning     {w}" for w in data.get("warnings") or []]
     return "\n".join(lines)
+
+
+def _at(value: str | None, now: dt.datetime) -> str:
+    if not value:
+        return "at an unknown time"
+    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({_ago(value, now)})"
+
+
+def _first_start(first: dict[str, Any], now: dt.datetime) -> list[str]:
+    """The baseline's line and the send switch's (``first_start`` of the report)."""
+    state = first["baseline"]
+    if state == "taken":
+        count = first["adopted"]
+        adopted = (
+            "how many meetings it adopted was not recorded"
+            if count is None
+            else f"{count} existing meeting(s) adopted, nothing sent for them"
+        )
+        baseline = f"taken {_at(first['taken_at'], now)}: {adopted}"
+    elif state == "in-progress":
+        baseline = f"in progress since {_at(first['started_at'], now)} (the next pass carries on)"
+    else:
+        baseline = (
+            "not taken: the first pass adopts the CRM's meetings without sending "
+            "(`invitegw outbound preview` shows it)"
+        )
+    lines = [f"baseline    {baseline}"]
+    held = first["held"]
+    if held:
+        named = ", ".join(first["held_meetings"])
+        more = ", ..." if held > len(first["held_meetings"]) else ""
+        lines.append(
+            f"send switch {held} meeting(s) held: the switch reads off but was never seen on; "
+            f"nothing cancelled, updates go on (meetings {named}{more})"
+        )
+    else:
+        lines.append("send switch no meeting held")
+    return lines

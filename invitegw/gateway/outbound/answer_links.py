@@ -12,6 +12,12 @@ recipient's "Yes · Maybe · No" links, or ``None``:
   it is about (:class:`~invitegw.domain.answer_tokens.AnswerToken`), so an answer always
   says which version of the meeting it answers.
 
+A reminder email (:mod:`.reminders`) carries the same links as the attendee's invitation to
+the whole meeting (:meth:`AnswerLinking.reminder_links`): only for an attendee who has not
+answered (NEEDS-ACTION), with the SEQUENCE of the latest such invitation they got and no
+occurrence, so the answer page takes it exactly as it takes the invitation's (an answer to
+the meeting; the same expiry: cancelled, removed, over, superseded by a newer invitation).
+
 The page the links open is :mod:`invitegw.gateway.http.answers`.
 """
 
@@ -21,9 +27,9 @@ from dataclasses import dataclass
 
 from invitegw.domain.answer_tokens import AnswerKeys, AnswerToken
 from invitegw.gateway.config import Settings
-from invitegw.ics.model import Method, Role
+from invitegw.ics.model import Method, PartStat, Role
 from invitegw.itip.attendee_facts import ical_recurrence_id
-from invitegw.itip.plan_model import CalendarProfile, PlannedMessage
+from invitegw.itip.plan_model import CalendarProfile, LedgerAttendee, PlannedMessage
 from invitegw.templates.render import AnswerLinks
 
 __all__ = ["ANSWER_PATH", "AnswerLinking", "answer_keys", "answer_linking"]
@@ -73,6 +79,33 @@ class AnswerLinking:
             sequence=message.sequence,
             recurrence_id=ical_recurrence_id(message.occurrence),
         )
+        return self._links(token)
+
+    def reminder_links(
+        self, attendee: LedgerAttendee, calendar: CalendarProfile, *, sequence: int | None
+    ) -> AnswerLinks | None:
+        """The links a reminder carries for ``attendee``, or ``None`` (module docstring).
+
+        Parameters:
+            attendee: the ledger attendee the reminder goes to.
+            calendar: the calendar sending it.
+            sequence: the SEQUENCE of the latest invitation to the whole meeting the
+                attendee got (``None``: none known, no links).
+
+        Returns:
+            The invitation's three links, when the attendee has not answered yet.
+        """
+        if (
+            calendar.name not in self.calendars
+            or attendee.role is Role.CHAIR
+            or not attendee.token
+            or attendee.partstat is not PartStat.NEEDS_ACTION
+            or sequence is None
+        ):
+            return None
+        return self._links(AnswerToken(reply_token=attendee.token, sequence=sequence))
+
+    def _links(self, token: AnswerToken) -> AnswerLinks:
         return AnswerLinks(
             yes=self.url(token, "yes"), maybe=self.url(token, "maybe"), no=self.url(token, "no")
         )

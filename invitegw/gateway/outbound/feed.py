@@ -17,7 +17,8 @@ the meetings still tracked: the missing ones are cancelled.
 yet) takes the *baseline*: every meeting the feed reports is adopted (a ledger row, nothing
 sent; :func:`~invitegw.itip.planner.adopt_meeting`), so installing the gateway does not
 mail every upcoming meeting the CRM already has. A ``cursors`` row (``outbound.baseline``)
-records it: ``started ...`` while it runs (a crash resumes it), ``taken ...`` after.
+records it: ``started ...`` while it runs (a crash resumes it), ``taken ... adopted N``
+after (:mod:`.first_start` reads it for ``status`` and the console).
 :meth:`Outbound.take_baseline` does it on request (``invitegw outbound baseline``: after
 filling the built-in CRM by an import, say); :meth:`Outbound.invite_upcoming` invites the
 adopted meetings still ahead of a calendar (``invitegw outbound invite-upcoming``);
@@ -46,6 +47,13 @@ from invitegw.domain.addresses import normalize_address
 from invitegw.domain.records import Meeting, MeetingChange
 from invitegw.errors import GatewayError
 from invitegw.gateway.outbound.apply import Applied, ChangeApplier, Intent
+from invitegw.gateway.outbound.first_start import (
+    BASELINE_CURSOR,
+    adopted_since,
+    parse_marker,
+    started_marker,
+    taken_marker,
+)
 from invitegw.gateway.storage import (
     OutboundAttendee,
     OutboundMeeting,
@@ -74,7 +82,6 @@ logger = logging.getLogger(__name__)
 FEED_CURSOR = "crm.changes"
 EXISTENCE_CURSOR = "crm.existence-checked"
 POLL_LEASE = "job:crm-poll"
-BASELINE_CURSOR = "outbound.baseline"
 # Starts the units of work of one pass: real ones, or one dry-run unit over and over.
 UnitStarter = Callable[[], AbstractContextManager[UnitOfWork]]
 # Messages written per transaction: bounds the memory a large batch of changes takes.
@@ -398,12 +405,15 @@ class Outbound:
         with start() as uow:
             marker = get_cursor(uow.session, BASELINE_CURSOR) or ""
             if not marker.startswith("started"):
-                started = f"started {uow.now.isoformat()}"
-                set_cursor(uow.session, BASELINE_CURSOR, started, now=uow.now)
+                set_cursor(uow.session, BASELINE_CURSOR, started_marker(uow.now), now=uow.now)
         if not self._read_feed(start, report, stop, Intent.ADOPT):
             return False
         with start() as uow:
-            set_cursor(uow.session, BASELINE_CURSOR, f"taken {uow.now.isoformat()}", now=uow.now)
+            # Counted in the ledger: a baseline resumed after a crash counts what the
+            # interrupted pass adopted too (this pass's report does not).
+            began = parse_marker(get_cursor(uow.session, BASELINE_CURSOR)).started_at
+            adopted = adopted_since(uow.session, began) if began else report.adopted
+            set_cursor(uow.session, BASELINE_CURSOR, taken_marker(uow.now, adopted), now=uow.now)
         report.baseline = True
         logger.info("baseline taken: %d meeting(s) adopted, nothing sent for them", report.adopted)
         return True

@@ -9,7 +9,8 @@ iTIP object (:mod:`invitegw.ics.build`), the body in the recipient's language an
 zone, else the meeting's, else the calendar's), and the iMIP layout
 (:mod:`invitegw.mailbox.mime.compose`, written out by :mod:`invitegw.mailbox.mime.wire`).
 :func:`write_reminder` does the same for a reminder email (no calendar object: it must not
-look like an update to the receiving client).
+look like an update to the receiving client; the answer links of an attendee who has not
+answered, when the reminder job is given them).
 
 Bodies do not depend on who reads them beyond language, zone and audience, so rendered
 bodies are cached: a meeting with fifty external attendees renders its body once (unless
@@ -241,6 +242,7 @@ def write_reminder(
     message_id: str,
     reply_to: str,
     now: dt.datetime,
+    answer_links: AnswerLinks | None = None,
 ) -> bytes:
     """A reminder email for one occurrence (text and HTML, no calendar object).
 
@@ -253,6 +255,7 @@ def write_reminder(
         message_id: the Message-ID.
         reply_to: the Reply-To address (the attendee's tokenised ORGANIZER).
         now: the Date header.
+        answer_links: the attendee's answer links (``None``: none), the invitation's own.
 
     Returns:
         The message bytes.
@@ -261,7 +264,15 @@ def write_reminder(
         MimeError: an address or the Message-ID cannot be written.
     """
     body = render_body(
-        _view(details, recipient, calendar, kind=MessageKind.REMINDER, start=start, end=end)
+        _view(
+            details,
+            recipient,
+            calendar,
+            kind=MessageKind.REMINDER,
+            start=start,
+            end=end,
+            answer_links=answer_links,
+        )
     )
     sender = from_mailbox(calendar, details.organizer_name)
     thread = (recipient.thread_id,) if recipient.thread_id else ()

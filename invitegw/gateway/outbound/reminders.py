@@ -10,7 +10,11 @@ was due (they just got the invitation). A moved occurrence is reminded of at its
 What counts is what the attendees hold: the ledger's last snapshot sent, not the CRM's
 current one (an unsent change is not announced by a reminder). The reminder has no
 calendar object, so no client mistakes it for an update; it refers to the invitation's
-thread and its Reply-To is the attendee's own ORGANIZER address.
+thread and its Reply-To is the attendee's own ORGANIZER address. Given answer links
+(:class:`~invitegw.gateway.outbound.answer_links.AnswerLinking`), the reminder of an
+attendee who has not answered carries the Yes/Maybe/No links of their invitation to the
+whole meeting (its SEQUENCE read from the outbox; the ledger's last SEQUENCE sent when the
+outbox no longer has it), for people whose mail program shows no buttons.
 
 A pass costs what is due, not what the ledger holds: each meeting is filed
 (``outbound_meetings.reminder_check_at``, indexed with its calendar) at the start of its
@@ -26,17 +30,20 @@ import threading
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from invitegw.domain.records import Meeting
 from invitegw.errors import GatewayError
+from invitegw.gateway.outbound.answer_links import AnswerLinking
 from invitegw.gateway.outbound.ledger import ledger_state
 from invitegw.gateway.outbound.messages import write_reminder
 from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboundReminder,
+    OutboxMessage,
+    OutboxState,
     acquire_lease,
     enqueue,
     release_lease,
@@ -54,8 +61,16 @@ from invitegw.itip.plan_model import (
     RandomIds,
 )
 from invitegw.itip.recipients import organizer_for
+from invitegw.templates.render import AnswerLinks
 
-__all__ = ["CHECK_HORIZON", "REMINDER_LEASE", "Occurrence", "Reminders", "due_occurrences"]
+__all__ = [
+    "CHECK_HORIZON",
+    "REMINDER_LEASE",
+    "Occurrence",
+    "Reminders",
+    "due_occurrences",
+    "series_sequences",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +155,7 @@ class Reminders:
         worker: this worker's name (the job's lease).
         lease: how long the job's lease is held.
         ids: where Message-IDs come from.
+        links: how answer links are made (``None``: reminders carry none).
     """
 
     def __init__(
@@ -150,12 +166,14 @@ class Reminders:
         worker: str,
         lease: dt.timedelta,
         ids: IdSource | None = None,
+        links: AnswerLinking | None = None,
     ) -> None:
         self.units = units
         self.calendars = calendars
         self.worker = worker
         self.lease = lease
         self.ids = ids or RandomIds()
+        self.links = links
 
     def run(self, *, stop: threading.Event | None = None) -> int:
         """Queue every reminder due now.
@@ -247,18 +265,23 @@ class Reminders:
         rows = {a.address: a for a in row.attendees}
         listed = [a for a in state.attendees if a.invited]
         details = meeting_details(state.snapshot, calendar, listed)
+        sequences = series_sequences(session, row.id) if self.links is not None else {}
         queued = 0
         for attendee in listed:
             if not _wants_reminders(attendee):
                 continue
             target = rows[attendee.address]
+            links = None
+            if self.links is not None:
+                sequence = sequences.get(target.id, attendee.last_sequence_sent)
+                links = self.links.reminder_links(attendee, calendar, sequence=sequence)
             for occurrence in due:
                 if (target.id, occurrence.key) in sent or not _invited_in_time(
                     attendee, occurrence, lead
                 ):
                     continue
                 queued += self._queue(
-                    session, row, target.id, attendee, occurrence, calendar, details, now
+                    session, row, target.id, attendee, occurrence, calendar, details, now, links
                 )
         return queued
 
@@ -272,6 +295,7 @@ class Reminders:
         calendar: CalendarProfile,
         details: MeetingDetails,
         now: dt.datetime,
+        links: AnswerLinks | None,
     ) -> int:
         assert row.snapshot is not None
         message_id = self.ids.message_id(calendar.domain)
@@ -290,6 +314,7 @@ class Reminders:
             message_id=message_id,
             reply_to=calendar.reply_to or organizer.email,
             now=now,
+            answer_links=links,
         )
         try:
             with session.begin_nested():
@@ -318,6 +343,40 @@ class Reminders:
             raw=raw,
         )
         return 1
+
+
+def series_sequences(session: Session, meeting_row_id: int) -> dict[int, int]:
+    """The SEQUENCE of the latest invitation to the whole meeting each attendee was sent.
+
+    What the links of that invitation carry (REQUESTs without a RECURRENCE-ID, not
+    withdrawn), so a reminder's links are the invitation's own; one query on the outbox's
+    meeting index.
+
+    Parameters:
+        session: an open session.
+        meeting_row_id: the ledger meeting's row id.
+
+    Returns:
+        Attendee row id -> SEQUENCE; an attendee whose invitations the outbox no longer
+        keeps (pruned) is missing.
+    """
+    found = session.execute(
+        select(OutboxMessage.attendee_id, func.max(OutboxMessage.sequence))
+        .where(
+            OutboxMessage.meeting_id == meeting_row_id,
+            OutboxMessage.method == "REQUEST",
+            OutboxMessage.recurrence_id.is_(None),
+            OutboxMessage.state != OutboxState.CANCELLED,
+            OutboxMessage.attendee_id.is_not(None),
+            OutboxMessage.sequence.is_not(None),
+        )
+        .group_by(OutboxMessage.attendee_id)
+    )
+    return {
+        attendee: sequence
+        for attendee, sequence in found
+        if attendee is not None and sequence is not None
+    }
 
 
 def _due_and_file(

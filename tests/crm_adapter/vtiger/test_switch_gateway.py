@@ -15,8 +15,12 @@ against the fake vtiger and a real SMTP sink, ``invitegw serve --once`` after ea
 
 from __future__ import annotations
 
+import io
+import json
 import os
+from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -61,6 +65,16 @@ class Gateway:
             for rcpt in received.rcpt_tos:
                 found[rcpt.lower()] = (calendar.method.value, calendar.events[0].sequence)
         return found
+
+    def first_start(self) -> tuple[dict[str, Any], str]:
+        """``status --json``'s first start and ``status``'s text (any verdict)."""
+        found = []
+        for extra in (["--json"], []):
+            out = io.StringIO()
+            with redirect_stdout(out):
+                main(["--config", str(self.path), "status", "--no-crm-check", *extra])
+            found.append(out.getvalue())
+        return json.loads(found[0])["first_start"], found[1]
 
     def logged(self, kind: str) -> list[str]:
         with self.store.session() as session:
@@ -148,3 +162,65 @@ def test_the_existence_check_leaves_adopted_meetings_alone(
         built.close()
     assert report.deleted_found == 1  # the invited one; nobody holds the adopted one
     assert gateway.pass_sends() == dict.fromkeys(BOTH, ("CANCEL", 1))
+
+
+def test_status_and_the_console_name_the_meetings_the_switch_holds(
+    gateway: Gateway, seed: Seeder, fake: FakeVtiger, clock: ManualClock, tmp_path: Path
+) -> None:
+    gateway.configure()
+    gateway.run("outbound", "baseline")
+    anna = seed.contact("Anna", "Nowak", "anna.nowak@example.org")
+    meeting = seed.event("Contract review", contacts=[anna])
+    gateway.pass_sends()
+    first, text = gateway.first_start()
+    assert (first["baseline"], first["adopted"], first["held"]) == ("taken", 0, 0)
+    assert "send switch no meeting held" in text
+
+    fake.add_field("Events", SWITCH, "boolean", label="Send invitations", default="1")
+    gateway.configure(sync_field=SWITCH)
+    clock.advance(60)
+    seed.revise(meeting, contacts=[anna], location="Room 2")
+    assert gateway.pass_sends() == dict.fromkeys(BOTH, ("REQUEST", 1))  # held
+    first, text = gateway.first_start()
+    assert (first["held"], first["held_meetings"]) == (1, [meeting])
+    assert "send switch 1 meeting(s) held: the switch reads off" in text
+    assert f"(meetings {meeting})" in text
+    _console_shows_the_hold(gateway, meeting, tmp_path)
+
+    clock.advance(60)
+    seed.revise(meeting, contacts=[anna], location="Room 2", **{SWITCH: "1"})  # mass update
+    assert gateway.pass_sends() == {}
+    assert gateway.first_start()[0]["held"] == 0
+
+
+def _console_shows_the_hold(gateway: Gateway, meeting: str, tmp_path: Path) -> None:
+    """The console's overview on the same database: the count, a link to the meeting."""
+    from invitegw.gateway.http.admin import admin_routes
+    from invitegw.gateway.http.admin.passwords import hash_password
+    from invitegw.gateway.http.app import build_http_app
+    from invitegw.gateway.http.server import HttpService
+    from tests.gateway.admin.harness import PASSWORD, SESSION_KEY, signed_in
+
+    config = tmp_path / "console.toml"
+    config.write_text(gateway.path.read_text() + "[admin]\nenabled = true\n")
+    env = {
+        **os.environ,
+        "INVITEGW_ADMIN__PASSWORD_HASH": hash_password(PASSWORD),
+        "INVITEGW_ADMIN__SESSION_KEY": SESSION_KEY,
+    }
+    built = build_gateway(load_settings(config, env), store=gateway.store)
+    service = HttpService(build_http_app(built, extra_routes=admin_routes(built)), "127.0.0.1", 0)
+    service.start()
+    try:
+        with signed_in(service.url) as client:
+            page = client.get("/admin/")
+            assert page.status_code == 200
+            assert "1 meeting(s) held" in page.text
+            link = f'href="/admin/meeting?id={meeting}"'
+            assert link in page.text
+            history = client.get(f"/admin/meeting?id={meeting}")
+            assert history.status_code == 200
+            assert "anna.nowak@example.org" in history.text
+    finally:
+        service.stop()
+        built.close()

@@ -1,6 +1,7 @@
 """The console in headless Chromium, against ``serve``'s real server, database and sink.
 
-The administrator signs in through the form, reads the overview, finds the quarantined
+The administrator signs in through the form, reads the overview (the first start: the
+baseline not taken, then taken, when and how many meetings), finds the quarantined
 invitation nobody owned, releases it with Olga as owner and sees the CRM task it made,
 retries a dead message and sees it leave the dead list, reads a meeting's and a message's
 history, discards a quarantined message after the confirmation page, and checks the CRM.
@@ -194,3 +195,52 @@ def test_the_console_fits_a_phone(deployment: Deployment, browser: WebDriver) ->
     assert width <= 390
     assert browser.find_element(By.ID, "state").is_displayed()
     screenshot(browser, "console-phone-outbox")
+
+
+def test_the_overview_says_whether_the_baseline_was_taken(
+    store: Store, tmp_path: Path, smtp_sink: SmtpSink, browser: WebDriver
+) -> None:
+    """Meetings imported before the first start; the console's server alone (no pass runs
+    until the administrator takes the baseline with the CLI)."""
+    from selenium.webdriver.common.by import By
+
+    from invitegw.gateway.http.admin import admin_routes
+    from invitegw.gateway.http.app import build_http_app
+    from invitegw.gateway.http.server import HttpService
+
+    deployment = console_deployment(store, tmp_path, smtp_sink.port)
+    meeting(store)
+    meeting(store)
+    gateway = deployment.gateway
+    app = build_http_app(gateway, extra_routes=admin_routes(gateway))
+    service = HttpService(app, "127.0.0.1", 0)
+    service.start()
+    database = Path(str(store.engine.url.database))
+    for path in database.parent.glob(database.name + "*"):
+        path.chmod(0o600)  # as an operator keeps it: no warning above the cards
+    try:
+        _sign_in(browser, service.url)
+        card = browser.find_element(By.ID, "first-start-h")
+        browser.execute_script("arguments[0].scrollIntoView()", card)
+        assert browser.find_element(By.ID, "baseline").text == "not taken"
+        assert browser.find_element(By.ID, "held").text == "no meeting held"
+        assert "invitegw outbound preview" in browser.page_source
+        screenshot(browser, "console-overview-before-baseline")
+
+        before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        assert deployment.cli("outbound", "baseline")[0] == 0
+        after = dt.datetime.now(dt.UTC)
+        browser.refresh()
+        _wait_for_text(browser, "nothing sent for them")
+        taken = browser.find_element(By.ID, "baseline").text
+        assert taken.startswith("taken ")
+        assert taken.endswith(" UTC")
+        at = dt.datetime.strptime(taken, "taken %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.UTC)
+        assert before <= at <= after
+        adopted = browser.find_element(By.ID, "adopted").text
+        assert adopted == "2 meeting(s), nothing sent for them"
+        assert smtp_sink.messages == []
+        screenshot(browser, "console-overview-after-baseline")
+    finally:
+        service.stop()
+        deployment.close()

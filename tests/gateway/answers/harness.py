@@ -4,7 +4,8 @@
 (the built-in CRM on a real database, an aiosmtpd sink, a manual clock): it starts the
 answer page on a free loopback port with uvicorn (as ``serve`` does), then sets
 ``http.public_url`` to that server, so the invitations the outbound pass sends carry links
-to it. :func:`answer_link` finds a link in a received message, as a person would.
+to it. :func:`answer_link` finds a link in a received message, as a person would;
+:func:`confirm` opens it and confirms the answer, as a person does on the page.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from invitegw.crm_adapter.builtin.schema import CrmMeetingResponse
@@ -91,3 +93,18 @@ def answer_link(raw: bytes, answer: str, subtype: str = "plain") -> str:
         if match.group(2) == answer:
             return match.group(0)
     raise AssertionError(f"no {answer!r} link in the {subtype} body")
+
+
+def form_value(page: str) -> str:
+    """The anti-forgery value of an answer page's form."""
+    marker = 'name="form" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
+
+
+def confirm(client: httpx.Client, link: str, answer: str, comment: str = "") -> httpx.Response:
+    """Open ``link`` (GET: the page) and confirm ``answer`` on its form (POST)."""
+    page = client.get(link)
+    assert page.status_code == 200, page.text
+    data = {"answer": answer, "comment": comment, "form": form_value(page.text)}
+    return client.post(link.split("?", 1)[0], data=data)

@@ -14,7 +14,13 @@ from sqlalchemy import select
 
 from invitegw.gateway.storage import EventLogEntry, Store
 from tests.fixtures.smtp_sink import SmtpSink
-from tests.gateway.answers.harness import AnswerHarness, answer_link, body_text
+from tests.gateway.answers.harness import (
+    AnswerHarness,
+    answer_link,
+    body_text,
+    confirm,
+    form_value,
+)
 from tests.gateway.outbound.builders import WARSAW
 from tests.gateway.outbound.harness import parse_message
 from tests.gateway.outbound.test_end_to_end import check_mime
@@ -34,19 +40,6 @@ def h(store: Store, smtp_sink: SmtpSink, tmp_path: Path) -> Iterator[AnswerHarne
         harness.close()
 
 
-def _form_value(page: str) -> str:
-    marker = 'name="form" value="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
-
-
-def _confirm(client: httpx.Client, link: str, answer: str, comment: str = "") -> httpx.Response:
-    page = client.get(link)
-    assert page.status_code == 200, page.text
-    data = {"answer": answer, "comment": comment, "form": _form_value(page.text)}
-    return client.post(link.split("?", 1)[0], data=data)
-
-
 def test_get_shows_the_meeting_and_changes_nothing_post_records_as_a_reply(
     h: AnswerHarness,
 ) -> None:
@@ -63,7 +56,7 @@ def test_get_shows_the_meeting_and_changes_nothing_post_records_as_a_reply(
         assert "Central European Time" in page.text
         assert h.responses() == []
         assert h.attendee(GINA).partstat == "NEEDS-ACTION"
-        done = _confirm(client, link, "no", comment="Away that week")
+        done = confirm(client, link, "no", comment="Away that week")
     assert done.status_code == 200, done.text
     assert "your answer is recorded" in done.text
     assert h.responses() == [(GINA, "DECLINED", None, "Away that week")]
@@ -90,12 +83,12 @@ def test_a_second_post_of_the_same_answer_changes_nothing_a_new_answer_is_record
     h.run()
     raw = h.message_to(GINA).raw
     with httpx.Client(timeout=30) as client:
-        assert _confirm(client, answer_link(raw, "yes"), "yes").status_code == 200
-        again = _confirm(client, answer_link(raw, "yes"), "yes")
+        assert confirm(client, answer_link(raw, "yes"), "yes").status_code == 200
+        again = confirm(client, answer_link(raw, "yes"), "yes")
         assert again.status_code == 200
         assert h.responses() == [(GINA, "ACCEPTED", None, "")]
         h.clock.advance(dt.timedelta(minutes=5))
-        assert _confirm(client, answer_link(raw, "maybe"), "maybe").status_code == 200
+        assert confirm(client, answer_link(raw, "maybe"), "maybe").status_code == 200
     assert h.responses() == [(GINA, "ACCEPTED", None, ""), (GINA, "TENTATIVE", None, "")]
     notices = [m for m in h.outbox() if m.kind == "answer-notice"]
     assert len(notices) == 2  # one per recorded answer, none for the repeat
@@ -131,7 +124,7 @@ def test_a_tampered_link_gets_a_clear_page_and_records_nothing(h: AnswerHarness)
             posted = client.post(bad, data={"answer": "no", "form": "x"})
             assert posted.status_code == 400
         # Gina's form value does not answer for Paweł.
-        gina_form = _form_value(client.get(link).text)
+        gina_form = form_value(client.get(link).text)
         posted = client.post(other.split("?")[0], data={"answer": "no", "form": gina_form})
         assert posted.status_code == 400
     assert h.responses() == []
@@ -160,7 +153,7 @@ def test_cross_site_posts_oversized_bodies_and_floods_are_refused(h: AnswerHarne
     link = answer_link(h.message_to(GINA).raw, "no")
     target = link.split("?")[0]
     with httpx.Client(timeout=30) as client:
-        form = _form_value(client.get(link).text)
+        form = form_value(client.get(link).text)
         data = {"answer": "no", "form": form}
         cross = client.post(target, data=data, headers={"origin": "https://evil.example"})
         assert cross.status_code == 403
@@ -196,7 +189,7 @@ def test_a_superseded_link_says_what_changed(h: AnswerHarness) -> None:
         posted = client.post(old.split("?")[0], data={"answer": "yes", "form": "x"})
         assert posted.status_code == 400  # no form value: the page never offered one
         assert h.responses() == []
-        assert _confirm(client, new, "yes").status_code == 200
+        assert confirm(client, new, "yes").status_code == 200
     assert h.responses() == [(GINA, "ACCEPTED", None, "")]
     assert h.attendee(GINA).partstat_sequence == 1
 
@@ -207,7 +200,7 @@ def test_removed_attendees_and_meetings_over_are_refused(h: AnswerHarness) -> No
     gina = answer_link(h.message_to(GINA).raw, "yes")
     pawel = answer_link(h.message_to(PAWEL).raw, "yes")
     with httpx.Client(timeout=30) as client:
-        pawel_form = _form_value(client.get(pawel).text)
+        pawel_form = form_value(client.get(pawel).text)
         with h.admin() as crm:
             crm.remove_attendee(meeting, GINA)
         h.run()
@@ -239,8 +232,8 @@ def test_a_moved_occurrence_has_its_own_links_and_answer(h: AnswerHarness) -> No
         page = client.get(occurrence)
         assert "for the occurrence on Monday, June 8, 2026" in page.text
         assert "Tuesday, June 9, 2026" in page.text  # where it moved to
-        assert _confirm(client, occurrence, "no").status_code == 200
-        assert _confirm(client, series, "yes").status_code == 200  # the series link still answers
+        assert confirm(client, occurrence, "no").status_code == 200
+        assert confirm(client, series, "yes").status_code == 200  # the series link still answers
         assert "Your answer on record: No." in client.get(occurrence).text
         assert "Your answer on record: Yes." in client.get(series).text
     assert h.responses() == [

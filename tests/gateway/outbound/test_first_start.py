@@ -16,8 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from invitegw.gateway.app.status import FirstStartStatus, deployment_status
 from invitegw.gateway.cli import main
 from invitegw.gateway.outbound.feed import BASELINE_CURSOR, FEED_CURSOR, FeedOptions, Outbound
+from invitegw.gateway.outbound.first_start import (
+    BaselineMarker,
+    BaselineState,
+    parse_marker,
+    started_marker,
+    taken_marker,
+)
 from invitegw.gateway.storage import (
     OutboundMeeting,
     OutboxMessage,
@@ -200,10 +208,24 @@ def test_a_baseline_stopped_half_way_resumes_on_the_next_pass(
     assert (first.baseline, first.adopted) == (False, 1)
     with store.session() as session:
         assert (get_cursor(session, BASELINE_CURSOR) or "").startswith("started ")
+    begun = _first_start(h)
+    assert (begun.baseline, begun.started_at, begun.adopted) == ("in-progress", h.clock.now, None)
+    h.clock.advance(dt.timedelta(minutes=1))
     rest = small.poll()
     assert (rest.baseline, rest.adopted, rest.messages) == (True, 2, 0)
     h.dispatcher.flush()
     assert smtp_sink.messages == []
+    # The record counts the whole baseline, the interrupted pass's meeting too.
+    taken = _first_start(h)
+    assert (taken.baseline, taken.taken_at, taken.adopted) == ("taken", h.clock.now, 3)
+    assert taken.started_at is None
+
+
+def _first_start(h: OutboundHarness) -> FirstStartStatus:
+    """The first start as ``status`` and the console read it (the application's use case)."""
+    report = deployment_status(h.settings, store=h.store, clock=h.clock, check_crm=False)
+    assert report.first_start is not None
+    return report.first_start
 
 
 def test_the_cli_previews_as_json_lines_and_takes_the_baseline(
@@ -274,3 +296,21 @@ def test_the_poll_line_names_the_baseline() -> None:
     line = job_line(JobOutcome("crm-poll", ok=True, result=report))
     assert line.startswith("crm-poll: baseline: 3 existing meetings adopted without sending")
     assert "changed" not in line
+
+
+def test_the_baseline_marker_reads_every_form_it_was_written_in() -> None:
+    at = dt.datetime(2026, 6, 1, 9, 12, 44, 123456, tzinfo=dt.UTC)
+    assert parse_marker(None) == BaselineMarker(BaselineState.NOT_TAKEN)
+    assert parse_marker(started_marker(at)) == BaselineMarker(
+        BaselineState.IN_PROGRESS, started_at=at
+    )
+    assert parse_marker(taken_marker(at, 412)) == BaselineMarker(
+        BaselineState.TAKEN, taken_at=at, adopted=412
+    )
+    # Written before the count was kept (and by the benches): taken, count unknown.
+    assert parse_marker(f"taken {at.isoformat()}") == BaselineMarker(
+        BaselineState.TAKEN, taken_at=at
+    )
+    # A time nobody can read keeps the state.
+    assert parse_marker("taken yesterday") == BaselineMarker(BaselineState.TAKEN)
+    assert parse_marker("started ?") == BaselineMarker(BaselineState.IN_PROGRESS)
