@@ -137,4 +137,5 @@ def build_reminders(gateway: Gateway, *, ids: IdSource | None = None) -> Reminde
         worker=gateway.worker,
         lease=settings.worker.lease_duration,
         ids=ids,
+        links=answer_linking(settings),
     )

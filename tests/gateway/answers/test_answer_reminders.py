@@ -173,11 +173,6 @@ def test_no_links_when_the_calendar_carries_none(h: AnswerHarness) -> None:
     assert not _has_links(reminder_to(h, PAWEL, sent))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve's reminder job gets no links until build_reminders (gateway/bootstrap/"
-    "outbound.py, the composition root) passes links=answer_linking(settings)",
-)
 def test_serves_reminder_job_carries_the_links(h: AnswerHarness) -> None:
     h.create_meeting()
     h.run()
