@@ -60,7 +60,7 @@ from invitegw.domain.records import (
     TaskUpdate,
 )
 from invitegw.errors import CrmError, CrmNotFoundError
-from invitegw.sqltypes import execute_core
+from invitegw.sqltypes import PreparedStatement
 
 __all__ = ["PARTSTATS", "SqlCrm", "SqlCrmOptions", "utc_now"]
 
@@ -245,7 +245,7 @@ class SqlCrm:
             # INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: no row back
             # means the key exists (created before, or by another transaction meanwhile).
             values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
-            created = execute_core(self.session, insert_ignoring_key, values).scalar()
+            created = insert_ignoring_key.execute(self.session, values).scalar()
             if created is None:
                 winner = self.find_task(task.idempotency_key)
                 if winner is None:
@@ -410,8 +410,8 @@ def _insert_ignoring_key(dialect: str) -> Executable:
 
 
 # Per dialect, the task INSERT that yields nothing instead of failing on a known key.
-_INSERT_IGNORING_KEY: Final[Mapping[str, Executable]] = {
-    name: _insert_ignoring_key(name) for name in ("sqlite", "postgresql")
+_INSERT_IGNORING_KEY: Final[Mapping[str, PreparedStatement]] = {
+    name: PreparedStatement(_insert_ignoring_key(name)) for name in ("sqlite", "postgresql")
 }
 
 

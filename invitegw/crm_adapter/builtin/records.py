@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     Select,
-    TextClause,
     bindparam,
     func,
     literal_column,
@@ -41,7 +40,7 @@ from invitegw.crm_adapter.builtin.schema import (
 )
 from invitegw.domain.records import EntityType, Meeting, MeetingOccurrence, Party, PartyRef, Task
 from invitegw.errors import CrmConflictError, CrmError, CrmUnavailableError
-from invitegw.sqltypes import describe_db_error, execute_core
+from invitegw.sqltypes import PreparedStatement, describe_db_error
 
 __all__ = [
     "PARTY_ORDER",
@@ -149,10 +148,10 @@ def rows_with_email(session: Session, entity: EntityType, email: str) -> Sequenc
 # Addresses per look-up: a fixed count (padded by repeating one) keeps the statement text
 # constant, so it is compiled once and cached by the database driver too.
 _NEEDLES = 4
-_PARTY_LOOKUPS: dict[tuple[EntityType, ...], TextClause] = {}
+_PARTY_LOOKUPS: dict[tuple[EntityType, ...], PreparedStatement] = {}
 
 
-def _party_lookup(types: tuple[EntityType, ...]) -> TextClause:
+def _party_lookup(types: tuple[EntityType, ...]) -> PreparedStatement:
     """One SELECT for ``types`` (UNION ALL), ordered by ``types`` then id; built once.
 
     Each row: rank (the type's place in ``types``), id, name, the three addresses, sync,
@@ -196,7 +195,7 @@ def _party_lookup(types: tuple[EntityType, ...]) -> TextClause:
     union = union_all(*parts).subquery("parties")
     query = select(union).order_by(union.c.rank, union.c.id)
     sql = str(query.compile(dialect=DefaultDialect(paramstyle="named")))
-    _PARTY_LOOKUPS[types] = text(sql)
+    _PARTY_LOOKUPS[types] = PreparedStatement(text(sql))
     return _PARTY_LOOKUPS[types]
 
 
@@ -230,7 +229,7 @@ def parties_with_emails(
         chunk = distinct[start : start + _NEEDLES]
         asked = {email: needle for email, needle in needles.items() if needle in chunk}
         chunk += [chunk[0]] * (_NEEDLES - len(chunk))
-        rows = execute_core(session, query, {f"n{n}": v for n, v in enumerate(chunk)}).all()
+        rows = query.execute(session, {f"n{n}": v for n, v in enumerate(chunk)}).all()
         for row in rows:
             entity = wanted[row.rank]
             lowered = {row.lower1, row.lower2, row.lower3}

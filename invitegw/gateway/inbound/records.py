@@ -9,6 +9,7 @@ Message-IDs and UIDs (loops), and the processed record of a message seen before.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, cast, insert, literal, null, select, union_all
@@ -25,7 +26,7 @@ from invitegw.gateway.storage.models import (
 )
 from invitegw.itip.keys import EventKey
 from invitegw.itip.task_facts import LedgerState, OnRecord, Version
-from invitegw.sqltypes import execute_core
+from invitegw.sqltypes import PreparedStatement
 
 __all__ = [
     "add_source",
@@ -45,17 +46,19 @@ __all__ = [
 
 
 # The ledger row's id for a key (kind 0) and an outbound meeting with the UID (kind 1).
-_EVENT_AND_OURS = union_all(
-    select(literal(0).label("kind"), InboundEvent.id.label("id")).where(
-        InboundEvent.organizer == bindparam("organizer"),
-        InboundEvent.uid == bindparam("uid"),
-        InboundEvent.recurrence_id == bindparam("rid"),
-    ),
-    select(literal(1).label("kind"), OutboundMeeting.id.label("id"))
-    .where(OutboundMeeting.uid == bindparam("ours"))
-    .limit(1)
-    .subquery()
-    .select(),
+_EVENT_AND_OURS = PreparedStatement(
+    union_all(
+        select(literal(0).label("kind"), InboundEvent.id.label("id")).where(
+            InboundEvent.organizer == bindparam("organizer"),
+            InboundEvent.uid == bindparam("uid"),
+            InboundEvent.recurrence_id == bindparam("rid"),
+        ),
+        select(literal(1).label("kind"), OutboundMeeting.id.label("id"))
+        .where(OutboundMeeting.uid == bindparam("ours"))
+        .limit(1)
+        .subquery()
+        .select(),
+    )
 )
 
 
@@ -89,16 +92,18 @@ _OURS = (
     .limit(1)
     .subquery()
 )
-_SEEN_BEFORE = union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
+_SEEN_BEFORE = PreparedStatement(
+    union_all(_POSITION.select(), _BY_MESSAGE_ID.select(), _OURS.select())
+)
 
 
-# Built once and run with execute_core: the pipeline runs each for every message.
-_INSERT_EVENT = insert(InboundEvent.metadata.tables[InboundEvent.__tablename__]).returning(
-    InboundEvent.id
+# Built once: the pipeline runs each for every message.
+_INSERT_EVENT = PreparedStatement(
+    insert(InboundEvent.metadata.tables[InboundEvent.__tablename__]).returning(InboundEvent.id)
 )
 _SOURCES = InboundEventSource.metadata.tables[InboundEventSource.__tablename__]
-_INSERT_SOURCE = insert(_SOURCES)
-_SOURCE_KNOWN = (
+_INSERT_SOURCE = PreparedStatement(insert(_SOURCES))
+_SOURCE_KNOWN = PreparedStatement(
     select(_SOURCES.c.id)
     .where(
         _SOURCES.c.event_id == bindparam("event_id"),
@@ -132,9 +137,8 @@ def find_event_and_our_uid(
         The ledger row of ``key`` (None when there is none), and whether ``uid`` is one of
         the gateway's own meetings.
     """
-    rows = execute_core(
+    rows = _EVENT_AND_OURS.execute(
         session,
-        _EVENT_AND_OURS,
         {"organizer": key.organizer, "uid": key.uid, "rid": key.recurrence_id, "ours": uid},
     ).all()
     event_id = next((r.id for r in rows if r.kind == 0), None)
@@ -226,7 +230,7 @@ def event_record(
         "created_at": now,
         "updated_at": now,
     }
-    return int(execute_core(session, _INSERT_EVENT, values).scalar_one())
+    return int(_INSERT_EVENT.execute(session, values).scalar_one())
 
 
 def set_version(
@@ -258,15 +262,14 @@ def add_source(
     look-up).
     """
     if not new:
-        known = execute_core(
-            session, _SOURCE_KNOWN, {"event_id": event_id, "message_id": message_id}
+        known = _SOURCE_KNOWN.execute(
+            session, {"event_id": event_id, "message_id": message_id}
         ).first()
         if known is not None:
             return
     # One INSERT, no ORM object: nothing reads the sources back in the same unit of work.
-    execute_core(
+    _INSERT_SOURCE.execute(
         session,
-        _INSERT_SOURCE,
         {
             "event_id": event_id,
             "message_id": message_id,
@@ -344,9 +347,8 @@ def seen_before(
         Message-ID is one the gateway sent.
     """
     position = uidvalidity is not None and uid is not None
-    rows = execute_core(
+    rows = _SEEN_BEFORE.execute(
         session,
-        _SEEN_BEFORE,
         {
             # A condition that matches nothing stands in for a check that does not apply.
             "source": source if position else None,
@@ -360,9 +362,20 @@ def seen_before(
     found = next((r.id for r in rows if r.kind == 0), None)
     if found is None and message_key:
         candidates = sorted((r for r in rows if r.kind == 1), key=lambda r: -r.id)
-        found = next((r.id for r in candidates if (r.details or {}).get("digest") == digest), None)
+        read = _details_reader(session)
+        found = next(
+            (r.id for r in candidates if (read(r.details) or {}).get("digest") == digest), None
+        )
     prior = session.get(ProcessedMessage, found) if found is not None else None
     return prior, ours
+
+
+def _details_reader(session: Session) -> Callable[[Any], Any]:
+    """How the ``details`` column reads a value the driver returned (JSON text on SQLite)."""
+    dialect = session.get_bind().dialect
+    column = ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__].c.details
+    process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+    return process if process is not None else (lambda value: value)
 
 
 def previous_result(

@@ -25,7 +25,7 @@ from invitegw.gateway.storage.models import (
     SpoolState,
 )
 from invitegw.gateway.storage.outbox import claim_rows
-from invitegw.sqltypes import execute_core
+from invitegw.sqltypes import PreparedStatement
 
 __all__ = [
     "append_processed",
@@ -36,7 +36,9 @@ __all__ = [
 ]
 
 # Built once: the inbound pipeline runs it for every message.
-_INSERT_PROCESSED = insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__])
+_INSERT_PROCESSED = PreparedStatement(
+    insert(ProcessedMessage.metadata.tables[ProcessedMessage.__tablename__])
+)
 
 
 def spool_message(
@@ -142,9 +144,8 @@ def append_processed(
         reason: a readable reason, for outcomes that need one.
         details: per-event outcomes and other structured data.
     """
-    execute_core(
+    _INSERT_PROCESSED.execute(
         session,
-        _INSERT_PROCESSED,
         {
             "source": source,
             "uidvalidity": uidvalidity,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from invitegw.domain.records import LogLevel
 from invitegw.gateway.storage.liveness import dead_local_holder
 from invitegw.gateway.storage.models import Cursor, EventLogEntry, ImapCheckpoint, Lease
-from invitegw.sqltypes import UtcDateTime, execute_core
+from invitegw.sqltypes import PreparedStatement, UtcDateTime
 
 __all__ = [
     "acquire_lease",
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 # Built once: the inbound pipeline logs every message.
-_INSERT_LOG = insert(EventLogEntry.metadata.tables[EventLogEntry.__tablename__])
+_INSERT_LOG = PreparedStatement(insert(EventLogEntry.metadata.tables[EventLogEntry.__tablename__]))
 
 
 def get_cursor(session: Session, name: str) -> str | None:
@@ -260,9 +260,8 @@ def log_events(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
     """
     if not entries:
         return
-    execute_core(
+    _INSERT_LOG.execute(
         session,
-        _INSERT_LOG,
         [
             {
                 "created_at": e["now"],
