@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, String, Text
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -192,7 +193,13 @@ class PreparedStatement:
             plan = self._plans[key] if key in self._plans else self._plan(key, dialect)
         if plan is None:
             return connection.execute(self.statement, params)
-        converted = [_convert(plan, row) for row in rows]
+        try:
+            converted = [_convert(plan, row) for row in rows]
+        except Exception as exc:
+            # As Connection.execute reports a value its bind step refused (Int32's range,
+            # say): a StatementError around the cause, raised before the database saw it.
+            cause = f"({type(exc).__module__}.{type(exc).__name__}) {exc}"
+            raise StatementError(cause, plan.sql, None, exc) from exc
         return connection.exec_driver_sql(
             plan.sql, converted[0] if isinstance(params, Mapping) else converted
         )
@@ -225,11 +232,11 @@ class PreparedStatement:
 
 def _convert(plan: _Plan, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
     """``row`` as the driver takes it: every bind parameter, converted by its type."""
-    defaults = plan.defaults
-    values = []
-    for name, process in zip(plan.names, plan.processors, strict=True):
-        value = row[name] if name in row else defaults[name]
-        values.append(process(value) if process is not None else value)
+    given = {**plan.defaults, **row} if plan.defaults else row
+    values = [
+        given[name] if process is None else process(given[name])
+        for name, process in zip(plan.names, plan.processors, strict=True)
+    ]
     return tuple(values) if plan.positional else dict(zip(plan.names, values, strict=True))
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, insert, select, text
+from sqlalchemy import Column, MetaData, Table, bindparam, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from invitegw.errors import StorageDataError, StorageError
 from invitegw.gateway.storage import Store, map_storage_errors
 from invitegw.gateway.storage.engine import is_data_error
-from invitegw.sqltypes import BoundedString, Int32, Int64, SafeText, clean_text, fit_text
+from invitegw.sqltypes import (
+    BoundedString,
+    Int32,
+    Int64,
+    PreparedStatement,
+    SafeText,
+    clean_text,
+    fit_text,
+)
 
 
 def test_clean_text_replaces_only_what_no_database_stores() -> None:
@@ -93,3 +101,74 @@ def test_a_lost_connection_is_not_a_data_error() -> None:
     with pytest.raises(StorageError) as caught, map_storage_errors():
         raise error
     assert not isinstance(caught.value, StorageDataError)
+
+
+# -- PreparedStatement: the same rows and errors as Connection.execute, on both engines ------
+
+
+def test_a_prepared_statement_binds_and_returns_as_connection_execute(store: Store) -> None:
+    metadata = MetaData()
+    table = _table(metadata)
+    metadata.create_all(store.engine)
+    insert_row = PreparedStatement(insert(table))
+    by_key = PreparedStatement(
+        select(table.c.small, table.c.body)
+        .where(table.c.key == bindparam("key"))
+        .order_by(table.c.small)
+        .limit(1)  # a value bound in the statement itself
+    )
+    try:
+        with store.session() as session:
+            # The columns' own conversions: an over-long key hashed, a NUL replaced.
+            insert_row.execute(session, {"key": "k" * 100, "body": "a\x00b", "small": 2})
+            insert_row.execute(
+                session,
+                [
+                    {"key": "k" * 100, "body": "c", "small": 1},
+                    {"key": "z", "body": "d", "small": 3},
+                ],
+            )
+            rows = by_key.execute(session, {"key": "k" * 100}).all()
+            core = session.connection().execute(
+                select(table.c.small, table.c.body)
+                .where(table.c.key == "k" * 100)
+                .order_by(table.c.small)
+                .limit(1)
+            )
+            assert [tuple(r) for r in rows] == [tuple(r) for r in core] == [(1, "c")]
+            assert by_key.execute(session, {"key": "z"}).one().body == "d"
+            stored = session.execute(select(table.c.key, table.c.body).order_by(table.c.small))
+            assert [(len(k), b) for k, b in stored] == [(16, "c"), (16, "a\ufffdb"), (1, "d")]
+    finally:
+        metadata.drop_all(store.engine)
+
+
+def test_a_value_a_prepared_statement_cannot_bind_is_a_data_error(store: Store) -> None:
+    metadata = MetaData()
+    table = _table(metadata)
+    metadata.create_all(store.engine)
+    statement = PreparedStatement(insert(table))
+    try:
+        with (
+            pytest.raises(StorageDataError, match="out of the column's range"),
+            map_storage_errors(),
+            store.session() as session,
+        ):
+            statement.execute(session, {"key": "k", "small": 2**40})
+    finally:
+        metadata.drop_all(store.engine)
+
+
+def test_a_statement_finished_per_execution_runs_through_connection_execute(store: Store) -> None:
+    metadata = MetaData()
+    table = _table(metadata)
+    metadata.create_all(store.engine)
+    # An expanding IN list is rendered per execution: no plan, the ordinary path.
+    some = PreparedStatement(select(table.c.small).where(table.c.key.in_(bindparam("keys"))))
+    try:
+        with store.session() as session:
+            session.execute(insert(table), [{"key": "a", "small": 1}, {"key": "b", "small": 2}])
+            found = some.execute(session, {"keys": ["a", "b", "c"]}).scalars().all()
+            assert sorted(found) == [1, 2]
+    finally:
+        metadata.drop_all(store.engine)
