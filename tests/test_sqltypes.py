@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Column, MetaData, Table, bindparam, insert, select, text
 from sqlalchemy.exc import OperationalError
@@ -41,6 +43,16 @@ def test_fit_text_hashes_or_cuts_what_is_too_long() -> None:
     assert cut.startswith("Name Name")
 
 
+@pytest.fixture
+def table(store: Store) -> Iterator[Table]:
+    """The probe table of bounded columns, made in the store's database for one test."""
+    metadata = MetaData()
+    probe = _table(metadata)
+    metadata.create_all(store.engine)
+    yield probe
+    metadata.drop_all(store.engine)
+
+
 def _table(metadata: MetaData) -> Table:
     return Table(
         "bounded_probe",
@@ -52,37 +64,27 @@ def _table(metadata: MetaData) -> Table:
     )
 
 
-def test_bounded_columns_store_what_would_be_refused(store: Store) -> None:
-    metadata = MetaData()
-    table = _table(metadata)
-    metadata.create_all(store.engine)
-    try:
-        with store.session() as session:
-            session.execute(insert(table), {"key": "k" * 100, "body": "a\x00b", "small": 1})
-        with store.session() as session:
-            key, body = session.execute(select(table.c.key, table.c.body)).one()
-            # The same over-long value finds the row again: its bind is hashed alike.
-            found = session.scalar(select(table.c.body).where(table.c.key == "k" * 100))
-        assert len(key) == 16
-        assert body == "a\ufffdb"
-        assert found == body
-    finally:
-        metadata.drop_all(store.engine)
+def test_bounded_columns_store_what_would_be_refused(store: Store, table: Table) -> None:
+    with store.session() as session:
+        session.execute(insert(table), {"key": "k" * 100, "body": "a\x00b", "small": 1})
+    with store.session() as session:
+        key, body = session.execute(select(table.c.key, table.c.body)).one()
+        # The same over-long value finds the row again: its bind is hashed alike.
+        found = session.scalar(select(table.c.body).where(table.c.key == "k" * 100))
+    assert len(key) == 16
+    assert body == "a\ufffdb"
+    assert found == body
 
 
 @pytest.mark.parametrize(("column", "value"), [("small", 2**31), ("big", 2**63)])
-def test_an_integer_out_of_range_is_a_data_error(store: Store, column: str, value: int) -> None:
-    metadata = MetaData()
-    table = _table(metadata)
-    metadata.create_all(store.engine)
-    try:
-        with (
-            pytest.raises(StorageDataError, match="out of the column's range"),
-            store.session() as session,
-        ):
-            session.execute(insert(table), {column: value})
-    finally:
-        metadata.drop_all(store.engine)
+def test_an_integer_out_of_range_is_a_data_error(
+    store: Store, table: Table, column: str, value: int
+) -> None:
+    with (
+        pytest.raises(StorageDataError, match="out of the column's range"),
+        store.session() as session,
+    ):
+        session.execute(insert(table), {column: value})
 
 
 def test_a_value_the_database_refuses_is_a_data_error_others_are_not(store: Store) -> None:
@@ -106,10 +108,9 @@ def test_a_lost_connection_is_not_a_data_error() -> None:
 # -- PreparedStatement: the same rows and errors as Connection.execute, on both engines ------
 
 
-def test_a_prepared_statement_binds_and_returns_as_connection_execute(store: Store) -> None:
-    metadata = MetaData()
-    table = _table(metadata)
-    metadata.create_all(store.engine)
+def test_a_prepared_statement_binds_and_returns_as_connection_execute(
+    store: Store, table: Table
+) -> None:
     insert_row = PreparedStatement(insert(table))
     by_key = PreparedStatement(
         select(table.c.small, table.c.body)
@@ -117,58 +118,47 @@ def test_a_prepared_statement_binds_and_returns_as_connection_execute(store: Sto
         .order_by(table.c.small)
         .limit(1)  # a value bound in the statement itself
     )
-    try:
-        with store.session() as session:
-            # The columns' own conversions: an over-long key hashed, a NUL replaced.
-            insert_row.execute(session, {"key": "k" * 100, "body": "a\x00b", "small": 2})
-            insert_row.execute(
-                session,
-                [
-                    {"key": "k" * 100, "body": "c", "small": 1},
-                    {"key": "z", "body": "d", "small": 3},
-                ],
-            )
-            rows = by_key.execute(session, {"key": "k" * 100}).all()
-            core = session.connection().execute(
-                select(table.c.small, table.c.body)
-                .where(table.c.key == "k" * 100)
-                .order_by(table.c.small)
-                .limit(1)
-            )
-            assert [tuple(r) for r in rows] == [tuple(r) for r in core] == [(1, "c")]
-            assert by_key.execute(session, {"key": "z"}).one().body == "d"
-            stored = session.execute(select(table.c.key, table.c.body).order_by(table.c.small))
-            assert [(len(k), b) for k, b in stored] == [(16, "c"), (16, "a\ufffdb"), (1, "d")]
-    finally:
-        metadata.drop_all(store.engine)
+    with store.session() as session:
+        # The columns' own conversions: an over-long key hashed, a NUL replaced.
+        insert_row.execute(session, {"key": "k" * 100, "body": "a\x00b", "small": 2})
+        insert_row.execute(
+            session,
+            [
+                {"key": "k" * 100, "body": "c", "small": 1},
+                {"key": "z", "body": "d", "small": 3},
+            ],
+        )
+        rows = by_key.execute(session, {"key": "k" * 100}).all()
+        core = session.connection().execute(
+            select(table.c.small, table.c.body)
+            .where(table.c.key == "k" * 100)
+            .order_by(table.c.small)
+            .limit(1)
+        )
+        assert [tuple(r) for r in rows] == [tuple(r) for r in core] == [(1, "c")]
+        assert by_key.execute(session, {"key": "z"}).one().body == "d"
+        stored = session.execute(select(table.c.key, table.c.body).order_by(table.c.small))
+        assert [(len(k), b) for k, b in stored] == [(16, "c"), (16, "a\ufffdb"), (1, "d")]
 
 
-def test_a_value_a_prepared_statement_cannot_bind_is_a_data_error(store: Store) -> None:
-    metadata = MetaData()
-    table = _table(metadata)
-    metadata.create_all(store.engine)
+def test_a_value_a_prepared_statement_cannot_bind_is_a_data_error(
+    store: Store, table: Table
+) -> None:
     statement = PreparedStatement(insert(table))
-    try:
-        with (
-            pytest.raises(StorageDataError, match="out of the column's range"),
-            map_storage_errors(),
-            store.session() as session,
-        ):
-            statement.execute(session, {"key": "k", "small": 2**40})
-    finally:
-        metadata.drop_all(store.engine)
+    with (
+        pytest.raises(StorageDataError, match="out of the column's range"),
+        map_storage_errors(),
+        store.session() as session,
+    ):
+        statement.execute(session, {"key": "k", "small": 2**40})
 
 
-def test_a_statement_finished_per_execution_runs_through_connection_execute(store: Store) -> None:
-    metadata = MetaData()
-    table = _table(metadata)
-    metadata.create_all(store.engine)
+def test_a_statement_finished_per_execution_runs_through_connection_execute(
+    store: Store, table: Table
+) -> None:
     # An expanding IN list is rendered per execution: no plan, the ordinary path.
     some = PreparedStatement(select(table.c.small).where(table.c.key.in_(bindparam("keys"))))
-    try:
-        with store.session() as session:
-            session.execute(insert(table), [{"key": "a", "small": 1}, {"key": "b", "small": 2}])
-            found = some.execute(session, {"keys": ["a", "b", "c"]}).scalars().all()
-            assert sorted(found) == [1, 2]
-    finally:
-        metadata.drop_all(store.engine)
+    with store.session() as session:
+        session.execute(insert(table), [{"key": "a", "small": 1}, {"key": "b", "small": 2}])
+        found = some.execute(session, {"keys": ["a", "b", "c"]}).scalars().all()
+        assert sorted(found) == [1, 2]

@@ -47,6 +47,7 @@ from invitegw.gateway.bootstrap.outbound import (
     build_dispatcher,
     build_outbound,
     build_reminders,
+    smtp_relay_config,
     smtp_sender,
 )
 from invitegw.gateway.bootstrap.scheduler import build_scheduler
@@ -72,6 +73,7 @@ __all__ = [
     "listener_service",
     "mime_limits",
     "open_settings_store",
+    "smtp_relay_config",
     "smtp_sender",
     "spool_worker",
     "utc_now",

@@ -24,7 +24,27 @@ from invitegw.itip.plan_model import IdSource, RandomIds
 from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig, SmtpSender
 from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
-__all__ = ["build_dispatcher", "build_outbound", "build_reminders", "smtp_sender"]
+__all__ = [
+    "build_dispatcher",
+    "build_outbound",
+    "build_reminders",
+    "smtp_relay_config",
+    "smtp_sender",
+]
+
+
+def smtp_relay_config(settings: Settings) -> SmtpRelayConfig:
+    """The relay ``[smtp]`` names, as the sender and ``invitegw smtp check`` reach it."""
+    smtp = settings.smtp
+    return SmtpRelayConfig(
+        host=smtp.host,
+        port=smtp.port,
+        tls=SmtpTlsMode(smtp.tls.value),
+        username=smtp.username,
+        timeout=smtp.timeout.total_seconds(),
+        local_hostname=smtp.local_hostname,
+        rate_limit=smtp.rate_limit or None,
+    )
 
 
 def smtp_sender(settings: Settings, *, ssl_context: ssl.SSLContext | None = None) -> SmtpSender:
@@ -42,17 +62,8 @@ def smtp_sender(settings: Settings, *, ssl_context: ssl.SSLContext | None = None
         ConfigError: a username without a password (or an OAuth 2.0 secret), clear-text
             AUTH, a value out of range.
     """
-    smtp = settings.smtp
-    config = SmtpRelayConfig(
-        host=smtp.host,
-        port=smtp.port,
-        tls=SmtpTlsMode(smtp.tls.value),
-        username=smtp.username,
-        timeout=smtp.timeout.total_seconds(),
-        local_hostname=smtp.local_hostname,
-        rate_limit=smtp.rate_limit or None,
-    )
-    login = smtp_login(smtp, ssl_context=ssl_context)
+    config = smtp_relay_config(settings)
+    login = smtp_login(settings.smtp, ssl_context=ssl_context)
     return SmtpSender(config, password=login, ssl_context=ssl_context)
 
 

@@ -163,22 +163,14 @@ def _print_mailbox(probe: ImapProbe) -> None:
 
 
 def _smtp_check(args: argparse.Namespace) -> int:
+    from invitegw.gateway.bootstrap import smtp_relay_config
     from invitegw.gateway.mailauth import smtp_login
     from invitegw.mailbox.transport.oauth.health import AuthHealth
     from invitegw.mailbox.transport.smtp_probe import SmtpProbe, probe_relay
-    from invitegw.mailbox.transport.smtp_send import SmtpRelayConfig
-    from invitegw.mailbox.transport.smtp_send import TlsMode as SmtpTlsMode
 
     settings = settings_for(args)
     smtp = settings.smtp
-    config = SmtpRelayConfig(
-        host=smtp.host,
-        port=smtp.port,
-        tls=SmtpTlsMode(smtp.tls.value),
-        username=smtp.username,
-        timeout=smtp.timeout.total_seconds(),
-        local_hostname=smtp.local_hostname,
-    )
+    config = smtp_relay_config(settings)
     try:
         login = smtp_login(smtp, health=AuthHealth())
         if smtp.username and login is None:
