@@ -239,6 +239,13 @@ def split_line(line: str) -> tuple[str, dict[str, ParamValue], str]:
 
 def _value_colon(line: str, start: int) -> int | None:
     """Index of the colon ending the parameters (outside quotes), or ``None``."""
+    colon = line.find(":", start)
+    if colon < 0:
+        return None
+    if line.find('"', start, colon) < 0:
+        # Nothing quoted before the first colon (most lines): it ends the parameters,
+        # unless a backslash comes first (the slow path decides those).
+        return None if line.find("\\", start, colon) >= 0 else colon
     quoted = False
     index = start
     # Parameter sections are short; this loop never sees the (possibly long) value.
