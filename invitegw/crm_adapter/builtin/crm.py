@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -36,6 +36,7 @@ from invitegw.crm_adapter.builtin.records import (
     parse_id,
     parties_with_emails,
     party_value,
+    task_from_columns,
     task_value,
 )
 from invitegw.crm_adapter.builtin.schema import (
@@ -223,28 +224,28 @@ class SqlCrm:
         owner_id = self._owner(task.owner)
         party_type, party_id = self._party(task.party)
         now = self._clock()
-        row = CrmTask(
-            idempotency_key=task.idempotency_key,
-            title=task.title,
-            description=task.description,
-            location=task.location,
-            status=TaskStatus.OPEN,
-            owner_id=owner_id,
-            party_type=party_type,
-            party_id=party_id,
-            organizer_email=task.organizer_email,
-            source_uid=task.source_uid,
-            recurrence_id=task.recurrence_id,
-            sequence=task.sequence,
-            created_at=now,
-            modified_at=now,
-        )
-        _set_span(row, task.start, task.end)
+        values: dict[str, Any] = {
+            "idempotency_key": task.idempotency_key,
+            "title": task.title,
+            "description": task.description,
+            "location": task.location,
+            "status": TaskStatus.OPEN,
+            "owner_id": owner_id,
+            "party_type": party_type,
+            "party_id": party_id,
+            "organizer_email": task.organizer_email,
+            "source_uid": task.source_uid,
+            "recurrence_id": task.recurrence_id,
+            "sequence": task.sequence,
+            "created_at": now,
+            "modified_at": now,
+            **_span_columns(task.start, task.end),
+        }
         insert_ignoring_key = _INSERT_IGNORING_KEY.get(self.session.get_bind().dialect.name)
         if insert_ignoring_key is not None:
             # INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id: no row back
             # means the key exists (created before, or by another transaction meanwhile).
-            values = {k: v for k, v in vars(row).items() if not k.startswith("_")}
+            # No ORM object: nothing reads the new row back in this unit of work.
             created = insert_ignoring_key.execute(self.session, values).scalar()
             if created is None:
                 winner = self.find_task(task.idempotency_key)
@@ -253,18 +254,19 @@ class SqlCrm:
                         f"task key {task.idempotency_key!r} conflicted, yet no task has it"
                     )
                 return winner
-            row.id = created
-        else:
-            try:
-                # A savepoint: if another transaction created the same key meanwhile, only
-                # this insert is undone and the caller's transaction goes on.
-                with self.session.begin_nested():
-                    self.session.add(row)
-            except IntegrityError:
-                winner = self.find_task(task.idempotency_key)
-                if winner is None:
-                    raise
-                return winner
+            logger.info("CRM task %s created (key %s)", created, task.idempotency_key)
+            return task_from_columns(created, values)
+        row = CrmTask(**values)
+        try:
+            # A savepoint: if another transaction created the same key meanwhile, only
+            # this insert is undone and the caller's transaction goes on.
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            winner = self.find_task(task.idempotency_key)
+            if winner is None:
+                raise
+            return winner
         logger.info("CRM task %s created (key %s)", row.id, task.idempotency_key)
         return task_value(row)
 
@@ -418,7 +420,15 @@ _INSERT_IGNORING_KEY: Final[Mapping[str, PreparedStatement]] = {
 def _set_span(
     row: CrmTask, start: dt.date | dt.datetime, end: dt.date | dt.datetime | None
 ) -> None:
-    """Store a task's start/end as UTC instants or as dates, refusing mixed or naive values."""
+    """Store a task's start/end on ``row`` (see :func:`_span_columns`)."""
+    for name, value in _span_columns(start, end).items():
+        setattr(row, name, value)
+
+
+def _span_columns(
+    start: dt.date | dt.datetime, end: dt.date | dt.datetime | None
+) -> dict[str, Any]:
+    """A task's start/end as UTC instants or as dates, refusing mixed or naive values."""
     timed = isinstance(start, dt.datetime)
     if end is not None and isinstance(end, dt.datetime) != timed:
         raise CrmError("a task's start and end must both be dates or both be times")
@@ -427,12 +437,18 @@ def _set_span(
             raise CrmError("a task's times must be timezone-aware (or dates for all-day)")
     if end is not None and end < start:
         raise CrmError("a task cannot end before it starts")
-    row.all_day = not timed
     if timed:
-        assert isinstance(start, dt.datetime)
-        row.start_at, row.start_date = start, None
-        row.end_at, row.end_date = end if isinstance(end, dt.datetime) else None, None
-    else:
-        row.start_at, row.end_at = None, None
-        row.start_date = start
-        row.end_date = end if end is not None and not isinstance(end, dt.datetime) else None
+        return {
+            "all_day": False,
+            "start_at": start,
+            "start_date": None,
+            "end_at": end if isinstance(end, dt.datetime) else None,
+            "end_date": None,
+        }
+    return {
+        "all_day": True,
+        "start_at": None,
+        "end_at": None,
+        "start_date": start,
+        "end_date": end if end is not None and not isinstance(end, dt.datetime) else None,
+    }

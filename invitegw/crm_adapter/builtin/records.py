@@ -45,6 +45,7 @@ from invitegw.sqltypes import PreparedStatement, describe_db_error
 __all__ = [
     "PARTY_ORDER",
     "PARTY_TABLES",
+    "TASK_COLUMNS",
     "load_parties",
     "map_crm_errors",
     "meeting_value",
@@ -54,6 +55,7 @@ __all__ = [
     "party_value",
     "recurrence_key",
     "rows_with_email",
+    "task_from_columns",
     "task_value",
     "zone",
 ]
@@ -375,28 +377,64 @@ def meeting_value(
     )
 
 
+# The task columns the port's view is made of (besides the id).
+TASK_COLUMNS = (
+    "title",
+    "all_day",
+    "start_at",
+    "end_at",
+    "start_date",
+    "end_date",
+    "status",
+    "owner_id",
+    "description",
+    "location",
+    "organizer_email",
+    "party_type",
+    "party_id",
+    "source_uid",
+    "recurrence_id",
+    "sequence",
+    "idempotency_key",
+)
+
+
 def task_value(row: CrmTask) -> Task:
     """The port's view of a task row (times in UTC)."""
-    start, end = _span(row, row.all_day, dt.UTC)
+    return task_from_columns(row.id, {name: getattr(row, name) for name in TASK_COLUMNS})
+
+
+def task_from_columns(task_id: int, columns: Mapping[str, Any]) -> Task:
+    """The port's view of a task from its column values (times in UTC).
+
+    A row's, or the values a task was just inserted with (no ORM object needed).
+    """
+    if columns["all_day"]:
+        start, end = columns["start_date"], columns["end_date"]
+    else:
+        start, end = (
+            value.astimezone(dt.UTC) if value else None
+            for value in (columns["start_at"], columns["end_at"])
+        )
     assert start is not None
-    party = (
-        PartyRef(row.party_type, str(row.party_id))
-        if row.party_type is not None and row.party_id is not None
-        else None
-    )
+    party_type, party_id = columns["party_type"], columns["party_id"]
     return Task(
-        id=str(row.id),
-        title=row.title,
+        id=str(task_id),
+        title=columns["title"],
         start=start,
         end=end,
-        status=row.status,
-        owner=PartyRef(EntityType.USER, str(row.owner_id)),
-        description=row.description,
-        location=row.location,
-        organizer_email=row.organizer_email,
-        party=party,
-        source_uid=row.source_uid,
-        recurrence_id=row.recurrence_id,
-        sequence=row.sequence,
-        idempotency_key=row.idempotency_key,
+        status=columns["status"],
+        owner=PartyRef(EntityType.USER, str(columns["owner_id"])),
+        description=columns["description"],
+        location=columns["location"],
+        organizer_email=columns["organizer_email"],
+        party=(
+            PartyRef(party_type, str(party_id))
+            if party_type is not None and party_id is not None
+            else None
+        ),
+        source_uid=columns["source_uid"],
+        recurrence_id=columns["recurrence_id"],
+        sequence=columns["sequence"],
+        idempotency_key=columns["idempotency_key"],
     )

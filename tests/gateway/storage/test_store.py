@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from invitegw.errors import StorageError
-from invitegw.gateway.storage import Cursor, Store, normalize_url, open_store, set_cursor
+from invitegw.gateway.storage import Cursor, Store, normalize_url, open_store, set_cursor, upgrade
 
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -64,6 +65,25 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path: Path)
             assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 7000
         assert store.is_sqlite
     assert path.exists()
+
+
+def test_a_database_another_writer_holds_is_a_storage_error_at_begin(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite3"
+    with open_store(f"sqlite:///{path}", busy_timeout=0.05) as store:
+        upgrade(store)
+        with store.session() as session:
+            set_cursor(session, "before", "1", now=T0)
+        writer = sqlite3.connect(path, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # another process's write transaction
+            with pytest.raises(StorageError, match="locked"), store.session() as session:
+                set_cursor(session, "blocked", "2", now=T0)
+            writer.execute("ROLLBACK")
+        finally:
+            writer.close()
+        with store.session() as session:  # the pooled connection is usable again
+            set_cursor(session, "after", "3", now=T0)
+            assert sorted(session.scalars(select(Cursor.name))) == ["after", "before"]
 
 
 def test_in_memory_sqlite_is_shared_between_sessions() -> None:
