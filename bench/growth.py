@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from bench.outbound import mark_baseline_taken, sales_calendar, sink_process
+from bench.outbound import add_guests, mark_baseline_taken, sales_calendar, sink_process
 from invitegw.crm_adapter.builtin.admin import MeetingDraft, SqlCrmAdmin
 from invitegw.domain.records import EntityType, PartyRef
 from invitegw.gateway.app.prune import prune
@@ -107,16 +107,7 @@ def seed_crm(store: Store, now: dt.datetime) -> None:
         crm = SqlCrmAdmin(session)
         olga = crm.add_party(EntityType.USER, ["olga@example.com"], name="Olga Organizer")
         carl = crm.add_party(EntityType.USER, ["carl@example.com"], name="Carl Colleague")
-        guests = [
-            crm.add_party(
-                EntityType.CONTACT,
-                [f"guest{n}@example.org"],
-                name=f"Guest Number {n}",
-                language="pl" if n % 5 == 0 else None,
-                account=f"Company {n % 40}",
-            )
-            for n in range(100)
-        ]
+        guests = add_guests(crm, 100)
         base = (now + dt.timedelta(days=2)).astimezone(WARSAW).replace(minute=0, second=0)
         for n in range(SAMPLE):
             start = base + dt.timedelta(days=n * 363 // SAMPLE, hours=n % 8)

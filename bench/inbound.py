@@ -77,7 +77,7 @@ from invitegw.gateway.inbound.model import MessageResult, ReceivedMessage
 from invitegw.gateway.inbound.pipeline import InboundPipeline
 from invitegw.gateway.inbound.smtp_source import SpoolService
 from invitegw.gateway.metrics import ObservedPipeline
-from invitegw.gateway.storage import open_store, upgrade
+from invitegw.gateway.storage import Store, open_store, upgrade
 from invitegw.mailbox.transport.imap_values import WatchEvent
 from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.dovecot import DovecotServer, ImapUser, ensure_dovecot
@@ -164,10 +164,8 @@ def settings_for(folder: Path, imap: tuple[str, int], user: ImapUser, **extra: o
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def gateway_for(settings: Settings) -> Gateway:
-    """A gateway on a fresh SQLite database with the staff and the contacts in the CRM."""
-    store = open_store(settings.database_url)
-    upgrade(store)
+def add_people(store: Store) -> None:
+    """The mailbox owner, the staff and the contacts, in the built-in CRM of ``store``."""
     with store.session() as session:
         crm = SqlCrmAdmin(session)
         crm.add_party(EntityType.USER, [OWNER], name="Olga Owner")
@@ -175,6 +173,13 @@ def gateway_for(settings: Settings) -> Gateway:
             crm.add_party(EntityType.USER, [address])
         for n, address in enumerate(CONTACTS):
             crm.add_party(EntityType.CONTACT, [address], account=f"Partner {n % 20}")
+
+
+def gateway_for(settings: Settings) -> Gateway:
+    """A gateway on a fresh SQLite database with the staff and the contacts in the CRM."""
+    store = open_store(settings.database_url)
+    upgrade(store)
+    add_people(store)
     return build_gateway(settings, store=store)
 
 

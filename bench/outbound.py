@@ -119,6 +119,20 @@ def mark_baseline_taken(store: Store) -> None:
         set_cursor(session, BASELINE_CURSOR, f"taken {now.isoformat()}", now=now)
 
 
+def add_guests(crm: SqlCrmAdmin, count: int) -> list[int]:
+    """``count`` external contacts (every fifth reads Polish), in forty companies; their ids."""
+    return [
+        crm.add_party(
+            EntityType.CONTACT,
+            [f"guest{n}@example.org"],
+            name=f"Guest Number {n}",
+            language="pl" if n % 5 == 0 else None,
+            account=f"Company {n % 40}",
+        )
+        for n in range(count)
+    ]
+
+
 def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = True) -> None:
     """A database at the newest schema with ``meetings`` new meetings in the built-in CRM.
 
@@ -139,16 +153,7 @@ def seed(path: Path, meetings: int, attendees: int, *, baseline_taken: bool = Tr
                 crm.add_party(EntityType.USER, [f"colleague{n}@example.com"], name=f"Colleague {n}")
                 for n in range(COLLEAGUES)
             ]
-            contacts = [
-                crm.add_party(
-                    EntityType.CONTACT,
-                    [f"guest{n}@example.org"],
-                    name=f"Guest Number {n}",
-                    language="pl" if n % 5 == 0 else None,
-                    account=f"Company {n % 40}",
-                )
-                for n in range(CONTACTS)
-            ]
+            contacts = add_guests(crm, CONTACTS)
         first = (now + dt.timedelta(days=7)).astimezone(WARSAW).replace(minute=0, second=0)
         for number in range(meetings):
             with store.session() as session:

@@ -22,11 +22,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.inbound import CONTACTS, OWNER, STAFF, append_all, invitations
+from bench.inbound import OWNER, add_people, append_all, invitations
 from bench.scale import _verdict, run_workers, scratch_database
-from invitegw.crm_adapter.builtin.admin import SqlCrmAdmin
 from invitegw.crm_adapter.builtin.schema import CrmTask
-from invitegw.domain.records import EntityType
 from invitegw.gateway.bootstrap import build_gateway, inbound_parts, listener_service
 from invitegw.gateway.config import (
     CalendarSettings,
@@ -104,13 +102,7 @@ def _prepare(url: str, folder: Path, settings: Settings, spooled: list[bytes]) -
     """Schema, the CRM's people, and ``spooled`` delivered to the listener (committed)."""
     with open_store(url) as store:
         upgrade(store)
-        with store.session() as session:
-            crm = SqlCrmAdmin(session)
-            crm.add_party(EntityType.USER, [OWNER], name="Olga Owner")
-            for address in STAFF:
-                crm.add_party(EntityType.USER, [address])
-            for n, address in enumerate(CONTACTS):
-                crm.add_party(EntityType.CONTACT, [address], account=f"Partner {n % 20}")
+        add_people(store)
     gateway = build_gateway(settings)
     service = listener_service(gateway, notify=lambda: None)
     service.start()

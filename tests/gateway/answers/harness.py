@@ -25,7 +25,7 @@ from invitegw.gateway.http.app import build_http_app
 from invitegw.gateway.http.server import HttpService
 from invitegw.gateway.storage import OutboundAttendee, Store
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
-from tests.gateway.outbound.harness import OutboundHarness, parse_message
+from tests.gateway.outbound.harness import OutboundHarness, attendee_row, parse_message
 
 # Two keys, newest first: links are signed with the first, either verifies.
 NEW_KEY = "n" * 20 + "ew-answer-key-0123456789"
@@ -68,12 +68,7 @@ class AnswerHarness(OutboundHarness):
             ]
 
     def attendee(self, address: str) -> OutboundAttendee:
-        with self.store.session() as session:
-            row = session.scalars(
-                select(OutboundAttendee).where(OutboundAttendee.address == address)
-            ).one()
-            session.expunge(row)
-            return row
+        return attendee_row(self.store, address)
 
 
 def body_text(raw: bytes, subtype: str = "plain") -> str:

@@ -42,6 +42,7 @@ from invitegw.mailbox.mime.extract import Extraction, extract
 from tests.gateway.outbound.harness import (
     OutboundHarness,
     Unreachable,
+    attendee_row,
     calendar_bytes,
     parse_message,
 )
@@ -179,12 +180,7 @@ class ReplyHarness:
     # -- what was sent ----------------------------------------------------------------------
 
     def attendee(self, address: str) -> OutboundAttendee:
-        with self.store.session() as session:
-            row = session.scalars(
-                select(OutboundAttendee).where(OutboundAttendee.address == address)
-            ).one()
-            session.expunge(row)
-            return row
+        return attendee_row(self.store, address)
 
     def token_address(self, address: str) -> str:
         """The calendar's address with ``address``'s reply token."""

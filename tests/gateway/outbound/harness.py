@@ -36,7 +36,7 @@ from invitegw.gateway.config import (
 )
 from invitegw.gateway.outbound.dispatch import DispatchReport
 from invitegw.gateway.outbound.feed import OutboundReport
-from invitegw.gateway.storage import OutboxMessage, OutboxState, Store
+from invitegw.gateway.storage import OutboundAttendee, OutboxMessage, OutboxState, Store
 from invitegw.mailbox.transport.netutil import pick_free_port
 from tests.fixtures.process import CliProcess
 from tests.fixtures.smtp_sink import ReceivedMessage, SmtpSink
@@ -204,6 +204,16 @@ def write_config(path: Path, store: Store, smtp_port: int, extra: str = "") -> P
 
 # An `invitegw` process started by a test (its stderr awaitable line by line).
 Cli = CliProcess
+
+
+def attendee_row(store: Store, address: str) -> OutboundAttendee:
+    """The outbound ledger's row of ``address`` (detached: read it after the session)."""
+    with store.session() as session:
+        row = session.scalars(
+            select(OutboundAttendee).where(OutboundAttendee.address == address)
+        ).one()
+        session.expunge(row)
+        return row
 
 
 def parse_message(raw: bytes) -> EmailMessage:
